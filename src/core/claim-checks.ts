@@ -1,0 +1,190 @@
+import type { KeyRecord } from './key-record.ts';
+import type { PassDetail } from './check-run.ts';
+import type { VerificationPolicy } from './policy.ts';
+import { reject, type Rejection } from './reason-codes.ts';
+import { isRole, type Role, ROLES } from './roles.ts';
+import type { JsonObject, JsonValue } from './strict-json.ts';
+import { isoTime, relativeTime, type UnixSeconds } from './time.ts';
+
+const MAX_ID_LENGTH = 256;
+const MAX_AUDIENCES = 16;
+
+export type ClaimCheck = { rejection: Rejection } | { pass: () => PassDetail };
+
+const passWith = (detail: PassDetail): ClaimCheck => ({ pass: () => detail });
+const fail = (rejection: Rejection): ClaimCheck => ({ rejection });
+
+function describe(value: JsonValue | undefined): string {
+  if (value === undefined) return 'missing';
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** A required string claim: present, a string, not empty, not absurdly long. */
+export function checkStringClaim(payload: JsonObject, name: 'sub' | 'jti' | 'iss'): ClaimCheck {
+  const value = payload[name];
+  if (value === undefined) {
+    return fail(reject('claim_missing', { message: `The "${name}" claim is missing.`, expected: 'a string' }));
+  }
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID_LENGTH) {
+    return fail(
+      reject('claim_invalid', {
+        message: `The "${name}" claim must be a non-empty string of at most ${MAX_ID_LENGTH} characters.`,
+        expected: 'a string',
+        actual: describe(value),
+      }),
+    );
+  }
+  return { pass: () => ({ message: `"${name}" is present.`, actual: value }) };
+}
+
+/** `iss` names the organization that owns the key which signed the token. */
+export function checkIssuer(payload: JsonObject, key: KeyRecord): ClaimCheck {
+  const shape = checkStringClaim(payload, 'iss');
+  if ('rejection' in shape) return shape;
+  if (payload.iss !== key.orgId) {
+    return fail(reject('iss_mismatch', { expected: key.orgId, actual: describe(payload.iss) }));
+  }
+  return passWith({ message: 'The issuer owns the signing key.', actual: key.orgId });
+}
+
+function readTime(payload: JsonObject, name: 'exp' | 'iat'): { value: UnixSeconds } | { rejection: Rejection } {
+  const value = payload[name];
+  if (value === undefined) {
+    return {
+      rejection: reject('claim_missing', {
+        message: `The "${name}" claim is missing.`,
+        expected: 'whole seconds since 1970-01-01T00:00:00Z',
+      }),
+    };
+  }
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    return {
+      rejection: reject('claim_invalid', {
+        message: `The "${name}" claim must be whole seconds since the epoch (a non-negative integer).`,
+        hint: `Send "${name}" as an integer such as ${Math.floor(Date.now() / 1000)}; not a string, a fraction or milliseconds.`,
+        expected: 'integer seconds',
+        actual: describe(value),
+      }),
+    };
+  }
+  return { value };
+}
+
+export function checkExpiry(payload: JsonObject, policy: VerificationPolicy, now: UnixSeconds): ClaimCheck {
+  const exp = readTime(payload, 'exp');
+  if ('rejection' in exp) return fail(exp.rejection);
+  if (exp.value <= now - policy.leewaySeconds) {
+    return fail(
+      reject('token_expired', {
+        message: `The token expired at ${isoTime(exp.value)} (${relativeTime(exp.value, now)}).`,
+        expected: `after ${isoTime(now - policy.leewaySeconds)} (now less ${policy.leewaySeconds} s leeway)`,
+        actual: isoTime(exp.value),
+      }),
+    );
+  }
+  return passWith({ message: `The token expires ${relativeTime(exp.value, now)}.`, actual: isoTime(exp.value) });
+}
+
+export function checkIssuedAt(payload: JsonObject, policy: VerificationPolicy, now: UnixSeconds): ClaimCheck {
+  const iat = readTime(payload, 'iat');
+  if ('rejection' in iat) return fail(iat.rejection);
+  if (iat.value > now + policy.leewaySeconds) {
+    return fail(
+      reject('iat_in_future', {
+        message: `The token says it was issued ${relativeTime(iat.value, now)}, beyond the ${policy.leewaySeconds} s leeway.`,
+        expected: `at most ${isoTime(now + policy.leewaySeconds)}`,
+        actual: isoTime(iat.value),
+      }),
+    );
+  }
+  return passWith({ message: `The token was issued ${relativeTime(iat.value, now)}.`, actual: isoTime(iat.value) });
+}
+
+/** Only called once exp and iat have both passed their own checks. */
+export function checkLifetime(payload: JsonObject, policy: VerificationPolicy): ClaimCheck {
+  const lifetime = (payload.exp as number) - (payload.iat as number);
+  if (lifetime <= 0) {
+    return fail(
+      reject('claim_invalid', {
+        message: '"exp" must be later than "iat".',
+        expected: 'exp > iat',
+        actual: `exp - iat = ${lifetime} s`,
+      }),
+    );
+  }
+  if (lifetime > policy.maxLifetimeSeconds) {
+    return fail(
+      reject('lifetime_too_long', {
+        message: `The token lives ${lifetime} s (exp - iat); at most ${policy.maxLifetimeSeconds} s are allowed.`,
+        hint: `Set exp no more than ${policy.maxLifetimeSeconds} s after iat.`,
+        expected: `<= ${policy.maxLifetimeSeconds} s`,
+        actual: `${lifetime} s`,
+      }),
+    );
+  }
+  return passWith({ message: `The token lives ${lifetime} s.`, expected: `<= ${policy.maxLifetimeSeconds} s` });
+}
+
+/** `aud` (a string or an array of strings) must contain one configured audience exactly. */
+export function checkAudience(payload: JsonObject, policy: VerificationPolicy): ClaimCheck {
+  const aud = payload.aud;
+  const expected = policy.audiences.join(' or ');
+  if (aud === undefined) return fail(reject('claim_missing', { message: 'The "aud" claim is missing.', expected }));
+  const values = typeof aud === 'string' ? [aud] : aud;
+  if (
+    !Array.isArray(values) ||
+    values.length === 0 ||
+    values.length > MAX_AUDIENCES ||
+    !values.every((v) => typeof v === 'string')
+  ) {
+    return fail(
+      reject('claim_invalid', {
+        message: `"aud" must be a string or a non-empty array of at most ${MAX_AUDIENCES} strings.`,
+        expected,
+        actual: describe(aud),
+      }),
+    );
+  }
+  const match = (values as string[]).find((v) => policy.audiences.includes(v));
+  if (match === undefined) {
+    return fail(reject('aud_mismatch', { expected, actual: describe(aud) }));
+  }
+  return passWith({ message: `The audience names this service.`, expected, actual: match });
+}
+
+/**
+ * A token may leave `role` out (the spec's runnable examples do): it then gets the key's default
+ * role, and /auth/hello warns about it. A role outside the key's ceiling is refused.
+ */
+export function checkRole(payload: JsonObject, key: KeyRecord): ClaimCheck & { role?: Role } {
+  const role = payload.role;
+  const allowed = key.roles.join(', ');
+  if (role === undefined) {
+    return {
+      role: key.defaultRole,
+      pass: () => ({
+        message: `No "role" claim; the key's default role "${key.defaultRole}" applies.`,
+        warning: `Add "role" to the token (one of ${allowed}); the reference requires it.`,
+        expected: allowed,
+        actual: 'missing',
+      }),
+    };
+  }
+  if (!isRole(role)) {
+    const lookAlike = typeof role === 'string' && isRole(role.trim().toLowerCase());
+    return fail(
+      reject('role_invalid', {
+        message: lookAlike
+          ? `The role ${describe(role)} is not ${JSON.stringify(role.toString().trim().toLowerCase())}: roles are exact, lower-case names.`
+          : `The role ${describe(role)} is not one of ${ROLES.join(', ')}.`,
+        expected: ROLES.join(', '),
+        actual: describe(role),
+      }),
+    );
+  }
+  if (!key.roles.includes(role)) {
+    return fail(reject('role_not_permitted', { expected: allowed, actual: role }));
+  }
+  return { role, pass: () => ({ message: `The key allows the role "${role}".`, expected: allowed, actual: role }) };
+}

@@ -1,0 +1,99 @@
+import { ACCEPTED_ALGORITHMS, type Algorithm, isAcceptedAlgorithm } from './algorithms.ts';
+import { reject, type Rejection } from './reason-codes.ts';
+import type { JsonObject } from './strict-json.ts';
+
+const KEY_CARRYING_PARAMS = new Set(['jwk', 'jku', 'x5u', 'x5c', 'x5t', 'x5t#S256']);
+const ALLOWED_PARAMS = new Set(['alg', 'typ', 'kid']);
+const JWT_TYPES = new Set(['jwt', 'application/jwt']);
+
+/** The header may carry only alg, typ and kid: anything else changes how a token is read. */
+export function checkHeaderParams(header: JsonObject): Rejection | undefined {
+  for (const name of Object.keys(header)) {
+    if (ALLOWED_PARAMS.has(name)) continue;
+    const quoted = JSON.stringify(name.slice(0, 40));
+    if (KEY_CARRYING_PARAMS.has(name)) {
+      return reject('token_malformed', {
+        message: `The header carries ${quoted}: a token may not bring or point to its own key.`,
+        hint: `Remove ${quoted} from the header; the key is the one registered under your kid.`,
+        actual: name,
+      });
+    }
+    const why: Record<string, string> = {
+      crit: 'it names extensions that must be understood, and none are',
+      b64: 'unencoded payloads (RFC 7797) are not accepted',
+      cty: 'nested or typed content is not accepted',
+      enc: 'encrypted tokens (JWE) are not accepted',
+      zip: 'compressed tokens are not accepted',
+    };
+    return reject('token_malformed', {
+      message: `The header parameter ${quoted} is not accepted${why[name] ? `: ${why[name]}` : ''}.`,
+      hint: `Remove ${quoted}; the header may hold only "alg", "typ" and "kid".`,
+      expected: 'alg, typ, kid',
+      actual: name,
+    });
+  }
+  const typ = header.typ;
+  if (typ !== undefined && (typeof typ !== 'string' || !JWT_TYPES.has(typ.toLowerCase()))) {
+    return reject('token_malformed', {
+      message: `The header "typ" is ${JSON.stringify(typ)}; a key-pair token is typed "JWT" or untyped.`,
+      hint: 'Set "typ" to "JWT" or leave it out.',
+      expected: 'JWT',
+      actual: String(typ),
+    });
+  }
+  return undefined;
+}
+
+/** The first gate on `alg`: only public-key algorithms this service knows, before any key is loaded. */
+export function checkHeaderAlg(header: JsonObject): { alg: Algorithm } | { rejection: Rejection } {
+  const alg = header.alg;
+  if (alg === undefined) {
+    return { rejection: reject('token_malformed', { message: 'The header has no "alg".', expected: 'RS256' }) };
+  }
+  const expected = ACCEPTED_ALGORITHMS.join(', ');
+  if (typeof alg !== 'string') {
+    return { rejection: reject('alg_not_allowed', { message: '"alg" must be a string.', expected, actual: String(alg) }) };
+  }
+  if (isAcceptedAlgorithm(alg)) return { alg };
+  let message = `The algorithm ${JSON.stringify(alg)} is not accepted.`;
+  if (alg.toLowerCase() === 'none') message = 'Unsigned tokens (alg "none") are never accepted, in any spelling.';
+  else if (/^HS\d+$/i.test(alg)) {
+    message = `${alg} is a shared-secret (HMAC) algorithm; only public-key signatures are verified here.`;
+  } else if (isAcceptedAlgorithm(alg.toUpperCase())) {
+    message = `Algorithm names are case-sensitive: ${JSON.stringify(alg)} is not ${alg.toUpperCase()}.`;
+  }
+  return { rejection: reject('alg_not_allowed', { message, expected, actual: alg.slice(0, 40) }) };
+}
+
+/**
+ * The key id may be a payload claim (as the spec's examples send it) or a header parameter; when
+ * both are present they must agree, so that a reader and the verifier never pick different keys.
+ */
+export function resolveKid(header: JsonObject, payload: JsonObject): { kid: string } | { rejection: Rejection } {
+  const fromHeader = header.kid;
+  const fromPayload = payload.kid;
+  for (const [where, value] of [
+    ['header', fromHeader],
+    ['payload', fromPayload],
+  ] as const) {
+    if (value !== undefined && typeof value !== 'string') {
+      return {
+        rejection: reject('claim_invalid', {
+          message: `The ${where} "kid" must be a string.`,
+          expected: 'string',
+          actual: typeof value,
+        }),
+      };
+    }
+  }
+  const headerKid = fromHeader as string | undefined;
+  const payloadKid = fromPayload as string | undefined;
+  if (headerKid && payloadKid && headerKid !== payloadKid) {
+    return {
+      rejection: reject('kid_mismatch', { expected: `payload kid ${payloadKid}`, actual: `header kid ${headerKid}` }),
+    };
+  }
+  const kid = payloadKid || headerKid;
+  if (!kid) return { rejection: reject('kid_missing') };
+  return { kid };
+}

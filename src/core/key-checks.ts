@@ -1,0 +1,69 @@
+import { type KeyObject, verify } from 'node:crypto';
+import { type Algorithm, ALGORITHMS_BY_FAMILY, HASH_BY_ALGORITHM } from './algorithms.ts';
+import type { KeyRecord } from './key-record.ts';
+import { reject, type Rejection } from './reason-codes.ts';
+import { isoTime } from './time.ts';
+
+/** A key may sign only while it is active and unexpired. */
+export function checkKeyUsable(key: KeyRecord, now: number): Rejection | undefined {
+  if (key.status === 'revoked') return reject('key_revoked', { actual: 'revoked' });
+  if (key.status === 'disabled') return reject('key_disabled', { actual: 'disabled' });
+  if (key.expiresAt !== null && now >= key.expiresAt) {
+    return reject('key_expired', { expected: `before ${isoTime(key.expiresAt)}`, actual: isoTime(now) });
+  }
+  return undefined;
+}
+
+/** The algorithm comes from the stored key: the token's `alg` must be one that key allows. */
+export function checkAlgorithmForKey(alg: Algorithm, key: KeyRecord): Rejection | undefined {
+  const allowed = ALGORITHMS_BY_FAMILY[key.family];
+  if (allowed.includes(alg)) return undefined;
+  return reject('alg_not_allowed', {
+    message: `The token says ${alg}, but key ${key.id} is ${key.family === 'rsa' ? 'an RSA' : 'a P-256'} key.`,
+    hint: `Sign with ${allowed.join(' or ')}, the algorithms of the registered key.`,
+    expected: allowed.join(' or '),
+    actual: alg,
+  });
+}
+
+const P256_SIGNATURE_BYTES = 64;
+
+/**
+ * Verifies a JWS signature. ES256 signatures must be the 64-byte R||S form of RFC 7518: a DER
+ * signature is refused rather than converted, and so is any R or S of zero, whatever the library.
+ */
+export function verifySignature(
+  alg: Algorithm,
+  key: KeyObject,
+  signingInput: string,
+  signature: Buffer,
+): Rejection | undefined {
+  const data = Buffer.from(signingInput, 'latin1');
+  if (alg === 'ES256') {
+    if (signature.length !== P256_SIGNATURE_BYTES) {
+      return reject('signature_invalid', {
+        message: `An ES256 signature is 64 bytes (R||S); this one is ${signature.length}.`,
+        hint: 'Send the raw R||S signature as JWS requires, not a DER-encoded one.',
+        expected: '64 bytes',
+        actual: `${signature.length} bytes`,
+      });
+    }
+    if (isZero(signature, 0, 32) || isZero(signature, 32, 64)) return reject('signature_invalid');
+    const ok = verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature);
+    return ok ? undefined : reject('signature_invalid');
+  }
+  const modulusBytes = Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+  if (signature.length !== modulusBytes) {
+    return reject('signature_invalid', {
+      message: `An ${alg} signature for this key is ${modulusBytes} bytes; this one is ${signature.length}.`,
+      expected: `${modulusBytes} bytes`,
+      actual: `${signature.length} bytes`,
+    });
+  }
+  return verify(HASH_BY_ALGORITHM[alg], data, key, signature) ? undefined : reject('signature_invalid');
+}
+
+function isZero(bytes: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i] !== 0) return false;
+  return true;
+}

@@ -1,0 +1,147 @@
+/**
+ * A JSON parser for untrusted token segments. JSON.parse keeps the last of two members with the
+ * same name, which lets a token show one claim to a reader and another to the verifier; this one
+ * refuses duplicates, `__proto__` members, deep nesting and invalid UTF-8, and says where.
+ */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export class JsonError extends Error {
+  override readonly name = 'JsonError';
+}
+
+const MAX_DEPTH = 16;
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+export function parseStrictJson(bytes: Uint8Array): JsonValue {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new JsonError('is not valid UTF-8');
+  }
+  const parser = new Parser(text);
+  parser.skipSpace();
+  const value = parser.value(0);
+  parser.skipSpace();
+  if (parser.pos !== text.length) parser.fail('has trailing characters');
+  return value;
+}
+
+class Parser {
+  pos = 0;
+  readonly text: string;
+
+  constructor(text: string) {
+    this.text = text;
+  }
+
+  fail(what: string): never {
+    throw new JsonError(`${what} at offset ${this.pos}`);
+  }
+
+  skipSpace(): void {
+    const t = this.text;
+    while (this.pos < t.length) {
+      const c = t.charCodeAt(this.pos);
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return;
+      this.pos++;
+    }
+  }
+
+  value(depth: number): JsonValue {
+    if (depth > MAX_DEPTH) this.fail('is nested too deeply');
+    const c = this.text[this.pos];
+    if (c === '{') return this.object(depth);
+    if (c === '[') return this.array(depth);
+    if (c === '"') return this.string();
+    if (this.text.startsWith('true', this.pos)) return this.literal(4, true);
+    if (this.text.startsWith('false', this.pos)) return this.literal(5, false);
+    if (this.text.startsWith('null', this.pos)) return this.literal(4, null);
+    return this.number();
+  }
+
+  literal<T>(length: number, value: T): T {
+    this.pos += length;
+    return value;
+  }
+
+  number(): number {
+    NUMBER.lastIndex = this.pos;
+    const match = NUMBER.exec(this.text);
+    if (!match) this.fail('has an unexpected character');
+    this.pos += match[0].length;
+    return Number(match[0]);
+  }
+
+  string(): string {
+    const t = this.text;
+    const start = this.pos + 1;
+    let i = start;
+    let escaped = false;
+    for (;;) {
+      if (i >= t.length) this.fail('has an unterminated string');
+      const c = t.charCodeAt(i);
+      if (c === 0x22) break;
+      if (c < 0x20) this.fail('has a control character in a string');
+      if (c === 0x5c) {
+        escaped = true;
+        i++;
+      }
+      i++;
+    }
+    this.pos = i + 1;
+    if (!escaped) return t.slice(start, i);
+    try {
+      // The slice is a complete, already-delimited JSON string; JSON.parse applies the escape rules.
+      return JSON.parse(t.slice(start - 1, i + 1)) as string;
+    } catch {
+      this.pos = start;
+      return this.fail('has an invalid escape in a string');
+    }
+  }
+
+  array(depth: number): JsonValue[] {
+    const out: JsonValue[] = [];
+    this.pos++;
+    this.skipSpace();
+    if (this.text[this.pos] === ']') {
+      this.pos++;
+      return out;
+    }
+    for (;;) {
+      this.skipSpace();
+      out.push(this.value(depth + 1));
+      this.skipSpace();
+      const c = this.text[this.pos++];
+      if (c === ']') return out;
+      if (c !== ',') this.fail('expected , or ] in an array');
+    }
+  }
+
+  object(depth: number): JsonObject {
+    const out: JsonObject = {};
+    this.pos++;
+    this.skipSpace();
+    if (this.text[this.pos] === '}') {
+      this.pos++;
+      return out;
+    }
+    for (;;) {
+      this.skipSpace();
+      if (this.text[this.pos] !== '"') this.fail('expected a member name');
+      const key = this.string();
+      if (key === '__proto__') this.fail('has a "__proto__" member');
+      if (Object.hasOwn(out, key)) this.fail(`has the member ${JSON.stringify(key.slice(0, 40))} twice`);
+      this.skipSpace();
+      if (this.text[this.pos++] !== ':') this.fail('expected : after a member name');
+      this.skipSpace();
+      out[key] = this.value(depth + 1);
+      this.skipSpace();
+      const c = this.text[this.pos++];
+      if (c === '}') return out;
+      if (c !== ',') this.fail('expected , or } in an object');
+    }
+  }
+}
