@@ -15,7 +15,7 @@ import { checkHeaderAlg, checkHeaderParams, resolveKid } from './header-checks.t
 import { checkAlgorithmForKey, checkKeyUsable, verifySignature } from './key-checks.ts';
 import type { KeyRecord } from './key-record.ts';
 import type { VerificationPolicy } from './policy.ts';
-import { reject } from './reason-codes.ts';
+import { type Rejection, reject } from './reason-codes.ts';
 import type { Role } from './roles.ts';
 import type { UnixSeconds } from './time.ts';
 import { type CompactJws, parseCompactJws } from './token-format.ts';
@@ -36,9 +36,10 @@ const ALL_AFTER_FORMAT: readonly CheckName[] = [
   'header', 'alg', 'kid', ...KEY_STAGE, 'sub', 'jti', 'exp', 'iat', 'lifetime', 'aud', 'role', 'replay',
 ];
 
-export function checkStructure(run: CheckRun, token: string | undefined): TokenStructure | undefined {
-  if (!token) {
-    run.record('token', reject('token_missing'));
+/** `token` is the token, or the rejection that reading it from the request produced. */
+export function checkStructure(run: CheckRun, token: string | Rejection): TokenStructure | undefined {
+  if (typeof token !== 'string' || token === '') {
+    run.record('token', typeof token === 'string' ? reject('token_missing') : token);
     run.skipAll(['format', ...ALL_AFTER_FORMAT], 'token');
     return undefined;
   }

@@ -1,0 +1,47 @@
+import type { VerificationPolicy } from './core/policy.ts';
+import { DEFAULT_POLICY } from './core/policy.ts';
+
+/** Everything a deployment can set, from the environment; CLI flags of the same name win. */
+export interface Config {
+  port: number;
+  host: string;
+  database: string;
+  redisUrl: string | undefined;
+  policy: VerificationPolicy;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env, flags: Partial<Record<'port' | 'host' | 'database', string>> = {}): Config {
+  const audiences = (env.KEYGATE_AUDIENCES ?? DEFAULT_POLICY.audiences.join(','))
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a.length > 0);
+  if (audiences.length === 0) {
+    throw new ConfigError('KEYGATE_AUDIENCES is empty: give a comma list of audiences, this region\'s own host first.');
+  }
+  return {
+    port: integer('KEYGATE_PORT', flags.port ?? env.KEYGATE_PORT, 8080, 0, 65535),
+    host: flags.host ?? env.KEYGATE_HOST ?? '127.0.0.1',
+    database: flags.database ?? env.KEYGATE_DATABASE ?? './data/keygate.db',
+    redisUrl: env.KEYGATE_REDIS_URL || undefined,
+    policy: {
+      audiences,
+      leewaySeconds: integer('KEYGATE_LEEWAY_SECONDS', env.KEYGATE_LEEWAY_SECONDS, 60, 0, 300),
+      maxLifetimeSeconds: integer('KEYGATE_MAX_TOKEN_LIFETIME_SECONDS', env.KEYGATE_MAX_TOKEN_LIFETIME_SECONDS, 3600, 60, 86400),
+    },
+  };
+}
+
+function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a whole number from ${min} to ${max}.`);
+  }
+  return value;
+}

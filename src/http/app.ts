@@ -1,0 +1,42 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Keygate } from '../service/keygate.ts';
+import { markStart, sendError } from './envelope.ts';
+import { handleError } from './error-handler.ts';
+import { tokenGuard } from './require-token.ts';
+import { healthRoutes } from './routes/health.ts';
+import { helloRoutes } from './routes/hello.ts';
+import { whoamiRoutes } from './routes/whoami.ts';
+
+export interface AppOptions {
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** Builds the HTTP face of Keygate. It never listens: `serve` does that, tests use `inject`. */
+export function buildApp(keygate: Keygate, options: AppOptions = {}): FastifyInstance {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: 64 * 1024,
+    // Rejects bodies with "__proto__" or "constructor.prototype" keys outright.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+  });
+  // Spec 004 sends /auth/hello as `http -f POST`: an (often empty) form body.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  app.addHook('onRequest', async (request) => markStart(request));
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, 404, {
+      code: 'not_found',
+      message: `There is no ${request.method} ${request.url.split('?')[0]}.`,
+      hint: 'See /docs for the endpoints.',
+    }),
+  );
+  const guard = tokenGuard(keygate.authenticator);
+  healthRoutes(app, keygate);
+  helloRoutes(app, keygate);
+  whoamiRoutes(app, guard);
+  return app;
+}

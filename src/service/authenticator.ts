@@ -1,0 +1,162 @@
+import { CheckRun, type CheckResult } from '../core/check-run.ts';
+import { checkKeyUsable } from '../core/key-checks.ts';
+import type { VerificationPolicy } from '../core/policy.ts';
+import { type ReasonCode, type Rejection, reject } from '../core/reason-codes.ts';
+import type { JsonObject } from '../core/strict-json.ts';
+import { isoTime, type UnixSeconds } from '../core/time.ts';
+import { type CheckedClaims, checkClaims, checkStructure, checkWithKey } from '../core/verify-token.ts';
+import type { JtiBinding, Store } from '../store/store.ts';
+import { AuthError, UnavailableError } from './auth-error.ts';
+import type { DirectoryEntry, KeyDirectory } from './key-directory.ts';
+import type { Principal } from './principal.ts';
+import { TokenCache } from './token-cache.ts';
+
+export type Clock = () => UnixSeconds;
+export const systemClock: Clock = () => Math.floor(Date.now() / 1000);
+
+export interface HelloReport {
+  valid: boolean;
+  code?: ReasonCode;
+  checks: CheckResult[];
+  header: JsonObject | null;
+  claims: JsonObject | null;
+  principal?: Principal;
+  server_time: string;
+  /** iat minus the server's time: for a token signed just now, how far the client's clock is off. */
+  clock_skew_seconds?: number;
+}
+
+export interface AuthenticatorDeps {
+  store: Store;
+  directory: KeyDirectory;
+  policy: VerificationPolicy;
+  clock?: Clock;
+  cache?: TokenCache;
+}
+
+/**
+ * The one verification path every protected route uses. `authenticate` stops at the first failed
+ * check and binds the jti; `explain` runs every check for /auth/hello and binds nothing.
+ */
+export class Authenticator {
+  readonly cache: TokenCache;
+  private readonly deps: AuthenticatorDeps;
+  private readonly clock: Clock;
+
+  constructor(deps: AuthenticatorDeps) {
+    this.deps = deps;
+    this.clock = deps.clock ?? systemClock;
+    this.cache = deps.cache ?? new TokenCache();
+  }
+
+  async authenticate(token: string): Promise<Principal> {
+    const now = this.clock();
+    const hash = TokenCache.hash(token);
+    const hit = this.cache.get(hash);
+    if (hit) {
+      const key = this.deps.directory.cached(hit.kid);
+      // A hit still has to be in date and signed by a key that is usable right now.
+      if (key && hit.exp > now - this.deps.policy.leewaySeconds && !checkKeyUsable(key.record, now)) {
+        return hit.principal;
+      }
+      this.cache.delete(hash);
+    }
+    const run = new CheckRun('firstFailure');
+    const verified = await this.verify(run, token, now);
+    if (!verified || run.failure) throw new AuthError(run.failure ?? reject('token_malformed'));
+    const { claims, key, iss } = verified;
+    const binding = await this.guard(() =>
+      this.deps.store.bindJti(iss, claims.jti, hash, claims.exp + this.deps.policy.leewaySeconds, now),
+    );
+    const replay = replayRejection(binding, key.singleUseTokens);
+    if (replay) throw new AuthError(replay);
+    const principal = toPrincipal(claims, key);
+    if (!key.singleUseTokens) this.cache.set(hash, { principal, kid: key.record.id, exp: claims.exp });
+    this.deps.directory.noteUsed(key.record.id, now);
+    return principal;
+  }
+
+  /** Runs every check for /auth/hello; `input` is the token, or why none could be read. */
+  async explain(input: string | Rejection): Promise<HelloReport> {
+    const now = this.clock();
+    const run = new CheckRun('report');
+    const token = typeof input === 'string' ? input : undefined;
+    const verified = await this.verify(run, input, now);
+    let principal: Principal | undefined;
+    if (verified) {
+      const { claims, key, iss } = verified;
+      const binding = await this.guard(() =>
+        this.deps.store.peekJti(iss, claims.jti, TokenCache.hash(token as string), now),
+      );
+      const ok = run.record('replay', replayRejection(binding, key.singleUseTokens), () => ({
+        message:
+          binding === 'same-token'
+            ? 'This token has been used before; reusing the same token until it expires is fine.'
+            : 'The jti has not been used by another token.',
+      }));
+      if (ok) principal = toPrincipal(claims, key);
+    } else {
+      run.skip('replay', run.results.find((r) => !r.ok)?.name ?? 'token');
+    }
+    const structure = token ? checkStructure(new CheckRun('firstFailure'), token) : undefined;
+    const iat = structure?.jws.payload.iat;
+    return {
+      valid: run.failure === undefined,
+      ...(run.failure && { code: run.failure.code }),
+      checks: run.results,
+      header: structure?.jws.header ?? null,
+      claims: structure?.jws.payload ?? null,
+      ...(principal && { principal }),
+      server_time: isoTime(now),
+      ...(typeof iat === 'number' && Number.isSafeInteger(iat) && { clock_skew_seconds: iat - now }),
+    };
+  }
+
+  private async verify(
+    run: CheckRun,
+    token: string | Rejection,
+    now: UnixSeconds,
+  ): Promise<{ claims: CheckedClaims; key: DirectoryEntry; iss: string } | undefined> {
+    const structure = checkStructure(run, token);
+    if (!structure || (run.failure && !run.report)) return undefined;
+    const key = structure.lookup
+      ? await this.guard(() => this.deps.directory.resolve(structure.lookup?.kid as string))
+      : undefined;
+    const proven = checkWithKey(run, structure, key, now);
+    if (run.failure && !run.report) return undefined;
+    const claims = checkClaims(run, structure.jws.payload, proven ? key?.record : undefined, this.deps.policy, now);
+    if (!claims || !key || run.failure) return undefined;
+    return { claims, key, iss: structure.jws.payload.iss as string };
+  }
+
+  /** Fails closed: when the store cannot answer, no token is accepted. */
+  private async guard<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw new UnavailableError(`The key store is unavailable: ${(error as Error).message}`);
+    }
+  }
+}
+
+function replayRejection(binding: JtiBinding, singleUse: boolean) {
+  if (binding === 'reused') return reject('jti_reused');
+  if (binding === 'same-token' && singleUse) {
+    return reject('jti_reused', {
+      message: 'This organization accepts each token once, and this one was already used.',
+      hint: 'Sign a new token with a fresh jti for every request.',
+    });
+  }
+  return undefined;
+}
+
+function toPrincipal(claims: CheckedClaims, key: DirectoryEntry): Principal {
+  return {
+    org_id: key.record.orgId,
+    sub: claims.sub,
+    role: claims.role,
+    kid: key.record.id,
+    method: 'key',
+    expires_at: isoTime(claims.exp),
+  };
+}

@@ -1,0 +1,164 @@
+
+import type { Algorithm } from '../core/algorithms.ts';
+import { intakePublicKey, KeyIntakeError } from '../core/key-intake.ts';
+import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
+import { DEFAULT_KEY_ROLES, DEFAULT_ROLE, isRole, ROLES, type Role } from '../core/roles.ts';
+import { isoTime, type UnixSeconds } from '../core/time.ts';
+import { ConflictError, type Org, type Store } from '../store/store.ts';
+import type { Clock } from './authenticator.ts';
+import { InputError } from './input-error.ts';
+import type { KeyDirectory } from './key-directory.ts';
+
+export interface RegisterKeyInput {
+  orgId: string;
+  publicKey: string;
+  roles?: readonly string[];
+  defaultRole?: string;
+  /** Whole seconds since the epoch, or an ISO 8601 time. */
+  expiresAt?: number | string;
+  label?: string;
+  /** Only an admin may register a key that can sign admin tokens. */
+  grantedByAdmin: boolean;
+}
+
+export interface RegisteredKey {
+  org_id: string;
+  key_id: string;
+  fingerprint: string;
+  algorithms: readonly Algorithm[];
+  roles: Role[];
+  default_role: Role;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Organizations and their keys: registration, listing, and status changes. */
+export class KeyAdmin {
+  private readonly store: Store;
+  private readonly directory: KeyDirectory | undefined;
+  private readonly clock: Clock;
+
+  constructor(store: Store, clock: Clock, directory?: KeyDirectory) {
+    this.store = store;
+    this.clock = clock;
+    this.directory = directory;
+  }
+
+  async createOrg(name: string, options: { singleUseTokens?: boolean } = {}): Promise<Org> {
+    const trimmed = name.trim();
+    if (trimmed.length === 0 || trimmed.length > 200) {
+      throw new InputError('name', 'The organization name must be 1 to 200 characters.', 'Pass --name "Example Corp".');
+    }
+    return this.store.createOrg({ name: trimmed, ...options }, this.clock());
+  }
+
+  async requireOrg(orgId: string): Promise<Org> {
+    const org = UUID.test(orgId) ? await this.store.getOrg(orgId) : undefined;
+    if (!org) {
+      throw new InputError('org', `No organization has the id ${JSON.stringify(orgId.slice(0, 80))}.`, 'Use an id from "keygate org create" (or "keygate org list").', 404);
+    }
+    return org;
+  }
+
+  async registerKey(input: RegisterKeyInput): Promise<RegisteredKey> {
+    const now = this.clock();
+    await this.requireOrg(input.orgId);
+    const roles = parseRoles(input.roles, input.grantedByAdmin);
+    const defaultRole = parseDefaultRole(input.defaultRole, roles);
+    const expiresAt = parseExpiry(input.expiresAt, now);
+    const label = input.label?.trim() || null;
+    if (label && label.length > 200) {
+      throw new InputError('label', 'The label must be at most 200 characters.', 'Use a short name such as "billing-prod".');
+    }
+    let canonical: ReturnType<typeof intakePublicKey>;
+    try {
+      canonical = intakePublicKey(input.publicKey);
+    } catch (error) {
+      if (error instanceof KeyIntakeError) throw new InputError('public_key', error.message, error.hint);
+      throw error;
+    }
+    let record: KeyRecord;
+    try {
+      record = await this.store.insertKey(
+        {
+          orgId: input.orgId,
+          spkiPem: canonical.spkiPem,
+          thumbprint: canonical.thumbprint,
+          family: canonical.family,
+          bits: canonical.bits,
+          expiresAt,
+          roles,
+          defaultRole,
+          label,
+        },
+        now,
+      );
+    } catch (error) {
+      if (error instanceof ConflictError) {
+        throw new InputError(error.field, error.message, 'Use the key id you were given for it (keygate key list), or register a new key pair.', 409);
+      }
+      throw error;
+    }
+    this.directory?.invalidate(record);
+    return {
+      org_id: record.orgId,
+      key_id: record.id,
+      fingerprint: record.thumbprint,
+      algorithms: canonical.algorithms,
+      roles: record.roles,
+      default_role: record.defaultRole,
+    };
+  }
+
+  async listKeys(orgId: string): Promise<KeyRecord[]> {
+    await this.requireOrg(orgId);
+    return this.store.listKeys(orgId);
+  }
+
+  async setKeyStatus(kid: string, status: KeyStatus): Promise<KeyRecord> {
+    const change = await this.store.setKeyStatus(kid, status);
+    if (!change.ok) {
+      if (change.reason === 'not_found') {
+        throw new InputError('kid', `No key has the id ${JSON.stringify(kid.slice(0, 80))}.`, 'Use a key id from "keygate key list --org ORG".', 404);
+      }
+      throw new InputError('kid', `Key ${kid} is revoked, and revocation is final.`, 'Register a new key pair instead.', 409);
+    }
+    this.directory?.invalidate(change.key);
+    return change.key;
+  }
+}
+
+function parseRoles(roles: readonly string[] | undefined, grantedByAdmin: boolean): Role[] {
+  if (roles === undefined || roles.length === 0) return [...DEFAULT_KEY_ROLES];
+  const unique = [...new Set(roles.map((r) => r.trim()))];
+  for (const role of unique) {
+    if (!isRole(role)) {
+      throw new InputError('roles', `${JSON.stringify(role.slice(0, 40))} is not a role.`, `Use a comma list of ${ROLES.join(', ')}.`);
+    }
+  }
+  if (unique.includes('admin') && !grantedByAdmin) {
+    throw new InputError('roles', 'Only an administrator may register a key that signs admin tokens.', 'Leave out "admin", or ask an administrator.', 403);
+  }
+  return unique as Role[];
+}
+
+function parseDefaultRole(defaultRole: string | undefined, roles: Role[]): Role {
+  const role = defaultRole ?? (roles.includes(DEFAULT_ROLE) ? DEFAULT_ROLE : roles[0]);
+  if (!isRole(role) || !roles.includes(role)) {
+    throw new InputError('default_role', `The default role must be one of the key's roles (${roles.join(', ')}).`, 'Pick a default role from the roles list.');
+  }
+  return role;
+}
+
+function parseExpiry(value: number | string | undefined, now: UnixSeconds): UnixSeconds | null {
+  if (value === undefined || value === '') return null;
+  const seconds = typeof value === 'number' ? value : Math.floor(Date.parse(value) / 1000);
+  if (!Number.isSafeInteger(seconds)) {
+    throw new InputError('expires_at', `${JSON.stringify(String(value))} is not a time.`, 'Give an ISO 8601 time such as 2027-01-31T00:00:00Z.');
+  }
+  if (seconds <= now) {
+    throw new InputError('expires_at', `The expiry ${isoTime(seconds)} is in the past.`, 'Give a time in the future, or leave it out for a key that does not expire.');
+  }
+  return seconds;
+}
+

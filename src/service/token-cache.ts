@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+import type { Principal } from './principal.ts';
+
+export interface CachedToken {
+  principal: Principal;
+  kid: string;
+  exp: number;
+}
+
+/**
+ * Tokens that verified, keyed by a SHA-256 of the whole token so that a cache hit proves the
+ * caller holds exactly the token that was verified. Bounded; when full, the oldest entry goes
+ * first (tokens live at most an hour, so age is the right order). The caller re-applies the time
+ * and key checks on every hit.
+ */
+export class TokenCache {
+  private readonly entries = new Map<string, CachedToken>();
+  private readonly maxEntries: number;
+
+  constructor(maxEntries = 50_000) {
+    this.maxEntries = maxEntries;
+  }
+
+  static hash(token: string): string {
+    return createHash('sha256').update(token).digest('base64url');
+  }
+
+  get(hash: string): CachedToken | undefined {
+    return this.entries.get(hash);
+  }
+
+  set(hash: string, entry: CachedToken): void {
+    if (this.entries.size >= this.maxEntries) {
+      this.entries.delete(this.entries.keys().next().value as string);
+    }
+    this.entries.set(hash, entry);
+  }
+
+  delete(hash: string): void {
+    this.entries.delete(hash);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}

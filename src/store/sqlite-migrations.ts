@@ -1,0 +1,41 @@
+/**
+ * Numbered migrations for the embedded store. Entry i takes the schema from version i to i + 1
+ * (PRAGMA user_version); each runs in its own transaction. Never edit one that has shipped.
+ */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE orgs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    single_use_tokens INTEGER NOT NULL DEFAULT 0 CHECK (single_use_tokens IN (0, 1)),
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE keys (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    spki_pem TEXT NOT NULL,
+    thumbprint TEXT NOT NULL,
+    family TEXT NOT NULL CHECK (family IN ('rsa', 'ec-p256')),
+    bits INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active', 'disabled', 'revoked')),
+    expires_at INTEGER,
+    roles TEXT NOT NULL,
+    default_role TEXT NOT NULL,
+    label TEXT,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    UNIQUE (org_id, thumbprint)
+  );
+  CREATE INDEX keys_by_org ON keys (org_id);
+  CREATE TABLE jti_ledger (
+    iss TEXT NOT NULL,
+    jti TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (iss, jti)
+  ) WITHOUT ROWID;
+  CREATE INDEX jti_ledger_by_expiry ON jti_ledger (expires_at);
+  CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO meta (name, value) VALUES ('key_revision', 0);
+  `,
+];
