@@ -16,13 +16,18 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-export function loadConfig(env: Env, flags: Partial<Record<'port' | 'host' | 'database', string>> = {}): Config {
+export function loadConfig(
+  env: Env,
+  flags: Partial<Record<'port' | 'host' | 'database', string>> = {},
+): Config {
   const audiences = (env.KEYGATE_AUDIENCES ?? DEFAULT_POLICY.audiences.join(','))
     .split(',')
     .map((a) => a.trim())
     .filter((a) => a.length > 0);
   if (audiences.length === 0) {
-    throw new ConfigError('KEYGATE_AUDIENCES is empty: give a comma list of audiences, this region\'s own host first.');
+    throw new ConfigError(
+      "KEYGATE_AUDIENCES is empty: give a comma list of audiences, this region's own host first.",
+    );
   }
   return {
     port: integer('KEYGATE_PORT', flags.port ?? env.KEYGATE_PORT, 8080, 0, 65535),
@@ -32,7 +37,13 @@ export function loadConfig(env: Env, flags: Partial<Record<'port' | 'host' | 'da
     policy: {
       audiences,
       leewaySeconds: integer('KEYGATE_LEEWAY_SECONDS', env.KEYGATE_LEEWAY_SECONDS, 60, 0, 300),
-      maxLifetimeSeconds: integer('KEYGATE_MAX_TOKEN_LIFETIME_SECONDS', env.KEYGATE_MAX_TOKEN_LIFETIME_SECONDS, 3600, 60, 86400),
+      maxLifetimeSeconds: integer(
+        'KEYGATE_MAX_TOKEN_LIFETIME_SECONDS',
+        env.KEYGATE_MAX_TOKEN_LIFETIME_SECONDS,
+        3600,
+        60,
+        86400,
+      ),
     },
   };
 }

@@ -1,4 +1,4 @@
-import { reject, type Rejection } from './reason-codes.ts';
+import { type Rejection, reject } from './reason-codes.ts';
 
 /**
  * Reads the token from every Authorization header value the request carried. `Bearer <jwt>`

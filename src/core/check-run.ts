@@ -69,7 +69,12 @@ export class CheckRun {
 
   skip(name: CheckName, because: CheckName): void {
     if (this.report) {
-      this.results.push({ name, ok: false, skipped: true, message: `Not checked: the ${because} check failed.` });
+      this.results.push({
+        name,
+        ok: false,
+        skipped: true,
+        message: `Not checked: the ${because} check failed.`,
+      });
     }
   }
 

@@ -1,8 +1,8 @@
-import type { KeyRecord } from './key-record.ts';
 import type { PassDetail } from './check-run.ts';
+import type { KeyRecord } from './key-record.ts';
 import type { VerificationPolicy } from './policy.ts';
-import { reject, type Rejection } from './reason-codes.ts';
-import { isRole, type Role, ROLES } from './roles.ts';
+import { type Rejection, reject } from './reason-codes.ts';
+import { isRole, ROLES, type Role } from './roles.ts';
 import type { JsonObject, JsonValue } from './strict-json.ts';
 import { isoTime, relativeTime, type UnixSeconds } from './time.ts';
 
@@ -24,7 +24,9 @@ function describe(value: JsonValue | undefined): string {
 export function checkStringClaim(payload: JsonObject, name: 'sub' | 'jti' | 'iss'): ClaimCheck {
   const value = payload[name];
   if (value === undefined) {
-    return fail(reject('claim_missing', { message: `The "${name}" claim is missing.`, expected: 'a string' }));
+    return fail(
+      reject('claim_missing', { message: `The "${name}" claim is missing.`, expected: 'a string' }),
+    );
   }
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID_LENGTH) {
     return fail(
@@ -48,7 +50,10 @@ export function checkIssuer(payload: JsonObject, key: KeyRecord): ClaimCheck {
   return passWith({ message: 'The issuer owns the signing key.', actual: key.orgId });
 }
 
-function readTime(payload: JsonObject, name: 'exp' | 'iat'): { value: UnixSeconds } | { rejection: Rejection } {
+function readTime(
+  payload: JsonObject,
+  name: 'exp' | 'iat',
+): { value: UnixSeconds } | { rejection: Rejection } {
   const value = payload[name];
   if (value === undefined) {
     return {
@@ -83,7 +88,10 @@ export function checkExpiry(payload: JsonObject, policy: VerificationPolicy, now
       }),
     );
   }
-  return passWith({ message: `The token expires ${relativeTime(exp.value, now)}.`, actual: isoTime(exp.value) });
+  return passWith({
+    message: `The token expires ${relativeTime(exp.value, now)}.`,
+    actual: isoTime(exp.value),
+  });
 }
 
 export function checkIssuedAt(payload: JsonObject, policy: VerificationPolicy, now: UnixSeconds): ClaimCheck {
@@ -98,7 +106,10 @@ export function checkIssuedAt(payload: JsonObject, policy: VerificationPolicy, n
       }),
     );
   }
-  return passWith({ message: `The token was issued ${relativeTime(iat.value, now)}.`, actual: isoTime(iat.value) });
+  return passWith({
+    message: `The token was issued ${relativeTime(iat.value, now)}.`,
+    actual: isoTime(iat.value),
+  });
 }
 
 /** Only called once exp and iat have both passed their own checks. */
@@ -123,14 +134,18 @@ export function checkLifetime(payload: JsonObject, policy: VerificationPolicy): 
       }),
     );
   }
-  return passWith({ message: `The token lives ${lifetime} s.`, expected: `<= ${policy.maxLifetimeSeconds} s` });
+  return passWith({
+    message: `The token lives ${lifetime} s.`,
+    expected: `<= ${policy.maxLifetimeSeconds} s`,
+  });
 }
 
 /** `aud` (a string or an array of strings) must contain one configured audience exactly. */
 export function checkAudience(payload: JsonObject, policy: VerificationPolicy): ClaimCheck {
   const aud = payload.aud;
   const expected = policy.audiences.join(' or ');
-  if (aud === undefined) return fail(reject('claim_missing', { message: 'The "aud" claim is missing.', expected }));
+  if (aud === undefined)
+    return fail(reject('claim_missing', { message: 'The "aud" claim is missing.', expected }));
   const values = typeof aud === 'string' ? [aud] : aud;
   if (
     !Array.isArray(values) ||
@@ -186,5 +201,8 @@ export function checkRole(payload: JsonObject, key: KeyRecord): ClaimCheck & { r
   if (!key.roles.includes(role)) {
     return fail(reject('role_not_permitted', { expected: allowed, actual: role }));
   }
-  return { role, pass: () => ({ message: `The key allows the role "${role}".`, expected: allowed, actual: role }) };
+  return {
+    role,
+    pass: () => ({ message: `The key allows the role "${role}".`, expected: allowed, actual: role }),
+  };
 }

@@ -1,5 +1,5 @@
 import { ACCEPTED_ALGORITHMS, type Algorithm, isAcceptedAlgorithm } from './algorithms.ts';
-import { reject, type Rejection } from './reason-codes.ts';
+import { type Rejection, reject } from './reason-codes.ts';
 import type { JsonObject } from './strict-json.ts';
 
 const KEY_CARRYING_PARAMS = new Set(['jwk', 'jku', 'x5u', 'x5c', 'x5t', 'x5t#S256']);
@@ -48,15 +48,24 @@ export function checkHeaderParams(header: JsonObject): Rejection | undefined {
 export function checkHeaderAlg(header: JsonObject): { alg: Algorithm } | { rejection: Rejection } {
   const alg = header.alg;
   if (alg === undefined) {
-    return { rejection: reject('token_malformed', { message: 'The header has no "alg".', expected: 'RS256' }) };
+    return {
+      rejection: reject('token_malformed', { message: 'The header has no "alg".', expected: 'RS256' }),
+    };
   }
   const expected = ACCEPTED_ALGORITHMS.join(', ');
   if (typeof alg !== 'string') {
-    return { rejection: reject('alg_not_allowed', { message: '"alg" must be a string.', expected, actual: String(alg) }) };
+    return {
+      rejection: reject('alg_not_allowed', {
+        message: '"alg" must be a string.',
+        expected,
+        actual: String(alg),
+      }),
+    };
   }
   if (isAcceptedAlgorithm(alg)) return { alg };
   let message = `The algorithm ${JSON.stringify(alg)} is not accepted.`;
-  if (alg.toLowerCase() === 'none') message = 'Unsigned tokens (alg "none") are never accepted, in any spelling.';
+  if (alg.toLowerCase() === 'none')
+    message = 'Unsigned tokens (alg "none") are never accepted, in any spelling.';
   else if (/^HS\d+$/i.test(alg)) {
     message = `${alg} is a shared-secret (HMAC) algorithm; only public-key signatures are verified here.`;
   } else if (isAcceptedAlgorithm(alg.toUpperCase())) {
@@ -69,7 +78,10 @@ export function checkHeaderAlg(header: JsonObject): { alg: Algorithm } | { rejec
  * The key id may be a payload claim (as the spec's examples send it) or a header parameter; when
  * both are present they must agree, so that a reader and the verifier never pick different keys.
  */
-export function resolveKid(header: JsonObject, payload: JsonObject): { kid: string } | { rejection: Rejection } {
+export function resolveKid(
+  header: JsonObject,
+  payload: JsonObject,
+): { kid: string } | { rejection: Rejection } {
   const fromHeader = header.kid;
   const fromPayload = payload.kid;
   for (const [where, value] of [
@@ -90,7 +102,10 @@ export function resolveKid(header: JsonObject, payload: JsonObject): { kid: stri
   const payloadKid = fromPayload as string | undefined;
   if (headerKid && payloadKid && headerKid !== payloadKid) {
     return {
-      rejection: reject('kid_mismatch', { expected: `payload kid ${payloadKid}`, actual: `header kid ${headerKid}` }),
+      rejection: reject('kid_mismatch', {
+        expected: `payload kid ${payloadKid}`,
+        actual: `header kid ${headerKid}`,
+      }),
     };
   }
   const kid = payloadKid || headerKid;

@@ -1,7 +1,7 @@
 import { type KeyObject, verify } from 'node:crypto';
-import { type Algorithm, ALGORITHMS_BY_FAMILY, HASH_BY_ALGORITHM } from './algorithms.ts';
+import { ALGORITHMS_BY_FAMILY, type Algorithm, HASH_BY_ALGORITHM } from './algorithms.ts';
 import type { KeyRecord } from './key-record.ts';
-import { reject, type Rejection } from './reason-codes.ts';
+import { type Rejection, reject } from './reason-codes.ts';
 import { isoTime } from './time.ts';
 
 /** A key may sign only while it is active and unexpired. */

@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { type Algorithm, ALGORITHMS_BY_FAMILY, type KeyFamily } from './algorithms.ts';
+import { ALGORITHMS_BY_FAMILY, type Algorithm, type KeyFamily } from './algorithms.ts';
 
 /** A public key in the one form the store keeps, whatever form it arrived in. */
 export interface CanonicalKey {
@@ -59,7 +59,10 @@ const PEM_BLOCK = /^-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\r\n]+?)\r?\n
 function readPem(text: string): KeyObject {
   const blocks = text.match(/-----BEGIN /g)?.length ?? 0;
   if (blocks !== 1) {
-    throw new KeyIntakeError(`The input holds ${blocks} PEM blocks; exactly one is expected.`, 'Send one public key at a time.');
+    throw new KeyIntakeError(
+      `The input holds ${blocks} PEM blocks; exactly one is expected.`,
+      'Send one public key at a time.',
+    );
   }
   const match = PEM_BLOCK.exec(text);
   if (!match) {
@@ -95,7 +98,10 @@ function readJwk(text: string): KeyObject {
   }
   if (jwk.kty === 'RSA') return importJwk({ kty: 'RSA', n: jwk.n, e: jwk.e });
   if (jwk.kty === 'EC') return importJwk({ kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y });
-  throw new KeyIntakeError(`A JWK of kty ${JSON.stringify(jwk.kty)} is not accepted.`, 'Send an RSA or P-256 (EC) key.');
+  throw new KeyIntakeError(
+    `A JWK of kty ${JSON.stringify(jwk.kty)} is not accepted.`,
+    'Send an RSA or P-256 (EC) key.',
+  );
 }
 
 function importJwk(jwk: Record<string, unknown>): KeyObject {
@@ -105,20 +111,29 @@ function importJwk(jwk: Record<string, unknown>): KeyObject {
     }
   }
   if (jwk.kty === 'EC' && jwk.crv !== 'P-256') {
-    throw new KeyIntakeError(`The curve ${JSON.stringify(jwk.crv)} is not accepted.`, 'Use P-256 (prime256v1).');
+    throw new KeyIntakeError(
+      `The curve ${JSON.stringify(jwk.crv)} is not accepted.`,
+      'Use P-256 (prime256v1).',
+    );
   }
   try {
     // biome-ignore lint/suspicious/noExplicitAny: node's JsonWebKey type is checked member by member above
     return createPublicKey({ key: jwk as any, format: 'jwk' });
   } catch {
-    throw new KeyIntakeError('The JWK does not describe a valid public key (for EC: the point is not on P-256).', FORMATS_HINT);
+    throw new KeyIntakeError(
+      'The JWK does not describe a valid public key (for EC: the point is not on P-256).',
+      FORMATS_HINT,
+    );
   }
 }
 
 function readOpenSsh(text: string): KeyObject {
   const parts = text.split(/\s+/);
   if (parts.length > 3 || parts.length < 2) {
-    throw new KeyIntakeError('An OpenSSH key is one line: type, base64 blob and an optional comment.', FORMATS_HINT);
+    throw new KeyIntakeError(
+      'An OpenSSH key is one line: type, base64 blob and an optional comment.',
+      FORMATS_HINT,
+    );
   }
   const [type, blob] = parts as [string, string];
   const reader = new SshReader(Buffer.from(blob, 'base64'));
@@ -146,7 +161,10 @@ function readOpenSsh(text: string): KeyObject {
     if (error instanceof KeyIntakeError) throw error;
     throw new KeyIntakeError('The OpenSSH key blob is damaged.', 'Send the .pub line unchanged.');
   }
-  throw new KeyIntakeError(`OpenSSH keys of type ${type} are not accepted.`, 'Use ssh-rsa (2048-4096 bits) or ecdsa-sha2-nistp256.');
+  throw new KeyIntakeError(
+    `OpenSSH keys of type ${type} are not accepted.`,
+    'Use ssh-rsa (2048-4096 bits) or ecdsa-sha2-nistp256.',
+  );
 }
 
 /** Reads the length-prefixed fields of an OpenSSH public key blob (RFC 4253 section 6.6). */
@@ -200,15 +218,28 @@ function canonicalise(key: KeyObject): CanonicalKey {
     family = 'rsa';
   } else if (key.asymmetricKeyType === 'ec') {
     if (details.namedCurve !== 'prime256v1') {
-      throw new KeyIntakeError(`The EC curve ${details.namedCurve} is not accepted.`, 'Use P-256 (prime256v1).');
+      throw new KeyIntakeError(
+        `The EC curve ${details.namedCurve} is not accepted.`,
+        'Use P-256 (prime256v1).',
+      );
     }
     family = 'ec-p256';
     bits = 256;
   } else {
-    throw new KeyIntakeError(`${key.asymmetricKeyType} keys are not accepted.`, 'Use an RSA (2048-4096 bits) or P-256 key.');
+    throw new KeyIntakeError(
+      `${key.asymmetricKeyType} keys are not accepted.`,
+      'Use an RSA (2048-4096 bits) or P-256 key.',
+    );
   }
   const spkiPem = key.export({ type: 'spki', format: 'pem' }).toString();
-  return { keyObject: key, spkiPem, family, bits, thumbprint: jwkThumbprint(key), algorithms: ALGORITHMS_BY_FAMILY[family] };
+  return {
+    keyObject: key,
+    spkiPem,
+    family,
+    bits,
+    thumbprint: jwkThumbprint(key),
+    algorithms: ALGORITHMS_BY_FAMILY[family],
+  };
 }
 
 /** RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace. */

@@ -10,6 +10,7 @@ export function relativeTime(target: UnixSeconds, now: UnixSeconds): string {
   const delta = target - now;
   if (delta === 0) return 'just now';
   const abs = Math.abs(delta);
-  const amount = abs < 120 ? `${abs} s` : abs < 7200 ? `${Math.round(abs / 60)} min` : `${Math.round(abs / 3600)} h`;
+  const amount =
+    abs < 120 ? `${abs} s` : abs < 7200 ? `${Math.round(abs / 60)} min` : `${Math.round(abs / 3600)} h`;
   return delta >= 0 ? `in ${amount}` : `${amount} ago`;
 }

@@ -1,5 +1,5 @@
 import { decodeBase64url } from './base64url.ts';
-import { reject, type Rejection } from './reason-codes.ts';
+import { type Rejection, reject } from './reason-codes.ts';
 import { type JsonObject, type JsonValue, parseStrictJson } from './strict-json.ts';
 
 /** Larger than any token this service issues or accepts by a wide margin; caps parsing work. */
@@ -41,7 +41,9 @@ export function parseCompactJws(token: string): ParsedToken {
         'Send a JWT signed with your private key (RS256, RS384 or ES256), not encrypted.',
       );
     }
-    return malformed(`The token has ${segments} segment${segments === 1 ? '' : 's'}; a signed JWT has exactly 3.`);
+    return malformed(
+      `The token has ${segments} segment${segments === 1 ? '' : 's'}; a signed JWT has exactly 3.`,
+    );
   }
   const headerPart = token.slice(0, first);
   const payloadPart = token.slice(first + 1, second);

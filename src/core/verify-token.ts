@@ -33,7 +33,18 @@ export interface TokenStructure {
 
 const KEY_STAGE: readonly CheckName[] = ['key', 'algorithm', 'signature', 'iss'];
 const ALL_AFTER_FORMAT: readonly CheckName[] = [
-  'header', 'alg', 'kid', ...KEY_STAGE, 'sub', 'jti', 'exp', 'iat', 'lifetime', 'aud', 'role', 'replay',
+  'header',
+  'alg',
+  'kid',
+  ...KEY_STAGE,
+  'sub',
+  'jti',
+  'exp',
+  'iat',
+  'lifetime',
+  'aud',
+  'role',
+  'replay',
 ];
 
 /** `token` is the token, or the rejection that reading it from the request produced. */
@@ -50,7 +61,9 @@ export function checkStructure(run: CheckRun, token: string | Rejection): TokenS
     run.skipAll(ALL_AFTER_FORMAT, 'format');
     return undefined;
   }
-  run.record('format', undefined, () => ({ message: 'Three canonical base64url segments; header and payload are JSON objects.' }));
+  run.record('format', undefined, () => ({
+    message: 'Three canonical base64url segments; header and payload are JSON objects.',
+  }));
   const { jws } = parsed;
   const headerOk = run.record('header', checkHeaderParams(jws.header), () => ({
     message: 'The header holds only accepted parameters.',
@@ -68,7 +81,8 @@ export function checkStructure(run: CheckRun, token: string | Rejection): TokenS
     message: `The token names key ${'kid' in kid ? kid.kid : ''} (${jws.payload.kid !== undefined ? 'payload claim' : 'header'}).`,
     actual: 'kid' in kid ? kid.kid : undefined,
   }));
-  if (headerOk && 'alg' in alg && 'kid' in kid && kidOk) return { jws, lookup: { alg: alg.alg, kid: kid.kid } };
+  if (headerOk && 'alg' in alg && 'kid' in kid && kidOk)
+    return { jws, lookup: { alg: alg.alg, kid: kid.kid } };
   return { jws };
 }
 

@@ -22,9 +22,13 @@ export function buildApp(keygate: Keygate, options: AppOptions = {}): FastifyIns
     return503OnClosing: true,
   });
   // Spec 004 sends /auth/hello as `http -f POST`: an (often empty) form body.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
-  });
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (_request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    },
+  );
   app.addHook('onRequest', async (request) => markStart(request));
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>

@@ -74,9 +74,13 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
 
 function clientErrorCode(status: number): string {
   return (
-    { 404: 'not_found', 405: 'method_not_allowed', 413: 'body_too_large', 415: 'unsupported_media_type', 429: 'rate_limited' }[
-      status
-    ] ?? 'invalid_request'
+    {
+      404: 'not_found',
+      405: 'method_not_allowed',
+      413: 'body_too_large',
+      415: 'unsupported_media_type',
+      429: 'rate_limited',
+    }[status] ?? 'invalid_request'
   );
 }
 

@@ -1,4 +1,4 @@
-import { CheckRun, type CheckResult } from '../core/check-run.ts';
+import { type CheckResult, CheckRun } from '../core/check-run.ts';
 import { checkKeyUsable } from '../core/key-checks.ts';
 import type { VerificationPolicy } from '../core/policy.ts';
 import { type ReasonCode, type Rejection, reject } from '../core/reason-codes.ts';
@@ -124,7 +124,13 @@ export class Authenticator {
       : undefined;
     const proven = checkWithKey(run, structure, key, now);
     if (run.failure && !run.report) return undefined;
-    const claims = checkClaims(run, structure.jws.payload, proven ? key?.record : undefined, this.deps.policy, now);
+    const claims = checkClaims(
+      run,
+      structure.jws.payload,
+      proven ? key?.record : undefined,
+      this.deps.policy,
+      now,
+    );
     if (!claims || !key || run.failure) return undefined;
     return { claims, key, iss: structure.jws.payload.iss as string };
   }

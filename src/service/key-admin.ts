@@ -1,4 +1,3 @@
-
 import type { Algorithm } from '../core/algorithms.ts';
 import { intakePublicKey, KeyIntakeError } from '../core/key-intake.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
@@ -47,15 +46,28 @@ export class KeyAdmin {
   async createOrg(name: string, options: { singleUseTokens?: boolean } = {}): Promise<Org> {
     const trimmed = name.trim();
     if (trimmed.length === 0 || trimmed.length > 200) {
-      throw new InputError('name', 'The organization name must be 1 to 200 characters.', 'Pass --name "Example Corp".');
+      throw new InputError(
+        'name',
+        'The organization name must be 1 to 200 characters.',
+        'Pass --name "Example Corp".',
+      );
     }
     return this.store.createOrg({ name: trimmed, ...options }, this.clock());
+  }
+
+  async listOrgs(): Promise<Org[]> {
+    return this.store.listOrgs();
   }
 
   async requireOrg(orgId: string): Promise<Org> {
     const org = UUID.test(orgId) ? await this.store.getOrg(orgId) : undefined;
     if (!org) {
-      throw new InputError('org', `No organization has the id ${JSON.stringify(orgId.slice(0, 80))}.`, 'Use an id from "keygate org create" (or "keygate org list").', 404);
+      throw new InputError(
+        'org',
+        `No organization has the id ${JSON.stringify(orgId.slice(0, 80))}.`,
+        'Use an id from "keygate org create" (or "keygate org list").',
+        404,
+      );
     }
     return org;
   }
@@ -68,7 +80,11 @@ export class KeyAdmin {
     const expiresAt = parseExpiry(input.expiresAt, now);
     const label = input.label?.trim() || null;
     if (label && label.length > 200) {
-      throw new InputError('label', 'The label must be at most 200 characters.', 'Use a short name such as "billing-prod".');
+      throw new InputError(
+        'label',
+        'The label must be at most 200 characters.',
+        'Use a short name such as "billing-prod".',
+      );
     }
     let canonical: ReturnType<typeof intakePublicKey>;
     try {
@@ -95,7 +111,12 @@ export class KeyAdmin {
       );
     } catch (error) {
       if (error instanceof ConflictError) {
-        throw new InputError(error.field, error.message, 'Use the key id you were given for it (keygate key list), or register a new key pair.', 409);
+        throw new InputError(
+          error.field,
+          error.message,
+          'Use the key id you were given for it (keygate key list), or register a new key pair.',
+          409,
+        );
       }
       throw error;
     }
@@ -119,9 +140,19 @@ export class KeyAdmin {
     const change = await this.store.setKeyStatus(kid, status);
     if (!change.ok) {
       if (change.reason === 'not_found') {
-        throw new InputError('kid', `No key has the id ${JSON.stringify(kid.slice(0, 80))}.`, 'Use a key id from "keygate key list --org ORG".', 404);
+        throw new InputError(
+          'kid',
+          `No key has the id ${JSON.stringify(kid.slice(0, 80))}.`,
+          'Use a key id from "keygate key list --org ORG".',
+          404,
+        );
       }
-      throw new InputError('kid', `Key ${kid} is revoked, and revocation is final.`, 'Register a new key pair instead.', 409);
+      throw new InputError(
+        'kid',
+        `Key ${kid} is revoked, and revocation is final.`,
+        'Register a new key pair instead.',
+        409,
+      );
     }
     this.directory?.invalidate(change.key);
     return change.key;
@@ -133,11 +164,20 @@ function parseRoles(roles: readonly string[] | undefined, grantedByAdmin: boolea
   const unique = [...new Set(roles.map((r) => r.trim()))];
   for (const role of unique) {
     if (!isRole(role)) {
-      throw new InputError('roles', `${JSON.stringify(role.slice(0, 40))} is not a role.`, `Use a comma list of ${ROLES.join(', ')}.`);
+      throw new InputError(
+        'roles',
+        `${JSON.stringify(role.slice(0, 40))} is not a role.`,
+        `Use a comma list of ${ROLES.join(', ')}.`,
+      );
     }
   }
   if (unique.includes('admin') && !grantedByAdmin) {
-    throw new InputError('roles', 'Only an administrator may register a key that signs admin tokens.', 'Leave out "admin", or ask an administrator.', 403);
+    throw new InputError(
+      'roles',
+      'Only an administrator may register a key that signs admin tokens.',
+      'Leave out "admin", or ask an administrator.',
+      403,
+    );
   }
   return unique as Role[];
 }
@@ -145,7 +185,11 @@ function parseRoles(roles: readonly string[] | undefined, grantedByAdmin: boolea
 function parseDefaultRole(defaultRole: string | undefined, roles: Role[]): Role {
   const role = defaultRole ?? (roles.includes(DEFAULT_ROLE) ? DEFAULT_ROLE : roles[0]);
   if (!isRole(role) || !roles.includes(role)) {
-    throw new InputError('default_role', `The default role must be one of the key's roles (${roles.join(', ')}).`, 'Pick a default role from the roles list.');
+    throw new InputError(
+      'default_role',
+      `The default role must be one of the key's roles (${roles.join(', ')}).`,
+      'Pick a default role from the roles list.',
+    );
   }
   return role;
 }
@@ -154,11 +198,18 @@ function parseExpiry(value: number | string | undefined, now: UnixSeconds): Unix
   if (value === undefined || value === '') return null;
   const seconds = typeof value === 'number' ? value : Math.floor(Date.parse(value) / 1000);
   if (!Number.isSafeInteger(seconds)) {
-    throw new InputError('expires_at', `${JSON.stringify(String(value))} is not a time.`, 'Give an ISO 8601 time such as 2027-01-31T00:00:00Z.');
+    throw new InputError(
+      'expires_at',
+      `${JSON.stringify(String(value))} is not a time.`,
+      'Give an ISO 8601 time such as 2027-01-31T00:00:00Z.',
+    );
   }
   if (seconds <= now) {
-    throw new InputError('expires_at', `The expiry ${isoTime(seconds)} is in the past.`, 'Give a time in the future, or leave it out for a key that does not expire.');
+    throw new InputError(
+      'expires_at',
+      `The expiry ${isoTime(seconds)} is in the past.`,
+      'Give a time in the future, or leave it out for a key that does not expire.',
+    );
   }
   return seconds;
 }
-

@@ -42,7 +42,8 @@ export class KeyDirectory {
     const flushEvery = Math.max(1, Math.round(10_000 / this.pollMs));
     this.timer = setInterval(() => {
       polls++;
-      const work = polls % flushEvery === 0 ? this.refresh().then(() => this.flushLastUsed()) : this.refresh();
+      const work =
+        polls % flushEvery === 0 ? this.refresh().then(() => this.flushLastUsed()) : this.refresh();
       work.catch(() => {
         // The next poll tries again; until then the entries already loaded stay in force.
       });

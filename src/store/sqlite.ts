@@ -6,7 +6,14 @@ import type { KeyFamily } from '../core/algorithms.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import type { Role } from '../core/roles.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
-import { ConflictError, type JtiBinding, type NewKey, type Org, type StatusChange, type Store } from './store.ts';
+import {
+  ConflictError,
+  type JtiBinding,
+  type NewKey,
+  type Org,
+  type StatusChange,
+  type Store,
+} from './store.ts';
 
 type Row = Record<string, SQLInputValue>;
 
@@ -66,7 +73,12 @@ export class SqliteStore implements Store {
   }
 
   async createOrg(input: { name: string; singleUseTokens?: boolean }, now: number): Promise<Org> {
-    const org: Org = { id: randomUUID(), name: input.name, singleUseTokens: input.singleUseTokens ?? false, createdAt: now };
+    const org: Org = {
+      id: randomUUID(),
+      name: input.name,
+      singleUseTokens: input.singleUseTokens ?? false,
+      createdAt: now,
+    };
     this.sql('INSERT INTO orgs (id, name, single_use_tokens, created_at) VALUES (?, ?, ?, ?)').run(
       org.id,
       org.name,
@@ -86,7 +98,13 @@ export class SqliteStore implements Store {
   }
 
   async insertKey(key: NewKey, now: number): Promise<KeyRecord> {
-    const record: KeyRecord = { ...key, id: randomUUID(), status: 'active', createdAt: now, lastUsedAt: null };
+    const record: KeyRecord = {
+      ...key,
+      id: randomUUID(),
+      status: 'active',
+      createdAt: now,
+      lastUsedAt: null,
+    };
     try {
       this.transaction(() => {
         this.sql(
@@ -123,7 +141,9 @@ export class SqliteStore implements Store {
   }
 
   async listKeys(orgId: string): Promise<KeyRecord[]> {
-    return (this.sql('SELECT * FROM keys WHERE org_id = ? ORDER BY created_at, id').all(orgId) as Row[]).map(toKey);
+    return (this.sql('SELECT * FROM keys WHERE org_id = ? ORDER BY created_at, id').all(orgId) as Row[]).map(
+      toKey,
+    );
   }
 
   async listKeyIds(): Promise<string[]> {
@@ -143,7 +163,9 @@ export class SqliteStore implements Store {
 
   async touchKeys(lastUsed: ReadonlyMap<string, number>): Promise<void> {
     this.transaction(() => {
-      const update = this.sql('UPDATE keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?');
+      const update = this.sql(
+        'UPDATE keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?',
+      );
       for (const [kid, at] of lastUsed) update.run(at, kid);
     });
   }
@@ -152,7 +174,13 @@ export class SqliteStore implements Store {
     return Number((this.sql("SELECT value FROM meta WHERE name = 'key_revision'").get() as Row).value);
   }
 
-  async bindJti(iss: string, jti: string, tokenHash: string, expiresAt: number, now: number): Promise<JtiBinding> {
+  async bindJti(
+    iss: string,
+    jti: string,
+    tokenHash: string,
+    expiresAt: number,
+    now: number,
+  ): Promise<JtiBinding> {
     // One statement: insert, or take over a binding that has expired. SQLite runs it atomically.
     const inserted = this.sql(
       `INSERT INTO jti_ledger (iss, jti, token_hash, expires_at) VALUES (?, ?, ?, ?)
@@ -165,9 +193,10 @@ export class SqliteStore implements Store {
   }
 
   async peekJti(iss: string, jti: string, tokenHash: string, now: number): Promise<JtiBinding> {
-    const row = this.sql('SELECT token_hash, expires_at FROM jti_ledger WHERE iss = ? AND jti = ?').get(iss, jti) as
-      | Row
-      | undefined;
+    const row = this.sql('SELECT token_hash, expires_at FROM jti_ledger WHERE iss = ? AND jti = ?').get(
+      iss,
+      jti,
+    ) as Row | undefined;
     if (!row || Number(row.expires_at) <= now) return 'bound';
     return row.token_hash === tokenHash ? 'same-token' : 'reused';
   }

@@ -14,7 +14,9 @@ export type NewKey = Omit<KeyRecord, 'id' | 'status' | 'createdAt' | 'lastUsedAt
 /** What binding a (iss, jti) pair found: new, held by this same token, or held by another token. */
 export type JtiBinding = 'bound' | 'same-token' | 'reused';
 
-export type StatusChange = { ok: true; key: KeyRecord } | { ok: false; reason: 'not_found' | 'revoked_is_final' };
+export type StatusChange =
+  | { ok: true; key: KeyRecord }
+  | { ok: false; reason: 'not_found' | 'revoked_is_final' };
 
 /** Raised when a write would break a uniqueness rule; `field` names the input at fault. */
 export class ConflictError extends Error {
@@ -51,7 +53,13 @@ export interface Store {
    * Binds (iss, jti) to `tokenHash` until `expiresAt`, atomically: of concurrent callers with
    * different tokens exactly one receives 'bound'. An expired binding is replaced.
    */
-  bindJti(iss: string, jti: string, tokenHash: string, expiresAt: UnixSeconds, now: UnixSeconds): Promise<JtiBinding>;
+  bindJti(
+    iss: string,
+    jti: string,
+    tokenHash: string,
+    expiresAt: UnixSeconds,
+    now: UnixSeconds,
+  ): Promise<JtiBinding>;
   /** What bindJti would answer, without binding: for /auth/hello. */
   peekJti(iss: string, jti: string, tokenHash: string, now: UnixSeconds): Promise<JtiBinding>;
   pruneJti(now: UnixSeconds): Promise<number>;

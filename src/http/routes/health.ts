@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Keygate } from '../../service/keygate.ts';
-import { envelopeSchema, ErrorBody, send, sendError } from '../envelope.ts';
+import { ErrorBody, envelopeSchema, send, sendError } from '../envelope.ts';
 
 export function healthRoutes(app: FastifyInstance, keygate: Keygate): void {
   app.get(
@@ -12,7 +12,14 @@ export function healthRoutes(app: FastifyInstance, keygate: Keygate): void {
 
   app.get(
     '/readyz',
-    { schema: { response: { 200: envelopeSchema(Type.Object({ ok: Type.Boolean(), store: Type.String() })), 503: ErrorBody } } },
+    {
+      schema: {
+        response: {
+          200: envelopeSchema(Type.Object({ ok: Type.Boolean(), store: Type.String() })),
+          503: ErrorBody,
+        },
+      },
+    },
     async (request, reply) => {
       try {
         await keygate.store.ping();

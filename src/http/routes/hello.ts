@@ -5,7 +5,7 @@ import { readBearerToken } from '../../core/bearer.ts';
 import { REASON_CODE_LIST } from '../../core/reason-codes.ts';
 import type { Keygate } from '../../service/keygate.ts';
 import { authorizationValues } from '../authorization.ts';
-import { envelopeSchema, ErrorBody, send } from '../envelope.ts';
+import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
 import { PrincipalSchema } from './whoami.ts';
 
 const Check = Type.Object({
@@ -39,7 +39,10 @@ const HelloResults = Type.Object({
   }),
 });
 
-const HelloBody = Type.Union([Type.Object({ token: Type.Optional(Type.String({ maxLength: 16384 })) }), Type.Null()]);
+const HelloBody = Type.Union([
+  Type.Object({ token: Type.Optional(Type.String({ maxLength: 16384 })) }),
+  Type.Null(),
+]);
 
 /**
  * /auth/hello answers 200 for any token, valid or not: every check in order with what was

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ROLES } from '../../core/roles.ts';
-import { envelopeSchema, ErrorBody, send } from '../envelope.ts';
+import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
 import { principalOf, type TokenGuard } from '../require-token.ts';
 
 export const PrincipalSchema = Type.Object({

@@ -1,0 +1,105 @@
+import cluster from 'node:cluster';
+import type { Command } from 'commander';
+import { type Config, loadConfig } from '../../config.ts';
+import { buildApp } from '../../http/app.ts';
+import { startKeygate } from '../../service/keygate.ts';
+import { PACKAGE_VERSION } from '../../version.ts';
+import { CliError, cliName, EXIT } from '../output.ts';
+
+interface ServeOptions {
+  port?: string;
+  host?: string;
+  database?: string;
+  workers: string;
+}
+
+export function serveCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the Keygate server')
+    .option('--port <port>', 'port to listen on (KEYGATE_PORT, default 8080)')
+    .option('--host <host>', 'address to listen on (KEYGATE_HOST, default 127.0.0.1)')
+    .option('--database <location>', 'SQLite file or postgres:// URL (KEYGATE_DATABASE)')
+    .option('--workers <n>', 'worker processes sharing the port', '1')
+    .action(async (options: ServeOptions) => {
+      const config = loadConfig(process.env, {
+        ...(options.port !== undefined && { port: options.port }),
+        ...(options.host !== undefined && { host: options.host }),
+        ...(options.database !== undefined && { database: options.database }),
+      });
+      const workers = Number(options.workers);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+        throw new CliError('invalid_workers', `--workers ${options.workers} is not a number from 1 to 64.`);
+      }
+      if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers);
+      await runWorker(config, workers === 1);
+    });
+}
+
+function runPrimary(config: Config, workers: number): void {
+  for (let i = 0; i < workers; i++) cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (signal !== 'SIGTERM' && signal !== 'SIGINT' && code !== 0) {
+      process.stderr.write(`worker ${worker.process.pid} stopped (${signal ?? code}); starting another\n`);
+      cluster.fork();
+    }
+  });
+  printBanner(config, workers);
+  const stop = () => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM');
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+async function runWorker(config: Config, alone: boolean): Promise<void> {
+  const keygate = await startKeygate({ database: config.database, policy: config.policy });
+  const app = buildApp(keygate, {
+    logger: { level: process.env.KEYGATE_LOG_LEVEL ?? 'info', redact: ['req.headers.authorization'] },
+  });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await keygate.close();
+    throw new CliError(
+      'listen_failed',
+      `Cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`,
+      {
+        hint: 'Pick another port with --port or KEYGATE_PORT.',
+        exitCode: EXIT.server,
+      },
+    );
+  }
+  if (alone) printBanner(config, 1);
+  const shutdown = async () => {
+    await app.close();
+    await keygate.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown());
+  process.once('SIGINT', () => void shutdown());
+}
+
+function printBanner(config: Config, workers: number): void {
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  const cli = cliName();
+  const database = /^postgres/.test(config.database)
+    ? config.database.replace(/\/\/[^@]*@/, '//***@')
+    : config.database;
+  process.stderr.write(
+    [
+      `Keygate ${PACKAGE_VERSION} listening on ${url} (${workers} worker${workers === 1 ? '' : 's'})`,
+      `  store:     ${database}`,
+      `  audiences: ${config.policy.audiences.join(', ')}`,
+      '',
+      'From a public key to an accepted token, in another terminal:',
+      `  ${cli} org create --name "My Org"                         # prints ORG_ID`,
+      `  ${cli} keygen --out my.key                                # my.key (secret) and my.key.pub`,
+      `  ${cli} key add --org ORG_ID --public-key my.key.pub       # prints KEY_ID`,
+      `  ${cli} token --key my.key --org ORG_ID --kid KEY_ID --sub alice > token.txt`,
+      `  ${cli} hello --url ${url} < token.txt`,
+      `  curl -H "Authorization: Bearer $(cat token.txt)" ${url}/v1/whoami`,
+      '',
+    ].join('\n'),
+  );
+}

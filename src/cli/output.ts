@@ -1,0 +1,60 @@
+import { basename, relative } from 'node:path';
+
+/** Exit codes: scripts can tell a usage mistake from a rejected token from a server problem. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, rejected: 3, server: 4 } as const;
+
+/** An error the CLI reports as one line (or JSON) with a hint, then exits with `exitCode`. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  readonly exitCode: number;
+  readonly hint: string | undefined;
+  readonly code: string;
+  constructor(code: string, message: string, options: { hint?: string; exitCode?: number } = {}) {
+    super(message);
+    this.code = code;
+    this.hint = options.hint;
+    this.exitCode = options.exitCode ?? EXIT.usage;
+  }
+}
+
+export interface OutputOptions {
+  json?: boolean;
+}
+
+/** Prints `data` as JSON with --json, else the human text. */
+export function print(options: OutputOptions, data: unknown, human: () => string): void {
+  process.stdout.write(options.json ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`);
+}
+
+export function printError(json: boolean, error: CliError): void {
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({ error: { code: error.code, message: error.message, hint: error.hint } }, null, 2)}\n`,
+    );
+  } else {
+    process.stderr.write(`error: ${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);
+  }
+}
+
+/** Lays rows out in columns for a terminal. */
+export function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows)
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  return rows
+    .map((row) =>
+      row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '),
+    )
+    .join('\n');
+}
+
+/** How the person ran this CLI, so printed next steps can be pasted as they are. */
+export function cliName(): string {
+  const script = process.argv[1] ?? '';
+  if (basename(script) === 'keygate') return 'keygate';
+  let rel = relative(process.cwd(), script);
+  if (!rel.startsWith('.') && !rel.startsWith('/')) rel = `./${rel}`;
+  return rel.endsWith('.ts') ? `node ${rel}` : rel;
+}

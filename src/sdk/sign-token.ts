@@ -1,0 +1,63 @@
+import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
+import type { Algorithm } from '../core/algorithms.ts';
+
+export interface SignTokenOptions {
+  /** The private key: a KeyObject or PEM text (PKCS#1, SEC1 or PKCS#8). */
+  privateKey: KeyObject | string;
+  /** The Organization ID, sent as `iss`. */
+  orgId: string;
+  /** The Key ID, sent as the `kid` claim (or header parameter with `kidIn: 'header'`). */
+  kid: string;
+  sub: string;
+  aud: string | string[];
+  role?: string;
+  /** Seconds from now until `exp`; at most 3600 is accepted by Keygate. Default 3600. */
+  ttlSeconds?: number;
+  /** Defaults to RS256 for RSA keys and ES256 for P-256 keys. */
+  alg?: Algorithm;
+  kidIn?: 'payload' | 'header';
+  /** Seconds since the epoch; defaults to the local clock. */
+  now?: number;
+  /** Defaults to a nanosecond timestamp, as the spec's examples use. */
+  jti?: string;
+}
+
+/**
+ * Signs a key-pair token exactly as spec 001 describes: aud, exp, iat, iss, jti, sub and kid.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * const token = signToken({
+ *   privateKey: readFileSync('my.key', 'utf8'),
+ *   orgId: 'ORG_ID', kid: 'KEY_ID', sub: 'alice', aud: 'api.happypathology.com', role: 'user',
+ * });
+ * ```
+ */
+export function signToken(options: SignTokenOptions): string {
+  const key =
+    typeof options.privateKey === 'string' ? createPrivateKey(options.privateKey) : options.privateKey;
+  const isEc = key.asymmetricKeyType === 'ec';
+  const alg = options.alg ?? (isEc ? 'ES256' : 'RS256');
+  const now = options.now ?? Math.floor(Date.now() / 1000);
+  const header: Record<string, string> = { alg, typ: 'JWT' };
+  const payload: Record<string, unknown> = {
+    aud: options.aud,
+    exp: now + (options.ttlSeconds ?? 3600),
+    iat: now,
+    iss: options.orgId,
+    jti: options.jti ?? process.hrtime.bigint().toString(),
+    sub: options.sub,
+  };
+  if (options.role !== undefined) payload.role = options.role;
+  if (options.kidIn === 'header') header.kid = options.kid;
+  else payload.kid = options.kid;
+  const signingInput = `${b64(JSON.stringify(header))}.${b64(JSON.stringify(payload))}`;
+  const hash = alg === 'RS384' ? 'sha384' : 'sha256';
+  const signature = sign(hash, Buffer.from(signingInput), isEc ? { key, dsaEncoding: 'ieee-p1363' } : key);
+  return `${signingInput}.${signature.toString('base64url')}`;
+}
+
+function b64(text: string): string {
+  return Buffer.from(text).toString('base64url');
+}
