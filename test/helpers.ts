@@ -1,0 +1,124 @@
+import { createPrivateKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { VerificationPolicy } from '../src/core/policy.ts';
+import { type Keygate, startKeygate } from '../src/service/keygate.ts';
+
+export const VECTORS = new URL('./vectors/', import.meta.url);
+
+export function vector(path: string): string {
+  return readFileSync(new URL(path, VECTORS), 'utf8');
+}
+
+export const AUD = 'api.happypathology.com';
+export const POLICY: VerificationPolicy = {
+  audiences: [AUD, 'us.api.happypathology.com'],
+  leewaySeconds: 60,
+  maxLifetimeSeconds: 3600,
+};
+/** A fixed "now" so every time boundary is exact. */
+export const NOW = 1_800_000_000;
+
+export interface TestPair {
+  privateKey: KeyObject;
+  publicPem: string;
+}
+
+export function rsaPair(bits = 2048): TestPair {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
+  return { privateKey, publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+}
+
+export function ecPair(): TestPair {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  return { privateKey, publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+}
+
+export const SPEC_RSA: TestPair = {
+  privateKey: createPrivateKey(vector('keys/spec-rsa4096.key')),
+  publicPem: vector('keys/spec-rsa4096.key.pub'),
+};
+
+export const b64 = (value: unknown): string =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+
+/** Signs exactly the header and payload segments given, so tests control every byte. */
+export function signRaw(
+  headerSegment: string,
+  payloadSegment: string,
+  key: KeyObject,
+  alg = 'RS256',
+): string {
+  const input = Buffer.from(`${headerSegment}.${payloadSegment}`);
+  const hash = alg === 'RS384' ? 'sha384' : 'sha256';
+  const signature =
+    key.asymmetricKeyType === 'ec'
+      ? sign(hash, input, { key, dsaEncoding: 'ieee-p1363' })
+      : sign(hash, input, key);
+  return `${headerSegment}.${payloadSegment}.${signature.toString('base64url')}`;
+}
+
+export function signJwt(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  key: KeyObject,
+): string {
+  return signRaw(b64(header), b64(payload), key, String(header.alg));
+}
+
+export interface Fixture {
+  keygate: Keygate;
+  orgId: string;
+  kid: string;
+  pair: TestPair;
+  now: { value: number };
+  claims(overrides?: Record<string, unknown>): Record<string, unknown>;
+  token(overrides?: Record<string, unknown>, header?: Record<string, unknown>): string;
+  close(): Promise<void>;
+}
+
+let sharedRsa: TestPair | undefined;
+
+/** A Keygate on an in-memory SQLite store with a frozen clock, one org and one RSA-2048 key. */
+export async function fixture(
+  options: { pair?: TestPair; roles?: string[]; policy?: VerificationPolicy } = {},
+): Promise<Fixture> {
+  sharedRsa ??= rsaPair(2048);
+  const pair = options.pair ?? sharedRsa;
+  const now = { value: NOW };
+  const keygate = await startKeygate({
+    database: ':memory:',
+    policy: options.policy ?? POLICY,
+    clock: () => now.value,
+  });
+  const org = await keygate.keys.createOrg('Test Org');
+  const key = await keygate.keys.registerKey({
+    orgId: org.id,
+    publicKey: pair.publicPem,
+    grantedByAdmin: true,
+    ...(options.roles && { roles: options.roles }),
+  });
+  let counter = 0;
+  const claims = (overrides: Record<string, unknown> = {}) => ({
+    aud: AUD,
+    exp: now.value + 3600,
+    iat: now.value,
+    iss: org.id,
+    jti: `jti-${++counter}-${Math.random()}`,
+    sub: 'alice',
+    role: 'user',
+    kid: key.key_id,
+    ...overrides,
+  });
+  const alg = pair.privateKey.asymmetricKeyType === 'ec' ? 'ES256' : 'RS256';
+  return {
+    keygate,
+    orgId: org.id,
+    kid: key.key_id,
+    pair,
+    now,
+    claims,
+    token: (overrides = {}, header = { alg, typ: 'JWT' }) =>
+      signJwt(header, claims(overrides), pair.privateKey),
+    close: () => keygate.close(),
+  };
+}
