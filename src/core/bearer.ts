@@ -16,7 +16,7 @@ export function readBearerToken(values: readonly string[]): { token: string } | 
     };
   }
   const value = (values[0] as string).trim();
-  if (value === '') return { rejection: reject('token_missing') };
+  if (value === '' || value.toLowerCase() === 'bearer') return { rejection: reject('token_missing') };
   const space = value.indexOf(' ');
   if (space < 0) return { token: value };
   const scheme = value.slice(0, space);

@@ -50,6 +50,11 @@ export function checkIssuer(payload: JsonObject, key: KeyRecord): ClaimCheck {
   return passWith({ message: 'The issuer owns the signing key.', actual: key.orgId });
 }
 
+/** A JWT NumericDate as accepted here: whole, non-negative seconds within the safe integers. */
+export function isNumericDate(value: JsonValue | undefined): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
 function readTime(
   payload: JsonObject,
   name: 'exp' | 'iat',
@@ -63,7 +68,7 @@ function readTime(
       }),
     };
   }
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+  if (!isNumericDate(value)) {
     return {
       rejection: reject('claim_invalid', {
         message: `The "${name}" claim must be whole seconds since the epoch (a non-negative integer).`,
@@ -112,7 +117,7 @@ export function checkIssuedAt(payload: JsonObject, policy: VerificationPolicy, n
   });
 }
 
-/** Only called once exp and iat have both passed their own checks. */
+/** Only called once exp and iat are both NumericDates (in range or not). */
 export function checkLifetime(payload: JsonObject, policy: VerificationPolicy): ClaimCheck {
   const lifetime = (payload.exp as number) - (payload.iat as number);
   if (lifetime <= 0) {

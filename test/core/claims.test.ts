@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { AUD, type Fixture, fixture, NOW, signJwt } from '../helpers.ts';
+
+let f: Fixture;
+before(async () => {
+  f = await fixture();
+});
+after(() => f.close());
+
+const accepts = async (overrides: Record<string, unknown>, header?: Record<string, unknown>) =>
+  f.keygate.authenticator.authenticate(f.token(overrides, header));
+
+test('every boundary that must pass, passes', async () => {
+  await accepts({ iat: NOW - 600, exp: NOW - 59 });
+  await accepts({ iat: NOW + 60, exp: NOW + 600 });
+  await accepts({ iat: NOW, exp: NOW + 3600 });
+  await accepts({ iat: NOW, exp: NOW + 1 });
+  await accepts({ aud: [AUD] });
+  await accepts({ aud: ['someone.else', 'us.api.happypathology.com'] });
+  await accepts({ role: 'service' });
+  await accepts({ jti: 'x'.repeat(256) });
+});
+
+test('the kid may travel in the header instead of the payload', async () => {
+  const principal = await accepts({ kid: undefined }, { alg: 'RS256', typ: 'JWT', kid: f.kid });
+  assert.equal(principal.kid, f.kid);
+  await accepts({}, { alg: 'RS256', kid: f.kid });
+  await accepts({}, { alg: 'RS256' });
+});
+
+test('a token without role gets the key default role, and /auth/hello warns', async () => {
+  const token = f.token({ role: undefined });
+  const principal = await f.keygate.authenticator.authenticate(token);
+  assert.deepEqual(principal, {
+    org_id: f.orgId,
+    sub: 'alice',
+    role: 'user',
+    kid: f.kid,
+    method: 'key',
+    expires_at: '2027-01-15T09:00:00Z',
+  });
+  const report = await f.keygate.authenticator.explain(token);
+  assert.equal(report.valid, true);
+  const role = report.checks.find((c) => c.name === 'role');
+  assert.match(role?.warning ?? '', /Add "role"/);
+});
+
+test('a token shaped like the spec 001 Python example is accepted', async () => {
+  const payload = {
+    aud: AUD,
+    exp: NOW + 3600,
+    iat: NOW,
+    iss: f.orgId,
+    jti: String(BigInt(NOW) * 1_000_000_000n),
+    sub: 'user-1',
+    kid: f.kid,
+  };
+  const token = signJwt({ alg: 'RS256', typ: 'JWT' }, payload, f.pair.privateKey);
+  assert.equal((await f.keygate.authenticator.authenticate(token)).sub, 'user-1');
+});
+
+test('/auth/hello reports every check in order, with expected, actual and a hint for each failure', async () => {
+  const token = f.token({ aud: 'wrong.example', exp: NOW - 3000, iat: NOW - 3600 });
+  const report = await f.keygate.authenticator.explain(token);
+  assert.equal(report.valid, false);
+  assert.equal(report.code, 'token_expired');
+  assert.deepEqual(
+    report.checks.map((c) => [c.name, c.ok, c.code ?? null]),
+    [
+      ['token', true, null],
+      ['format', true, null],
+      ['header', true, null],
+      ['alg', true, null],
+      ['kid', true, null],
+      ['key', true, null],
+      ['algorithm', true, null],
+      ['signature', true, null],
+      ['iss', true, null],
+      ['sub', true, null],
+      ['jti', true, null],
+      ['exp', false, 'token_expired'],
+      ['iat', true, null],
+      ['lifetime', true, null],
+      ['aud', false, 'aud_mismatch'],
+      ['role', true, null],
+      ['replay', false, null],
+    ],
+  );
+  const aud = report.checks.find((c) => c.name === 'aud');
+  assert.deepEqual(
+    { expected: aud?.expected, actual: aud?.actual, hint: aud?.hint },
+    {
+      expected: 'api.happypathology.com or us.api.happypathology.com',
+      actual: '"wrong.example"',
+      hint: 'Set "aud" to this service\'s audience exactly, as /auth/hello lists it.',
+    },
+  );
+  assert.equal(report.checks.at(-1)?.skipped, true);
+  assert.equal(report.clock_skew_seconds, -3600);
+  assert.equal(report.server_time, '2027-01-15T08:00:00Z');
+});
+
+test('/auth/hello never binds a jti', async () => {
+  const jti = 'hello-only';
+  await f.keygate.authenticator.explain(f.token({ jti }));
+  await f.keygate.authenticator.explain(f.token({ jti, sub: 'bob' }));
+  await accepts({ jti, sub: 'carol' });
+});

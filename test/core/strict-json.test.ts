@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decodeBase64url } from '../../src/core/base64url.ts';
+import { JsonError, parseStrictJson } from '../../src/core/strict-json.ts';
+
+const parse = (text: string) => parseStrictJson(Buffer.from(text));
+
+test('parses what JSON.parse parses, for well-formed objects', () => {
+  for (const text of [
+    '{}',
+    '{"a":1,"b":[true,false,null],"c":{"d":"e"}}',
+    ' { "x" : -1.5e3 } ',
+    '{"s":"\\u00e9\\n\\"q\\""}',
+    '[]',
+    '"x"',
+    '0',
+  ]) {
+    assert.deepEqual(parse(text), JSON.parse(text), text);
+  }
+});
+
+test('refuses duplicate members, __proto__, deep nesting and bad syntax, saying why', () => {
+  const bad: [string, RegExp][] = [
+    ['{"a":1,"a":2}', /member "a" twice/],
+    ['{"a":{"b":1,"b":1}}', /twice/],
+    ['{"__proto__":{}}', /__proto__/],
+    [`${'['.repeat(40)}${']'.repeat(40)}`, /nested too deeply/],
+    ['{"a":1}x', /trailing/],
+    ['{"a":01}', /trailing|expected/],
+    ['{"a":1,}', /member name/],
+    ["{'a':1}", /member name/],
+    ['{"a":"\t"}', /control character/],
+    ['{"a":"\\x"}', /invalid escape/],
+    ['{"a":NaN}', /unexpected character/],
+    ['{"a":Infinity}', /unexpected character/],
+    ['{"a" 1}', /expected :/],
+    ['{"a":"unterminated}', /unterminated/],
+    ['', /unexpected character/],
+  ];
+  for (const [text, message] of bad) {
+    assert.throws(
+      () => parse(text),
+      (error: unknown) => error instanceof JsonError && message.test(error.message),
+      text,
+    );
+  }
+});
+
+test('refuses invalid UTF-8', () => {
+  assert.throws(
+    () => parseStrictJson(Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x3a, 0x31, 0x7d])),
+    /UTF-8/,
+  );
+  assert.throws(() => parseStrictJson(Buffer.from([0x22, 0xed, 0xa0, 0x80, 0x22])), /UTF-8/);
+});
+
+test('base64url: canonical only', () => {
+  assert.deepEqual(decodeBase64url('eA'), Buffer.from('x'));
+  assert.deepEqual(decodeBase64url(''), Buffer.alloc(0));
+  for (const text of ['eA==', 'eB', 'e', 'e A', 'ab+/', 'ab\n', 'YQ='])
+    assert.equal(decodeBase64url(text), undefined, text);
+});

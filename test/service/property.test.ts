@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import fc from 'fast-check';
+import { isReasonCode } from '../../src/core/reason-codes.ts';
+import { AuthError } from '../../src/service/auth-error.ts';
+import { b64, type Fixture, fixture, signRaw } from '../helpers.ts';
+
+let f: Fixture;
+before(async () => {
+  f = await fixture();
+});
+after(() => f.close());
+
+/** Either a principal, or an AuthError carrying a reason code: nothing else may come out. */
+async function outcome(token: string): Promise<'accepted' | string> {
+  try {
+    await f.keygate.authenticator.authenticate(token);
+    return 'accepted';
+  } catch (error) {
+    assert.ok(error instanceof AuthError, `not an AuthError: ${String(error)}`);
+    assert.ok(isReasonCode(error.rejection.code));
+    return error.rejection.code;
+  }
+}
+
+async function explainCode(token: string): Promise<string | undefined> {
+  const report = await f.keygate.authenticator.explain(token);
+  assert.ok(report.checks.length === 17, 'every check is reported');
+  return report.code;
+}
+
+test('no string crashes the verifier or yields anything but a reason code', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 300 })),
+      async (text) => {
+        const code = await outcome(text);
+        assert.notEqual(code, 'accepted');
+        assert.equal(await explainCode(text), code);
+      },
+    ),
+    { numRuns: 400 },
+  );
+});
+
+test('no byte string in any segment crashes the verifier', async () => {
+  const segment = fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes).toString('base64url'));
+  await fc.assert(
+    fc.asyncProperty(segment, segment, segment, async (h, p, s) => {
+      assert.notEqual(await outcome(`${h}.${p}.${s}`), 'accepted');
+    }),
+    { numRuns: 400 },
+  );
+});
+
+test('any JSON in a correctly signed token is accepted or rejected with a reason code', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.jsonValue({ maxDepth: 3 }),
+      fc.jsonValue({ maxDepth: 3 }),
+      async (header, payload) => {
+        const token = signRaw(b64(JSON.stringify(header)), b64(JSON.stringify(payload)), f.pair.privateKey);
+        assert.notEqual(await outcome(token), 'accepted');
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('changing any one character of a valid token never yields acceptance', async () => {
+  const token = f.token();
+  await fc.assert(
+    fc.asyncProperty(
+      fc.nat({ max: token.length - 1 }),
+      fc.string({ minLength: 1, maxLength: 1 }),
+      async (at, char) => {
+        fc.pre(token[at] !== char);
+        const mutated = token.slice(0, at) + char + token.slice(at + 1);
+        f.keygate.authenticator.cache.clear();
+        assert.notEqual(await outcome(mutated), 'accepted');
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
