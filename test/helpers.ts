@@ -1,6 +1,9 @@
+import assert from 'node:assert/strict';
 import { createPrivateKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { VerificationPolicy } from '../src/core/policy.ts';
+import type { ReasonCode } from '../src/core/reason-codes.ts';
+import { AuthError } from '../src/service/auth-error.ts';
 import { type Keygate, startKeygate } from '../src/service/keygate.ts';
 
 export const VECTORS = new URL('./vectors/', import.meta.url);
@@ -121,4 +124,13 @@ export async function fixture(
       signJwt(header, claims(overrides), pair.privateKey),
     close: () => keygate.close(),
   };
+}
+
+/** Asserts that a promise rejects with an AuthError of exactly this reason code. */
+export async function rejectsWith(promise: Promise<unknown>, code: ReasonCode): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof AuthError, String(error));
+    assert.equal(error.rejection.code, code, error.rejection.message);
+    return true;
+  });
 }

@@ -3,7 +3,18 @@ import { createHmac, createPrivateKey, randomUUID, sign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { ReasonCode } from '../../src/core/reason-codes.ts';
 import { AuthError } from '../../src/service/auth-error.ts';
-import { b64, ecPair, type Fixture, fixture, NOW, rsaPair, signJwt, signRaw, vector } from '../helpers.ts';
+import {
+  b64,
+  ecPair,
+  type Fixture,
+  fixture,
+  NOW,
+  rejectsWith,
+  rsaPair,
+  signJwt,
+  signRaw,
+  vector,
+} from '../helpers.ts';
 
 /**
  * Hostile and malformed tokens, each with the exact reason code it must get. Every case is also
@@ -432,14 +443,6 @@ describe('attack matrix', () => {
     await f.close();
   });
 });
-
-export async function rejectsWith(promise: Promise<unknown>, code: ReasonCode): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof AuthError, String(error));
-    assert.equal(error.rejection.code, code, error.rejection.message);
-    return true;
-  });
-}
 
 function tokenKid(token: string): string | undefined {
   try {

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { intakePublicKey } from '../../src/core/key-intake.ts';
+import { ConflictError, type NewKey, type Store } from '../../src/store/store.ts';
+import { NOW, rsaPair } from '../helpers.ts';
+
+/** The behaviour every Store must have; run against each implementation on a real database. */
+export function storeContract(name: string, open: () => Promise<Store>): void {
+  describe(`${name} store contract`, () => {
+    let store: Store;
+    before(async () => {
+      store = await open();
+    });
+    after(() => store.close());
+
+    const newKey = (orgId: string): NewKey => {
+      const key = intakePublicKey(rsaPair(2048).publicPem);
+      return {
+        orgId,
+        spkiPem: key.spkiPem,
+        thumbprint: key.thumbprint,
+        family: key.family,
+        bits: key.bits,
+        expiresAt: null,
+        roles: ['user', 'service'],
+        defaultRole: 'user',
+        label: 'ci',
+      };
+    };
+
+    test('organizations round-trip', async () => {
+      const org = await store.createOrg({ name: 'Acme' }, NOW);
+      assert.deepEqual(await store.getOrg(org.id), {
+        id: org.id,
+        name: 'Acme',
+        singleUseTokens: false,
+        createdAt: NOW,
+      });
+      assert.ok((await store.listOrgs()).some((o) => o.id === org.id));
+      assert.equal(await store.getOrg('00000000-0000-4000-8000-000000000000'), undefined);
+    });
+
+    test('keys round-trip; a duplicate thumbprint in one org is a conflict that writes nothing', async () => {
+      const org = await store.createOrg({ name: 'Keys' }, NOW);
+      const input = newKey(org.id);
+      const revision = await store.keyRevision();
+      const key = await store.insertKey(input, NOW);
+      assert.ok((await store.keyRevision()) > revision);
+      assert.deepEqual(await store.getKey(key.id), {
+        ...input,
+        id: key.id,
+        status: 'active',
+        createdAt: NOW,
+        lastUsedAt: null,
+      });
+      await assert.rejects(store.insertKey(input, NOW), ConflictError);
+      assert.equal((await store.listKeys(org.id)).length, 1);
+      assert.ok((await store.listKeyIds()).includes(key.id));
+      const other = await store.createOrg({ name: 'Other' }, NOW);
+      await store.insertKey({ ...input, orgId: other.id }, NOW);
+    });
+
+    test('status changes bump the revision; revocation is final', async () => {
+      const org = await store.createOrg({ name: 'Status' }, NOW);
+      const key = await store.insertKey(newKey(org.id), NOW);
+      const r0 = await store.keyRevision();
+      const disabled = await store.setKeyStatus(key.id, 'disabled');
+      assert.ok(disabled.ok && disabled.key.status === 'disabled');
+      assert.ok((await store.keyRevision()) > r0);
+      assert.ok((await store.setKeyStatus(key.id, 'active')).ok);
+      assert.ok((await store.setKeyStatus(key.id, 'revoked')).ok);
+      assert.deepEqual(await store.setKeyStatus(key.id, 'active'), { ok: false, reason: 'revoked_is_final' });
+      assert.deepEqual(await store.setKeyStatus(key.id, 'disabled'), {
+        ok: false,
+        reason: 'revoked_is_final',
+      });
+      assert.equal((await store.getKey(key.id))?.status, 'revoked');
+      assert.deepEqual(await store.setKeyStatus('nope', 'revoked'), { ok: false, reason: 'not_found' });
+    });
+
+    test('last-used times only move forward', async () => {
+      const org = await store.createOrg({ name: 'Touch' }, NOW);
+      const key = await store.insertKey(newKey(org.id), NOW);
+      await store.touchKeys(new Map([[key.id, NOW + 10]]));
+      await store.touchKeys(new Map([[key.id, NOW + 5]]));
+      assert.equal((await store.getKey(key.id))?.lastUsedAt, NOW + 10);
+    });
+
+    test('a jti binds to one token until it expires', async () => {
+      assert.equal(await store.bindJti('org', 'j1', 'hashA', NOW + 100, NOW), 'bound');
+      assert.equal(await store.bindJti('org', 'j1', 'hashA', NOW + 100, NOW), 'same-token');
+      assert.equal(await store.bindJti('org', 'j1', 'hashB', NOW + 100, NOW), 'reused');
+      assert.equal(await store.bindJti('other-org', 'j1', 'hashB', NOW + 100, NOW), 'bound');
+      assert.equal(await store.peekJti('org', 'j1', 'hashB', NOW), 'reused');
+      assert.equal(await store.peekJti('org', 'j2', 'hashB', NOW), 'bound');
+      assert.equal(await store.peekJti('org', 'j2', 'hashB', NOW), 'bound', 'peek binds nothing');
+      assert.equal(
+        await store.bindJti('org', 'j1', 'hashB', NOW + 300, NOW + 100),
+        'bound',
+        'an expired binding is replaced',
+      );
+      assert.equal(await store.bindJti('org', 'j1', 'hashA', NOW + 300, NOW + 100), 'reused');
+    });
+
+    test('of concurrent binds of one jti by different tokens, exactly one wins', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.bindJti('race', 'jti', `hash${i}`, NOW + 100, NOW)),
+      );
+      assert.equal(results.filter((r) => r === 'bound').length, 1);
+      assert.equal(results.filter((r) => r === 'reused').length, 19);
+    });
+
+    test('pruning removes only expired bindings', async () => {
+      await store.bindJti('prune', 'old', 'h', NOW + 1, NOW);
+      await store.bindJti('prune', 'new', 'h', NOW + 1000, NOW);
+      assert.ok((await store.pruneJti(NOW + 2)) >= 1);
+      assert.equal(await store.peekJti('prune', 'new', 'x', NOW + 2), 'reused');
+    });
+  });
+}
