@@ -20,6 +20,8 @@ export function buildApp(keygate: Keygate, options: AppOptions = {}): FastifyIns
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    // A number where a string belongs is an error to report, not a value to convert.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
   // Spec 004 sends /auth/hello as `http -f POST`: an (often empty) form body.
   app.addContentTypeParser(

@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'keygate-cli-'));
+const env = { ...process.env, KEYGATE_DATABASE: join(dir, 'keygate.db'), KEYGATE_LOG_LEVEL: 'warn' };
+
+function keygate(args: string[], input?: string) {
+  const result = spawnSync(process.execPath, [MAIN, ...args], { env, input: input ?? '', encoding: 'utf8' });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function json(args: string[], input?: string) {
+  const result = keygate([...args, '--json'], input);
+  assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}${result.stdout}`);
+  return JSON.parse(result.stdout);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHealth(url: string, server: ChildProcess): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (server.exitCode !== null) throw new Error('the server exited');
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the server did not start');
+}
+
+describe('keygate CLI end to end', () => {
+  let server: ChildProcess;
+  let url: string;
+  let banner = '';
+
+  before(async () => {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    server = spawn(process.execPath, [MAIN, 'serve', '--port', String(port)], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    server.stderr?.on('data', (chunk: Buffer) => {
+      banner += chunk.toString();
+    });
+    await waitForHealth(url, server);
+  });
+  after(() => {
+    server.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the server prints the way from a public key to an accepted token', () => {
+    assert.match(banner, /listening on http:\/\/127\.0\.0\.1:\d+/);
+    for (const step of ['org create', 'keygen --out my.key', 'key add', 'token --key my.key', 'hello --url'])
+      assert.ok(banner.includes(step), step);
+  });
+
+  test('keygen, org create, key add, token, hello and whoami, for RSA and P-256', async () => {
+    const org = json(['org', 'create', '--name', 'CLI Org']);
+    for (const [type, alg] of [
+      ['rsa', 'RS256'],
+      ['ec', 'ES256'],
+    ]) {
+      const keyPath = join(dir, `${type}.key`);
+      json([
+        'keygen',
+        '--type',
+        type as string,
+        '--out',
+        keyPath,
+        ...(type === 'rsa' ? ['--bits', '2048'] : []),
+      ]);
+      assert.equal(statSync(keyPath).mode & 0o777, 0o600);
+      assert.match(
+        readFileSync(keyPath, 'utf8'),
+        type === 'rsa' ? /BEGIN RSA PRIVATE KEY/ : /BEGIN EC PRIVATE KEY/,
+      );
+      const key = json([
+        'key',
+        'add',
+        '--org',
+        org.org_id,
+        '--public-key',
+        `${keyPath}.pub`,
+        '--label',
+        type as string,
+      ]);
+      assert.equal(key.org_id, org.org_id);
+      assert.deepEqual(key.roles, ['user', 'device', 'service']);
+      const { token } = json([
+        'token',
+        '--key',
+        keyPath,
+        '--org',
+        org.org_id,
+        '--kid',
+        key.key_id,
+        '--sub',
+        'alice',
+        '--role',
+        'device',
+      ]);
+      assert.equal(JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()).alg, alg);
+      // A key added by the CLI reaches the running server within its key poll.
+      let hello = keygate(['hello', '--url', url, '--json'], token);
+      for (let i = 0; i < 40 && hello.code !== 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        hello = keygate(['hello', '--url', url, '--json'], token);
+      }
+      assert.equal(hello.code, 0, hello.stdout);
+      assert.equal(JSON.parse(hello.stdout).principal.role, 'device');
+      const whoami = await fetch(`${url}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(whoami.status, 200);
+      assert.equal((await whoami.json()).results.kid, key.key_id);
+    }
+    const listed = json(['key', 'list', '--org', org.org_id]);
+    assert.deepEqual(
+      listed.map((k: { label: string; status: string }) => [k.label, k.status]),
+      [
+        ['rsa', 'active'],
+        ['ec', 'active'],
+      ],
+    );
+  });
+
+  test('revoking a key through the CLI stops its tokens on the running server', async () => {
+    const org = json(['org', 'create', '--name', 'Revoke Org']);
+    const keyPath = join(dir, 'revoke.key');
+    json(['keygen', '--type', 'ec', '--out', keyPath]);
+    const key = json(['key', 'add', '--org', org.org_id, '--public-key', `${keyPath}.pub`]);
+    const { token } = json([
+      'token',
+      '--key',
+      keyPath,
+      '--org',
+      org.org_id,
+      '--kid',
+      key.key_id,
+      '--sub',
+      'bob',
+    ]);
+    const whoami = () => fetch(`${url}/v1/whoami`, { headers: { authorization: token } });
+    for (let i = 0; i < 40 && (await whoami()).status !== 200; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await whoami()).status, 200);
+    assert.equal(json(['key', 'revoke', key.key_id]).status, 'revoked');
+    let response = await whoami();
+    for (let i = 0; i < 40 && response.status === 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      response = await whoami();
+    }
+    assert.equal(response.status, 401);
+    assert.equal((await response.json()).error.code, 'key_revoked');
+    const again = keygate(['key', 'enable', key.key_id]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /revocation is final/);
+  });
+
+  test('exit codes: 2 for usage and input errors, 3 for a rejected token, 4 when the server cannot be reached', async () => {
+    assert.equal(keygate(['token']).code, 2);
+    assert.equal(keygate(['no-such-command']).code, 2);
+    const org = json(['org', 'create', '--name', 'Exit Org']);
+    const privateKey = keygate(['key', 'add', '--org', org.org_id, '--public-key', join(dir, 'rsa.key')]);
+    assert.equal(privateKey.code, 2);
+    assert.match(privateKey.stderr, /private key/);
+    assert.match(privateKey.stderr, /no longer secret/);
+    const missing = keygate(['key', 'add', '--org', org.org_id, '--public-key', join(dir, 'nope.pub')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /Cannot read/);
+    const badOrg = keygate(['key', 'list', '--org', 'not-an-org', '--json']);
+    assert.equal(badOrg.code, 2);
+    assert.equal(JSON.parse(badOrg.stdout).error.code, 'invalid_input');
+    const rejected = keygate(['hello', '--url', url, '--json'], 'not.a.token');
+    assert.equal(rejected.code, 3);
+    assert.equal(JSON.parse(rejected.stdout).code, 'token_malformed');
+    const unreachable = keygate(['hello', '--url', `http://127.0.0.1:${await freePort()}`], 'x.y.z');
+    assert.equal(unreachable.code, 4);
+    assert.match(unreachable.stderr, /Cannot reach/);
+  });
+
+  test('keygen refuses to overwrite a key', () => {
+    const keyPath = join(dir, 'once.key');
+    json(['keygen', '--type', 'ec', '--out', keyPath]);
+    const again = keygate(['keygen', '--type', 'ec', '--out', keyPath]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /exists already/);
+  });
+});
