@@ -127,7 +127,7 @@ describe('keygate CLI end to end', () => {
       assert.equal(JSON.parse(hello.stdout).principal.role, 'device');
       const whoami = await fetch(`${url}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(whoami.status, 200);
-      assert.equal((await whoami.json()).results.kid, key.key_id);
+      assert.equal(((await whoami.json()) as { results: { kid: string } }).results.kid, key.key_id);
     }
     const listed = json(['key', 'list', '--org', org.org_id]);
     assert.deepEqual(
@@ -166,7 +166,7 @@ describe('keygate CLI end to end', () => {
       response = await whoami();
     }
     assert.equal(response.status, 401);
-    assert.equal((await response.json()).error.code, 'key_revoked');
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'key_revoked');
     const again = keygate(['key', 'enable', key.key_id]);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /revocation is final/);
