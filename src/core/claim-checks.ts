@@ -11,7 +11,8 @@ const MAX_AUDIENCES = 16;
 
 export type ClaimCheck = { rejection: Rejection } | { pass: () => PassDetail };
 
-const passWith = (detail: PassDetail): ClaimCheck => ({ pass: () => detail });
+/** Pass details are built only when /auth/hello asks for them: the hot path formats nothing. */
+const passWith = (detail: () => PassDetail): ClaimCheck => ({ pass: detail });
 const fail = (rejection: Rejection): ClaimCheck => ({ rejection });
 
 function describe(value: JsonValue | undefined): string {
@@ -47,7 +48,7 @@ export function checkIssuer(payload: JsonObject, key: KeyRecord): ClaimCheck {
   if (payload.iss !== key.orgId) {
     return fail(reject('iss_mismatch', { expected: key.orgId, actual: describe(payload.iss) }));
   }
-  return passWith({ message: 'The issuer owns the signing key.', actual: key.orgId });
+  return passWith(() => ({ message: 'The issuer owns the signing key.', actual: key.orgId }));
 }
 
 /** A JWT NumericDate as accepted here: whole, non-negative seconds within the safe integers. */
@@ -93,10 +94,10 @@ export function checkExpiry(payload: JsonObject, policy: VerificationPolicy, now
       }),
     );
   }
-  return passWith({
+  return passWith(() => ({
     message: `The token expires ${relativeTime(exp.value, now)}.`,
     actual: isoTime(exp.value),
-  });
+  }));
 }
 
 export function checkIssuedAt(payload: JsonObject, policy: VerificationPolicy, now: UnixSeconds): ClaimCheck {
@@ -111,10 +112,10 @@ export function checkIssuedAt(payload: JsonObject, policy: VerificationPolicy, n
       }),
     );
   }
-  return passWith({
+  return passWith(() => ({
     message: `The token was issued ${relativeTime(iat.value, now)}.`,
     actual: isoTime(iat.value),
-  });
+  }));
 }
 
 /** Only called once exp and iat are both NumericDates (in range or not). */
@@ -139,10 +140,10 @@ export function checkLifetime(payload: JsonObject, policy: VerificationPolicy): 
       }),
     );
   }
-  return passWith({
+  return passWith(() => ({
     message: `The token lives ${lifetime} s.`,
     expected: `<= ${policy.maxLifetimeSeconds} s`,
-  });
+  }));
 }
 
 /** `aud` (a string or an array of strings) must contain one configured audience exactly. */
@@ -170,7 +171,7 @@ export function checkAudience(payload: JsonObject, policy: VerificationPolicy): 
   if (match === undefined) {
     return fail(reject('aud_mismatch', { expected, actual: describe(aud) }));
   }
-  return passWith({ message: `The audience names this service.`, expected, actual: match });
+  return passWith(() => ({ message: `The audience names this service.`, expected, actual: match }));
 }
 
 /**

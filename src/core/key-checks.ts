@@ -26,39 +26,40 @@ export function checkAlgorithmForKey(alg: Algorithm, key: KeyRecord): Rejection 
   });
 }
 
-const P256_SIGNATURE_BYTES = 64;
+/** How long a JWS signature by this key is: the RSA modulus in bytes, or 64 for ES256's R||S. */
+export function signatureLength(key: KeyObject): number {
+  return key.asymmetricKeyType === 'ec' ? 64 : Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+}
 
 /**
  * Verifies a JWS signature. ES256 signatures must be the 64-byte R||S form of RFC 7518: a DER
  * signature is refused rather than converted, and so is any R or S of zero, whatever the library.
+ * `expectedLength` is signatureLength(key), computed once per key rather than per token.
  */
 export function verifySignature(
   alg: Algorithm,
   key: KeyObject,
+  expectedLength: number,
   signingInput: string,
   signature: Buffer,
 ): Rejection | undefined {
-  const data = Buffer.from(signingInput, 'latin1');
+  if (signature.length !== expectedLength) {
+    return reject('signature_invalid', {
+      message: `An ${alg} signature for this key is ${expectedLength} bytes; this one is ${signature.length}.`,
+      hint:
+        alg === 'ES256'
+          ? 'Send the raw R||S signature as JWS requires, not a DER-encoded one.'
+          : reject('signature_invalid').hint,
+      expected: `${expectedLength} bytes`,
+      actual: `${signature.length} bytes`,
+    });
+  }
+  // The signing input is base64url and dots only (checked by the parser), so any encoding reads it.
+  const data = Buffer.from(signingInput);
   if (alg === 'ES256') {
-    if (signature.length !== P256_SIGNATURE_BYTES) {
-      return reject('signature_invalid', {
-        message: `An ES256 signature is 64 bytes (R||S); this one is ${signature.length}.`,
-        hint: 'Send the raw R||S signature as JWS requires, not a DER-encoded one.',
-        expected: '64 bytes',
-        actual: `${signature.length} bytes`,
-      });
-    }
     if (isZero(signature, 0, 32) || isZero(signature, 32, 64)) return reject('signature_invalid');
     const ok = verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature);
     return ok ? undefined : reject('signature_invalid');
-  }
-  const modulusBytes = Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
-  if (signature.length !== modulusBytes) {
-    return reject('signature_invalid', {
-      message: `An ${alg} signature for this key is ${modulusBytes} bytes; this one is ${signature.length}.`,
-      expected: `${modulusBytes} bytes`,
-      actual: `${signature.length} bytes`,
-    });
   }
   return verify(HASH_BY_ALGORITHM[alg], data, key, signature) ? undefined : reject('signature_invalid');
 }

@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /**
  * A JSON parser for untrusted token segments. JSON.parse keeps the last of two members with the
  * same name, which lets a token show one claim to a reader and another to the verifier; this one
@@ -11,16 +13,11 @@ export class JsonError extends Error {
 }
 
 const MAX_DEPTH = 16;
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
 export function parseStrictJson(bytes: Uint8Array): JsonValue {
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw new JsonError('is not valid UTF-8');
-  }
+  if (!isUtf8(bytes)) throw new JsonError('is not valid UTF-8');
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   const parser = new Parser(text);
   parser.skipSpace();
   const value = parser.value(0);

@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import { signatureLength } from '../core/key-checks.ts';
 import type { KeyRecord } from '../core/key-record.ts';
 import type { ResolvedKey } from '../core/verify-token.ts';
 import type { Store } from '../store/store.ts';
@@ -85,9 +86,11 @@ export class KeyDirectory {
     const record = await this.store.getKey(kid);
     if (!record) return undefined;
     const org = await this.store.getOrg(record.orgId);
+    const keyObject = createPublicKey(record.spkiPem);
     const entry: DirectoryEntry = {
       record,
-      keyObject: createPublicKey(record.spkiPem),
+      keyObject,
+      signatureBytes: signatureLength(keyObject),
       singleUseTokens: org?.singleUseTokens ?? false,
     };
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);

@@ -1,0 +1,9 @@
+import { benchVerify } from './verify.ts';
+
+/** `npm run bench`: every benchmark, each printing a table of ratios to baselines from the same run. */
+process.stdout.write(`Keygate benchmarks, node ${process.version}, ${new Date().toISOString()}\n\n`);
+const results = [await benchVerify()];
+if (results.some((ok) => !ok)) {
+  process.stdout.write('Some targets were missed (see MISSED above).\n');
+  process.exitCode = 1;
+}
