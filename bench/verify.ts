@@ -147,6 +147,13 @@ export async function benchVerify(): Promise<boolean> {
       ratio: cachedOps / freshOps,
       target: 20,
     },
+    {
+      case: 'RS256-2048 authenticate(), repeated token (verified-token cache)',
+      value: fmt(cachedOps),
+      baseline: `Keygate verifier alone, fresh ${fmt(fresh2048.value)}`,
+      ratio: cachedOps / fresh2048.value,
+      target: 20,
+    },
   );
   await s.keygate.close();
   ok = printTable('Token verification (in process, one core)', rows) && ok;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Principal } from './principal.ts';
 
 export interface CachedToken {
@@ -22,7 +22,8 @@ export class TokenCache {
   }
 
   static hash(token: string): string {
-    return createHash('sha256').update(token).digest('base64url');
+    // One-shot crypto.hash: about half the cost of createHash().update().digest() per token.
+    return hash('sha256', token, 'base64url');
   }
 
   get(hash: string): CachedToken | undefined {
