@@ -30,11 +30,13 @@ test('the schema is migrated once and reopening keeps the data', async () => {
 test('kill -9 in the middle of writing loses no committed write and corrupts nothing', async () => {
   const path = join(dir, 'crash.db');
   const writer = `
+    import { writeSync } from 'node:fs';
     import { SqliteStore } from ${JSON.stringify(new URL('../../src/store/sqlite.ts', import.meta.url).href)};
     const store = new SqliteStore(${JSON.stringify(path)});
-    for (let i = 0; ; i++) {
+    for (let i = 0; i < 100000; i++) {
       const org = await store.createOrg({ name: 'org-' + i }, i);
-      process.stdout.write(org.id + '\\n');
+      // Synchronous, so that a reported id is one the store has committed before the next write.
+      writeSync(1, org.id + '\\n');
     }`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', writer], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -42,6 +44,7 @@ test('kill -9 in the middle of writing loses no committed write and corrupts not
   const committed: string[] = [];
   let buffer = '';
   await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
     child.stdout.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       const lines = buffer.split('\n');
@@ -54,6 +57,7 @@ test('kill -9 in the middle of writing loses no committed write and corrupts not
     });
   });
   await new Promise((resolve) => child.once('exit', resolve));
+  assert.ok(committed.length >= 300, `the writer reported ${committed.length} commits before it was killed`);
   const store = new SqliteStore(path);
   const ids = new Set((await store.listOrgs()).map((o) => o.id));
   await store.close();
