@@ -1,5 +1,7 @@
+import { readFileSync, statSync } from 'node:fs';
 import type { VerificationPolicy } from './core/policy.ts';
 import { DEFAULT_POLICY } from './core/policy.ts';
+import { DEFAULT_SESSION_POLICY, type SessionPolicy } from './service/sessions.ts';
 
 /** Everything a deployment can set, from the environment; CLI flags of the same name win. */
 export interface Config {
@@ -8,6 +10,11 @@ export interface Config {
   database: string;
   redisUrl: string | undefined;
   policy: VerificationPolicy;
+  session: SessionPolicy;
+  /** KEYGATE_PEPPER_FILE: a secret mixed into every password hash; the path, never the bytes, is in the environment. */
+  pepperFile: string | undefined;
+  /** Login attempts per client address per minute. */
+  loginRateLimit: number;
 }
 
 export class ConfigError extends Error {
@@ -45,6 +52,19 @@ export function loadConfig(
         86400,
       ),
     },
+    session: {
+      ...DEFAULT_SESSION_POLICY,
+      idleSeconds: integer('KEYGATE_SESSION_IDLE_SECONDS', env.KEYGATE_SESSION_IDLE_SECONDS, 1800, 60, 86400),
+      absoluteSeconds: integer(
+        'KEYGATE_SESSION_MAX_SECONDS',
+        env.KEYGATE_SESSION_MAX_SECONDS,
+        43200,
+        300,
+        30 * 86400,
+      ),
+    },
+    pepperFile: env.KEYGATE_PEPPER_FILE || undefined,
+    loginRateLimit: integer('KEYGATE_LOGIN_RATE_LIMIT', env.KEYGATE_LOGIN_RATE_LIMIT, 20, 1, 100000),
   };
 }
 
@@ -55,4 +75,24 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
     throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a whole number from ${min} to ${max}.`);
   }
   return value;
+}
+
+/** Reads the pepper named by KEYGATE_PEPPER_FILE; refuses a file others can read. */
+export function readPepper(path: string | undefined): Buffer | undefined {
+  if (!path) return undefined;
+  let stat: ReturnType<typeof statSync>;
+  try {
+    stat = statSync(path);
+  } catch {
+    throw new ConfigError(`KEYGATE_PEPPER_FILE=${path} cannot be read.`);
+  }
+  if ((stat.mode & 0o077) !== 0) {
+    throw new ConfigError(`KEYGATE_PEPPER_FILE=${path} is readable by others; chmod 600 it.`);
+  }
+  const pepper = readFileSync(path);
+  if (pepper.length < 16)
+    throw new ConfigError(
+      `KEYGATE_PEPPER_FILE=${path} holds ${pepper.length} bytes; use at least 16 random bytes.`,
+    );
+  return pepper;
 }

@@ -19,6 +19,7 @@ export const CHECK_NAMES = [
   'aud',
   'role',
   'replay',
+  'session',
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 

@@ -18,6 +18,7 @@ import type { KeyRecord } from './key-record.ts';
 import type { VerificationPolicy } from './policy.ts';
 import { type Rejection, reject } from './reason-codes.ts';
 import type { Role } from './roles.ts';
+import { SESSION_TYP } from './session-checks.ts';
 import type { UnixSeconds } from './time.ts';
 import { type CompactJws, parseCompactJws } from './token-format.ts';
 
@@ -28,6 +29,8 @@ import { type CompactJws, parseCompactJws } from './token-format.ts';
  */
 export interface TokenStructure {
   jws: CompactJws;
+  /** A Keygate session token: its checks are session-checks.ts, not the key-pair ones below. */
+  session?: true;
   /** Set when alg and kid passed and the header is clean: only then is a key looked up. */
   lookup?: { alg: Algorithm; kid: string };
 }
@@ -66,6 +69,7 @@ export function checkStructure(run: CheckRun, token: string | Rejection): TokenS
     message: 'Three canonical base64url segments; header and payload are JSON objects.',
   }));
   const { jws } = parsed;
+  if (jws.header.typ === SESSION_TYP) return { jws, session: true };
   const headerOk = run.record('header', checkHeaderParams(jws.header), () => ({
     message: 'The header holds only accepted parameters.',
     actual: Object.keys(jws.header).join(', '),
@@ -87,11 +91,15 @@ export function checkStructure(run: CheckRun, token: string | Rejection): TokenS
   return { jws };
 }
 
-export interface ResolvedKey {
-  record: KeyRecord;
+/** A public key ready to verify signatures. */
+export interface VerifyingKey {
   keyObject: KeyObject;
   /** signatureLength(keyObject), kept with the key so no token pays for computing it. */
   signatureBytes: number;
+}
+
+export interface ResolvedKey extends VerifyingKey {
+  record: KeyRecord;
 }
 
 /** key, algorithm, signature and iss: returns true when the signature is proven and iss owns the key. */

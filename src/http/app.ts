@@ -5,14 +5,17 @@ import { handleError } from './error-handler.ts';
 import { tokenGuard } from './require-token.ts';
 import { healthRoutes } from './routes/health.ts';
 import { helloRoutes } from './routes/hello.ts';
+import { sessionRoutes } from './routes/sessions.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 
 export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
+  /** Login attempts per client address per minute (KEYGATE_LOGIN_RATE_LIMIT). */
+  loginRateLimit?: number;
 }
 
 /** Builds the HTTP face of Keygate. It never listens: `serve` does that, tests use `inject`. */
-export function buildApp(keygate: Keygate, options: AppOptions = {}): FastifyInstance {
+export async function buildApp(keygate: Keygate, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: 64 * 1024,
@@ -44,5 +47,6 @@ export function buildApp(keygate: Keygate, options: AppOptions = {}): FastifyIns
   healthRoutes(app, keygate);
   helloRoutes(app, keygate);
   whoamiRoutes(app, guard);
+  await sessionRoutes(app, keygate, { loginRateLimit: options.loginRateLimit ?? 20 });
   return app;
 }

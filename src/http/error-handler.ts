@@ -1,6 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AuthError, UnavailableError } from '../service/auth-error.ts';
 import { InputError } from '../service/input-error.ts';
+import { BusyError } from '../service/password-hasher.ts';
+import { LoginFailedError } from '../service/sessions.ts';
 import { sendError } from './envelope.ts';
 
 /**
@@ -31,6 +33,22 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
       field: error.field,
       message: error.message,
       hint: error.hint,
+    });
+  }
+  if (error instanceof LoginFailedError) {
+    // One body for unknown user, wrong password, disabled and locked: nothing to enumerate.
+    return sendError(request, reply, 401, {
+      code: 'invalid_credentials',
+      message: error.message,
+      hint: 'Check the email and that pass_hash is the SHA-256 hex of the password; after repeated failures, wait and retry.',
+    });
+  }
+  if (error instanceof BusyError) {
+    reply.header('retry-after', '1');
+    return sendError(request, reply, 503, {
+      code: 'busy',
+      message: 'Too many logins are being processed right now.',
+      hint: 'Retry after the number of seconds in Retry-After.',
     });
   }
   if (error instanceof UnavailableError) {

@@ -2,6 +2,7 @@ import { type CheckResult, CheckRun } from '../core/check-run.ts';
 import { checkKeyUsable } from '../core/key-checks.ts';
 import type { VerificationPolicy } from '../core/policy.ts';
 import { type ReasonCode, type Rejection, reject } from '../core/reason-codes.ts';
+import { checkSessionToken, type SessionClaims } from '../core/session-checks.ts';
 import type { JsonObject } from '../core/strict-json.ts';
 import { isoTime, type UnixSeconds } from '../core/time.ts';
 import {
@@ -15,6 +16,8 @@ import type { JtiBinding, Store } from '../store/store.ts';
 import { AuthError, UnavailableError } from './auth-error.ts';
 import type { DirectoryEntry, KeyDirectory } from './key-directory.ts';
 import type { Principal } from './principal.ts';
+import type { ServerKeyring } from './server-keyring.ts';
+import type { Sessions } from './sessions.ts';
 import { TokenCache } from './token-cache.ts';
 
 export type Clock = () => UnixSeconds;
@@ -22,6 +25,7 @@ export const systemClock: Clock = () => Math.floor(Date.now() / 1000);
 
 export interface HelloReport {
   valid: boolean;
+  kind?: 'key' | 'session';
   code?: ReasonCode;
   checks: CheckResult[];
   header: JsonObject | null;
@@ -44,11 +48,15 @@ export interface AuthenticatorDeps {
   policy: VerificationPolicy;
   clock?: Clock;
   cache?: TokenCache;
+  /** Session tokens are refused as unknown-key tokens when these are absent. */
+  sessions?: Sessions;
+  keyring?: ServerKeyring;
 }
 
 /**
- * The one verification path every protected route uses. `authenticate` stops at the first failed
- * check and binds the jti; `explain` runs every check for /auth/hello and binds nothing.
+ * The one verification path every protected route uses, for key-pair and session tokens alike.
+ * `authenticate` stops at the first failed check and binds the jti; `explain` runs every check
+ * for /auth/hello and binds nothing.
  */
 export class Authenticator {
   readonly cache: TokenCache;
@@ -73,57 +81,105 @@ export class Authenticator {
       }
       this.cache.delete(hash);
     }
-    const { claims, key, iss } = await this.verifyToken(token, now);
+    const run = new CheckRun('firstFailure');
+    const structure = checkStructure(run, token);
+    if (structure?.session) return this.authenticateSession(run, structure, now);
+    const { claims, key, iss } = await this.verifyKeyPair(run, structure, now);
     const binding = await this.guard(() =>
       this.deps.store.bindJti(iss, claims.jti, hash, claims.exp + this.deps.policy.leewaySeconds, now),
     );
     const replay = replayRejection(binding, key.singleUseTokens);
     if (replay) throw new AuthError(replay);
-    const principal = toPrincipal(claims, key);
+    const principal = keyPrincipal(claims, key);
     if (!key.singleUseTokens) this.cache.set(hash, { principal, kid: key.record.id, exp: claims.exp });
     this.deps.directory.noteUsed(key.record.id, now);
     return principal;
   }
 
   /**
-   * Every check but the replay ledger, stopping at the first failure; no cache. `authenticate`
-   * adds the cache and the ledger on top; the verify benchmark measures this on its own.
+   * Every check of a key-pair token but the replay ledger, stopping at the first failure; no
+   * cache. `authenticate` adds the cache and the ledger; the verify benchmark measures this alone.
    */
   async verifyToken(token: string, now: UnixSeconds = this.clock()): Promise<VerifiedToken> {
     const run = new CheckRun('firstFailure');
+    return this.verifyKeyPair(run, checkStructure(run, token), now);
+  }
+
+  /** The session token a logout names; any other token is refused with its reason code. */
+  async verifySession(token: string): Promise<SessionClaims> {
+    const run = new CheckRun('firstFailure');
     const structure = checkStructure(run, token);
+    if (!structure?.session) {
+      throw new AuthError(
+        run.failure ??
+          reject('token_malformed', {
+            message: 'This is not a Keygate session token.',
+            hint: 'Send the token /auth/login returned.',
+          }),
+      );
+    }
+    const claims = await this.sessionClaims(run, structure, this.clock(), false);
+    if (!claims) throw new AuthError(run.failure ?? reject('session_revoked'));
+    return claims;
+  }
+
+  private async verifyKeyPair(
+    run: CheckRun,
+    structure: TokenStructure | undefined,
+    now: UnixSeconds,
+  ): Promise<VerifiedToken> {
     const verified =
       structure && !run.failure ? this.finish(run, structure, await this.keyFor(structure), now) : undefined;
     if (!verified || run.failure) throw new AuthError(run.failure ?? reject('token_malformed'));
     return verified;
   }
 
+  private async authenticateSession(
+    run: CheckRun,
+    structure: TokenStructure,
+    now: UnixSeconds,
+  ): Promise<Principal> {
+    const claims = await this.sessionClaims(run, structure, now, true);
+    if (!claims) throw new AuthError(run.failure ?? reject('session_revoked'));
+    return sessionPrincipal(claims, String(structure.jws.header.kid));
+  }
+
+  /** Token checks, then the session's state in the store (recorded as the "session" check). */
+  private async sessionClaims(run: CheckRun, structure: TokenStructure, now: UnixSeconds, touch: boolean) {
+    const { sessions, keyring } = this.deps;
+    const claims = checkSessionToken(
+      run,
+      structure.jws,
+      (kid) => keyring?.verifier(kid),
+      this.deps.policy,
+      now,
+    );
+    if (!claims || !sessions) {
+      if (!run.failure)
+        run.record('session', reject('session_revoked', { message: 'Sessions are not enabled here.' }));
+      else run.skip('session', run.results.find((r) => !r.ok && !r.skipped)?.name ?? 'signature');
+      return undefined;
+    }
+    const state = await this.guard(() => sessions.checkSession(claims, now, touch));
+    return run.record('session', state, () => ({ message: 'The session is live.' })) ? claims : undefined;
+  }
+
   /** Runs every check for /auth/hello; `input` is the token, or why none could be read. */
   async explain(input: string | Rejection): Promise<HelloReport> {
     const now = this.clock();
     const run = new CheckRun('report');
-    const token = typeof input === 'string' ? input : undefined;
     const structure = checkStructure(run, input);
-    const verified = structure ? this.finish(run, structure, await this.keyFor(structure), now) : undefined;
     let principal: Principal | undefined;
-    if (verified) {
-      const { claims, key, iss } = verified;
-      const binding = await this.guard(() =>
-        this.deps.store.peekJti(iss, claims.jti, TokenCache.hash(token as string), now),
-      );
-      const ok = run.record('replay', replayRejection(binding, key.singleUseTokens), () => ({
-        message:
-          binding === 'same-token'
-            ? 'This token has been used before; reusing the same token until it expires is fine.'
-            : 'The jti has not been used by another token.',
-      }));
-      if (ok) principal = toPrincipal(claims, key);
+    if (structure?.session) {
+      const claims = await this.sessionClaims(run, structure, now, false);
+      if (claims) principal = sessionPrincipal(claims, String(structure.jws.header.kid));
     } else {
-      run.skip('replay', run.results.find((r) => !r.ok)?.name ?? 'token');
+      principal = await this.explainKeyPair(run, structure, input, now);
     }
     const iat = structure?.jws.payload.iat;
     return {
       valid: run.failure === undefined,
+      ...(structure && { kind: structure.session ? ('session' as const) : ('key' as const) }),
       ...(run.failure && { code: run.failure.code }),
       checks: run.results,
       header: structure?.jws.header ?? null,
@@ -132,6 +188,30 @@ export class Authenticator {
       server_time: isoTime(now),
       ...(typeof iat === 'number' && Number.isSafeInteger(iat) && { clock_skew_seconds: iat - now }),
     };
+  }
+
+  private async explainKeyPair(
+    run: CheckRun,
+    structure: TokenStructure | undefined,
+    input: string | Rejection,
+    now: UnixSeconds,
+  ) {
+    const verified = structure ? this.finish(run, structure, await this.keyFor(structure), now) : undefined;
+    if (!verified) {
+      run.skip('replay', run.results.find((r) => !r.ok)?.name ?? 'token');
+      return undefined;
+    }
+    const { claims, key, iss } = verified;
+    const binding = await this.guard(() =>
+      this.deps.store.peekJti(iss, claims.jti, TokenCache.hash(input as string), now),
+    );
+    const ok = run.record('replay', replayRejection(binding, key.singleUseTokens), () => ({
+      message:
+        binding === 'same-token'
+          ? 'This token has been used before; reusing the same token until it expires is fine.'
+          : 'The jti has not been used by another token.',
+    }));
+    return ok ? keyPrincipal(claims, key) : undefined;
   }
 
   /** The key a token names. Loaded keys come from memory; only a miss waits for the store. */
@@ -168,7 +248,7 @@ export class Authenticator {
     try {
       return await work();
     } catch (error) {
-      throw new UnavailableError(`The key store is unavailable: ${(error as Error).message}`);
+      throw new UnavailableError(`The store is unavailable: ${(error as Error).message}`);
     }
   }
 }
@@ -184,13 +264,24 @@ function replayRejection(binding: JtiBinding, singleUse: boolean) {
   return undefined;
 }
 
-function toPrincipal(claims: CheckedClaims, key: DirectoryEntry): Principal {
+function keyPrincipal(claims: CheckedClaims, key: DirectoryEntry): Principal {
   return {
     org_id: key.record.orgId,
     sub: claims.sub,
     role: claims.role,
     kid: key.record.id,
     method: 'key',
+    expires_at: isoTime(claims.exp),
+  };
+}
+
+function sessionPrincipal(claims: SessionClaims, kid: string): Principal {
+  return {
+    org_id: claims.orgId,
+    sub: claims.sub,
+    role: claims.role,
+    kid,
+    method: 'session',
     expires_at: isoTime(claims.exp),
   };
 }

@@ -1,9 +1,14 @@
+import { availableParallelism } from 'node:os';
 import type { VerificationPolicy } from '../core/policy.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
 import { Authenticator, type Clock, systemClock } from './authenticator.ts';
 import { KeyAdmin } from './key-admin.ts';
 import { KeyDirectory } from './key-directory.ts';
+import { type Argon2Params, PasswordHasher } from './password-hasher.ts';
+import { ServerKeyring } from './server-keyring.ts';
+import { DEFAULT_SESSION_POLICY, type SessionPolicy, Sessions } from './sessions.ts';
+import { UserAdmin } from './users.ts';
 
 /** The services one Keygate process runs, wired to one store. */
 export interface Keygate {
@@ -13,6 +18,10 @@ export interface Keygate {
   directory: KeyDirectory;
   authenticator: Authenticator;
   keys: KeyAdmin;
+  users: UserAdmin;
+  sessions: Sessions;
+  keyring: ServerKeyring;
+  hasher: PasswordHasher;
   close(): Promise<void>;
 }
 
@@ -21,6 +30,11 @@ export interface KeygateOptions {
   policy: VerificationPolicy;
   clock?: Clock;
   pollMs?: number;
+  sessionPolicy?: SessionPolicy;
+  pepper?: Buffer;
+  argon2?: Argon2Params;
+  /** Password hashes running at once; the default leaves one core to the event loop. */
+  hashConcurrency?: number;
 }
 
 export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
@@ -28,7 +42,30 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   const clock = options.clock ?? systemClock;
   const directory = new KeyDirectory(store, options.pollMs === undefined ? {} : { pollMs: options.pollMs });
   await directory.start();
-  const authenticator = new Authenticator({ store, directory, policy: options.policy, clock });
+  const keyring = new ServerKeyring(store, clock);
+  await keyring.start();
+  const hasher = new PasswordHasher({
+    concurrency: options.hashConcurrency ?? Math.max(1, availableParallelism() - 1),
+    ...(options.pepper && { pepper: options.pepper }),
+    ...(options.argon2 && { params: options.argon2 }),
+  });
+  const sessions = new Sessions({
+    store,
+    hasher,
+    keyring,
+    clock,
+    policy: options.policy,
+    sessionPolicy: options.sessionPolicy ?? DEFAULT_SESSION_POLICY,
+  });
+  const authenticator = new Authenticator({
+    store,
+    directory,
+    policy: options.policy,
+    clock,
+    sessions,
+    keyring,
+  });
+  const keys = new KeyAdmin(store, clock, directory);
   const pruner = setInterval(() => {
     store.pruneJti(clock()).catch(() => {
       // Expired bindings are harmless: bindJti replaces them. The next round tries again.
@@ -41,7 +78,11 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     clock,
     directory,
     authenticator,
-    keys: new KeyAdmin(store, clock, directory),
+    keys,
+    users: new UserAdmin({ store, hasher, clock, keys }),
+    sessions,
+    keyring,
+    hasher,
     async close() {
       clearInterval(pruner);
       await directory.stop();

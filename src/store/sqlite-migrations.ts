@@ -38,4 +38,36 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
   INSERT INTO meta (name, value) VALUES ('key_revision', 0);
   `,
+  `
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    email TEXT NOT NULL UNIQUE,
+    screen_name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'user', 'device', 'service')),
+    status TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
+    password_hash TEXT NOT NULL,
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    locked_until INTEGER,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX users_by_org ON users (org_id);
+  CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    created_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    revoked_reason TEXT
+  );
+  CREATE INDEX sessions_by_user ON sessions (user_id);
+  CREATE TABLE server_keys (
+    id TEXT PRIMARY KEY,
+    private_pem TEXT NOT NULL,
+    public_jwk TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active', 'retired')),
+    created_at INTEGER NOT NULL
+  );
+  `,
 ];

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
 import type { KeyFamily } from '../core/algorithms.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import type { Role } from '../core/roles.ts';
@@ -28,7 +29,12 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, ReturnType<DatabaseSync['prepare']>>();
 
   constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      // The file holds password hashes and the session signing key: readable by its owner only.
+      closeSync(openSync(path, 'a', 0o600));
+      chmodSync(path, 0o600);
+    }
     this.db = new DatabaseSync(path);
     this.db.exec('PRAGMA busy_timeout = 5000');
     this.db.exec('PRAGMA journal_mode = WAL');
@@ -205,6 +211,139 @@ export class SqliteStore implements Store {
     return Number(this.sql('DELETE FROM jti_ledger WHERE expires_at <= ?').run(now).changes);
   }
 
+  async createUser(user: UserRecord): Promise<UserRecord> {
+    try {
+      this.sql(
+        `INSERT INTO users (id, org_id, email, screen_name, role, status, password_hash, failed_logins, locked_until,
+           created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        user.id,
+        user.orgId,
+        user.email,
+        user.screenName,
+        user.role,
+        user.status,
+        user.passwordHash,
+        user.failedLogins,
+        user.lockedUntil,
+        user.createdAt,
+      );
+    } catch (error) {
+      if (String((error as Error).message).includes('UNIQUE constraint failed')) {
+        throw new ConflictError('email', `A user with the email ${user.email} exists already.`);
+      }
+      throw error;
+    }
+    return user;
+  }
+
+  async getUser(id: string): Promise<UserRecord | undefined> {
+    const row = this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+    return row && toUser(row);
+  }
+
+  async getUserByEmail(email: string): Promise<UserRecord | undefined> {
+    const row = this.sql('SELECT * FROM users WHERE email = ?').get(email) as Row | undefined;
+    return row && toUser(row);
+  }
+
+  async listUsers(orgId: string): Promise<UserRecord[]> {
+    return (
+      this.sql('SELECT * FROM users WHERE org_id = ? ORDER BY created_at, email').all(orgId) as Row[]
+    ).map(toUser);
+  }
+
+  async setUserStatus(id: string, status: UserStatus, now: number): Promise<UserRecord | undefined> {
+    return this.transaction(() => {
+      if (this.sql('UPDATE users SET status = ? WHERE id = ?').run(status, id).changes === 0)
+        return undefined;
+      if (status === 'disabled') this.revokeSessionsOf(id, now, 'user_disabled');
+      return toUser(this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row);
+    });
+  }
+
+  async setUserPassword(id: string, passwordHash: string, now: number): Promise<UserRecord | undefined> {
+    return this.transaction(() => {
+      const changed = this.sql(
+        'UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE id = ?',
+      ).run(passwordHash, id).changes;
+      if (changed === 0) return undefined;
+      this.revokeSessionsOf(id, now, 'password_changed');
+      return toUser(this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row);
+    });
+  }
+
+  private revokeSessionsOf(userId: string, now: number, reason: string): void {
+    this.sql(
+      'UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE user_id = ? AND revoked_at IS NULL',
+    ).run(now, reason, userId);
+  }
+
+  async upgradePasswordHash(id: string, passwordHash: string): Promise<void> {
+    this.sql('UPDATE users SET password_hash = ? WHERE id = ?').run(passwordHash, id);
+  }
+
+  async recordLoginFailure(
+    id: string,
+    lockFor: (failures: number) => number | null,
+  ): Promise<UserRecord | undefined> {
+    return this.transaction(() => {
+      const row = this.sql(
+        'UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ? RETURNING failed_logins',
+      ).get(id) as Row | undefined;
+      if (!row) return undefined;
+      this.sql('UPDATE users SET locked_until = ? WHERE id = ?').run(lockFor(Number(row.failed_logins)), id);
+      return toUser(this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row);
+    });
+  }
+
+  async resetLoginFailures(id: string): Promise<void> {
+    this.sql(
+      'UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ? AND failed_logins > 0',
+    ).run(id);
+  }
+
+  async createSession(session: SessionRecord): Promise<void> {
+    this.sql(
+      'INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+    ).run(session.id, session.userId, session.createdAt, session.lastSeenAt, session.expiresAt);
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const row = this.sql('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
+    return row && toSession(row);
+  }
+
+  async touchSession(id: string, now: number): Promise<void> {
+    this.sql('UPDATE sessions SET last_seen_at = max(last_seen_at, ?) WHERE id = ?').run(now, id);
+  }
+
+  async revokeSession(id: string, now: number, reason: string): Promise<boolean> {
+    const result = this.sql(
+      'UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL',
+    ).run(now, reason, id);
+    return Number(result.changes) > 0;
+  }
+
+  async listServerKeys(): Promise<ServerKeyRecord[]> {
+    return (this.sql('SELECT * FROM server_keys ORDER BY created_at, id').all() as Row[]).map((row) => ({
+      id: String(row.id),
+      privatePem: String(row.private_pem),
+      publicJwk: String(row.public_jwk),
+      status: String(row.status) as ServerKeyRecord['status'],
+      createdAt: Number(row.created_at),
+    }));
+  }
+
+  async rotateServerKey(key: ServerKeyRecord): Promise<void> {
+    this.transaction(() => {
+      this.sql("UPDATE server_keys SET status = 'retired' WHERE status = 'active'").run();
+      this.sql(
+        'INSERT INTO server_keys (id, private_pem, public_jwk, status, created_at) VALUES (?, ?, ?, ?, ?)',
+      ).run(key.id, key.privatePem, key.publicJwk, 'active', key.createdAt);
+    });
+  }
+
   async ping(): Promise<void> {
     this.sql('SELECT 1').get();
   }
@@ -220,6 +359,33 @@ function toOrg(row: Row): Org {
     name: String(row.name),
     singleUseTokens: row.single_use_tokens === 1,
     createdAt: Number(row.created_at),
+  };
+}
+
+function toUser(row: Row): UserRecord {
+  return {
+    id: String(row.id),
+    orgId: String(row.org_id),
+    email: String(row.email),
+    screenName: String(row.screen_name),
+    role: String(row.role) as Role,
+    status: String(row.status) as UserStatus,
+    passwordHash: String(row.password_hash),
+    failedLogins: Number(row.failed_logins),
+    lockedUntil: row.locked_until === null ? null : Number(row.locked_until),
+    createdAt: Number(row.created_at),
+  };
+}
+
+function toSession(row: Row): SessionRecord {
+  return {
+    id: String(row.id),
+    userId: String(row.user_id),
+    createdAt: Number(row.created_at),
+    lastSeenAt: Number(row.last_seen_at),
+    expiresAt: Number(row.expires_at),
+    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+    revokedReason: row.revoked_reason === null ? null : String(row.revoked_reason),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import type { UnixSeconds } from '../core/time.ts';
 
@@ -63,6 +64,34 @@ export interface Store {
   /** What bindJti would answer, without binding: for /auth/hello. */
   peekJti(iss: string, jti: string, tokenHash: string, now: UnixSeconds): Promise<JtiBinding>;
   pruneJti(now: UnixSeconds): Promise<number>;
+  /** Fails with ConflictError when the email is taken. */
+  createUser(user: UserRecord): Promise<UserRecord>;
+  getUser(id: string): Promise<UserRecord | undefined>;
+  getUserByEmail(email: string): Promise<UserRecord | undefined>;
+  listUsers(orgId: string): Promise<UserRecord[]>;
+  /** Disabling a user also revokes every session of theirs, in the same transaction. */
+  setUserStatus(id: string, status: UserStatus, now: UnixSeconds): Promise<UserRecord | undefined>;
+  /** Replaces the password and revokes every session of the user, in one transaction. */
+  setUserPassword(id: string, passwordHash: string, now: UnixSeconds): Promise<UserRecord | undefined>;
+  /** Stores a stronger hash of the same password (rehash on login); sessions stay. */
+  upgradePasswordHash(id: string, passwordHash: string): Promise<void>;
+  /**
+   * Counts a failed login atomically and sets the lock that `lockFor(failures)` returns, so that
+   * concurrent failures are all counted.
+   */
+  recordLoginFailure(
+    id: string,
+    lockFor: (failures: number) => UnixSeconds | null,
+  ): Promise<UserRecord | undefined>;
+  resetLoginFailures(id: string): Promise<void>;
+  createSession(session: SessionRecord): Promise<void>;
+  getSession(id: string): Promise<SessionRecord | undefined>;
+  touchSession(id: string, now: UnixSeconds): Promise<void>;
+  /** Returns false when the session did not exist or was already revoked. */
+  revokeSession(id: string, now: UnixSeconds, reason: string): Promise<boolean>;
+  listServerKeys(): Promise<ServerKeyRecord[]>;
+  /** Adds a new active server key and retires the others, in one transaction. */
+  rotateServerKey(key: ServerKeyRecord): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -8,7 +8,7 @@ let f: Fixture;
 let app: FastifyInstance;
 before(async () => {
   f = await fixture();
-  app = buildApp(f.keygate);
+  app = await buildApp(f.keygate);
 });
 after(async () => {
   await app.close();

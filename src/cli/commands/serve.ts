@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
-import { type Config, loadConfig } from '../../config.ts';
+import { type Config, loadConfig, readPepper } from '../../config.ts';
 import { buildApp } from '../../http/app.ts';
 import { startKeygate } from '../../service/keygate.ts';
 import { PACKAGE_VERSION } from '../../version.ts';
@@ -53,9 +53,16 @@ function runPrimary(config: Config, workers: number): void {
 }
 
 async function runWorker(config: Config, alone: boolean): Promise<void> {
-  const keygate = await startKeygate({ database: config.database, policy: config.policy });
-  const app = buildApp(keygate, {
+  const pepper = readPepper(config.pepperFile);
+  const keygate = await startKeygate({
+    database: config.database,
+    policy: config.policy,
+    sessionPolicy: config.session,
+    ...(pepper && { pepper }),
+  });
+  const app = await buildApp(keygate, {
     logger: { level: process.env.KEYGATE_LOG_LEVEL ?? 'info', redact: ['req.headers.authorization'] },
+    loginRateLimit: config.loginRateLimit,
   });
   try {
     await app.listen({ port: config.port, host: config.host });

@@ -1,0 +1,94 @@
+import rateLimit from '@fastify/rate-limit';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { readBearerToken } from '../../core/bearer.ts';
+import { AuthError } from '../../service/auth-error.ts';
+import type { Keygate } from '../../service/keygate.ts';
+import { authorizationValues } from '../authorization.ts';
+import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
+
+const LoginResults = Type.Object({
+  login_timestamp: Type.String(),
+  token: Type.Object({ HY_APP_AUTH_v1: Type.String() }),
+  user: Type.Object({
+    email: Type.String(),
+    id: Type.String(),
+    screen_name: Type.String(),
+    user_name: Type.String(),
+  }),
+});
+
+// Field checks are the service's, so a malformed pass_hash gets a message that says what to send.
+const LoginBody = Type.Object({
+  user: Type.Optional(Type.Unknown()),
+  pass_hash: Type.Optional(Type.Unknown()),
+});
+
+const Jwk = Type.Object({
+  kty: Type.String(),
+  crv: Type.String(),
+  x: Type.String(),
+  y: Type.String(),
+  kid: Type.String(),
+  alg: Type.String(),
+  use: Type.String(),
+});
+
+export async function sessionRoutes(
+  app: FastifyInstance,
+  keygate: Keygate,
+  options: { loginRateLimit: number },
+) {
+  await app.register(rateLimit, {
+    global: false,
+    // Only the fields the error handler reads: it turns this into the 429 envelope.
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: 429,
+      message: `Too many login attempts from this address; retry in ${Math.ceil(context.ttl / 1000)} s.`,
+    }),
+  });
+
+  app.post(
+    '/auth/login',
+    {
+      config: { rateLimit: { max: options.loginRateLimit, timeWindow: 60_000 } },
+      schema: {
+        body: LoginBody,
+        response: {
+          202: envelopeSchema(LoginResults),
+          400: ErrorBody,
+          401: ErrorBody,
+          429: ErrorBody,
+          503: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = (request.body ?? {}) as { user?: unknown; pass_hash?: unknown };
+      return send(request, reply, 202, await keygate.sessions.login(body));
+    },
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      schema: {
+        response: { 200: envelopeSchema(Type.Object({ logged_out: Type.Boolean() })), 401: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const read = readBearerToken(authorizationValues(request));
+      if ('rejection' in read) throw new AuthError(read.rejection);
+      const claims = await keygate.authenticator.verifySession(read.token);
+      await keygate.sessions.logout(claims);
+      return send(request, reply, 200, { logged_out: true });
+    },
+  );
+
+  // A JWK Set, not the envelope: API gateways and JWT libraries read this shape as it is.
+  app.get(
+    '/.well-known/jwks.json',
+    { schema: { response: { 200: Type.Object({ keys: Type.Array(Jwk) }) } } },
+    async () => keygate.keyring.jwks(),
+  );
+}

@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import type { SessionRecord, UserRecord } from '../core/account-records.ts';
+import { DEFAULT_LOCKOUT, type LockoutPolicy, lockedUntil } from '../core/lockout.ts';
+import { checkPassHash, PASS_HASH_HINT } from '../core/pass-hash.ts';
+import type { VerificationPolicy } from '../core/policy.ts';
+import { type Rejection, reject } from '../core/reason-codes.ts';
+import { SESSION_ISSUER, SESSION_TYP, type SessionClaims } from '../core/session-checks.ts';
+import { isoTime, type UnixSeconds } from '../core/time.ts';
+import type { Store } from '../store/store.ts';
+import type { Clock } from './authenticator.ts';
+import { InputError } from './input-error.ts';
+import type { PasswordHasher } from './password-hasher.ts';
+import type { ServerKeyring } from './server-keyring.ts';
+
+export interface SessionPolicy {
+  /** A session unused this long ends. */
+  idleSeconds: number;
+  /** A session ends this long after login, however active. */
+  absoluteSeconds: number;
+  lockout: LockoutPolicy;
+}
+
+export const DEFAULT_SESSION_POLICY: SessionPolicy = {
+  idleSeconds: 30 * 60,
+  absoluteSeconds: 12 * 3600,
+  lockout: DEFAULT_LOCKOUT,
+};
+
+/** The one answer to every failed login: the same status, body and (by a dummy hash) time. */
+export class LoginFailedError extends Error {
+  override readonly name = 'LoginFailedError';
+  constructor() {
+    super('The user name or password is wrong, or the account cannot log in right now.');
+  }
+}
+
+export interface LoginResult {
+  login_timestamp: string;
+  token: { HY_APP_AUTH_v1: string };
+  user: { email: string; id: string; screen_name: string; user_name: string };
+}
+
+/** How often, at most, a session's last-seen time is written: idle timeouts need no finer grain. */
+const TOUCH_EVERY_SECONDS = 60;
+
+/**
+ * Session login, logout and the session half of token verification. The store is the source of
+ * truth for every session, so a logout, a disabled user or a changed password ends the session
+ * on the very next request, on every node.
+ */
+export class Sessions {
+  private readonly deps: {
+    store: Store;
+    hasher: PasswordHasher;
+    keyring: ServerKeyring;
+    clock: Clock;
+    policy: VerificationPolicy;
+    sessionPolicy: SessionPolicy;
+  };
+  private readonly touched = new Map<string, UnixSeconds>();
+
+  constructor(deps: Sessions['deps']) {
+    this.deps = deps;
+  }
+
+  async login(input: { user: unknown; pass_hash: unknown }): Promise<LoginResult> {
+    const email = typeof input.user === 'string' ? input.user.trim().toLowerCase() : '';
+    if (email === '' || email.length > 320) {
+      throw new InputError(
+        'user',
+        '"user" must be the account\'s email address.',
+        'Send {"user": "ali@example.com", "pass_hash": "<sha256 hex>"}.',
+      );
+    }
+    const passHash = checkPassHash(input.pass_hash);
+    if (!passHash.ok) throw new InputError('pass_hash', passHash.message, PASS_HASH_HINT);
+    const { store, hasher, clock, sessionPolicy } = this.deps;
+    const user = await store.getUserByEmail(email);
+    const now = clock();
+    if (!user || user.status !== 'active' || (user.lockedUntil !== null && user.lockedUntil > now)) {
+      await hasher.verifyDummy(passHash.value);
+      throw new LoginFailedError();
+    }
+    if (!(await hasher.verify(passHash.value, user.passwordHash))) {
+      await store.recordLoginFailure(user.id, (failures) =>
+        lockedUntil(failures, clock(), sessionPolicy.lockout),
+      );
+      throw new LoginFailedError();
+    }
+    await store.resetLoginFailures(user.id);
+    if (hasher.needsRehash(user.passwordHash))
+      await store.upgradePasswordHash(user.id, await hasher.hash(passHash.value));
+    return { ...(await this.open(user, now)), login_timestamp: nanosecondsNow() };
+  }
+
+  private async open(user: UserRecord, now: UnixSeconds): Promise<Omit<LoginResult, 'login_timestamp'>> {
+    const session: SessionRecord = {
+      id: randomUUID(),
+      userId: user.id,
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: now + this.deps.sessionPolicy.absoluteSeconds,
+      revokedAt: null,
+      revokedReason: null,
+    };
+    await this.deps.store.createSession(session);
+    const token = this.deps.keyring.sign(
+      { alg: 'ES256', typ: SESSION_TYP },
+      {
+        iss: SESSION_ISSUER,
+        aud: this.deps.policy.audiences[0],
+        sub: user.id,
+        org_id: user.orgId,
+        role: user.role,
+        sid: session.id,
+        iat: now,
+        exp: session.expiresAt,
+      },
+    );
+    return {
+      token: { HY_APP_AUTH_v1: token },
+      user: { email: user.email, id: user.id, screen_name: user.screenName, user_name: user.email },
+    };
+  }
+
+  /** The session check of a verified session token: live, not idle, not revoked. */
+  async checkSession(
+    claims: SessionClaims,
+    now: UnixSeconds,
+    touch: boolean,
+  ): Promise<Rejection | undefined> {
+    const session = await this.deps.store.getSession(claims.sid);
+    if (!session || session.userId !== claims.sub)
+      return reject('session_revoked', { message: 'This session does not exist.' });
+    if (session.revokedAt !== null) {
+      const why: Record<string, string> = {
+        logout: 'It was logged out',
+        user_disabled: 'The account was disabled',
+        password_changed: 'The password was changed',
+      };
+      return reject('session_revoked', {
+        message: `${why[session.revokedReason ?? ''] ?? 'It was revoked'} at ${isoTime(session.revokedAt)}.`,
+      });
+    }
+    if (now >= session.expiresAt)
+      return reject('session_revoked', {
+        message: `The session reached its end at ${isoTime(session.expiresAt)}.`,
+      });
+    const idle = now - session.lastSeenAt;
+    if (idle > this.deps.sessionPolicy.idleSeconds) {
+      return reject('session_revoked', {
+        message: `The session was idle for ${Math.round(idle / 60)} min; it ends after ${Math.round(this.deps.sessionPolicy.idleSeconds / 60)} min.`,
+      });
+    }
+    if (touch && now - (this.touched.get(session.id) ?? session.lastSeenAt) >= TOUCH_EVERY_SECONDS) {
+      this.touched.set(session.id, now);
+      if (this.touched.size > 100_000) this.touched.clear();
+      await this.deps.store.touchSession(session.id, now);
+    }
+    return undefined;
+  }
+
+  async logout(claims: SessionClaims): Promise<void> {
+    await this.deps.store.revokeSession(claims.sid, this.deps.clock(), 'logout');
+  }
+}
+
+/** Spec 004's login_timestamp: nanoseconds since the epoch, as a decimal string. */
+function nanosecondsNow(): string {
+  const ms = performance.timeOrigin + performance.now();
+  return (BigInt(Math.floor(ms)) * 1_000_000n + BigInt(Math.floor((ms % 1) * 1e6))).toString();
+}

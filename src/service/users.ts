@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import type { UserRecord } from '../core/account-records.ts';
+import { checkPassHash, PASS_HASH_HINT } from '../core/pass-hash.ts';
+import { isRole, ROLES, type Role } from '../core/roles.ts';
+import { ConflictError, type Store } from '../store/store.ts';
+import type { Clock } from './authenticator.ts';
+import { InputError } from './input-error.ts';
+import type { KeyAdmin } from './key-admin.ts';
+import type { PasswordHasher } from './password-hasher.ts';
+
+export interface NewUserInput {
+  orgId: string;
+  email: string;
+  screenName?: string;
+  role?: string;
+  /** SHA-256 hex of the password, as the login request will send it. */
+  passHash: string;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** Accounts: creation, listing, enabling and disabling, password changes. */
+export class UserAdmin {
+  private readonly deps: { store: Store; hasher: PasswordHasher; clock: Clock; keys: KeyAdmin };
+
+  constructor(deps: UserAdmin['deps']) {
+    this.deps = deps;
+  }
+
+  async create(input: NewUserInput): Promise<UserRecord> {
+    await this.deps.keys.requireOrg(input.orgId);
+    const email = input.email.trim().toLowerCase();
+    if (!EMAIL.test(email) || email.length > 320) {
+      throw new InputError(
+        'email',
+        `${JSON.stringify(input.email.slice(0, 80))} is not an email address.`,
+        'Pass --email ali@example.com.',
+      );
+    }
+    const role = input.role ?? 'user';
+    if (!isRole(role))
+      throw new InputError(
+        'role',
+        `${JSON.stringify(role)} is not a role.`,
+        `Use one of ${ROLES.join(', ')}.`,
+      );
+    const screenName = (input.screenName ?? email.split('@')[0] ?? email).trim();
+    if (screenName.length === 0 || screenName.length > 200) {
+      throw new InputError(
+        'screen_name',
+        'The screen name must be 1 to 200 characters.',
+        'Pass --screen-name "Ali".',
+      );
+    }
+    const passwordHash = await this.hashPassHash(input.passHash);
+    try {
+      return await this.deps.store.createUser({
+        id: randomUUID(),
+        orgId: input.orgId,
+        email,
+        screenName,
+        role: role as Role,
+        status: 'active',
+        passwordHash,
+        failedLogins: 0,
+        lockedUntil: null,
+        createdAt: this.deps.clock(),
+      });
+    } catch (error) {
+      if (error instanceof ConflictError)
+        throw new InputError(
+          'email',
+          error.message,
+          'Use another email, or set this user\'s password with "keygate user set-password".',
+          409,
+        );
+      throw error;
+    }
+  }
+
+  async list(orgId: string): Promise<UserRecord[]> {
+    await this.deps.keys.requireOrg(orgId);
+    return this.deps.store.listUsers(orgId);
+  }
+
+  async setStatus(email: string, status: 'active' | 'disabled'): Promise<UserRecord> {
+    const user = await this.require(email);
+    return (await this.deps.store.setUserStatus(user.id, status, this.deps.clock())) ?? user;
+  }
+
+  async setPassword(email: string, passHash: string): Promise<UserRecord> {
+    const user = await this.require(email);
+    const passwordHash = await this.hashPassHash(passHash);
+    return (await this.deps.store.setUserPassword(user.id, passwordHash, this.deps.clock())) ?? user;
+  }
+
+  private async require(email: string): Promise<UserRecord> {
+    const user = await this.deps.store.getUserByEmail(email.trim().toLowerCase());
+    if (!user)
+      throw new InputError(
+        'email',
+        `No user has the email ${JSON.stringify(email.slice(0, 80))}.`,
+        'List users with "keygate user list --org ORG".',
+        404,
+      );
+    return user;
+  }
+
+  private async hashPassHash(passHash: string): Promise<string> {
+    const checked = checkPassHash(passHash);
+    if (!checked.ok) throw new InputError('password', checked.message, PASS_HASH_HINT);
+    return this.deps.hasher.hash(checked.value);
+  }
+}
