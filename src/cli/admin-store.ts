@@ -1,18 +1,39 @@
-import { loadConfig } from '../config.ts';
+import { loadConfig, readPepper } from '../config.ts';
 import { systemClock } from '../service/authenticator.ts';
 import { KeyAdmin } from '../service/key-admin.ts';
+import { PasswordHasher } from '../service/password-hasher.ts';
+import { ServerKeyring } from '../service/server-keyring.ts';
+import { UserAdmin } from '../service/users.ts';
 import { openStore } from '../store/open-store.ts';
 
+export interface Admin {
+  keys: KeyAdmin;
+  users: UserAdmin;
+  keyring: ServerKeyring;
+}
+
 /**
- * Runs an admin command against the store KEYGATE_DATABASE names. A running server sees the
- * change within its key poll interval (250 ms).
+ * Runs an admin command against the store KEYGATE_DATABASE names, with the server's pepper. A
+ * running server sees key changes within its key poll (250 ms) and user changes at once.
  */
-export async function withKeyAdmin<T>(work: (admin: KeyAdmin) => Promise<T>): Promise<T> {
+export async function withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
   const config = loadConfig(process.env);
+  const pepper = readPepper(config.pepperFile);
   const store = await openStore(config.database);
   try {
-    return await work(new KeyAdmin(store, systemClock));
+    const keys = new KeyAdmin(store, systemClock);
+    const hasher = new PasswordHasher(pepper ? { pepper } : {});
+    return await work({
+      keys,
+      users: new UserAdmin({ store, hasher, clock: systemClock, keys }),
+      keyring: new ServerKeyring(store, systemClock),
+    });
   } finally {
     await store.close();
   }
+}
+
+/** For commands that only manage organizations and keys. */
+export function withKeyAdmin<T>(work: (admin: KeyAdmin) => Promise<T>): Promise<T> {
+  return withAdmin((admin) => work(admin.keys));
 }

@@ -6,9 +6,12 @@ import { PACKAGE_VERSION } from '../version.ts';
 import { helloCommand } from './commands/hello.ts';
 import { keyCommands } from './commands/key.ts';
 import { keygenCommand } from './commands/keygen.ts';
+import { loginCommand } from './commands/login.ts';
 import { orgCommands } from './commands/org.ts';
 import { serveCommand } from './commands/serve.ts';
+import { serverKeyCommands } from './commands/server-key.ts';
 import { tokenCommand } from './commands/token.ts';
+import { userCommands } from './commands/user.ts';
 import { CliError, EXIT, printError } from './output.ts';
 
 const program = new Command('keygate')
@@ -22,6 +25,9 @@ keyCommands(program);
 keygenCommand(program);
 tokenCommand(program);
 helloCommand(program);
+userCommands(program);
+loginCommand(program);
+serverKeyCommands(program);
 
 const json = process.argv.includes('--json');
 try {

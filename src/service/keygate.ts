@@ -43,7 +43,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   const directory = new KeyDirectory(store, options.pollMs === undefined ? {} : { pollMs: options.pollMs });
   await directory.start();
   const keyring = new ServerKeyring(store, clock);
-  await keyring.start();
+  await keyring.start({ reloadMs: 30_000 });
   const hasher = new PasswordHasher({
     concurrency: options.hashConcurrency ?? Math.max(1, availableParallelism() - 1),
     ...(options.pepper && { pepper: options.pepper }),
@@ -85,6 +85,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     hasher,
     async close() {
       clearInterval(pruner);
+      keyring.stop();
       await directory.stop();
       await store.close();
     },

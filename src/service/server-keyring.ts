@@ -32,15 +32,29 @@ export class ServerKeyring {
   private active: { kid: string; privateKey: KeyObject } | undefined;
   private verifiers = new Map<string, VerifyingKey & { jwk: PublicJwk }>();
   private lastReload = 0;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(store: Store, clock: Clock) {
     this.store = store;
     this.clock = clock;
   }
 
-  async start(): Promise<void> {
+  async start(options: { reloadMs?: number } = {}): Promise<void> {
     await this.reload();
     if (!this.active) await this.rotate();
+    if (options.reloadMs) {
+      // A rotation by another process becomes this process's signing key within reloadMs.
+      this.timer = setInterval(() => {
+        this.reload().catch(() => {
+          // The store is down; keep the keys already loaded.
+        });
+      }, options.reloadMs);
+      this.timer.unref();
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
   }
 
   async rotate(): Promise<string> {

@@ -63,7 +63,7 @@ export class Sessions {
     this.deps = deps;
   }
 
-  async login(input: { user: unknown; pass_hash: unknown }): Promise<LoginResult> {
+  async login(input: { user?: unknown; pass_hash?: unknown }): Promise<LoginResult> {
     const email = typeof input.user === 'string' ? input.user.trim().toLowerCase() : '';
     if (email === '' || email.length > 320) {
       throw new InputError(
@@ -134,12 +134,12 @@ export class Sessions {
       return reject('session_revoked', { message: 'This session does not exist.' });
     if (session.revokedAt !== null) {
       const why: Record<string, string> = {
-        logout: 'It was logged out',
+        logout: 'The session was logged out',
         user_disabled: 'The account was disabled',
         password_changed: 'The password was changed',
       };
       return reject('session_revoked', {
-        message: `${why[session.revokedReason ?? ''] ?? 'It was revoked'} at ${isoTime(session.revokedAt)}.`,
+        message: `${why[session.revokedReason ?? ''] ?? 'The session was revoked'} at ${isoTime(session.revokedAt)}.`,
       });
     }
     if (now >= session.expiresAt)
