@@ -194,6 +194,51 @@ describe('keygate CLI end to end', () => {
     assert.match(unreachable.stderr, /Cannot reach/);
   });
 
+  test('user create and login take the password from stdin; login prints a session token', async () => {
+    const org = json(['org', 'create', '--name', 'Session Org']);
+    const created = json(
+      [
+        'user',
+        'create',
+        '--org',
+        org.org_id,
+        '--email',
+        'Ali@Example.com',
+        '--screen-name',
+        'Ali',
+        '--password-stdin',
+      ],
+      'pa55 word',
+    );
+    assert.equal(created.email, 'ali@example.com');
+    const login = keygate(
+      ['login', '--url', url, '--user', 'ali@example.com', '--password-stdin'],
+      'pa55 word',
+    );
+    assert.equal(login.code, 0, login.stderr);
+    const token = login.stdout.trim();
+    const whoami = await fetch(`${url}/v1/whoami`, { headers: { authorization: token } });
+    assert.equal(((await whoami.json()) as { results: { method: string } }).results.method, 'session');
+    const wrong = keygate(['login', '--url', url, '--user', 'ali@example.com', '--password-stdin'], 'wrong');
+    assert.equal(wrong.code, 3);
+    assert.match(wrong.stderr, /user name or password is wrong/);
+    assert.equal(json(['user', 'disable', 'ali@example.com']).status, 'disabled');
+    const after = await fetch(`${url}/v1/whoami`, { headers: { authorization: token } });
+    assert.equal(after.status, 401);
+    assert.equal(((await after.json()) as { error: { code: string } }).error.code, 'session_revoked');
+    const listed = json(['user', 'list', '--org', org.org_id]);
+    assert.deepEqual(
+      listed.map((u: { email: string; status: string }) => [u.email, u.status]),
+      [['ali@example.com', 'disabled']],
+    );
+    const noPassword = keygate(
+      ['user', 'create', '--org', org.org_id, '--email', 'b@example.com', '--password-stdin'],
+      '',
+    );
+    assert.equal(noPassword.code, 2);
+    assert.match(noPassword.stderr, /No password on standard input/);
+  });
+
   test('keygen refuses to overwrite a key', () => {
     const keyPath = join(dir, 'once.key');
     json(['keygen', '--type', 'ec', '--out', keyPath]);

@@ -24,6 +24,7 @@ const JsonObjectOrNull = Type.Union([Type.Record(Type.String(), Type.Unknown()),
 
 const HelloResults = Type.Object({
   valid: Type.Boolean(),
+  kind: Type.Optional(Type.Union([Type.Literal('key'), Type.Literal('session')])),
   code: Type.Optional(Type.Union(REASON_CODE_LIST.map((c) => Type.Literal(c)))),
   checks: Type.Array(Check),
   header: JsonObjectOrNull,
