@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import { SqliteStore } from '../../src/store/sqlite.ts';
+import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-migrations.ts';
 import { storeContract } from './store-contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-sqlite-'));
@@ -22,7 +23,10 @@ test('the schema is migrated once and reopening keeps the data', async () => {
   assert.equal((await second.getOrg(org.id))?.name, 'Persisted');
   await second.close();
   const db = new DatabaseSync(path);
-  assert.equal((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 1);
+  assert.equal(
+    (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version,
+    SQLITE_MIGRATIONS.length,
+  );
   assert.equal((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode, 'wal');
   db.close();
 });
