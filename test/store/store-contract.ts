@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { intakePublicKey } from '../../src/core/key-intake.ts';
 import { ConflictError, type NewKey, type Store } from '../../src/store/store.ts';
@@ -108,6 +109,74 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       );
       assert.equal(results.filter((r) => r === 'bound').length, 1);
       assert.equal(results.filter((r) => r === 'reused').length, 19);
+    });
+
+    test('users: unique email, atomic failure counting, and revocation of every session on disable or new password', async () => {
+      const org = await store.createOrg({ name: 'Accounts' }, NOW);
+      const user = {
+        id: randomUUID(),
+        orgId: org.id,
+        email: `u-${randomUUID()}@example.com`,
+        screenName: 'U',
+        role: 'user' as const,
+        status: 'active' as const,
+        passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
+        failedLogins: 0,
+        lockedUntil: null,
+        createdAt: NOW,
+      };
+      await store.createUser(user);
+      assert.deepEqual(await store.getUserByEmail(user.email), user);
+      await assert.rejects(store.createUser({ ...user, id: randomUUID() }), ConflictError);
+      await Promise.all(
+        Array.from({ length: 10 }, () => store.recordLoginFailure(user.id, (n) => (n >= 5 ? NOW + n : null))),
+      );
+      assert.deepEqual(
+        {
+          failures: (await store.getUser(user.id))?.failedLogins,
+          lock: (await store.getUser(user.id))?.lockedUntil,
+        },
+        { failures: 10, lock: NOW + 10 },
+      );
+      await store.resetLoginFailures(user.id);
+      assert.equal((await store.getUser(user.id))?.lockedUntil, null);
+      const session = (id: string) => ({
+        id,
+        userId: user.id,
+        createdAt: NOW,
+        lastSeenAt: NOW,
+        expiresAt: NOW + 100,
+        revokedAt: null,
+        revokedReason: null,
+      });
+      await store.createSession(session('s1'));
+      await store.createSession(session('s2'));
+      await store.setUserStatus(user.id, 'disabled', NOW + 1);
+      for (const id of ['s1', 's2'])
+        assert.equal((await store.getSession(id))?.revokedReason, 'user_disabled');
+      await store.setUserStatus(user.id, 'active', NOW + 2);
+      await store.createSession(session('s3'));
+      await store.setUserPassword(user.id, 'new-hash', NOW + 3);
+      assert.equal((await store.getSession('s3'))?.revokedReason, 'password_changed');
+      assert.equal(await store.revokeSession('s3', NOW + 4, 'logout'), false, 'already revoked');
+      await store.createSession(session('s4'));
+      await store.touchSession('s4', NOW + 50);
+      await store.touchSession('s4', NOW + 10);
+      assert.equal((await store.getSession('s4'))?.lastSeenAt, NOW + 50);
+      assert.equal(await store.revokeSession('s4', NOW + 60, 'logout'), true);
+    });
+
+    test('server keys: rotation leaves exactly one active key', async () => {
+      const key = (id: string) => ({
+        id,
+        privatePem: 'pem',
+        publicJwk: '{}',
+        status: 'active' as const,
+        createdAt: NOW,
+      });
+      await store.rotateServerKey(key(`k-${randomUUID()}`));
+      await store.rotateServerKey(key(`k-${randomUUID()}`));
+      assert.equal((await store.listServerKeys()).filter((k) => k.status === 'active').length, 1);
     });
 
     test('pruning removes only expired bindings', async () => {
