@@ -72,6 +72,11 @@ export class PasswordHasher {
     return false;
   }
 
+  /** True when a new hash would be refused: callers can shed a request before doing any work. */
+  get saturated(): boolean {
+    return this.running >= this.concurrency && this.waiting.length >= this.queueLimit;
+  }
+
   needsRehash(phc: string): boolean {
     const { memoryKiB: m, passes: t, parallelism: p } = this.params;
     return !phc.startsWith(`$argon2id$v=19$m=${m},t=${t},p=${p}$`);

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { readBearerToken } from '../../core/bearer.ts';
 import { AuthError } from '../../service/auth-error.ts';
 import type { Keygate } from '../../service/keygate.ts';
+import { BusyError } from '../../service/password-hasher.ts';
 import { authorizationValues } from '../authorization.ts';
 import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
 
@@ -52,6 +53,10 @@ export async function sessionRoutes(
     '/auth/login',
     {
       config: { rateLimit: { max: options.loginRateLimit, timeWindow: 60_000 } },
+      // Shed a flood before parsing its body: the hasher could not take it anyway.
+      onRequest: async () => {
+        if (keygate.hasher.saturated) throw new BusyError('password hashing is saturated');
+      },
       schema: {
         body: LoginBody,
         response: {
