@@ -156,6 +156,15 @@ export async function benchLogin(): Promise<boolean> {
       if (status !== 202) throw new Error(`login answered ${status}`);
       logins.push(ms);
     }
+    // Enumeration: an unknown user must cost as much to refuse as a wrong password.
+    const unknownUser: number[] = [];
+    const wrongPassword: number[] = [];
+    const unknownBody = JSON.stringify({ user: 'nobody@example.com', pass_hash: PASSWORD_HASH });
+    const wrongBody = JSON.stringify({ user: 'bench@example.com', pass_hash: 'e'.repeat(64) });
+    for (let i = 0; i < 30; i++) {
+      unknownUser.push((await timed(port, 'POST', '/auth/login', headers, unknownBody)).ms);
+      wrongPassword.push((await timed(port, 'POST', '/auth/login', headers, wrongBody)).ms);
+    }
     const quiet = await whoamiLatencies(port, token, 3000);
     const honour = await underFlood(port, token, 'honour');
     const ignore = await underFlood(port, token, 'ignore');
@@ -177,6 +186,13 @@ export async function benchLogin(): Promise<boolean> {
     const rows: Row[] = [
       row('login p50 (HTTP, argon2id m=19MiB t=2 p=1)', logins, 50, bare, 'bare argon2id p50'),
       row('login p99', logins, 99, bare, 'bare argon2id p99'),
+      row(
+        'unknown-user login p50 (enumeration timing)',
+        unknownUser,
+        50,
+        wrongPassword,
+        'wrong-password login p50',
+      ),
       row(
         `whoami p99, 32-client login flood honouring Retry-After (${honour.shed})`,
         honour.latencies,
@@ -202,7 +218,12 @@ export async function benchLogin(): Promise<boolean> {
     process.stdout.write(
       `whoami p99 under the login flood: ${floodRatio.toFixed(2)}x quiet (target <= 2x): ${floodRatio <= 2 ? 'ok' : 'MISSED'}\n\n`,
     );
-    return ok && floodRatio <= 2;
+    const enumeration = p(unknownUser, 50) / p(wrongPassword, 50);
+    const sameTime = enumeration >= 0.8 && enumeration <= 1.25;
+    process.stdout.write(
+      `unknown user vs wrong password, p50: ${enumeration.toFixed(2)}x (target 0.8-1.25x): ${sameTime ? 'ok' : 'MISSED'}\n\n`,
+    );
+    return ok && floodRatio <= 2 && sameTime;
   } finally {
     server.kill('SIGTERM');
     keepAlive.destroy();
