@@ -356,3 +356,48 @@ describe('floods', () => {
     await small.close();
   });
 });
+
+describe('secrets stay secret', () => {
+  test('neither the pass_hash nor the session token appears in the server log', async () => {
+    const lines: string[] = [];
+    const logged = await buildApp(f.keygate, {
+      loginRateLimit: 1000,
+      logger: { level: 'trace', stream: { write: (line: string) => lines.push(line) } },
+    });
+    await createUser('logged@example.com');
+    const passHash = sha256(PASSWORD);
+    const response = await logged.inject({
+      method: 'POST',
+      url: '/auth/login',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ user: 'logged@example.com', pass_hash: passHash }),
+    });
+    const token = response.json().results.token.HY_APP_AUTH_v1 as string;
+    await logged.inject({ method: 'GET', url: '/v1/whoami', headers: { authorization: `Bearer ${token}` } });
+    await logged.inject({
+      method: 'POST',
+      url: '/auth/login',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"user":"x","pass_hash":"zz"}',
+    });
+    const log = lines.join('');
+    assert.ok(lines.length > 0);
+    assert.ok(!log.includes(passHash));
+    assert.ok(!log.includes(token.split('.')[2] as string));
+    assert.ok(!log.includes('"zz"'));
+    await logged.close();
+  });
+
+  test('a pepper is mixed into every hash: the same password does not verify without it', async () => {
+    const { PasswordHasher } = await import('../../src/service/password-hasher.ts');
+    const pepper = Buffer.alloc(32, 7);
+    const peppered = new PasswordHasher({ pepper });
+    const phc = await peppered.hash(sha256(PASSWORD));
+    assert.equal(await peppered.verify(sha256(PASSWORD), phc), true);
+    assert.equal(await new PasswordHasher().verify(sha256(PASSWORD), phc), false);
+    assert.equal(
+      await new PasswordHasher({ pepper: Buffer.alloc(32, 8) }).verify(sha256(PASSWORD), phc),
+      false,
+    );
+  });
+});
