@@ -56,7 +56,7 @@ export function printTable(title: string, rows: Row[]): boolean {
   const lines = [
     `### ${title}`,
     '',
-    '| case | median | baseline (same run) | ratio | target | |',
+    '| case | measured (median or percentile) | baseline (same run) | ratio | target | |',
     '| --- | ---: | --- | ---: | ---: | --- |',
   ];
   for (const row of rows) {
