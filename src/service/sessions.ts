@@ -77,7 +77,7 @@ export class Sessions {
     const { store, hasher, clock, sessionPolicy } = this.deps;
     const user = await store.getUserByEmail(email);
     const now = clock();
-    if (!user || user.status !== 'active' || (user.lockedUntil !== null && user.lockedUntil > now)) {
+    if (!user || !canLogIn(user, now)) {
       await hasher.verifyDummy(passHash.value);
       throw new LoginFailedError();
     }
@@ -163,6 +163,10 @@ export class Sessions {
   async logout(claims: SessionClaims): Promise<void> {
     await this.deps.store.revokeSession(claims.sid, this.deps.clock(), 'logout');
   }
+}
+
+function canLogIn(user: UserRecord, now: UnixSeconds): boolean {
+  return user.status === 'active' && (user.lockedUntil === null || user.lockedUntil <= now);
 }
 
 /** Spec 004's login_timestamp: nanoseconds since the epoch, as a decimal string. */
