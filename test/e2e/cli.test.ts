@@ -30,6 +30,16 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Retries `attempt` until `done` holds (a change made by the CLI reaches the server within its 250 ms poll). */
+async function until<T>(attempt: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  let value = await attempt();
+  for (let i = 0; i < 40 && !done(value); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    value = await attempt();
+  }
+  return value;
+}
+
 async function waitForHealth(url: string, server: ChildProcess): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if (server.exitCode !== null) throw new Error('the server exited');
@@ -118,11 +128,10 @@ describe('keygate CLI end to end', () => {
       ]);
       assert.equal(JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()).alg, alg);
       // A key added by the CLI reaches the running server within its key poll.
-      let hello = keygate(['hello', '--url', url, '--json'], token);
-      for (let i = 0; i < 40 && hello.code !== 0; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        hello = keygate(['hello', '--url', url, '--json'], token);
-      }
+      const hello = await until(
+        async () => keygate(['hello', '--url', url, '--json'], token),
+        (result) => result.code === 0,
+      );
       assert.equal(hello.code, 0, hello.stdout);
       assert.equal(JSON.parse(hello.stdout).principal.role, 'device');
       const whoami = await fetch(`${url}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } });
@@ -156,15 +165,9 @@ describe('keygate CLI end to end', () => {
       'bob',
     ]);
     const whoami = () => fetch(`${url}/v1/whoami`, { headers: { authorization: token } });
-    for (let i = 0; i < 40 && (await whoami()).status !== 200; i++)
-      await new Promise((r) => setTimeout(r, 50));
-    assert.equal((await whoami()).status, 200);
+    assert.equal((await until(whoami, (r) => r.status === 200)).status, 200);
     assert.equal(json(['key', 'revoke', key.key_id]).status, 'revoked');
-    let response = await whoami();
-    for (let i = 0; i < 40 && response.status === 200; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      response = await whoami();
-    }
+    const response = await until(whoami, (r) => r.status !== 200);
     assert.equal(response.status, 401);
     assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'key_revoked');
     const again = keygate(['key', 'enable', key.key_id]);
