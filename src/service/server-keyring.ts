@@ -41,7 +41,7 @@ export class ServerKeyring {
 
   async start(options: { reloadMs?: number } = {}): Promise<void> {
     await this.reload();
-    if (!this.active) await this.rotate();
+    if (!this.active) await this.rotate({ onlyIfNone: true });
     if (options.reloadMs) {
       // A rotation by another process becomes this process's signing key within reloadMs.
       this.timer = setInterval(() => {
@@ -57,19 +57,22 @@ export class ServerKeyring {
     clearInterval(this.timer);
   }
 
-  async rotate(): Promise<string> {
+  async rotate(options: { onlyIfNone?: boolean } = {}): Promise<string> {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const kid = randomUUID();
     const jwk = publicKey.export({ format: 'jwk' });
-    await this.store.rotateServerKey({
-      id: kid,
-      privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-      publicJwk: JSON.stringify({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }),
-      status: 'active',
-      createdAt: this.clock(),
-    });
+    await this.store.rotateServerKey(
+      {
+        id: kid,
+        privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        publicJwk: JSON.stringify({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }),
+        status: 'active',
+        createdAt: this.clock(),
+      },
+      options,
+    );
     await this.reload();
-    return kid;
+    return this.active?.kid ?? kid;
   }
 
   private async reload(): Promise<void> {

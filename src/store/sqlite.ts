@@ -37,18 +37,22 @@ export class SqliteStore implements Store {
     }
     this.db = new DatabaseSync(path);
     this.db.exec('PRAGMA busy_timeout = 5000');
-    this.db.exec('PRAGMA journal_mode = WAL');
+    // Switching to WAL takes a lock that the busy handler does not wait for; several workers
+    // opening the same new file at once retry here instead of failing.
+    retryWhileLocked(() => this.db.exec('PRAGMA journal_mode = WAL'));
     this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec('PRAGMA foreign_keys = ON');
     this.migrate();
   }
 
+  /** Each step re-reads the version inside its own write transaction: concurrent openers migrate once. */
   private migrate(): void {
-    const current = Number((this.db.prepare('PRAGMA user_version').get() as Row).user_version);
-    for (let version = current; version < SQLITE_MIGRATIONS.length; version++) {
+    for (let target = 1; target <= SQLITE_MIGRATIONS.length; target++) {
       this.transaction(() => {
-        this.db.exec(SQLITE_MIGRATIONS[version] as string);
-        this.db.exec(`PRAGMA user_version = ${version + 1}`);
+        const current = Number((this.db.prepare('PRAGMA user_version').get() as Row).user_version);
+        if (current >= target) return;
+        this.db.exec(SQLITE_MIGRATIONS[target - 1] as string);
+        this.db.exec(`PRAGMA user_version = ${target}`);
       });
     }
   }
@@ -335,8 +339,9 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async rotateServerKey(key: ServerKeyRecord): Promise<void> {
+  async rotateServerKey(key: ServerKeyRecord, options: { onlyIfNone?: boolean } = {}): Promise<void> {
     this.transaction(() => {
+      if (options.onlyIfNone && this.sql("SELECT 1 FROM server_keys WHERE status = 'active'").get()) return;
       this.sql("UPDATE server_keys SET status = 'retired' WHERE status = 'active'").run();
       this.sql(
         'INSERT INTO server_keys (id, private_pem, public_jwk, status, created_at) VALUES (?, ?, ?, ?, ?)',
@@ -360,6 +365,19 @@ function toOrg(row: Row): Org {
     singleUseTokens: row.single_use_tokens === 1,
     createdAt: Number(row.created_at),
   };
+}
+
+function retryWhileLocked(work: () => void): void {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      work();
+      return;
+    } catch (error) {
+      if (!/locked|busy/i.test(String((error as Error).message)) || Date.now() > deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
 }
 
 function toUser(row: Row): UserRecord {

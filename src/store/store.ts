@@ -90,8 +90,11 @@ export interface Store {
   /** Returns false when the session did not exist or was already revoked. */
   revokeSession(id: string, now: UnixSeconds, reason: string): Promise<boolean>;
   listServerKeys(): Promise<ServerKeyRecord[]>;
-  /** Adds a new active server key and retires the others, in one transaction. */
-  rotateServerKey(key: ServerKeyRecord): Promise<void>;
+  /**
+   * Adds a new active server key and retires the others, in one transaction. With `onlyIfNone`
+   * it does nothing when an active key exists: of several processes starting at once, one makes it.
+   */
+  rotateServerKey(key: ServerKeyRecord, options?: { onlyIfNone?: boolean }): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -250,3 +250,36 @@ describe('keygate CLI end to end', () => {
     assert.match(again.stderr, /exists already/);
   });
 });
+
+describe('keygate serve --workers 2 on a new database', () => {
+  test('both workers start on one file, migrate it once and share one session key', async () => {
+    const workersDir = mkdtempSync(join(tmpdir(), 'keygate-workers-'));
+    const database = join(workersDir, 'keygate.db');
+    const port = await freePort();
+    const server = spawn(process.execPath, [MAIN, 'serve', '--workers', '2', '--port', String(port)], {
+      env: { ...env, KEYGATE_DATABASE: database },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    server.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    try {
+      await waitForHealth(`http://127.0.0.1:${port}`, server);
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          fetch(`http://127.0.0.1:${port}/.well-known/jwks.json`).then((r) => r.json()),
+        ),
+      );
+      const kids = new Set(
+        answers.map((a) => (a as { keys: { kid: string }[] }).keys.map((k) => k.kid).join(',')),
+      );
+      assert.equal(kids.size, 1, 'every worker serves the same single key');
+      assert.doesNotMatch(stderr, /error|stopped/i);
+    } finally {
+      server.kill('SIGTERM');
+      await new Promise((resolve) => server.once('exit', resolve));
+      rmSync(workersDir, { recursive: true, force: true });
+    }
+  });
+});
