@@ -1,5 +1,8 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Keygate } from '../service/keygate.ts';
+import { PACKAGE_VERSION } from '../version.ts';
 import { markStart, sendError } from './envelope.ts';
 import { handleError } from './error-handler.ts';
 import { tokenGuard } from './require-token.ts';
@@ -43,6 +46,18 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
       hint: 'See /docs for the endpoints.',
     }),
   );
+  // Before the routes: @fastify/swagger builds the OpenAPI document from their schemas.
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Keygate',
+        version: PACKAGE_VERSION,
+        description: 'Key-pair and session authentication for APIs.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
   const guard = tokenGuard(keygate.authenticator);
   healthRoutes(app, keygate);
   helloRoutes(app, keygate);

@@ -198,3 +198,21 @@ test('bad requests get a 4xx envelope, never a 5xx', async () => {
     assert.ok(body.error.message && body.error.hint, response.body);
   }
 });
+
+test('/docs serves the API reference, built from the route schemas', async () => {
+  const ui = await app.inject({ method: 'GET', url: '/docs' });
+  assert.ok(ui.statusCode === 200 || ui.statusCode === 302, String(ui.statusCode));
+  const spec = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
+  assert.equal(spec.info.title, 'Keygate');
+  for (const path of [
+    '/v1/whoami',
+    '/auth/hello',
+    '/auth/login',
+    '/auth/logout',
+    '/healthz',
+    '/readyz',
+    '/.well-known/jwks.json',
+  ]) {
+    assert.ok(spec.paths[path], path);
+  }
+});
