@@ -77,6 +77,7 @@ export class Authenticator {
       const key = this.deps.directory.cached(hit.kid);
       // A hit still has to be in date and signed by a key that is usable right now.
       if (key && hit.exp > now - this.deps.policy.leewaySeconds && !checkKeyUsable(key.record, now)) {
+        this.deps.directory.noteUsed(hit.kid, now);
         return hit.principal;
       }
       this.cache.delete(hash);

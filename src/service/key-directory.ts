@@ -57,15 +57,24 @@ export class KeyDirectory {
     await this.flushLastUsed();
   }
 
-  /** Reloads the kid set when the store's key revision has moved. */
+  /**
+   * When the store's key revision has moved: reloads the kid set and brings loaded keys up to
+   * date in place. Keys whose state did not change keep their KeyObject and their cached tokens.
+   */
   refresh(): Promise<void> {
     this.refreshing ??= (async () => {
       try {
         const revision = await this.store.keyRevision();
         if (revision === this.revision) return;
-        const kids = await this.store.listKeyIds();
-        this.knownKids = new Set(kids);
-        this.entries.clear();
+        const states = await this.store.listKeyStates();
+        this.knownKids = new Set(states.map((state) => state.id));
+        for (const state of states) {
+          const entry = this.entries.get(state.id);
+          if (entry && (entry.record.status !== state.status || entry.record.expiresAt !== state.expiresAt)) {
+            entry.record = { ...entry.record, status: state.status, expiresAt: state.expiresAt };
+          }
+        }
+        for (const kid of this.entries.keys()) if (!this.knownKids.has(kid)) this.entries.delete(kid);
         this.revision = revision;
       } finally {
         this.refreshing = undefined;

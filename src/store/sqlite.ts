@@ -10,6 +10,7 @@ import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 import {
   ConflictError,
   type JtiBinding,
+  type KeyState,
   type NewKey,
   type Org,
   type StatusChange,
@@ -156,8 +157,12 @@ export class SqliteStore implements Store {
     );
   }
 
-  async listKeyIds(): Promise<string[]> {
-    return (this.sql('SELECT id FROM keys').all() as Row[]).map((row) => String(row.id));
+  async listKeyStates(): Promise<KeyState[]> {
+    return (this.sql('SELECT id, status, expires_at FROM keys').all() as Row[]).map((row) => ({
+      id: String(row.id),
+      status: String(row.status) as KeyStatus,
+      expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+    }));
   }
 
   async setKeyStatus(kid: string, status: KeyStatus): Promise<StatusChange> {

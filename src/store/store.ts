@@ -10,6 +10,8 @@ export interface Org {
   createdAt: UnixSeconds;
 }
 
+export type KeyState = Pick<KeyRecord, 'id' | 'status' | 'expiresAt'>;
+
 export type NewKey = Omit<KeyRecord, 'id' | 'status' | 'createdAt' | 'lastUsedAt'>;
 
 /** What binding a (iss, jti) pair found: new, held by this same token, or held by another token. */
@@ -43,7 +45,8 @@ export interface Store {
   insertKey(key: NewKey, now: UnixSeconds): Promise<KeyRecord>;
   getKey(kid: string): Promise<KeyRecord | undefined>;
   listKeys(orgId: string): Promise<KeyRecord[]>;
-  listKeyIds(): Promise<string[]>;
+  /** Every key's id and what can change about it: what a verifying node needs to stay current. */
+  listKeyStates(): Promise<KeyState[]>;
   /** Revocation is final: a revoked key can be neither enabled nor disabled. */
   setKeyStatus(kid: string, status: KeyStatus): Promise<StatusChange>;
   /** Records when keys were last used; a batch of best-effort bookkeeping, never on the hot path. */

@@ -159,3 +159,22 @@ test('the store failing fails authentication closed', async () => {
   await assert.rejects(w.authenticator.authenticate(token), { name: 'UnavailableError' });
   await w.directory.stop().catch(() => undefined);
 });
+
+test('a key added elsewhere does not evict the cached tokens of other keys', async () => {
+  const w = await world();
+  const token = w.token();
+  await w.authenticator.authenticate(token);
+  const cli = new SqliteStore(w.path);
+  const [org] = await cli.listOrgs();
+  await new KeyAdmin(cli, () => NOW).registerKey({
+    orgId: org?.id as string,
+    publicKey: rsaPair(2048).publicPem,
+    grantedByAdmin: true,
+  });
+  await cli.close();
+  await w.directory.refresh();
+  w.calls.clear();
+  await w.authenticator.authenticate(token);
+  assert.deepEqual([...w.calls.keys()], [], 'answered from the caches alone');
+  await w.close();
+});

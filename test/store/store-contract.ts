@@ -56,7 +56,10 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       });
       await assert.rejects(store.insertKey(input, NOW), ConflictError);
       assert.equal((await store.listKeys(org.id)).length, 1);
-      assert.ok((await store.listKeyIds()).includes(key.id));
+      assert.deepEqual(
+        (await store.listKeyStates()).find((k) => k.id === key.id),
+        { id: key.id, status: 'active', expiresAt: null },
+      );
       const other = await store.createOrg({ name: 'Other' }, NOW);
       await store.insertKey({ ...input, orgId: other.id }, NOW);
     });
