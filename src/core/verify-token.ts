@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { Algorithm } from './algorithms.ts';
-import type { CheckName, CheckRun } from './check-run.ts';
+import { CHECK_NAMES, type CheckName, type CheckRun } from './check-run.ts';
 import {
   type ClaimCheck,
   checkAudience,
@@ -36,20 +36,8 @@ export interface TokenStructure {
 }
 
 const KEY_STAGE: readonly CheckName[] = ['key', 'algorithm', 'signature', 'iss'];
-/** The replay check is left to the caller: only it knows the ledger. */
-const ALL_AFTER_FORMAT: readonly CheckName[] = [
-  'header',
-  'alg',
-  'kid',
-  ...KEY_STAGE,
-  'sub',
-  'jti',
-  'exp',
-  'iat',
-  'lifetime',
-  'aud',
-  'role',
-];
+/** Every key-pair check after format; replay is left to the caller, which alone knows the ledger. */
+const ALL_AFTER_FORMAT = CHECK_NAMES.slice(CHECK_NAMES.indexOf('header'), CHECK_NAMES.indexOf('role') + 1);
 
 /** `token` is the token, or the rejection that reading it from the request produced. */
 export function checkStructure(run: CheckRun, token: string | Rejection): TokenStructure | undefined {
