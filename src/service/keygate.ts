@@ -67,8 +67,8 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   });
   const keys = new KeyAdmin(store, clock, directory);
   const pruner = setInterval(() => {
-    store.pruneJti(clock()).catch(() => {
-      // Expired bindings are harmless: bindJti replaces them. The next round tries again.
+    Promise.all([store.pruneJti(clock()), store.pruneSessions(clock())]).catch(() => {
+      // Expired rows are harmless (bindJti replaces them, ended sessions are refused); the next round tries again.
     });
   }, 60_000);
   pruner.unref();

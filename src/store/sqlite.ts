@@ -334,6 +334,10 @@ export class SqliteStore implements Store {
     return Number(result.changes) > 0;
   }
 
+  async pruneSessions(now: number): Promise<number> {
+    return Number(this.sql('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes);
+  }
+
   async listServerKeys(): Promise<ServerKeyRecord[]> {
     return (this.sql('SELECT * FROM server_keys ORDER BY created_at, id').all() as Row[]).map((row) => ({
       id: String(row.id),

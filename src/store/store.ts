@@ -92,6 +92,8 @@ export interface Store {
   touchSession(id: string, now: UnixSeconds): Promise<void>;
   /** Returns false when the session did not exist or was already revoked. */
   revokeSession(id: string, now: UnixSeconds, reason: string): Promise<boolean>;
+  /** Deletes sessions past their absolute end: they can never be used again. */
+  pruneSessions(now: UnixSeconds): Promise<number>;
   listServerKeys(): Promise<ServerKeyRecord[]>;
   /**
    * Adds a new active server key and retires the others, in one transaction. With `onlyIfNone`

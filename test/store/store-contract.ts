@@ -167,6 +167,8 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       await store.touchSession('s4', NOW + 10);
       assert.equal((await store.getSession('s4'))?.lastSeenAt, NOW + 50);
       assert.equal(await store.revokeSession('s4', NOW + 60, 'logout'), true);
+      assert.ok((await store.pruneSessions(NOW + 100)) >= 4);
+      assert.equal(await store.getSession('s4'), undefined);
     });
 
     test('server keys: rotation leaves exactly one active key', async () => {
