@@ -1,4 +1,4 @@
-import type { PassDetail } from './check-run.ts';
+import type { CheckName, CheckRun, PassDetail } from './check-run.ts';
 import type { KeyRecord } from './key-record.ts';
 import type { VerificationPolicy } from './policy.ts';
 import { type Rejection, reject } from './reason-codes.ts';
@@ -12,6 +12,15 @@ const MAX_AUDIENCES = 16;
 export type ClaimCheck = { rejection: Rejection } | { pass: () => PassDetail };
 
 /** Pass details are built only when /auth/hello asks for them: the hot path formats nothing. */
+/**
+ * Records a claim check on a run. `hint` replaces a failure's hint where the client's fix is not
+ * the key-pair one: a session token is never re-signed by its holder, only obtained again.
+ */
+export function recordClaim(run: CheckRun, name: CheckName, check: ClaimCheck, hint?: string): boolean {
+  if ('pass' in check) return run.record(name, undefined, check.pass);
+  return run.record(name, hint ? { ...check.rejection, hint } : check.rejection);
+}
+
 const passWith = (detail: () => PassDetail): ClaimCheck => ({ pass: detail });
 const fail = (rejection: Rejection): ClaimCheck => ({ rejection });
 

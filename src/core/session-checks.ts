@@ -1,11 +1,5 @@
-import type { CheckName, CheckRun } from './check-run.ts';
-import {
-  type ClaimCheck,
-  checkAudience,
-  checkExpiry,
-  checkIssuedAt,
-  checkStringClaim,
-} from './claim-checks.ts';
+import type { CheckRun } from './check-run.ts';
+import { checkAudience, checkExpiry, checkIssuedAt, checkStringClaim, recordClaim } from './claim-checks.ts';
 import { verifySignature } from './key-checks.ts';
 import type { VerificationPolicy } from './policy.ts';
 import { reject } from './reason-codes.ts';
@@ -30,23 +24,8 @@ export interface SessionClaims {
   iat: UnixSeconds;
 }
 
-export const SESSION_CHECKS: readonly CheckName[] = [
-  'header',
-  'alg',
-  'kid',
-  'key',
-  'signature',
-  'iss',
-  'sub',
-  'exp',
-  'iat',
-  'aud',
-  'role',
-  'session',
-];
-
-const record = (run: CheckRun, name: CheckName, check: ClaimCheck) =>
-  'rejection' in check ? run.record(name, check.rejection) : run.record(name, undefined, check.pass);
+/** After the signature, a bad claim means the token is stale or not ours to fix: log in again. */
+const LOG_IN_AGAIN = 'Log in again (POST /auth/login) to get a new session token.';
 
 /** Every check of a session token but the session's own state, which the service looks up. */
 export function checkSessionToken(
@@ -119,7 +98,7 @@ export function checkSessionToken(
     'iss',
     payload.iss === SESSION_ISSUER
       ? undefined
-      : reject('iss_mismatch', { expected: SESSION_ISSUER, actual: String(payload.iss) }),
+      : reject('iss_mismatch', { expected: SESSION_ISSUER, actual: String(payload.iss), hint: LOG_IN_AGAIN }),
     () => ({ message: 'Issued by Keygate.', actual: SESSION_ISSUER }),
   );
   if (stop()) return undefined;
@@ -129,18 +108,22 @@ export function checkSessionToken(
     ['iat', checkIssuedAt(payload, policy, now)],
     ['aud', checkAudience(payload, policy)],
   ] as const) {
-    record(run, name, check);
+    recordClaim(run, name, check, LOG_IN_AGAIN);
     if (stop()) return undefined;
   }
   const role = payload.role;
-  run.record('role', isRole(role) ? undefined : reject('role_invalid', { actual: String(role) }), () => ({
-    message: `The session's role is ${String(role)}.`,
-  }));
+  run.record(
+    'role',
+    isRole(role) ? undefined : reject('role_invalid', { actual: String(role), hint: LOG_IN_AGAIN }),
+    () => ({
+      message: `The session's role is ${String(role)}.`,
+    }),
+  );
   if (run.failure) return undefined;
   if (typeof payload.sid !== 'string' || typeof payload.org_id !== 'string') {
     run.record(
       'session',
-      reject('claim_missing', { message: 'A session token carries "sid" and "org_id".' }),
+      reject('claim_missing', { message: 'A session token carries "sid" and "org_id".', hint: LOG_IN_AGAIN }),
     );
     return undefined;
   }

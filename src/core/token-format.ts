@@ -87,7 +87,7 @@ function decodeSegment(text: string, which: 'header' | 'payload'): Segment {
   return { ok: true, value };
 }
 
-export function describeJsonType(value: JsonValue | undefined): string {
+function describeJsonType(value: JsonValue | undefined): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';

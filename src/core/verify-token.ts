@@ -2,7 +2,6 @@ import type { KeyObject } from 'node:crypto';
 import type { Algorithm } from './algorithms.ts';
 import { CHECK_NAMES, type CheckName, type CheckRun } from './check-run.ts';
 import {
-  type ClaimCheck,
   checkAudience,
   checkExpiry,
   checkIssuedAt,
@@ -11,6 +10,7 @@ import {
   checkRole,
   checkStringClaim,
   isNumericDate,
+  recordClaim,
 } from './claim-checks.ts';
 import { checkHeaderAlg, checkHeaderParams, resolveKid } from './header-checks.ts';
 import { checkAlgorithmForKey, checkKeyUsable, verifySignature } from './key-checks.ts';
@@ -134,10 +134,6 @@ export function checkWithKey(
     return false;
   }
   return recordClaim(run, 'iss', checkIssuer(jws.payload, record));
-}
-
-function recordClaim(run: CheckRun, name: CheckName, check: ClaimCheck): boolean {
-  return 'rejection' in check ? run.record(name, check.rejection) : run.record(name, undefined, check.pass);
 }
 
 export interface CheckedClaims {

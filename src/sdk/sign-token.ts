@@ -1,5 +1,6 @@
 import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import type { Algorithm } from '../core/algorithms.ts';
+import { encodeBase64url as b64 } from '../core/base64url.ts';
 
 export interface SignTokenOptions {
   /** The private key: a KeyObject or PEM text (PKCS#1, SEC1 or PKCS#8). */
@@ -56,8 +57,4 @@ export function signToken(options: SignTokenOptions): string {
   const hash = alg === 'RS384' ? 'sha384' : 'sha256';
   const signature = sign(hash, Buffer.from(signingInput), isEc ? { key, dsaEncoding: 'ieee-p1363' } : key);
   return `${signingInput}.${signature.toString('base64url')}`;
-}
-
-function b64(text: string): string {
-  return Buffer.from(text).toString('base64url');
 }

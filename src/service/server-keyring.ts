@@ -6,6 +6,7 @@ import {
   randomUUID,
   sign,
 } from 'node:crypto';
+import { encodeBase64url as b64 } from '../core/base64url.ts';
 import type { VerifyingKey } from '../core/verify-token.ts';
 import type { Store } from '../store/store.ts';
 import type { Clock } from './authenticator.ts';
@@ -120,8 +121,4 @@ export class ServerKeyring {
     });
     return `${input}.${signature.toString('base64url')}`;
   }
-}
-
-function b64(text: string): string {
-  return Buffer.from(text).toString('base64url');
 }

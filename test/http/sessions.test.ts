@@ -81,7 +81,7 @@ describe('POST /auth/login', () => {
     assert.equal(whoami.json().results.org_id, orgId);
   });
 
-  test('the request the spec sends with httpie (form) and with JSON both work', async () => {
+  test('a form body (httpie -f) logs in as JSON does', async () => {
     await createUser('form@example.com');
     const form = await app.inject({
       method: 'POST',
@@ -248,6 +248,8 @@ describe('session tokens', () => {
     }
     f.now.value = NOW + 12 * 3600 + 61;
     await rejectsWith(f.keygate.authenticator.authenticate(active), 'token_expired');
+    const expired = (await f.keygate.authenticator.explain(active)).checks.find((c) => c.name === 'exp');
+    assert.match(expired?.hint ?? '', /Log in again/, 'a session token is obtained again, not re-signed');
     f.now.value = NOW;
   });
 
