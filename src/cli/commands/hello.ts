@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { callServer } from '../io.ts';
 import { CliError, EXIT, print, table } from '../output.ts';
 import { readSecretInput } from '../secret-input.ts';
 
@@ -40,21 +41,11 @@ export function helloCommand(program: Command): void {
 }
 
 async function callHello(url: string, token: string): Promise<HelloResults> {
-  let response: Response;
-  try {
-    response = await fetch(new URL('/auth/hello', url), {
-      headers: { authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (error) {
-    throw new CliError('unreachable', `Cannot reach ${url}: ${(error as Error).message}.`, {
-      hint: 'Check --url and that the server is running (keygate serve).',
-      exitCode: EXIT.server,
-    });
-  }
-  const body = (await response.json().catch(() => undefined)) as { results?: HelloResults } | undefined;
-  if (response.status !== 200 || !body?.results) {
-    throw new CliError('server_error', `${url} answered ${response.status} to /auth/hello.`, {
+  const { status, body } = await callServer<{ results?: HelloResults }>(url, '/auth/hello', {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  if (status !== 200 || !body?.results) {
+    throw new CliError('server_error', `${url} answered ${status} to /auth/hello.`, {
       hint: 'Check that --url points at a Keygate server.',
       exitCode: EXIT.server,
     });

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
 import type { KeyRecord, KeyStatus } from '../../core/key-record.ts';
 import { isoTime } from '../../core/time.ts';
 import { withKeyAdmin } from '../admin-store.ts';
-import { CliError, cliName, print, table } from '../output.ts';
+import { readUserFile } from '../io.ts';
+import { cliName, print, table } from '../output.ts';
 
 export function keyView(key: KeyRecord) {
   return {
@@ -21,20 +21,6 @@ export function keyView(key: KeyRecord) {
     created_at: isoTime(key.createdAt),
     last_used_at: key.lastUsedAt === null ? null : isoTime(key.lastUsedAt),
   };
-}
-
-function readKeyFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new CliError(
-      'file_unreadable',
-      `Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}.`,
-      {
-        hint: 'Give the path of the public key file (the .pub beside your private key).',
-      },
-    );
-  }
 }
 
 export function keyCommands(program: Command): void {
@@ -62,7 +48,10 @@ export function keyCommands(program: Command): void {
         label?: string;
         json?: boolean;
       }) => {
-        const publicKey = readKeyFile(options.publicKey);
+        const publicKey = readUserFile(
+          options.publicKey,
+          'Give the path of the public key file (the .pub beside your private key).',
+        );
         const registered = await withKeyAdmin((admin) =>
           admin.registerKey({
             orgId: options.org,

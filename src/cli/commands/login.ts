@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { callServer } from '../io.ts';
 import { CliError, EXIT, print } from '../output.ts';
 import { readPassHash } from '../password.ts';
 
@@ -17,34 +18,23 @@ export function loginCommand(program: Command): void {
     .option('--json', 'print the whole answer as JSON')
     .action(async (options: { url: string; user: string; json?: boolean }) => {
       const passHash = await readPassHash();
-      let response: Response;
-      try {
-        response = await fetch(new URL('/auth/login', options.url), {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ user: options.user, pass_hash: passHash }),
-          signal: AbortSignal.timeout(15_000),
-        });
-      } catch (error) {
-        throw new CliError('unreachable', `Cannot reach ${options.url}: ${(error as Error).message}.`, {
-          hint: 'Check --url and that the server is running.',
-          exitCode: EXIT.server,
-        });
-      }
-      const body = (await response.json().catch(() => ({}))) as LoginBody;
-      if (response.status === 202 && body.results) {
-        const results = body.results;
+      const { status, body } = await callServer<LoginBody>(options.url, '/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user: options.user, pass_hash: passHash }),
+      });
+      const results = body?.results;
+      if (status === 202 && results) {
         print(options, results, () => results.token.HY_APP_AUTH_v1);
         return;
       }
-      const error = body.error ?? {
+      const error = body?.error ?? {
         code: 'server_error',
-        message: `The server answered ${response.status}.`,
+        message: `The server answered ${status}.`,
       };
       throw new CliError(error.code, error.message, {
         ...(error.hint !== undefined && { hint: error.hint }),
-        exitCode:
-          response.status === 401 ? EXIT.rejected : response.status === 400 ? EXIT.usage : EXIT.server,
+        exitCode: status === 401 ? EXIT.rejected : status === 400 ? EXIT.usage : EXIT.server,
       });
     });
 }

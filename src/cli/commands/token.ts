@@ -1,9 +1,9 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
 import { isAcceptedAlgorithm } from '../../core/algorithms.ts';
 import { signToken } from '../../sdk/sign-token.ts';
+import { readUserFile } from '../io.ts';
 import { CliError, print } from '../output.ts';
 
 interface TokenOptions {
@@ -59,15 +59,7 @@ export function tokenCommand(program: Command): void {
 }
 
 function readPrivateKey(path: string): KeyObject {
-  let pem: string;
-  try {
-    pem = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new CliError(
-      'file_unreadable',
-      `Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}.`,
-    );
-  }
+  const pem = readUserFile(path, 'Give the private key file from keygate keygen or ssh-keygen -m PEM.');
   try {
     return createPrivateKey(pem);
   } catch {
