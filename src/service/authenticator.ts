@@ -48,9 +48,8 @@ export interface AuthenticatorDeps {
   policy: VerificationPolicy;
   clock?: Clock;
   cache?: TokenCache;
-  /** Session tokens are refused as unknown-key tokens when these are absent. */
-  sessions?: Sessions;
-  keyring?: ServerKeyring;
+  sessions: Sessions;
+  keyring: ServerKeyring;
 }
 
 /**
@@ -151,14 +150,12 @@ export class Authenticator {
     const claims = checkSessionToken(
       run,
       structure.jws,
-      (kid) => keyring?.verifier(kid),
+      (kid) => keyring.verifier(kid),
       this.deps.policy,
       now,
     );
-    if (!claims || !sessions) {
-      if (!run.failure)
-        run.record('session', reject('session_revoked', { message: 'Sessions are not enabled here.' }));
-      else run.skip('session', run.results.find((r) => !r.ok && !r.skipped)?.name ?? 'signature');
+    if (!claims) {
+      run.skip('session', run.results.find((r) => !r.ok && !r.skipped)?.name ?? 'signature');
       return undefined;
     }
     const state = await this.guard(() => sessions.checkSession(claims, now, touch));

@@ -7,6 +7,9 @@ import { after, test } from 'node:test';
 import { Authenticator } from '../../src/service/authenticator.ts';
 import { KeyAdmin } from '../../src/service/key-admin.ts';
 import { KeyDirectory } from '../../src/service/key-directory.ts';
+import { PasswordHasher } from '../../src/service/password-hasher.ts';
+import { ServerKeyring } from '../../src/service/server-keyring.ts';
+import { DEFAULT_SESSION_POLICY, Sessions } from '../../src/service/sessions.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { Store } from '../../src/store/store.ts';
 import { AUD, NOW, POLICY, rejectsWith, rsaPair, signJwt } from '../helpers.ts';
@@ -37,7 +40,17 @@ async function world(options: { singleUse?: boolean } = {}) {
   const clock = () => now.value;
   const directory = new KeyDirectory(store, { pollMs: 60_000 });
   await directory.start();
-  const authenticator = new Authenticator({ store, directory, policy: POLICY, clock });
+  const keyring = new ServerKeyring(store, clock);
+  await keyring.start();
+  const sessions = new Sessions({
+    store,
+    hasher: new PasswordHasher(),
+    keyring,
+    clock,
+    policy: POLICY,
+    sessionPolicy: DEFAULT_SESSION_POLICY,
+  });
+  const authenticator = new Authenticator({ store, directory, policy: POLICY, clock, sessions, keyring });
   const admin = new KeyAdmin(store, clock, directory);
   const org = await admin.createOrg('Cache Org', { singleUseTokens: options.singleUse ?? false });
   const pair = rsaPair(2048);
