@@ -1,3 +1,31 @@
 #!/usr/bin/env node
-// Node >= 24 runs the TypeScript sources directly (type stripping); there is no build step.
-import '../src/cli/main.ts';
+// Node >= 24 runs the TypeScript sources directly (type stripping); there is no build step. This
+// file is plain JavaScript that any Node can parse, so an older Node gets told what to do instead
+// of a stack trace about ".ts" files.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const REQUIRED_MAJOR = 24;
+const major = Number(process.versions.node.split('.')[0]);
+
+if (major >= REQUIRED_MAJOR) {
+  await import('../src/cli/main.ts');
+} else {
+  // `npm ci` installs the project's pinned Node beside this file: run the command under it.
+  const pinned = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url));
+  if (!existsSync(pinned)) {
+    process.stderr.write(
+      `keygate needs Node.js ${REQUIRED_MAJOR} or newer; this is Node ${process.versions.node} (${process.execPath}).\n` +
+        `  Run "npm ci" in the keygate folder: it installs the pinned Node ${REQUIRED_MAJOR} that keygate then uses,\n` +
+        `  or install Node ${REQUIRED_MAJOR} and put it first on PATH.\n`,
+    );
+    process.exit(2);
+  }
+  const child = spawn(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
+  // A process manager signals this process; the server runs in the child, so pass it on.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));
+}
