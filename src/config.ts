@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { VerificationPolicy } from './core/policy.ts';
 import { DEFAULT_POLICY } from './core/policy.ts';
-import { DEFAULT_SESSION_POLICY, type SessionPolicy } from './service/sessions.ts';
+import { DEFAULT_SESSION_POLICY, type SessionPolicy } from './core/session-policy.ts';
 
 /** Everything a deployment can set, from the environment; CLI flags of the same name win. */
 export interface Config {

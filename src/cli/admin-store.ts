@@ -1,5 +1,5 @@
 import { loadConfig, readPepper } from '../config.ts';
-import { systemClock } from '../service/authenticator.ts';
+import { systemClock } from '../service/clock.ts';
 import { KeyAdmin } from '../service/key-admin.ts';
 import { PasswordHasher } from '../service/password-hasher.ts';
 import { ServerKeyring } from '../service/server-keyring.ts';

@@ -14,3 +14,6 @@ export function relativeTime(target: UnixSeconds, now: UnixSeconds): string {
     abs < 120 ? `${abs} s` : abs < 7200 ? `${Math.round(abs / 60)} min` : `${Math.round(abs / 3600)} h`;
   return delta >= 0 ? `in ${amount}` : `${amount} ago`;
 }
+
+/** Where "now" comes from. Core takes `now` as a value; services are given a Clock. */
+export type Clock = () => UnixSeconds;

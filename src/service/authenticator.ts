@@ -4,7 +4,7 @@ import type { VerificationPolicy } from '../core/policy.ts';
 import { type ReasonCode, type Rejection, reject } from '../core/reason-codes.ts';
 import { checkSessionToken, type SessionClaims } from '../core/session-checks.ts';
 import type { JsonObject } from '../core/strict-json.ts';
-import { isoTime, type UnixSeconds } from '../core/time.ts';
+import { type Clock, isoTime, type UnixSeconds } from '../core/time.ts';
 import {
   type CheckedClaims,
   checkClaims,
@@ -14,14 +14,12 @@ import {
 } from '../core/verify-token.ts';
 import type { JtiBinding, Store } from '../store/store.ts';
 import { AuthError, UnavailableError } from './auth-error.ts';
+import { systemClock } from './clock.ts';
 import type { DirectoryEntry, KeyDirectory } from './key-directory.ts';
 import type { Principal } from './principal.ts';
 import type { ServerKeyring } from './server-keyring.ts';
 import type { Sessions } from './sessions.ts';
 import { TokenCache } from './token-cache.ts';
-
-export type Clock = () => UnixSeconds;
-export const systemClock: Clock = () => Math.floor(Date.now() / 1000);
 
 export interface HelloReport {
   valid: boolean;
@@ -218,7 +216,8 @@ export class Authenticator {
   ): DirectoryEntry | undefined | Promise<DirectoryEntry | undefined> {
     const kid = structure.lookup?.kid;
     if (kid === undefined) return undefined;
-    return this.deps.directory.cached(kid) ?? this.guard(() => this.deps.directory.resolve(kid));
+    const found = this.deps.directory.lookup(kid);
+    return found instanceof Promise ? this.guard(() => found) : found;
   }
 
   /** The checks that need the key: key state, algorithm, signature, then the claims. */

@@ -2,9 +2,8 @@ import type { Algorithm } from '../core/algorithms.ts';
 import { intakePublicKey, KeyIntakeError } from '../core/key-intake.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import { DEFAULT_KEY_ROLES, DEFAULT_ROLE, isRole, ROLES, type Role } from '../core/roles.ts';
-import { isoTime, type UnixSeconds } from '../core/time.ts';
+import { type Clock, isoTime, type UnixSeconds } from '../core/time.ts';
 import { ConflictError, type Org, type Store } from '../store/store.ts';
-import type { Clock } from './authenticator.ts';
 import { InputError } from './input-error.ts';
 import type { KeyDirectory } from './key-directory.ts';
 

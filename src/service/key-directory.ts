@@ -88,6 +88,14 @@ export class KeyDirectory {
     return this.entries.get(kid);
   }
 
+  /**
+   * The entry a token's kid names: from memory when it can answer, else a promise of the store's
+   * answer. The authenticator awaits only when a promise comes back, so warm kids cost no tick.
+   */
+  lookup(kid: string): DirectoryEntry | undefined | Promise<DirectoryEntry | undefined> {
+    return this.entries.get(kid) ?? this.resolve(kid);
+  }
+
   async resolve(kid: string): Promise<DirectoryEntry | undefined> {
     const hit = this.entries.get(kid);
     if (hit) return hit;

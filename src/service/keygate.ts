@@ -1,13 +1,16 @@
 import { availableParallelism } from 'node:os';
 import type { VerificationPolicy } from '../core/policy.ts';
+import { DEFAULT_SESSION_POLICY, type SessionPolicy } from '../core/session-policy.ts';
+import type { Clock } from '../core/time.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
-import { Authenticator, type Clock, systemClock } from './authenticator.ts';
+import { Authenticator } from './authenticator.ts';
+import { systemClock } from './clock.ts';
 import { KeyAdmin } from './key-admin.ts';
 import { KeyDirectory } from './key-directory.ts';
 import { type Argon2Params, PasswordHasher } from './password-hasher.ts';
 import { ServerKeyring } from './server-keyring.ts';
-import { DEFAULT_SESSION_POLICY, type SessionPolicy, Sessions } from './sessions.ts';
+import { Sessions } from './sessions.ts';
 import { UserAdmin } from './users.ts';
 
 /** The services one Keygate process runs, wired to one store. */

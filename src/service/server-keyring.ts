@@ -7,9 +7,9 @@ import {
   sign,
 } from 'node:crypto';
 import { encodeBase64url as b64 } from '../core/base64url.ts';
+import type { Clock } from '../core/time.ts';
 import type { VerifyingKey } from '../core/verify-token.ts';
 import type { Store } from '../store/store.ts';
-import type { Clock } from './authenticator.ts';
 
 export interface PublicJwk {
   kty: string;

@@ -1,30 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { SessionRecord, UserRecord } from '../core/account-records.ts';
-import { DEFAULT_LOCKOUT, type LockoutPolicy, lockedUntil } from '../core/lockout.ts';
+import { lockedUntil } from '../core/lockout.ts';
 import { checkPassHash, PASS_HASH_HINT } from '../core/pass-hash.ts';
 import type { VerificationPolicy } from '../core/policy.ts';
 import { type Rejection, reject } from '../core/reason-codes.ts';
 import { SESSION_ISSUER, SESSION_TYP, type SessionClaims } from '../core/session-checks.ts';
-import { isoTime, type UnixSeconds } from '../core/time.ts';
+import type { SessionPolicy } from '../core/session-policy.ts';
+import { type Clock, isoTime, type UnixSeconds } from '../core/time.ts';
 import type { Store } from '../store/store.ts';
-import type { Clock } from './authenticator.ts';
 import { InputError } from './input-error.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import type { ServerKeyring } from './server-keyring.ts';
-
-export interface SessionPolicy {
-  /** A session unused this long ends. */
-  idleSeconds: number;
-  /** A session ends this long after login, however active. */
-  absoluteSeconds: number;
-  lockout: LockoutPolicy;
-}
-
-export const DEFAULT_SESSION_POLICY: SessionPolicy = {
-  idleSeconds: 30 * 60,
-  absoluteSeconds: 12 * 3600,
-  lockout: DEFAULT_LOCKOUT,
-};
 
 /** The one answer to every failed login: the same status, body and (by a dummy hash) time. */
 export class LoginFailedError extends Error {
