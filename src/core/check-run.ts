@@ -1,6 +1,6 @@
 import type { Rejection } from './reason-codes.ts';
 
-/** The checks a token goes through, in the order they run. */
+/** Every check a token can go through, in the order /auth/hello lists them. */
 export const CHECK_NAMES = [
   'token',
   'format',
@@ -15,9 +15,11 @@ export const CHECK_NAMES = [
   'jti',
   'exp',
   'iat',
+  'nbf',
   'lifetime',
   'aud',
   'role',
+  'sid',
   'replay',
   'session',
 ] as const;
@@ -44,42 +46,133 @@ export interface CheckResult {
 }
 
 /**
- * Records check outcomes. Authentication runs it in `firstFailure` mode: nothing is kept for
- * passing checks and the caller stops at the first rejection, so the hot path allocates almost
- * nothing. /auth/hello runs it in `report` mode and keeps every check, passed, failed or skipped.
+ * What one check found: a typed value for the checks after it, or a rejection. `detail` is
+ * called only when /auth/hello asks, so the hot path formats nothing.
+ */
+export type Outcome<T> =
+  | { ok: true; value: T; detail?: () => PassDetail }
+  | { ok: false; rejection: Rejection };
+
+export function pass<T>(value: T, detail?: () => PassDetail): Outcome<T> {
+  return detail ? { ok: true, value, detail } : { ok: true, value };
+}
+
+export function fail(rejection: Rejection): Outcome<never> {
+  return { ok: false, rejection };
+}
+
+/** A step of a pipeline, by name and what it needs, whoever computes its outcome. */
+export interface Step {
+  readonly name: CheckName;
+  readonly needs: readonly CheckName[];
+}
+
+/**
+ * One row of a check table over the values `V` that a token kind's checks produce, with `E` the
+ * inputs they share (the parsed token, the key, the policy, now).
+ */
+export interface Check<V, E> extends Step {
+  /** Runs the check on the values so far and, when it passes, stores its own value among them. */
+  apply(values: Partial<V>, env: E): Outcome<unknown>;
+}
+
+/**
+ * Declares a check whose `run` sees exactly the values it `needs`, typed: reading anything else
+ * is a compile error, so a check cannot quietly depend on one that may not have run.
+ */
+export function defineCheck<V, E>() {
+  return <N extends keyof V & CheckName, D extends keyof V & CheckName>(check: {
+    name: N;
+    needs: readonly D[];
+    run(values: Pick<V, D>, env: E): Outcome<V[N]>;
+  }): Check<V, E> => ({
+    name: check.name,
+    needs: check.needs,
+    apply(values, env) {
+      // Sound because the runner calls apply only once every name in `needs` has passed, and a
+      // passing check stores its value under its name (just below).
+      const outcome = check.run(values as Pick<V, D>, env);
+      if (outcome.ok) values[check.name] = outcome.value;
+      return outcome;
+    },
+  });
+}
+
+/**
+ * Fails at load time unless every check needs only checks before it (or `given` ones). That
+ * order is what lets the first-failure runner skip looking at `needs` on the hot path.
+ */
+export function checkTable<V, E>(given: readonly CheckName[], table: Check<V, E>[]): readonly Check<V, E>[] {
+  const seen = new Set<CheckName>(given);
+  for (const check of table) {
+    const missing = check.needs.find((need) => !seen.has(need));
+    if (missing) throw new Error(`check "${check.name}" needs "${missing}", which does not run before it`);
+    seen.add(check.name);
+  }
+  return table;
+}
+
+/**
+ * Runs check tables in one of two modes. `first-failure` (authentication) stops at the first
+ * rejection and keeps nothing for passing checks, so it allocates almost nothing. `report`
+ * (/auth/hello) runs every check whose needs passed, records the rest as skipped because of the
+ * first need that did not pass, and keeps every result.
  */
 export class CheckRun {
   readonly report: boolean;
   readonly results: CheckResult[] = [];
   failure: Rejection | undefined;
+  private readonly passed = new Set<CheckName>();
 
-  constructor(mode: 'firstFailure' | 'report') {
+  constructor(mode: 'first-failure' | 'report') {
     this.report = mode === 'report';
   }
 
-  /** Returns true when the check passed. `describe` is called only in report mode. */
-  record(name: CheckName, rejection: Rejection | undefined, describe?: () => PassDetail): boolean {
-    if (rejection) {
-      this.failure ??= rejection;
-      if (this.report) this.results.push({ name, ok: false, ...rejection });
-      return false;
+  /**
+   * Runs `table` in order over `values` (which may hold values of earlier tables) and returns
+   * them, filled in by every check that passed. Names in `values` count as passed checks.
+   */
+  execute<V, E>(table: readonly Check<V, E>[], env: E, values: Partial<V>): Partial<V> {
+    // A value handed in is the value of a check that passed (in an earlier table or by the caller).
+    if (this.report) for (const name of Object.keys(values)) this.passed.add(name as CheckName);
+    for (const check of table) {
+      if (this.ready(check)) this.record(check, check.apply(values, env));
     }
-    if (this.report) this.results.push({ name, ok: true, ...(describe?.() ?? { message: 'ok' }) });
-    return true;
+    return values;
   }
 
-  skip(name: CheckName, because: CheckName): void {
-    if (this.report) {
-      this.results.push({
-        name,
-        ok: false,
-        skipped: true,
-        message: `Not checked: the ${because} check failed.`,
-      });
-    }
+  /**
+   * Whether `step` can run: in first-failure mode, nothing failed yet; in report mode, all its
+   * needs passed. When it cannot, report mode records it as skipped.
+   */
+  ready(step: Step): boolean {
+    if (!this.report) return this.failure === undefined;
+    const missing = step.needs.find((need) => !this.passed.has(need));
+    if (missing === undefined) return true;
+    this.results.push({
+      name: step.name,
+      ok: false,
+      skipped: true,
+      message: `Not checked: it needs the ${missing} check, which did not pass.`,
+    });
+    return false;
   }
 
-  skipAll(names: readonly CheckName[], because: CheckName): void {
-    for (const name of names) this.skip(name, because);
+  /** Records the outcome of a step that a service computed itself (it did I/O); call after `ready`. */
+  record(step: Step, outcome: Outcome<unknown>): boolean {
+    if (outcome.ok) this.pass(step.name, outcome.detail);
+    else this.fail(step.name, outcome.rejection);
+    return outcome.ok;
+  }
+
+  private pass(name: CheckName, detail: (() => PassDetail) | undefined): void {
+    if (!this.report) return;
+    this.passed.add(name);
+    this.results.push({ name, ok: true, ...(detail?.() ?? { message: 'ok' }) });
+  }
+
+  private fail(name: CheckName, rejection: Rejection): void {
+    this.failure ??= rejection;
+    if (this.report) this.results.push({ name, ok: false, ...rejection });
   }
 }

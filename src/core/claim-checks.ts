@@ -1,4 +1,4 @@
-import type { CheckName, CheckRun, PassDetail } from './check-run.ts';
+import { fail, type Outcome, pass } from './check-run.ts';
 import type { KeyRecord } from './key-record.ts';
 import type { VerificationPolicy } from './policy.ts';
 import { type Rejection, reject } from './reason-codes.ts';
@@ -9,21 +9,6 @@ import { isoTime, relativeTime, type UnixSeconds } from './time.ts';
 const MAX_ID_LENGTH = 256;
 const MAX_AUDIENCES = 16;
 
-export type ClaimCheck = { rejection: Rejection } | { pass: () => PassDetail };
-
-/** Pass details are built only when /auth/hello asks for them: the hot path formats nothing. */
-/**
- * Records a claim check on a run. `hint` replaces a failure's hint where the client's fix is not
- * the key-pair one: a session token is never re-signed by its holder, only obtained again.
- */
-export function recordClaim(run: CheckRun, name: CheckName, check: ClaimCheck, hint?: string): boolean {
-  if ('pass' in check) return run.record(name, undefined, check.pass);
-  return run.record(name, hint ? { ...check.rejection, hint } : check.rejection);
-}
-
-const passWith = (detail: () => PassDetail): ClaimCheck => ({ pass: detail });
-const fail = (rejection: Rejection): ClaimCheck => ({ rejection });
-
 function describe(value: JsonValue | undefined): string {
   if (value === undefined) return 'missing';
   const text = JSON.stringify(value);
@@ -31,7 +16,7 @@ function describe(value: JsonValue | undefined): string {
 }
 
 /** A required string claim: present, a string, not empty, not absurdly long. */
-export function checkStringClaim(payload: JsonObject, name: 'sub' | 'jti' | 'iss'): ClaimCheck {
+export function checkStringClaim(payload: JsonObject, name: 'sub' | 'jti' | 'iss'): Outcome<string> {
   const value = payload[name];
   if (value === undefined) {
     return fail(
@@ -47,17 +32,17 @@ export function checkStringClaim(payload: JsonObject, name: 'sub' | 'jti' | 'iss
       }),
     );
   }
-  return { pass: () => ({ message: `"${name}" is present.`, actual: value }) };
+  return pass(value, () => ({ message: `"${name}" is present.`, actual: value }));
 }
 
 /** `iss` names the organization that owns the key which signed the token. */
-export function checkIssuer(payload: JsonObject, key: KeyRecord): ClaimCheck {
+export function checkIssuer(payload: JsonObject, key: KeyRecord): Outcome<string> {
   const shape = checkStringClaim(payload, 'iss');
-  if ('rejection' in shape) return shape;
-  if (payload.iss !== key.orgId) {
+  if (!shape.ok) return shape;
+  if (shape.value !== key.orgId) {
     return fail(reject('iss_mismatch', { expected: key.orgId, actual: describe(payload.iss) }));
   }
-  return passWith(() => ({ message: 'The issuer owns the signing key.', actual: key.orgId }));
+  return pass(shape.value, () => ({ message: 'The issuer owns the signing key.', actual: key.orgId }));
 }
 
 /** A JWT NumericDate as accepted here: whole, non-negative seconds within the safe integers. */
@@ -65,35 +50,37 @@ export function isNumericDate(value: JsonValue | undefined): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-function readTime(
-  payload: JsonObject,
-  name: 'exp' | 'iat',
-): { value: UnixSeconds } | { rejection: Rejection } {
+type TimeClaim = 'exp' | 'iat' | 'nbf';
+
+function invalidTime(payload: JsonObject, name: TimeClaim, now: UnixSeconds): Rejection {
+  return reject('claim_invalid', {
+    message: `The "${name}" claim must be whole seconds since the epoch (a non-negative integer).`,
+    hint: `Send "${name}" as an integer such as ${now}; not a string, a fraction or milliseconds.`,
+    expected: 'integer seconds',
+    actual: describe(payload[name]),
+  });
+}
+
+function readTime(payload: JsonObject, name: 'exp' | 'iat', now: UnixSeconds): Outcome<UnixSeconds> {
   const value = payload[name];
   if (value === undefined) {
-    return {
-      rejection: reject('claim_missing', {
+    return fail(
+      reject('claim_missing', {
         message: `The "${name}" claim is missing.`,
         expected: 'whole seconds since 1970-01-01T00:00:00Z',
       }),
-    };
+    );
   }
-  if (!isNumericDate(value)) {
-    return {
-      rejection: reject('claim_invalid', {
-        message: `The "${name}" claim must be whole seconds since the epoch (a non-negative integer).`,
-        hint: `Send "${name}" as an integer such as ${Math.floor(Date.now() / 1000)}; not a string, a fraction or milliseconds.`,
-        expected: 'integer seconds',
-        actual: describe(value),
-      }),
-    };
-  }
-  return { value };
+  return isNumericDate(value) ? pass(value) : fail(invalidTime(payload, name, now));
 }
 
-export function checkExpiry(payload: JsonObject, policy: VerificationPolicy, now: UnixSeconds): ClaimCheck {
-  const exp = readTime(payload, 'exp');
-  if ('rejection' in exp) return fail(exp.rejection);
+export function checkExpiry(
+  payload: JsonObject,
+  policy: VerificationPolicy,
+  now: UnixSeconds,
+): Outcome<UnixSeconds> {
+  const exp = readTime(payload, 'exp', now);
+  if (!exp.ok) return exp;
   if (exp.value <= now - policy.leewaySeconds) {
     return fail(
       reject('token_expired', {
@@ -103,15 +90,19 @@ export function checkExpiry(payload: JsonObject, policy: VerificationPolicy, now
       }),
     );
   }
-  return passWith(() => ({
+  return pass(exp.value, () => ({
     message: `The token expires ${relativeTime(exp.value, now)}.`,
     actual: isoTime(exp.value),
   }));
 }
 
-export function checkIssuedAt(payload: JsonObject, policy: VerificationPolicy, now: UnixSeconds): ClaimCheck {
-  const iat = readTime(payload, 'iat');
-  if ('rejection' in iat) return fail(iat.rejection);
+export function checkIssuedAt(
+  payload: JsonObject,
+  policy: VerificationPolicy,
+  now: UnixSeconds,
+): Outcome<UnixSeconds> {
+  const iat = readTime(payload, 'iat', now);
+  if (!iat.ok) return iat;
   if (iat.value > now + policy.leewaySeconds) {
     return fail(
       reject('iat_in_future', {
@@ -121,15 +112,48 @@ export function checkIssuedAt(payload: JsonObject, policy: VerificationPolicy, n
       }),
     );
   }
-  return passWith(() => ({
+  return pass(iat.value, () => ({
     message: `The token was issued ${relativeTime(iat.value, now)}.`,
     actual: isoTime(iat.value),
   }));
 }
 
-/** Only called once exp and iat are both NumericDates (in range or not). */
-export function checkLifetime(payload: JsonObject, policy: VerificationPolicy): ClaimCheck {
-  const lifetime = (payload.exp as number) - (payload.iat as number);
+/**
+ * `nbf` is optional (RFC 7519 section 4.1.5), but a token that carries it is refused before that
+ * time less the leeway: a client that sets it means "not yet", and accepting it early would
+ * break that promise. The value is the time from which the token is valid, or null when absent.
+ */
+export function checkNotBefore(
+  payload: JsonObject,
+  policy: VerificationPolicy,
+  now: UnixSeconds,
+): Outcome<UnixSeconds | null> {
+  const nbf = payload.nbf;
+  if (nbf === undefined)
+    return pass(null, () => ({ message: 'No "nbf" claim: the token is valid from its iat.' }));
+  if (!isNumericDate(nbf)) return fail(invalidTime(payload, 'nbf', now));
+  if (nbf > now + policy.leewaySeconds) {
+    return fail(
+      reject('token_not_yet_valid', {
+        message: `The token is not valid before ${isoTime(nbf)} (${relativeTime(nbf, now)}), beyond the ${policy.leewaySeconds} s leeway.`,
+        expected: `at most ${isoTime(now + policy.leewaySeconds)}`,
+        actual: isoTime(nbf),
+      }),
+    );
+  }
+  return pass(nbf, () => ({
+    message: `The token is valid since ${relativeTime(nbf, now)}.`,
+    actual: isoTime(nbf),
+  }));
+}
+
+/** exp - iat: positive, and no longer than the policy allows. The value is the lifetime in seconds. */
+export function checkLifetime(
+  exp: UnixSeconds,
+  iat: UnixSeconds,
+  policy: VerificationPolicy,
+): Outcome<number> {
+  const lifetime = exp - iat;
   if (lifetime <= 0) {
     return fail(
       reject('claim_invalid', {
@@ -149,14 +173,14 @@ export function checkLifetime(payload: JsonObject, policy: VerificationPolicy): 
       }),
     );
   }
-  return passWith(() => ({
+  return pass(lifetime, () => ({
     message: `The token lives ${lifetime} s.`,
     expected: `<= ${policy.maxLifetimeSeconds} s`,
   }));
 }
 
-/** `aud` (a string or an array of strings) must contain one configured audience exactly. */
-export function checkAudience(payload: JsonObject, policy: VerificationPolicy): ClaimCheck {
+/** `aud` (a string or an array of strings) must contain one configured audience exactly; the value is that audience. */
+export function checkAudience(payload: JsonObject, policy: VerificationPolicy): Outcome<string> {
   const aud = payload.aud;
   const expected = policy.audiences.join(' or ');
   if (aud === undefined)
@@ -176,30 +200,25 @@ export function checkAudience(payload: JsonObject, policy: VerificationPolicy): 
       }),
     );
   }
-  const match = (values as string[]).find((v) => policy.audiences.includes(v));
-  if (match === undefined) {
-    return fail(reject('aud_mismatch', { expected, actual: describe(aud) }));
-  }
-  return passWith(() => ({ message: `The audience names this service.`, expected, actual: match }));
+  const match = values.find((v): v is string => typeof v === 'string' && policy.audiences.includes(v));
+  if (match === undefined) return fail(reject('aud_mismatch', { expected, actual: describe(aud) }));
+  return pass(match, () => ({ message: 'The audience names this service.', expected, actual: match }));
 }
 
 /**
  * A token may leave `role` out (the spec's runnable examples do): it then gets the key's default
  * role, and /auth/hello warns about it. A role outside the key's ceiling is refused.
  */
-export function checkRole(payload: JsonObject, key: KeyRecord): ClaimCheck & { role?: Role } {
+export function checkRole(payload: JsonObject, key: KeyRecord): Outcome<Role> {
   const role = payload.role;
   const allowed = key.roles.join(', ');
   if (role === undefined) {
-    return {
-      role: key.defaultRole,
-      pass: () => ({
-        message: `No "role" claim; the key's default role "${key.defaultRole}" applies.`,
-        warning: `Add "role" to the token (one of ${allowed}); the reference requires it.`,
-        expected: allowed,
-        actual: 'missing',
-      }),
-    };
+    return pass(key.defaultRole, () => ({
+      message: `No "role" claim; the key's default role "${key.defaultRole}" applies.`,
+      warning: `Add "role" to the token (one of ${allowed}); the reference requires it.`,
+      expected: allowed,
+      actual: 'missing',
+    }));
   }
   if (!isRole(role)) {
     const lookAlike = typeof role === 'string' && isRole(role.trim().toLowerCase());
@@ -213,11 +232,11 @@ export function checkRole(payload: JsonObject, key: KeyRecord): ClaimCheck & { r
       }),
     );
   }
-  if (!key.roles.includes(role)) {
+  if (!key.roles.includes(role))
     return fail(reject('role_not_permitted', { expected: allowed, actual: role }));
-  }
-  return {
-    role,
-    pass: () => ({ message: `The key allows the role "${role}".`, expected: allowed, actual: role }),
-  };
+  return pass(role, () => ({
+    message: `The key allows the role "${role}".`,
+    expected: allowed,
+    actual: role,
+  }));
 }

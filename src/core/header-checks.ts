@@ -1,5 +1,6 @@
 import { ACCEPTED_ALGORITHMS, type Algorithm, isAcceptedAlgorithm } from './algorithms.ts';
-import { type Rejection, reject } from './reason-codes.ts';
+import { fail, type Outcome, pass } from './check-run.ts';
+import { reject } from './reason-codes.ts';
 import type { JsonObject } from './strict-json.ts';
 
 const KEY_CARRYING_PARAMS = new Set(['jwk', 'jku', 'x5u', 'x5c', 'x5t', 'x5t#S256']);
@@ -7,16 +8,18 @@ const ALLOWED_PARAMS = new Set(['alg', 'typ', 'kid']);
 const JWT_TYPES = new Set(['jwt', 'application/jwt']);
 
 /** The header may carry only alg, typ and kid: anything else changes how a token is read. */
-export function checkHeaderParams(header: JsonObject): Rejection | undefined {
+export function checkHeaderParams(header: JsonObject): Outcome<true> {
   for (const name of Object.keys(header)) {
     if (ALLOWED_PARAMS.has(name)) continue;
     const quoted = JSON.stringify(name.slice(0, 40));
     if (KEY_CARRYING_PARAMS.has(name)) {
-      return reject('token_malformed', {
-        message: `The header carries ${quoted}: a token may not bring or point to its own key.`,
-        hint: `Remove ${quoted} from the header; the key is the one registered under your kid.`,
-        actual: name,
-      });
+      return fail(
+        reject('token_malformed', {
+          message: `The header carries ${quoted}: a token may not bring or point to its own key.`,
+          hint: `Remove ${quoted} from the header; the key is the one registered under your kid.`,
+          actual: name,
+        }),
+      );
     }
     const why: Record<string, string> = {
       crit: 'it names extensions that must be understood, and none are',
@@ -25,44 +28,47 @@ export function checkHeaderParams(header: JsonObject): Rejection | undefined {
       enc: 'encrypted tokens (JWE) are not accepted',
       zip: 'compressed tokens are not accepted',
     };
-    return reject('token_malformed', {
-      message: `The header parameter ${quoted} is not accepted${why[name] ? `: ${why[name]}` : ''}.`,
-      hint: `Remove ${quoted}; the header may hold only "alg", "typ" and "kid".`,
-      expected: 'alg, typ, kid',
-      actual: name,
-    });
+    return fail(
+      reject('token_malformed', {
+        message: `The header parameter ${quoted} is not accepted${why[name] ? `: ${why[name]}` : ''}.`,
+        hint: `Remove ${quoted}; the header may hold only "alg", "typ" and "kid".`,
+        expected: 'alg, typ, kid',
+        actual: name,
+      }),
+    );
   }
   const typ = header.typ;
   if (typ !== undefined && (typeof typ !== 'string' || !JWT_TYPES.has(typ.toLowerCase()))) {
-    return reject('token_malformed', {
-      message: `The header "typ" is ${JSON.stringify(typ)}; a key-pair token is typed "JWT" or untyped.`,
-      hint: 'Set "typ" to "JWT" or leave it out.',
-      expected: 'JWT',
-      actual: String(typ),
-    });
+    return fail(
+      reject('token_malformed', {
+        message: `The header "typ" is ${JSON.stringify(typ)}; a key-pair token is typed "JWT" or untyped.`,
+        hint: 'Set "typ" to "JWT" or leave it out.',
+        expected: 'JWT',
+        actual: String(typ),
+      }),
+    );
   }
-  return undefined;
+  return pass(true, () => ({
+    message: 'The header holds only accepted parameters.',
+    actual: Object.keys(header).join(', '),
+  }));
 }
 
 /** The first gate on `alg`: only public-key algorithms this service knows, before any key is loaded. */
-export function checkHeaderAlg(header: JsonObject): { alg: Algorithm } | { rejection: Rejection } {
+export function checkHeaderAlg(header: JsonObject): Outcome<Algorithm> {
   const alg = header.alg;
   if (alg === undefined) {
-    return {
-      rejection: reject('token_malformed', { message: 'The header has no "alg".', expected: 'RS256' }),
-    };
+    return fail(reject('token_malformed', { message: 'The header has no "alg".', expected: 'RS256' }));
   }
   const expected = ACCEPTED_ALGORITHMS.join(', ');
   if (typeof alg !== 'string') {
-    return {
-      rejection: reject('alg_not_allowed', {
-        message: '"alg" must be a string.',
-        expected,
-        actual: String(alg),
-      }),
-    };
+    return fail(
+      reject('alg_not_allowed', { message: '"alg" must be a string.', expected, actual: String(alg) }),
+    );
   }
-  if (isAcceptedAlgorithm(alg)) return { alg };
+  if (isAcceptedAlgorithm(alg)) {
+    return pass(alg, () => ({ message: 'The algorithm is one this service verifies.', actual: alg }));
+  }
   let message = `The algorithm ${JSON.stringify(alg)} is not accepted.`;
   if (alg.toLowerCase() === 'none')
     message = 'Unsigned tokens (alg "none") are never accepted, in any spelling.';
@@ -71,44 +77,48 @@ export function checkHeaderAlg(header: JsonObject): { alg: Algorithm } | { rejec
   } else if (isAcceptedAlgorithm(alg.toUpperCase())) {
     message = `Algorithm names are case-sensitive: ${JSON.stringify(alg)} is not ${alg.toUpperCase()}.`;
   }
-  return { rejection: reject('alg_not_allowed', { message, expected, actual: alg.slice(0, 40) }) };
+  return fail(reject('alg_not_allowed', { message, expected, actual: alg.slice(0, 40) }));
 }
 
 /**
  * The key id may be a payload claim (as the spec's examples send it) or a header parameter; when
  * both are present they must agree, so that a reader and the verifier never pick different keys.
  */
-export function resolveKid(
-  header: JsonObject,
-  payload: JsonObject,
-): { kid: string } | { rejection: Rejection } {
-  const fromHeader = header.kid;
-  const fromPayload = payload.kid;
+export function resolveKid(header: JsonObject, payload: JsonObject): Outcome<string> {
   for (const [where, value] of [
-    ['header', fromHeader],
-    ['payload', fromPayload],
+    ['header', header.kid],
+    ['payload', payload.kid],
   ] as const) {
     if (value !== undefined && typeof value !== 'string') {
-      return {
-        rejection: reject('claim_invalid', {
+      return fail(
+        reject('claim_invalid', {
           message: `The ${where} "kid" must be a string.`,
           expected: 'string',
           actual: typeof value,
         }),
-      };
+      );
     }
   }
-  const headerKid = fromHeader as string | undefined;
-  const payloadKid = fromPayload as string | undefined;
+  const headerKid = typeof header.kid === 'string' ? header.kid : undefined;
+  const payloadKid = typeof payload.kid === 'string' ? payload.kid : undefined;
   if (headerKid && payloadKid && headerKid !== payloadKid) {
-    return {
-      rejection: reject('kid_mismatch', {
-        expected: `payload kid ${payloadKid}`,
-        actual: `header kid ${headerKid}`,
-      }),
-    };
+    return fail(
+      reject('kid_mismatch', { expected: `payload kid ${payloadKid}`, actual: `header kid ${headerKid}` }),
+    );
   }
   const kid = payloadKid || headerKid;
-  if (!kid) return { rejection: reject('kid_missing') };
-  return { kid };
+  if (!kid) return fail(reject('kid_missing'));
+  return pass(kid, () => ({
+    message: `The token names key ${kid} (${payloadKid ? 'payload claim' : 'header'}).`,
+    actual: kid,
+  }));
+}
+
+/**
+ * The key id to look up before the checks run: whichever kid the token names, or none. The kid
+ * check itself (resolveKid) decides whether the token names it properly.
+ */
+export function namedKid(header: JsonObject, payload: JsonObject): string | undefined {
+  const kid = payload.kid ?? header.kid;
+  return typeof kid === 'string' && kid !== '' ? kid : undefined;
 }

@@ -1,5 +1,6 @@
 import { type KeyObject, verify } from 'node:crypto';
 import { ALGORITHMS_BY_FAMILY, type Algorithm, HASH_BY_ALGORITHM } from './algorithms.ts';
+import { fail, type Outcome, pass } from './check-run.ts';
 import type { KeyRecord } from './key-record.ts';
 import { type Rejection, reject } from './reason-codes.ts';
 import { isoTime } from './time.ts';
@@ -15,15 +16,20 @@ export function checkKeyUsable(key: KeyRecord, now: number): Rejection | undefin
 }
 
 /** The algorithm comes from the stored key: the token's `alg` must be one that key allows. */
-export function checkAlgorithmForKey(alg: Algorithm, key: KeyRecord): Rejection | undefined {
+export function checkAlgorithmForKey(alg: Algorithm, key: KeyRecord): Outcome<Algorithm> {
   const allowed = ALGORITHMS_BY_FAMILY[key.family];
-  if (allowed.includes(alg)) return undefined;
-  return reject('alg_not_allowed', {
-    message: `The token says ${alg}, but key ${key.id} is ${key.family === 'rsa' ? 'an RSA' : 'a P-256'} key.`,
-    hint: `Sign with ${allowed.join(' or ')}, the algorithms of the registered key.`,
-    expected: allowed.join(' or '),
-    actual: alg,
-  });
+  const family = key.family === 'rsa' ? 'RSA' : 'P-256';
+  if (allowed.includes(alg)) {
+    return pass(alg, () => ({ message: `${alg} is allowed for this ${family} key.`, actual: alg }));
+  }
+  return fail(
+    reject('alg_not_allowed', {
+      message: `The token says ${alg}, but key ${key.id} is ${key.family === 'rsa' ? 'an RSA' : 'a P-256'} key.`,
+      hint: `Sign with ${allowed.join(' or ')}, the algorithms of the registered key.`,
+      expected: allowed.join(' or '),
+      actual: alg,
+    }),
+  );
 }
 
 /** How long a JWS signature by this key is: the RSA modulus in bytes, or 64 for ES256's R||S. */

@@ -60,6 +60,10 @@ export const REASON_CODES = {
     message: 'The token has expired.',
     hint: 'Sign a new token; check that your clock is right.',
   },
+  token_not_yet_valid: {
+    message: 'The token is not valid yet (nbf).',
+    hint: 'Leave "nbf" out, or set it no later than the current time; synchronise your clock (NTP).',
+  },
   lifetime_too_long: {
     message: 'The token lives longer than allowed (exp - iat).',
     hint: 'Set exp no more than one hour after iat.',

@@ -3,13 +3,22 @@ import { isUtf8 } from 'node:buffer';
 /**
  * A JSON parser for untrusted token segments. JSON.parse keeps the last of two members with the
  * same name, which lets a token show one claim to a reader and another to the verifier; this one
- * refuses duplicates, `__proto__` members, deep nesting and invalid UTF-8, and says where.
+ * refuses duplicates, `__proto__` members, deep nesting and invalid UTF-8, and says where. Every
+ * string, member names included, must be well-formed Unicode (I-JSON, RFC 7493): a lone surrogate
+ * such as "\ud800" cannot be written to UTF-8 logs or identity headers faithfully, and two
+ * systems would each repair it their own way.
  */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
 export class JsonError extends Error {
   override readonly name = 'JsonError';
+  /** Set when the JSON is well-formed but a string in it is not well-formed Unicode. */
+  readonly unicode: boolean;
+  constructor(message: string, unicode = false) {
+    super(message);
+    this.unicode = unicode;
+  }
 }
 
 const MAX_DEPTH = 16;
@@ -89,14 +98,24 @@ class Parser {
       i++;
     }
     this.pos = i + 1;
+    // Valid UTF-8 text holds no lone surrogate: only a \u escape can make one.
     if (!escaped) return t.slice(start, i);
+    let value: string;
     try {
       // The slice is a complete, already-delimited JSON string; JSON.parse applies the escape rules.
-      return JSON.parse(t.slice(start - 1, i + 1)) as string;
+      value = JSON.parse(t.slice(start - 1, i + 1)) as string;
     } catch {
       this.pos = start;
       return this.fail('has an invalid escape in a string');
     }
+    if (!value.isWellFormed()) {
+      this.pos = start;
+      throw new JsonError(
+        `has a string that is not well-formed Unicode (a lone surrogate escape) at offset ${start}`,
+        true,
+      );
+    }
+    return value;
   }
 
   array(depth: number): JsonValue[] {

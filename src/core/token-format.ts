@@ -1,6 +1,6 @@
 import { decodeBase64url } from './base64url.ts';
 import { type Rejection, reject } from './reason-codes.ts';
-import { type JsonObject, type JsonValue, parseStrictJson } from './strict-json.ts';
+import { JsonError, type JsonObject, type JsonValue, parseStrictJson } from './strict-json.ts';
 
 /** Larger than any token this service issues or accepts by a wide margin; caps parsing work. */
 export const MAX_TOKEN_LENGTH = 8192;
@@ -79,6 +79,7 @@ function decodeSegment(text: string, which: 'header' | 'payload'): Segment {
   try {
     value = parseStrictJson(bytes);
   } catch (error) {
+    if (error instanceof JsonError && error.unicode) return notUnicode(which, error);
     return malformed(`The ${which} is not strict JSON: it ${(error as Error).message}.`) as Segment;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -92,4 +93,17 @@ function describeJsonType(value: JsonValue | undefined): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/** A lone surrogate: in the header the token is malformed; in the payload a claim is invalid. */
+function notUnicode(which: 'header' | 'payload', error: JsonError): Segment {
+  const hint = 'Send every string as well-formed Unicode: no lone surrogate escapes such as "\\ud800".';
+  const message = `The ${which} ${error.message}.`;
+  return {
+    ok: false,
+    rejection:
+      which === 'header'
+        ? reject('token_malformed', { message, hint })
+        : reject('claim_invalid', { message, hint }),
+  };
 }

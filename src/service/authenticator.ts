@@ -1,19 +1,16 @@
-import { type CheckResult, CheckRun } from '../core/check-run.ts';
+import { type CheckResult, CheckRun, fail, type Outcome, pass, type Step } from '../core/check-run.ts';
+import { namedKid } from '../core/header-checks.ts';
 import { checkKeyUsable } from '../core/key-checks.ts';
+import { type KeyPairClaims, verifyKeyPairToken } from '../core/key-pair-token.ts';
 import type { VerificationPolicy } from '../core/policy.ts';
 import { type ReasonCode, type Rejection, reject } from '../core/reason-codes.ts';
-import { checkSessionToken, type SessionClaims } from '../core/session-checks.ts';
+import { type SessionClaims, sessionKid, verifySessionToken } from '../core/session-token.ts';
 import type { JsonObject } from '../core/strict-json.ts';
 import { type Clock, isoTime, type UnixSeconds } from '../core/time.ts';
-import {
-  type CheckedClaims,
-  checkClaims,
-  checkStructure,
-  checkWithKey,
-  type TokenStructure,
-} from '../core/verify-token.ts';
+import type { CompactJws } from '../core/token-format.ts';
+import { type ClassifiedToken, classifyToken, INTAKE_CHECKS } from '../core/token-intake.ts';
 import type { JtiBinding, Store } from '../store/store.ts';
-import { AuthError, UnavailableError } from './auth-error.ts';
+import { AuthError } from './auth-error.ts';
 import { systemClock } from './clock.ts';
 import type { DirectoryEntry, KeyDirectory } from './key-directory.ts';
 import type { Principal } from './principal.ts';
@@ -34,11 +31,8 @@ export interface HelloReport {
   clock_skew_seconds?: number;
 }
 
-export interface VerifiedToken {
-  claims: CheckedClaims;
-  key: DirectoryEntry;
-  iss: string;
-}
+/** A key-pair token that passed every check but the replay ledger. */
+export type VerifiedKeyPair = KeyPairClaims<DirectoryEntry>;
 
 export interface AuthenticatorDeps {
   store: Store;
@@ -50,10 +44,25 @@ export interface AuthenticatorDeps {
   keyring: ServerKeyring;
 }
 
+/** The replay ledger is consulted only for a token that passed every other check. */
+const REPLAY: Step = {
+  name: 'replay',
+  needs: ['iss', 'sub', 'jti', 'exp', 'iat', 'nbf', 'lifetime', 'aud', 'role'],
+};
+/** The session's state in the store, for a session token that passed every other check. */
+const SESSION_STATE: Step = {
+  name: 'session',
+  needs: ['iss', 'sub', 'exp', 'iat', 'nbf', 'aud', 'role', 'sid'],
+};
+
 /**
- * The one verification path every protected route uses, for key-pair and session tokens alike.
- * `authenticate` stops at the first failed check and binds the jti; `explain` runs every check
- * for /auth/hello and binds nothing.
+ * The one verification path every protected route uses. For each token: the verified-token
+ * cache, then the key its kid names, then its kind's check pipeline (core), then the replay
+ * ledger (key-pair) or the session's state (session). `authenticate` stops at the first failure
+ * and binds the jti; `explain` runs every check for /auth/hello and binds nothing.
+ *
+ * Store failures are not caught here: they reach the caller as they are, and no token is
+ * accepted while the store cannot answer (fail closed).
  */
 export class Authenticator {
   readonly cache: TokenCache;
@@ -66,31 +75,28 @@ export class Authenticator {
     this.cache = deps.cache ?? new TokenCache();
   }
 
-  async authenticate(token: string): Promise<Principal> {
+  async authenticate(input: string): Promise<Principal> {
     const now = this.clock();
-    const hash = TokenCache.hash(token);
-    const hit = this.cache.get(hash);
-    if (hit) {
-      const key = this.deps.directory.cached(hit.kid);
-      // A hit still has to be in date and signed by a key that is usable right now.
-      if (key && hit.exp > now - this.deps.policy.leewaySeconds && !checkKeyUsable(key.record, now)) {
-        this.deps.directory.noteUsed(hit.kid, now);
-        return hit.principal;
-      }
-      this.cache.delete(hash);
-    }
-    const run = new CheckRun('firstFailure');
-    const structure = checkStructure(run, token);
-    if (structure?.session) return this.authenticateSession(run, structure, now);
-    const { claims, key, iss } = await this.verifyKeyPair(run, structure, now);
-    const binding = await this.guard(() =>
-      this.deps.store.bindJti(iss, claims.jti, hash, claims.exp + this.deps.policy.leewaySeconds, now),
+    const hash = TokenCache.hash(input);
+    const hit = this.cachedPrincipal(hash, now);
+    if (hit) return hit;
+    const run = new CheckRun('first-failure');
+    const token = intake(run, input);
+    if (token.kind === 'session') return this.authenticateSession(token.jws, now);
+    const verified = await this.verifyKeyPair(token.jws, now, run);
+    const binding = await this.deps.store.bindJti(
+      verified.iss,
+      verified.jti,
+      hash,
+      verified.exp + this.deps.policy.leewaySeconds,
+      now,
     );
-    const replay = replayRejection(binding, key.singleUseTokens);
-    if (replay) throw new AuthError(replay);
-    const principal = keyPrincipal(claims, key);
-    if (!key.singleUseTokens) this.cache.set(hash, { principal, kid: key.record.id, exp: claims.exp });
-    this.deps.directory.noteUsed(key.record.id, now);
+    const replay = replayOutcome(binding, verified.key.singleUseTokens);
+    if (!replay.ok) throw new AuthError(replay.rejection);
+    const principal = keyPrincipal(verified);
+    if (!verified.key.singleUseTokens)
+      this.cache.set(hash, { principal, kid: verified.key.record.id, exp: verified.exp });
+    this.deps.directory.noteUsed(verified.key.record.id, now);
     return principal;
   }
 
@@ -98,186 +104,177 @@ export class Authenticator {
    * Every check of a key-pair token but the replay ledger, stopping at the first failure; no
    * cache. `authenticate` adds the cache and the ledger; the verify benchmark measures this alone.
    */
-  async verifyToken(token: string, now: UnixSeconds = this.clock()): Promise<VerifiedToken> {
-    const run = new CheckRun('firstFailure');
-    return this.verifyKeyPair(run, checkStructure(run, token), now);
+  async verifyToken(input: string, now: UnixSeconds = this.clock()): Promise<VerifiedKeyPair> {
+    const run = new CheckRun('first-failure');
+    const token = intake(run, input);
+    if (token.kind !== 'key-pair') throw new AuthError(notKind('key-pair'));
+    return this.verifyKeyPair(token.jws, now, run);
   }
 
   /** The session token a logout names; any other token is refused with its reason code. */
-  async verifySession(token: string): Promise<SessionClaims> {
-    const run = new CheckRun('firstFailure');
-    const structure = checkStructure(run, token);
-    if (!structure?.session) {
-      throw new AuthError(
-        run.failure ??
-          reject('token_malformed', {
-            message: 'This is not a Keygate session token.',
-            hint: 'Send the token /auth/login returned.',
-          }),
-      );
-    }
-    const claims = await this.sessionClaims(run, structure, this.clock(), false);
-    if (!claims) throw new AuthError(run.failure ?? reject('session_revoked'));
-    return claims;
-  }
-
-  private async verifyKeyPair(
-    run: CheckRun,
-    structure: TokenStructure | undefined,
-    now: UnixSeconds,
-  ): Promise<VerifiedToken> {
-    const verified =
-      structure && !run.failure ? this.finish(run, structure, await this.keyFor(structure), now) : undefined;
-    if (!verified || run.failure) throw new AuthError(run.failure ?? reject('token_malformed'));
-    return verified;
-  }
-
-  private async authenticateSession(
-    run: CheckRun,
-    structure: TokenStructure,
-    now: UnixSeconds,
-  ): Promise<Principal> {
-    const claims = await this.sessionClaims(run, structure, now, true);
-    if (!claims) throw new AuthError(run.failure ?? reject('session_revoked'));
-    return sessionPrincipal(claims, String(structure.jws.header.kid));
-  }
-
-  /** Token checks, then the session's state in the store (recorded as the "session" check). */
-  private async sessionClaims(run: CheckRun, structure: TokenStructure, now: UnixSeconds, touch: boolean) {
-    const { sessions, keyring } = this.deps;
-    const claims = checkSessionToken(
-      run,
-      structure.jws,
-      (kid) => keyring.verifier(kid),
-      this.deps.policy,
-      now,
-    );
-    if (!claims) {
-      run.skip('session', run.results.find((r) => !r.ok && !r.skipped)?.name ?? 'signature');
-      return undefined;
-    }
-    const state = await this.guard(() => sessions.checkSession(claims, now, touch));
-    return run.record('session', state, () => ({ message: 'The session is live.' })) ? claims : undefined;
+  async verifySession(input: string): Promise<SessionClaims> {
+    const token = intake(new CheckRun('first-failure'), input);
+    if (token.kind !== 'session') throw new AuthError(notKind('session'));
+    return this.checkSession(token.jws, this.clock(), false);
   }
 
   /** Runs every check for /auth/hello; `input` is the token, or why none could be read. */
   async explain(input: string | Rejection): Promise<HelloReport> {
     const now = this.clock();
     const run = new CheckRun('report');
-    const structure = checkStructure(run, input);
-    let principal: Principal | undefined;
-    if (structure?.session) {
-      const claims = await this.sessionClaims(run, structure, now, false);
-      if (claims) principal = sessionPrincipal(claims, String(structure.jws.header.kid));
-    } else {
-      principal = await this.explainKeyPair(run, structure, input, now);
-    }
-    const iat = structure?.jws.payload.iat;
+    const jws = run.execute(INTAKE_CHECKS, { input }, {}).format;
+    const token: ClassifiedToken | undefined = jws && classifyToken(jws);
+    const principal =
+      token?.kind === 'session'
+        ? await this.explainSession(run, token.jws, now)
+        : await this.explainKeyPair(run, jws, typeof input === 'string' ? input : '', now);
+    const iat = jws?.payload.iat;
     return {
       valid: run.failure === undefined,
-      ...(structure && { kind: structure.session ? ('session' as const) : ('key' as const) }),
+      ...(token && { kind: token.kind === 'session' ? ('session' as const) : ('key' as const) }),
       ...(run.failure && { code: run.failure.code }),
       checks: run.results,
-      header: structure?.jws.header ?? null,
-      claims: structure?.jws.payload ?? null,
+      header: jws?.header ?? null,
+      claims: jws?.payload ?? null,
       ...(principal && { principal }),
       server_time: isoTime(now),
       ...(typeof iat === 'number' && Number.isSafeInteger(iat) && { clock_skew_seconds: iat - now }),
     };
   }
 
+  /** A token verified before, still in date and signed by a key that is usable right now. */
+  private cachedPrincipal(hash: string, now: UnixSeconds): Principal | undefined {
+    const hit = this.cache.get(hash);
+    if (!hit) return undefined;
+    const key = this.deps.directory.cached(hit.kid);
+    if (key && hit.exp > now - this.deps.policy.leewaySeconds && !checkKeyUsable(key.record, now)) {
+      this.deps.directory.noteUsed(hit.kid, now);
+      return hit.principal;
+    }
+    this.cache.delete(hash);
+    return undefined;
+  }
+
+  /** The registered key a key-pair token names: from memory, or (awaited only then) the store. */
+  private keyFor(
+    jws: CompactJws | undefined,
+  ): DirectoryEntry | undefined | Promise<DirectoryEntry | undefined> {
+    const kid = jws && namedKid(jws.header, jws.payload);
+    return kid === undefined ? undefined : this.deps.directory.lookup(kid);
+  }
+
+  private async verifyKeyPair(jws: CompactJws, now: UnixSeconds, run: CheckRun): Promise<VerifiedKeyPair> {
+    const found = this.keyFor(jws);
+    const key = found instanceof Promise ? await found : found;
+    const verified = verifyKeyPairToken<DirectoryEntry>(jws, { key, policy: this.deps.policy, now }, run);
+    if (!verified.ok) throw new AuthError(verified.rejection);
+    return verified.claims;
+  }
+
+  private async authenticateSession(jws: CompactJws, now: UnixSeconds): Promise<Principal> {
+    return sessionPrincipal(await this.checkSession(jws, now, true), jws);
+  }
+
+  /** Session-token checks, then the session's state in the store. */
+  private async checkSession(jws: CompactJws, now: UnixSeconds, touch: boolean): Promise<SessionClaims> {
+    const verified = verifySessionToken(jws, this.sessionEnv(jws, now));
+    if (!verified.ok) throw new AuthError(verified.rejection);
+    const state = await this.deps.sessions.checkSession(verified.claims, now, touch);
+    if (state) throw new AuthError(state);
+    return verified.claims;
+  }
+
+  private sessionEnv(jws: CompactJws, now: UnixSeconds) {
+    const kid = sessionKid(jws);
+    return {
+      key: kid === undefined ? undefined : this.deps.keyring.verifier(kid),
+      policy: this.deps.policy,
+      now,
+    };
+  }
+
   private async explainKeyPair(
     run: CheckRun,
-    structure: TokenStructure | undefined,
-    input: string | Rejection,
+    jws: CompactJws | undefined,
+    input: string,
     now: UnixSeconds,
-  ) {
-    const verified = structure ? this.finish(run, structure, await this.keyFor(structure), now) : undefined;
-    if (!verified) {
-      run.skip('replay', run.results.find((r) => !r.ok)?.name ?? 'token');
-      return undefined;
-    }
-    const { claims, key, iss } = verified;
-    const binding = await this.guard(() =>
-      this.deps.store.peekJti(iss, claims.jti, TokenCache.hash(input as string), now),
-    );
-    const ok = run.record('replay', replayRejection(binding, key.singleUseTokens), () => ({
-      message:
-        binding === 'same-token'
-          ? 'This token has been used before; reusing the same token until it expires is fine.'
-          : 'The jti has not been used by another token.',
-    }));
-    return ok ? keyPrincipal(claims, key) : undefined;
+  ): Promise<Principal | undefined> {
+    const key = await this.keyFor(jws);
+    const verified = verifyKeyPairToken<DirectoryEntry>(jws, { key, policy: this.deps.policy, now }, run);
+    if (!run.ready(REPLAY) || !verified.ok) return undefined;
+    const { iss, jti, key: entry } = verified.claims;
+    const binding = await this.deps.store.peekJti(iss, jti, TokenCache.hash(input), now);
+    const replay = replayOutcome(binding, entry.singleUseTokens);
+    return run.record(REPLAY, replay) ? keyPrincipal(verified.claims) : undefined;
   }
 
-  /** The key a token names. Loaded keys come from memory; only a miss waits for the store. */
-  private keyFor(
-    structure: TokenStructure,
-  ): DirectoryEntry | undefined | Promise<DirectoryEntry | undefined> {
-    const kid = structure.lookup?.kid;
-    if (kid === undefined) return undefined;
-    const found = this.deps.directory.lookup(kid);
-    return found instanceof Promise ? this.guard(() => found) : found;
-  }
-
-  /** The checks that need the key: key state, algorithm, signature, then the claims. */
-  private finish(
+  private async explainSession(
     run: CheckRun,
-    structure: TokenStructure,
-    key: DirectoryEntry | undefined,
+    jws: CompactJws,
     now: UnixSeconds,
-  ): VerifiedToken | undefined {
-    const proven = checkWithKey(run, structure, key, now);
-    if (run.failure && !run.report) return undefined;
-    const claims = checkClaims(
-      run,
-      structure.jws.payload,
-      proven ? key?.record : undefined,
-      this.deps.policy,
-      now,
-    );
-    if (!claims || !key || run.failure) return undefined;
-    return { claims, key, iss: structure.jws.payload.iss as string };
-  }
-
-  /** Fails closed: when the store cannot answer, no token is accepted. */
-  private async guard<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      throw new UnavailableError(`The store is unavailable: ${(error as Error).message}`);
-    }
+  ): Promise<Principal | undefined> {
+    const verified = verifySessionToken(jws, this.sessionEnv(jws, now), run);
+    if (!run.ready(SESSION_STATE) || !verified.ok) return undefined;
+    const state = await this.deps.sessions.checkSession(verified.claims, now, false);
+    const outcome = state ? fail(state) : pass(true, () => ({ message: 'The session is live.' }));
+    return run.record(SESSION_STATE, outcome) ? sessionPrincipal(verified.claims, jws) : undefined;
   }
 }
 
-function replayRejection(binding: JtiBinding, singleUse: boolean) {
-  if (binding === 'reused') return reject('jti_reused');
+/** The token and format checks, then the token's kind; throws the rejection when there is none. */
+function intake(run: CheckRun, input: string): ClassifiedToken {
+  const jws = run.execute(INTAKE_CHECKS, { input }, {}).format;
+  if (!jws) throw new AuthError(run.failure ?? reject('token_malformed'));
+  return classifyToken(jws);
+}
+
+function notKind(kind: 'key-pair' | 'session'): Rejection {
+  return kind === 'session'
+    ? reject('token_malformed', {
+        message: 'This is not a Keygate session token.',
+        hint: 'Send the token /auth/login returned.',
+      })
+    : reject('token_malformed', {
+        message: 'This is a Keygate session token, not a key-pair token.',
+        hint: 'Sign a token with your registered key.',
+      });
+}
+
+function replayOutcome(binding: JtiBinding, singleUse: boolean): Outcome<true> {
+  if (binding === 'reused') return fail(reject('jti_reused'));
   if (binding === 'same-token' && singleUse) {
-    return reject('jti_reused', {
-      message: 'This organization accepts each token once, and this one was already used.',
-      hint: 'Sign a new token with a fresh jti for every request.',
-    });
+    return fail(
+      reject('jti_reused', {
+        message: 'This organization accepts each token once, and this one was already used.',
+        hint: 'Sign a new token with a fresh jti for every request.',
+      }),
+    );
   }
-  return undefined;
+  return pass(true, () => ({
+    message:
+      binding === 'same-token'
+        ? 'This token has been used before; reusing the same token until it expires is fine.'
+        : 'The jti has not been used by another token.',
+  }));
 }
 
-function keyPrincipal(claims: CheckedClaims, key: DirectoryEntry): Principal {
+function keyPrincipal(verified: VerifiedKeyPair): Principal {
   return {
-    org_id: key.record.orgId,
-    sub: claims.sub,
-    role: claims.role,
-    kid: key.record.id,
+    org_id: verified.key.record.orgId,
+    sub: verified.sub,
+    role: verified.role,
+    kid: verified.key.record.id,
     method: 'key',
-    expires_at: isoTime(claims.exp),
+    expires_at: isoTime(verified.exp),
   };
 }
 
-function sessionPrincipal(claims: SessionClaims, kid: string): Principal {
+function sessionPrincipal(claims: SessionClaims, jws: CompactJws): Principal {
   return {
     org_id: claims.orgId,
     sub: claims.sub,
     role: claims.role,
-    kid,
+    kid: String(jws.header.kid),
     method: 'session',
     expires_at: isoTime(claims.exp),
   };

@@ -8,7 +8,7 @@ import {
 } from 'node:crypto';
 import { encodeBase64url as b64 } from '../core/base64url.ts';
 import type { Clock } from '../core/time.ts';
-import type { VerifyingKey } from '../core/verify-token.ts';
+import type { VerifyingKey } from '../core/verifying-key.ts';
 import type { Store } from '../store/store.ts';
 
 export interface PublicJwk {

@@ -81,7 +81,8 @@ test('/auth/hello reports every check in order, with expected, actual and a hint
       ['jti', true, null],
       ['exp', false, 'token_expired'],
       ['iat', true, null],
-      ['lifetime', true, null],
+      ['nbf', true, null],
+      ['lifetime', false, null],
       ['aud', false, 'aud_mismatch'],
       ['role', true, null],
       ['replay', false, null],
@@ -106,4 +107,39 @@ test('/auth/hello never binds a jti', async () => {
   await f.keygate.authenticator.explain(f.token({ jti }));
   await f.keygate.authenticator.explain(f.token({ jti, sub: 'bob' }));
   await accepts({ jti, sub: 'carol' });
+});
+
+test('nbf: absent, past or within the leeway passes; /auth/hello shows it as its own check', async () => {
+  await accepts({ nbf: NOW - 600 });
+  await accepts({ nbf: NOW + 60 });
+  await accepts({ nbf: 0 });
+  const report = await f.keygate.authenticator.explain(f.token({ nbf: NOW + 3600 }));
+  assert.equal(report.code, 'token_not_yet_valid');
+  assert.deepEqual(
+    report.checks.find((c) => c.name === 'nbf'),
+    {
+      name: 'nbf',
+      ok: false,
+      code: 'token_not_yet_valid',
+      message: 'The token is not valid before 2027-01-15T09:00:00Z (in 60 min), beyond the 60 s leeway.',
+      hint: 'Leave "nbf" out, or set it no later than the current time; synchronise your clock (NTP).',
+      expected: 'at most 2027-01-15T08:01:00Z',
+      actual: '2027-01-15T09:00:00Z',
+    },
+  );
+  const absent = await f.keygate.authenticator.explain(f.token());
+  assert.deepEqual(
+    absent.checks.find((c) => c.name === 'nbf'),
+    { name: 'nbf', ok: true, message: 'No "nbf" claim: the token is valid from its iat.' },
+  );
+});
+
+test('strings must be well-formed Unicode; escaped surrogate pairs are fine', async () => {
+  assert.equal((await accepts({ sub: 'ali \ud83d\ude00' })).sub, 'ali \u{1f600}');
+  const report = await f.keygate.authenticator.explain(f.token({ sub: 'x\ud800' }));
+  const format = report.checks.find((c) => c.name === 'format');
+  assert.equal(format?.code, 'claim_invalid');
+  assert.match(format?.message ?? '', /^The payload has a string that is not well-formed Unicode/);
+  assert.match(format?.hint ?? '', /lone surrogate/);
+  assert.equal(report.claims, null, 'an ill-formed payload is never echoed back');
 });

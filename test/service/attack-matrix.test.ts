@@ -301,6 +301,36 @@ const cases: Case[] = [
   { name: 'lifetime 3601 s', code: 'lifetime_too_long', token: withClaims({ iat: NOW, exp: NOW + 3601 }) },
   { name: 'exp equal to iat', code: 'claim_invalid', token: withClaims({ iat: NOW, exp: NOW }) },
   { name: 'exp before iat', code: 'claim_invalid', token: withClaims({ iat: NOW, exp: NOW - 1 }) },
+  // nbf (RFC 7519 section 4.1.5): not before now + leeway, and a whole safe integer
+  { name: 'nbf one hour ahead', code: 'token_not_yet_valid', token: withClaims({ nbf: NOW + 3600 }) },
+  {
+    name: 'nbf one second beyond the leeway',
+    code: 'token_not_yet_valid',
+    token: withClaims({ nbf: NOW + 61 }),
+  },
+  { name: 'nbf as a string', code: 'claim_invalid', token: withClaims({ nbf: String(NOW) }) },
+  { name: 'nbf with a fraction', code: 'claim_invalid', token: withClaims({ nbf: NOW + 0.5 }) },
+  { name: 'nbf negative', code: 'claim_invalid', token: withClaims({ nbf: -1 }) },
+  { name: 'nbf beyond the safe integers', code: 'claim_invalid', token: withClaims({ nbf: 2 ** 53 }) },
+  { name: 'nbf null', code: 'claim_invalid', token: withClaims({ nbf: null }) },
+  // strings that are not well-formed Unicode (I-JSON): lone surrogates, escaped
+  { name: 'sub is a lone high surrogate', code: 'claim_invalid', token: withClaims({ sub: '\ud800' }) },
+  { name: 'sub ends in a lone low surrogate', code: 'claim_invalid', token: withClaims({ sub: 'alice\udc00' }) },
+  { name: 'jti holds a reversed surrogate pair', code: 'claim_invalid', token: withClaims({ jti: '\ude00\ud83d' }) },
+  { name: 'an extra claim holds a lone surrogate', code: 'claim_invalid', token: withClaims({ note: ['\ud800'] }) },
+  { name: 'a claim name is a lone surrogate', code: 'claim_invalid', token: withClaims({ '\udfff': 1 }) },
+  {
+    name: 'aud array holds a lone surrogate after this service',
+    code: 'claim_invalid',
+    token: withClaims({ aud: ['api.happypathology.com', '\ud800'] }),
+  },
+  { name: 'header kid is a lone surrogate', code: 'token_malformed', token: withHeader({ kid: '\ud800' }) },
+  { name: 'a header name is a lone surrogate', code: 'token_malformed', token: withHeader({ '\udbff': 'x' }) },
+  {
+    name: 'header typ ends in a lone surrogate',
+    code: 'token_malformed',
+    token: (w) => signRaw(b64('{"alg":"RS256","typ":"JWT\\ud800"}'), b64(w.rsa.claims()), w.rsa.pair.privateKey),
+  },
   // audience look-alikes
   ...[
     'api.happypathology.com.',

@@ -1,0 +1,170 @@
+import type { Algorithm } from './algorithms.ts';
+import { type Check, CheckRun, checkTable, defineCheck, fail, pass } from './check-run.ts';
+import {
+  checkAudience,
+  checkExpiry,
+  checkIssuedAt,
+  checkIssuer,
+  checkLifetime,
+  checkNotBefore,
+  checkRole,
+  checkStringClaim,
+} from './claim-checks.ts';
+import { checkHeaderAlg, checkHeaderParams, resolveKid } from './header-checks.ts';
+import { checkAlgorithmForKey, checkKeyUsable, verifySignature } from './key-checks.ts';
+import type { VerificationPolicy } from './policy.ts';
+import { type Rejection, reject } from './reason-codes.ts';
+import type { Role } from './roles.ts';
+import type { UnixSeconds } from './time.ts';
+import type { CompactJws } from './token-format.ts';
+import type { ResolvedKey } from './verifying-key.ts';
+
+/** What each check of a key-pair token yields, by check name. */
+export interface KeyPairValues {
+  format: CompactJws;
+  header: true;
+  alg: Algorithm;
+  kid: string;
+  key: ResolvedKey;
+  algorithm: Algorithm;
+  signature: true;
+  iss: string;
+  sub: string;
+  jti: string;
+  exp: UnixSeconds;
+  iat: UnixSeconds;
+  nbf: UnixSeconds | null;
+  lifetime: number;
+  aud: string;
+  role: Role;
+}
+
+export interface KeyPairEnv<K extends ResolvedKey = ResolvedKey> {
+  /** The key the service found for the kid the token names, if any. */
+  key: K | undefined;
+  policy: VerificationPolicy;
+  now: UnixSeconds;
+}
+
+/** A key-pair token that passed every check but the replay ledger, which only the service holds. */
+export interface KeyPairClaims<K extends ResolvedKey = ResolvedKey> {
+  /** The key of the env, accepted: it is the one the token names, and it is usable. */
+  key: K;
+  iss: string;
+  sub: string;
+  jti: string;
+  exp: UnixSeconds;
+  iat: UnixSeconds;
+  role: Role;
+}
+
+export type Verified<T> = { ok: true; claims: T } | { ok: false; rejection: Rejection };
+
+const check = defineCheck<KeyPairValues, KeyPairEnv>();
+
+/**
+ * Every check of a key-pair token, in order. The signature is proven before any claim decides
+ * anything (in report mode the claims are still shown, so a client sees all it must fix).
+ */
+export const KEY_PAIR_CHECKS: readonly Check<KeyPairValues, KeyPairEnv>[] = checkTable(
+  ['format'],
+  [
+    check({ name: 'header', needs: ['format'], run: ({ format }) => checkHeaderParams(format.header) }),
+    check({ name: 'alg', needs: ['format'], run: ({ format }) => checkHeaderAlg(format.header) }),
+    check({ name: 'kid', needs: ['format'], run: ({ format }) => resolveKid(format.header, format.payload) }),
+    check({
+      name: 'key',
+      needs: ['header', 'alg', 'kid'],
+      run: ({ kid }, { key, now }) => {
+        if (!key || key.record.id !== kid) return fail(reject('kid_unknown', { actual: kid.slice(0, 80) }));
+        const { record } = key;
+        const unusable = checkKeyUsable(record, now);
+        if (unusable) return fail(unusable);
+        return pass(key, () => ({
+          message: `Key ${record.id} is active${record.expiresAt === null ? '' : ' and unexpired'}.`,
+          actual: `${record.family}, ${record.bits} bits, thumbprint ${record.thumbprint}`,
+        }));
+      },
+    }),
+    check({
+      name: 'algorithm',
+      needs: ['alg', 'key'],
+      run: ({ alg, key }) => checkAlgorithmForKey(alg, key.record),
+    }),
+    check({
+      name: 'signature',
+      needs: ['algorithm', 'key', 'format'],
+      run: ({ algorithm, key, format }) => {
+        const invalid = verifySignature(
+          algorithm,
+          key.keyObject,
+          key.signatureBytes,
+          format.signingInput,
+          format.signature,
+        );
+        if (invalid) return fail(invalid);
+        return pass(true as const, () => ({
+          message: 'The signature verifies with the registered public key.',
+        }));
+      },
+    }),
+    check({
+      name: 'iss',
+      needs: ['signature', 'key', 'format'],
+      run: ({ key, format }) => checkIssuer(format.payload, key.record),
+    }),
+    check({ name: 'sub', needs: ['format'], run: ({ format }) => checkStringClaim(format.payload, 'sub') }),
+    check({ name: 'jti', needs: ['format'], run: ({ format }) => checkStringClaim(format.payload, 'jti') }),
+    check({
+      name: 'exp',
+      needs: ['format'],
+      run: ({ format }, { policy, now }) => checkExpiry(format.payload, policy, now),
+    }),
+    check({
+      name: 'iat',
+      needs: ['format'],
+      run: ({ format }, { policy, now }) => checkIssuedAt(format.payload, policy, now),
+    }),
+    check({
+      name: 'nbf',
+      needs: ['format'],
+      run: ({ format }, { policy, now }) => checkNotBefore(format.payload, policy, now),
+    }),
+    check({
+      name: 'lifetime',
+      needs: ['exp', 'iat'],
+      run: ({ exp, iat }, { policy }) => checkLifetime(exp, iat, policy),
+    }),
+    check({
+      name: 'aud',
+      needs: ['format'],
+      run: ({ format }, { policy }) => checkAudience(format.payload, policy),
+    }),
+    check({
+      name: 'role',
+      needs: ['signature', 'key', 'format'],
+      run: ({ key, format }) => checkRole(format.payload, key.record),
+    }),
+  ],
+);
+
+/**
+ * Verifies a key-pair token against the key the service resolved for it. `run` decides the mode:
+ * a first-failure run (the default) stops at the first rejection; a report run records them all.
+ * On success the claims carry `env.key` itself, typed as the caller gave it.
+ */
+export function verifyKeyPairToken<K extends ResolvedKey>(
+  jws: CompactJws | undefined,
+  env: KeyPairEnv<K>,
+  run: CheckRun = new CheckRun('first-failure'),
+): Verified<KeyPairClaims<K>> {
+  const values = run.execute(KEY_PAIR_CHECKS, env, jws ? { format: jws } : {});
+  if (run.failure) return { ok: false, rejection: run.failure };
+  const { iss, sub, jti, exp, iat, role } = values;
+  const { key } = env;
+  // Every check passed, so each value is set; the test keeps the types honest without a cast.
+  if (!key || !values.key || !iss || !sub || !jti || exp === undefined || iat === undefined || !role) {
+    return { ok: false, rejection: reject('token_malformed', { message: 'The token was not checked.' }) };
+  }
+  return { ok: true, claims: { key, iss, sub, jti, exp, iat, role } };
+}
