@@ -83,3 +83,62 @@ test('changing any one character of a valid token never yields acceptance', asyn
     { numRuns: 300 },
   );
 });
+
+/** Strings with at least one lone surrogate: a half of a pair with its other half missing. */
+const illFormed = fc
+  .tuple(
+    fc.string({ maxLength: 20 }),
+    fc.integer({ min: 0xd800, max: 0xdfff }).map((unit) => String.fromCharCode(unit)),
+    fc.string({ maxLength: 20 }),
+  )
+  .map(([before, lone, rest]) => before + lone + rest)
+  .filter((text) => !text.isWellFormed());
+
+test('a lone surrogate anywhere in the claims is claim_invalid, in the header token_malformed', async () => {
+  const claimNames = ['sub', 'jti', 'iss', 'aud', 'role', 'kid', 'note'];
+  await fc.assert(
+    fc.asyncProperty(illFormed, fc.constantFrom(...claimNames), fc.boolean(), async (text, name, asName) => {
+      const claims = asName ? { ...f.claims(), [text]: 1 } : f.claims({ [name]: text });
+      assert.equal(await outcome(f.token(claims)), 'claim_invalid');
+    }),
+    { numRuns: 200 },
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      illFormed,
+      fc.constantFrom('kid', 'typ', 'name'),
+      fc.boolean(),
+      async (text, name, asName) => {
+        const header = asName ? { alg: 'RS256', [text]: 'x' } : { alg: 'RS256', [name]: text };
+        assert.equal(await outcome(f.token({}, header)), 'token_malformed');
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+test('nbf: accepted up to now + leeway, token_not_yet_valid after, claim_invalid when not a NumericDate', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: -7200, max: 7200 }), async (offset) => {
+      const expected = offset <= 60 ? 'accepted' : 'token_not_yet_valid';
+      f.keygate.authenticator.cache.clear();
+      assert.equal(await outcome(f.token({ nbf: f.now.value + offset })), expected);
+    }),
+    { numRuns: 200 },
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(
+        fc.double({ noInteger: true }),
+        fc.string(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.integer({ max: -1 }),
+      ),
+      async (nbf) => {
+        assert.equal(await outcome(f.token({ nbf })), 'claim_invalid');
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
