@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { ERROR_CODE_LIST, ERROR_CODES } from '../src/core/error-codes.ts';
 import { REASON_CODE_LIST, REASON_CODES } from '../src/core/reason-codes.ts';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -20,12 +21,34 @@ test('the README lists exactly the reason codes of the registry, with the same m
   }
 });
 
-test('the registry holds the closed set DESIGN.md names', () => {
+test('the README lists exactly the error codes of the registry, with the same status, message and hint', () => {
+  // Every row with a status column, known code or not: a documented code the registry lacks fails too.
+  const documented = [...readme.matchAll(/^\| `([a-z_]+)` +\| (\d{3}) +\| (.+?) +\| (.+?) +\|$/gm)];
+  assert.deepEqual(
+    documented.map(([, code]) => code),
+    ERROR_CODE_LIST,
+  );
+  for (const [, code, status, message, hint] of documented) {
+    const entry = ERROR_CODES[code as keyof typeof ERROR_CODES];
+    assert.equal(Number(status), entry.status, code);
+    assert.equal(message, entry.message, code);
+    assert.equal(hint, entry.hint, code);
+  }
+});
+
+test('no error code is also a reason code: a client can tell a refused token from any other refusal', () => {
+  assert.deepEqual(
+    ERROR_CODE_LIST.filter((code) => Object.hasOwn(REASON_CODES, code)),
+    [],
+  );
+});
+
+test('the reason-code registry holds the closed set DESIGN.md names', () => {
   assert.deepEqual(
     [...REASON_CODE_LIST].sort(),
     `token_missing token_malformed alg_not_allowed kid_missing kid_unknown kid_mismatch key_revoked
 key_disabled key_expired iss_mismatch signature_invalid claim_missing claim_invalid token_expired
-lifetime_too_long iat_in_future aud_mismatch role_invalid role_not_permitted jti_reused session_revoked`
+token_not_yet_valid lifetime_too_long iat_in_future aud_mismatch role_invalid role_not_permitted jti_reused session_revoked`
       .split(/\s+/)
       .sort(),
   );

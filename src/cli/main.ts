@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
-import { InputError } from '../service/input-error.ts';
+import { CodedError } from '../core/error-codes.ts';
 import { PACKAGE_VERSION } from '../version.ts';
 import { helloCommand } from './commands/hello.ts';
 import { keyCommands } from './commands/key.ts';
@@ -12,7 +12,7 @@ import { serveCommand } from './commands/serve.ts';
 import { serverKeyCommands } from './commands/server-key.ts';
 import { tokenCommand } from './commands/token.ts';
 import { userCommands } from './commands/user.ts';
-import { CliError, EXIT, printError } from './output.ts';
+import { CliError, EXIT, exitCodeFor, printError } from './output.ts';
 
 const program = new Command('keygate')
   .description('Key-pair and session authentication for APIs')
@@ -41,21 +41,25 @@ function report(error: unknown): number {
     // Commander has printed its own message (or help/version, which exit 0).
     return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
-  if (error instanceof CliError) {
-    printError(json, error);
-    return error.exitCode;
+  const failure = asCliError(error);
+  printError(json, failure);
+  return failure.exitCode;
+}
+
+const STORE_HINT = 'Check KEYGATE_DATABASE, the disk, and that no other process holds the database locked.';
+
+function asCliError(error: unknown): CliError {
+  if (error instanceof CliError) return error;
+  if (error instanceof CodedError) {
+    const { code, field, hint } = error.refusal;
+    // The operator runs this next to the store, so the error's own message is shown: for a store
+    // failure that is what the database reported, which a client of the server never sees.
+    return new CliError(code, error.message, {
+      hint: code === 'unavailable' ? STORE_HINT : hint,
+      exitCode: exitCodeFor(code),
+      ...(field !== undefined && { field }),
+    });
   }
-  if (error instanceof InputError) {
-    printError(json, new CliError('invalid_input', `${error.field}: ${error.message}`, { hint: error.hint }));
-    return EXIT.usage;
-  }
-  if (error instanceof ConfigError) {
-    printError(json, new CliError('invalid_config', error.message));
-    return EXIT.usage;
-  }
-  printError(
-    json,
-    new CliError('failure', (error as Error).message ?? String(error), { exitCode: EXIT.failure }),
-  );
-  return EXIT.failure;
+  if (error instanceof ConfigError) return new CliError('invalid_config', error.message);
+  return new CliError('failure', (error as Error).message ?? String(error), { exitCode: EXIT.failure });
 }

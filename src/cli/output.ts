@@ -1,7 +1,15 @@
 import { basename, relative } from 'node:path';
+import { ERROR_CODES, type ErrorCode } from '../core/error-codes.ts';
 
 /** Exit codes: scripts can tell a usage mistake from a rejected token from a server problem. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, rejected: 3, server: 4 } as const;
+
+/** The exit code of a registry refusal, read from its HTTP status as scripts would read that. */
+export function exitCodeFor(code: ErrorCode): number {
+  const { status } = ERROR_CODES[code];
+  if (status === 401) return EXIT.rejected;
+  return status >= 500 ? EXIT.server : EXIT.usage;
+}
 
 /** An error the CLI reports as one line (or JSON) with a hint, then exits with `exitCode`. */
 export class CliError extends Error {
@@ -9,10 +17,16 @@ export class CliError extends Error {
   readonly exitCode: number;
   readonly hint: string | undefined;
   readonly code: string;
-  constructor(code: string, message: string, options: { hint?: string; exitCode?: number } = {}) {
+  readonly field: string | undefined;
+  constructor(
+    code: string,
+    message: string,
+    options: { hint?: string; exitCode?: number; field?: string } = {},
+  ) {
     super(message);
     this.code = code;
     this.hint = options.hint;
+    this.field = options.field;
     this.exitCode = options.exitCode ?? EXIT.usage;
   }
 }
@@ -29,10 +43,11 @@ export function print(options: OutputOptions, data: unknown, human: () => string
 export function printError(json: boolean, error: CliError): void {
   if (json) {
     process.stdout.write(
-      `${JSON.stringify({ error: { code: error.code, message: error.message, hint: error.hint } }, null, 2)}\n`,
+      `${JSON.stringify({ error: { code: error.code, field: error.field, message: error.message, hint: error.hint } }, null, 2)}\n`,
     );
   } else {
-    process.stderr.write(`error: ${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);
+    const field = error.field === undefined ? '' : `${error.field}: `;
+    process.stderr.write(`error: ${field}${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);
   }
 }
 

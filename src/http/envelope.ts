@@ -1,5 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import {
+  ERROR_CODE_LIST,
+  ERROR_CODES,
+  type ErrorCode,
+  type ErrorCodeEntry,
+  type Refusal,
+} from '../core/error-codes.ts';
+import { REASON_CODE_LIST, type ReasonCode } from '../core/reason-codes.ts';
 import { VERSION } from '../version.ts';
 
 /** The spec 004 envelope: `{status, results, debug_info: {delta, version}}`. */
@@ -8,7 +16,11 @@ export const DebugInfo = Type.Object({ delta: Type.String(), version: Type.Strin
 export const ErrorBody = Type.Object({
   status: Type.Integer(),
   error: Type.Object({
-    code: Type.String(),
+    // Documents the closed set; serialization writes the string as it is.
+    code: Type.Unsafe<ErrorCode | ReasonCode>({
+      type: 'string',
+      enum: [...ERROR_CODE_LIST, ...REASON_CODE_LIST],
+    }),
     message: Type.String(),
     hint: Type.Optional(Type.String()),
     field: Type.Optional(Type.String()),
@@ -39,7 +51,7 @@ export function send<T>(request: FastifyRequest, reply: FastifyReply, status: nu
 }
 
 export interface ErrorDetail {
-  code: string;
+  code: ErrorCode | ReasonCode;
   message: string;
   hint?: string;
   field?: string;
@@ -49,4 +61,11 @@ export interface ErrorDetail {
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, status: number, error: ErrorDetail) {
   return reply.code(status).send({ status, error, debug_info: debugInfo(request) });
+}
+
+/** Sends a registry refusal with the status (and Retry-After) its code fixes. */
+export function sendRefusal(request: FastifyRequest, reply: FastifyReply, refusal: Refusal) {
+  const entry: ErrorCodeEntry = ERROR_CODES[refusal.code];
+  if (entry.retryAfterSeconds !== undefined) reply.header('retry-after', String(entry.retryAfterSeconds));
+  return sendError(request, reply, entry.status, refusal);
 }

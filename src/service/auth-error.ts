@@ -1,3 +1,4 @@
+import { CodedError } from '../core/error-codes.ts';
 import type { Rejection } from '../core/reason-codes.ts';
 
 /** A token was rejected; carries the reason code and its detail all the way to the client. */
@@ -11,6 +12,10 @@ export class AuthError extends Error {
 }
 
 /** A dependency (the store, Redis) failed; authentication fails closed with this. */
-export class UnavailableError extends Error {
+export class UnavailableError extends CodedError {
   override readonly name = 'UnavailableError';
+  /** `message` is for the log; the client gets the registry's refusal for `unavailable`. */
+  constructor(message: string, options?: ErrorOptions) {
+    super('unavailable', undefined, { ...options, internalMessage: message });
+  }
 }

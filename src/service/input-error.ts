@@ -1,13 +1,12 @@
+import { CodedError, type ErrorCode } from '../core/error-codes.ts';
+
+/** The codes a caller's input can earn: the value is wrong, not allowed, unknown, or taken. */
+export type InputErrorCode = Extract<ErrorCode, 'invalid_input' | 'forbidden' | 'not_found' | 'conflict'>;
+
 /** Bad input from a caller: which field, what is wrong, what to do. Nothing was changed. */
-export class InputError extends Error {
+export class InputError extends CodedError {
   override readonly name = 'InputError';
-  readonly field: string;
-  readonly hint: string;
-  readonly status: number;
-  constructor(field: string, message: string, hint: string, status = 400) {
-    super(message);
-    this.field = field;
-    this.hint = hint;
-    this.status = status;
+  constructor(code: InputErrorCode, field: string, message: string, hint: string) {
+    super(code, { field, message, hint });
   }
 }

@@ -46,6 +46,7 @@ export class KeyAdmin {
     const trimmed = name.trim();
     if (trimmed.length === 0 || trimmed.length > 200) {
       throw new InputError(
+        'invalid_input',
         'name',
         'The organization name must be 1 to 200 characters.',
         'Pass --name "Example Corp".',
@@ -62,10 +63,10 @@ export class KeyAdmin {
     const org = UUID.test(orgId) ? await this.store.getOrg(orgId) : undefined;
     if (!org) {
       throw new InputError(
+        'not_found',
         'org',
         `No organization has the id ${JSON.stringify(orgId.slice(0, 80))}.`,
         'Use an id from "keygate org create" (or "keygate org list").',
-        404,
       );
     }
     return org;
@@ -80,6 +81,7 @@ export class KeyAdmin {
     const label = input.label?.trim() || null;
     if (label && label.length > 200) {
       throw new InputError(
+        'invalid_input',
         'label',
         'The label must be at most 200 characters.',
         'Use a short name such as "billing-prod".',
@@ -89,7 +91,8 @@ export class KeyAdmin {
     try {
       canonical = intakePublicKey(input.publicKey);
     } catch (error) {
-      if (error instanceof KeyIntakeError) throw new InputError('public_key', error.message, error.hint);
+      if (error instanceof KeyIntakeError)
+        throw new InputError('invalid_input', 'public_key', error.message, error.hint);
       throw error;
     }
     let record: KeyRecord;
@@ -111,10 +114,10 @@ export class KeyAdmin {
     } catch (error) {
       if (error instanceof ConflictError) {
         throw new InputError(
+          'conflict',
           error.field,
           error.message,
           'Use the key id you were given for it (keygate key list), or register a new key pair.',
-          409,
         );
       }
       throw error;
@@ -140,17 +143,17 @@ export class KeyAdmin {
     if (!change.ok) {
       if (change.reason === 'not_found') {
         throw new InputError(
+          'not_found',
           'kid',
           `No key has the id ${JSON.stringify(kid.slice(0, 80))}.`,
           'Use a key id from "keygate key list --org ORG".',
-          404,
         );
       }
       throw new InputError(
+        'conflict',
         'kid',
         `Key ${kid} is revoked, and revocation is final.`,
         'Register a new key pair instead.',
-        409,
       );
     }
     this.directory?.invalidate(change.key);
@@ -164,6 +167,7 @@ function parseRoles(roles: readonly string[] | undefined, grantedByAdmin: boolea
   for (const role of unique) {
     if (!isRole(role)) {
       throw new InputError(
+        'invalid_input',
         'roles',
         `${JSON.stringify(role.slice(0, 40))} is not a role.`,
         `Use a comma list of ${ROLES.join(', ')}.`,
@@ -172,10 +176,10 @@ function parseRoles(roles: readonly string[] | undefined, grantedByAdmin: boolea
   }
   if (unique.includes('admin') && !grantedByAdmin) {
     throw new InputError(
+      'forbidden',
       'roles',
       'Only an administrator may register a key that signs admin tokens.',
       'Leave out "admin", or ask an administrator.',
-      403,
     );
   }
   return unique as Role[];
@@ -185,6 +189,7 @@ function parseDefaultRole(defaultRole: string | undefined, roles: Role[]): Role 
   const role = defaultRole ?? (roles.includes(DEFAULT_ROLE) ? DEFAULT_ROLE : roles[0]);
   if (!isRole(role) || !roles.includes(role)) {
     throw new InputError(
+      'invalid_input',
       'default_role',
       `The default role must be one of the key's roles (${roles.join(', ')}).`,
       'Pick a default role from the roles list.',
@@ -198,6 +203,7 @@ function parseExpiry(value: number | string | undefined, now: UnixSeconds): Unix
   const seconds = typeof value === 'number' ? value : Math.floor(Date.parse(value) / 1000);
   if (!Number.isSafeInteger(seconds)) {
     throw new InputError(
+      'invalid_input',
       'expires_at',
       `${JSON.stringify(String(value))} is not a time.`,
       'Give an ISO 8601 time such as 2027-01-31T00:00:00Z.',
@@ -205,6 +211,7 @@ function parseExpiry(value: number | string | undefined, now: UnixSeconds): Unix
   }
   if (seconds <= now) {
     throw new InputError(
+      'invalid_input',
       'expires_at',
       `The expiry ${isoTime(seconds)} is in the past.`,
       'Give a time in the future, or leave it out for a key that does not expire.',

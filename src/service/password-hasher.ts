@@ -1,4 +1,5 @@
 import { argon2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { CodedError } from '../core/error-codes.ts';
 
 /** OWASP's argon2id minimum: 19 MiB, 2 passes, 1 lane. */
 export interface Argon2Params {
@@ -10,8 +11,12 @@ export interface Argon2Params {
 export const OWASP_ARGON2ID: Argon2Params = { memoryKiB: 19 * 1024, passes: 2, parallelism: 1 };
 
 /** Too many logins are waiting for a hash: shed the request instead of queueing without end. */
-export class BusyError extends Error {
+export class BusyError extends CodedError {
   override readonly name = 'BusyError';
+  /** `reason` is for the log; the client gets the registry's refusal for `busy`. */
+  constructor(reason?: string) {
+    super('busy', undefined, reason === undefined ? undefined : { internalMessage: reason });
+  }
 }
 
 const SALT_BYTES = 16;

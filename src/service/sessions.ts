@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { SessionRecord, UserRecord } from '../core/account-records.ts';
+import { CodedError } from '../core/error-codes.ts';
 import { lockedUntil } from '../core/lockout.ts';
 import { checkPassHash, PASS_HASH_HINT } from '../core/pass-hash.ts';
 import type { VerificationPolicy } from '../core/policy.ts';
 import { type Rejection, reject } from '../core/reason-codes.ts';
-import { SESSION_ISSUER, SESSION_TYP, type SessionClaims } from '../core/session-checks.ts';
 import type { SessionPolicy } from '../core/session-policy.ts';
+import { SESSION_ISSUER, SESSION_TYP, type SessionClaims } from '../core/session-token.ts';
 import { type Clock, isoTime, type UnixSeconds } from '../core/time.ts';
 import type { Store } from '../store/store.ts';
 import { InputError } from './input-error.ts';
@@ -13,10 +14,10 @@ import type { PasswordHasher } from './password-hasher.ts';
 import type { ServerKeyring } from './server-keyring.ts';
 
 /** The one answer to every failed login: the same status, body and (by a dummy hash) time. */
-export class LoginFailedError extends Error {
+export class LoginFailedError extends CodedError {
   override readonly name = 'LoginFailedError';
   constructor() {
-    super('The user name or password is wrong, or the account cannot log in right now.');
+    super('invalid_credentials');
   }
 }
 
@@ -53,13 +54,14 @@ export class Sessions {
     const email = typeof input.user === 'string' ? input.user.trim().toLowerCase() : '';
     if (email === '' || email.length > 320) {
       throw new InputError(
+        'invalid_input',
         'user',
         '"user" must be the account\'s email address.',
         'Send {"user": "ali@example.com", "pass_hash": "<sha256 hex>"}.',
       );
     }
     const passHash = checkPassHash(input.pass_hash);
-    if (!passHash.ok) throw new InputError('pass_hash', passHash.message, PASS_HASH_HINT);
+    if (!passHash.ok) throw new InputError('invalid_input', 'pass_hash', passHash.message, PASS_HASH_HINT);
     const { store, hasher, clock, sessionPolicy } = this.deps;
     const user = await store.getUserByEmail(email);
     const now = clock();

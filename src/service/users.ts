@@ -32,6 +32,7 @@ export class UserAdmin {
     const email = input.email.trim().toLowerCase();
     if (!EMAIL.test(email) || email.length > 320) {
       throw new InputError(
+        'invalid_input',
         'email',
         `${JSON.stringify(input.email.slice(0, 80))} is not an email address.`,
         'Pass --email ali@example.com.',
@@ -40,6 +41,7 @@ export class UserAdmin {
     const role = input.role ?? 'user';
     if (!isRole(role))
       throw new InputError(
+        'invalid_input',
         'role',
         `${JSON.stringify(role)} is not a role.`,
         `Use one of ${ROLES.join(', ')}.`,
@@ -47,6 +49,7 @@ export class UserAdmin {
     const screenName = (input.screenName ?? email.split('@')[0] ?? email).trim();
     if (screenName.length === 0 || screenName.length > 200) {
       throw new InputError(
+        'invalid_input',
         'screen_name',
         'The screen name must be 1 to 200 characters.',
         'Pass --screen-name "Ali".',
@@ -69,10 +72,10 @@ export class UserAdmin {
     } catch (error) {
       if (error instanceof ConflictError)
         throw new InputError(
+          'conflict',
           'email',
           error.message,
           'Use another email, or set this user\'s password with "keygate user set-password".',
-          409,
         );
       throw error;
     }
@@ -98,17 +101,17 @@ export class UserAdmin {
     const user = await this.deps.store.getUserByEmail(email.trim().toLowerCase());
     if (!user)
       throw new InputError(
+        'not_found',
         'email',
         `No user has the email ${JSON.stringify(email.slice(0, 80))}.`,
         'List users with "keygate user list --org ORG".',
-        404,
       );
     return user;
   }
 
   private async hashPassHash(passHash: string): Promise<string> {
     const checked = checkPassHash(passHash);
-    if (!checked.ok) throw new InputError('password', checked.message, PASS_HASH_HINT);
+    if (!checked.ok) throw new InputError('invalid_input', 'password', checked.message, PASS_HASH_HINT);
     return this.deps.hasher.hash(checked.value);
   }
 }

@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import {
+  DatabaseSync,
+  type SQLInputValue,
+  type SQLOutputValue,
+  type StatementResultingChanges,
+} from 'node:sqlite';
 import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
 import type { KeyFamily } from '../core/algorithms.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
@@ -15,9 +20,39 @@ import {
   type Org,
   type StatusChange,
   type Store,
+  StoreUnavailableError,
 } from './store.ts';
 
 type Row = Record<string, SQLInputValue>;
+
+/** A prepared statement whose every run reports database failures as StoreUnavailableError. */
+interface Statement {
+  run(...params: SQLInputValue[]): StatementResultingChanges;
+  get(...params: SQLInputValue[]): Record<string, SQLOutputValue> | undefined;
+  all(...params: SQLInputValue[]): Record<string, SQLOutputValue>[];
+}
+
+/**
+ * SQLite's primary result codes that say the database cannot serve right now (locked past the
+ * busy timeout, out of memory or disk, read-only, I/O error, corrupt or not a database file).
+ * The others (SQLITE_ERROR for bad SQL, SQLITE_CONSTRAINT, SQLITE_MISMATCH, SQLITE_RANGE,
+ * SQLITE_MISUSE...) mean a statement is wrong: a bug, which must not pass for an outage.
+ */
+const UNAVAILABLE_RESULT_CODES = new Set([
+  3, // SQLITE_PERM
+  5, // SQLITE_BUSY
+  6, // SQLITE_LOCKED
+  7, // SQLITE_NOMEM
+  8, // SQLITE_READONLY
+  10, // SQLITE_IOERR
+  11, // SQLITE_CORRUPT
+  13, // SQLITE_FULL
+  14, // SQLITE_CANTOPEN
+  15, // SQLITE_PROTOCOL
+  17, // SQLITE_SCHEMA
+  22, // SQLITE_NOLFS
+  26, // SQLITE_NOTADB
+]);
 
 /**
  * The embedded store. WAL mode with synchronous=NORMAL: a committed transaction survives the
@@ -27,7 +62,7 @@ type Row = Record<string, SQLInputValue>;
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite';
   private readonly db: DatabaseSync;
-  private readonly statements = new Map<string, ReturnType<DatabaseSync['prepare']>>();
+  private readonly statements = new Map<string, Statement>();
 
   constructor(path: string) {
     if (path !== ':memory:') {
@@ -58,23 +93,48 @@ export class SqliteStore implements Store {
     }
   }
 
-  private sql(text: string) {
+  /** Every statement runs through here, so that the database's failures are told apart from bugs. */
+  private sql(text: string): Statement {
     let statement = this.statements.get(text);
     if (!statement) {
-      statement = this.db.prepare(text);
+      const prepared = this.guard(() => this.db.prepare(text));
+      statement = {
+        run: (...params) => this.guard(() => prepared.run(...params)),
+        get: (...params) => this.guard(() => prepared.get(...params)),
+        all: (...params) => this.guard(() => prepared.all(...params)),
+      };
       this.statements.set(text, statement);
     }
     return statement;
   }
 
   private transaction<T>(work: () => T): T {
-    this.db.exec('BEGIN IMMEDIATE');
+    this.guard(() => this.db.exec('BEGIN IMMEDIATE'));
     try {
       const result = work();
-      this.db.exec('COMMIT');
+      this.guard(() => this.db.exec('COMMIT'));
       return result;
     } catch (error) {
-      this.db.exec('ROLLBACK');
+      // A failed COMMIT may already have rolled back, and a closed database has nothing to undo.
+      if (this.db.isOpen && this.db.isTransaction) this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  /**
+   * Rethrows what the database itself reports (closed, locked, full, I/O) as StoreUnavailableError,
+   * with the original as `cause`; anything else (a TypeError from a bug, a constraint the caller
+   * handles) passes unchanged.
+   */
+  private guard<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      if (!this.db.isOpen || isUnavailable(error)) {
+        throw new StoreUnavailableError(`The SQLite store failed: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
       throw error;
     }
   }
@@ -374,6 +434,14 @@ function toOrg(row: Row): Org {
     singleUseTokens: row.single_use_tokens === 1,
     createdAt: Number(row.created_at),
   };
+}
+
+function isUnavailable(error: unknown): boolean {
+  const { code, errcode } = error as { code?: unknown; errcode?: unknown };
+  // node:sqlite gives SQLite's extended result code; its low byte is the primary one.
+  return (
+    code === 'ERR_SQLITE_ERROR' && typeof errcode === 'number' && UNAVAILABLE_RESULT_CODES.has(errcode & 0xff)
+  );
 }
 
 function retryWhileLocked(work: () => void): void {

@@ -1,4 +1,5 @@
 import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
+import { CodedError } from '../core/error-codes.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import type { UnixSeconds } from '../core/time.ts';
 
@@ -32,9 +33,22 @@ export class ConflictError extends Error {
 }
 
 /**
+ * The database itself failed (closed, locked past the busy timeout, full, I/O error): the request
+ * may succeed later. A bug in a caller or in the store is never reported as this.
+ */
+export class StoreUnavailableError extends CodedError {
+  override readonly name = 'StoreUnavailableError';
+  /** `message` says what the database reported: for the log and the operator, never for a client. */
+  constructor(message: string, options?: ErrorOptions) {
+    super('unavailable', undefined, { ...options, internalMessage: message });
+  }
+}
+
+/**
  * Everything Keygate keeps. Every method is one atomic operation: it either happens entirely or
  * not at all, also when the process is killed half-way. Implementations: sqlite.ts (embedded) and,
- * for several nodes, a PostgreSQL one behind this same interface.
+ * for several nodes, a PostgreSQL one behind this same interface. A method fails with
+ * StoreUnavailableError when the database cannot serve it; any other error is a bug.
  */
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';

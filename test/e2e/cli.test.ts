@@ -188,7 +188,15 @@ describe('keygate CLI end to end', () => {
     assert.match(missing.stderr, /Cannot read/);
     const badOrg = keygate(['key', 'list', '--org', 'not-an-org', '--json']);
     assert.equal(badOrg.code, 2);
-    assert.equal(JSON.parse(badOrg.stdout).error.code, 'invalid_input');
+    assert.deepEqual(
+      { ...JSON.parse(badOrg.stdout).error, hint: undefined },
+      {
+        code: 'not_found',
+        field: 'org',
+        message: 'No organization has the id "not-an-org".',
+        hint: undefined,
+      },
+    );
     const rejected = keygate(['hello', '--url', url, '--json'], 'not.a.token');
     assert.equal(rejected.code, 3);
     assert.equal(JSON.parse(rejected.stdout).code, 'token_malformed');
