@@ -58,10 +58,15 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  const guard = tokenGuard(keygate.authenticator);
-  healthRoutes(app, keygate);
-  helloRoutes(app, keygate);
-  whoamiRoutes(app, guard);
-  await sessionRoutes(app, keygate, { loginRateLimit: options.loginRateLimit ?? 20 });
+  // Each route gets only the services it uses, so its dependencies are read off its signature.
+  const { store, policy, authenticator, sessions, hasher, keyring } = keygate;
+  healthRoutes(app, { store });
+  helloRoutes(app, { authenticator, policy });
+  whoamiRoutes(app, tokenGuard(authenticator));
+  await sessionRoutes(
+    app,
+    { sessions, hasher, authenticator, keyring },
+    { loginRateLimit: options.loginRateLimit ?? 20 },
+  );
   return app;
 }

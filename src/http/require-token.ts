@@ -10,7 +10,7 @@ const principals = new WeakMap<FastifyRequest, Principal>();
 export type TokenGuard = (request: FastifyRequest) => Promise<void>;
 
 /** The preHandler of every protected route: one verification path, or a 401 with the reason code. */
-export function tokenGuard(authenticator: Authenticator): TokenGuard {
+export function tokenGuard(authenticator: Pick<Authenticator, 'authenticate'>): TokenGuard {
   return async (request) => {
     const read = readBearerToken(authorizationValues(request));
     if ('rejection' in read) throw new AuthError(read.rejection);

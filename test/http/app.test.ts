@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/http/app.ts';
+import { healthRoutes } from '../../src/http/routes/health.ts';
 import { type Fixture, fixture } from '../helpers.ts';
 
 let f: Fixture;
@@ -115,7 +116,13 @@ test('/auth/hello answers 200 for any token, by GET, by form POST (spec 004) and
     assert.equal(response.statusCode, 200, response.body);
     const { results } = response.json();
     assert.equal(results.valid, true);
-    assert.equal(results.checks.length, 17);
+    assert.deepEqual(
+      results.checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok]),
+      [
+        ...['token', 'format', 'header', 'alg', 'kid', 'key', 'algorithm', 'signature', 'iss', 'sub', 'jti'],
+        ...['exp', 'iat', 'nbf', 'lifetime', 'aud', 'role', 'replay'],
+      ].map((name) => [name, true]),
+    );
     assert.deepEqual(results.header, { alg: 'RS256', typ: 'JWT' });
     assert.equal(results.claims.iss, f.orgId);
     assert.equal(results.principal.kid, f.kid);
@@ -143,6 +150,27 @@ test('health and readiness', async () => {
   assert.deepEqual(health.json().results, { ok: true });
   const ready = await app.inject({ method: 'GET', url: '/readyz' });
   assert.deepEqual(ready.json().results, { ok: true, store: 'sqlite' });
+});
+
+test('readiness is 503 when the store does not answer; the route needs nothing but the store', async (t) => {
+  const bare = Fastify();
+  t.after(() => bare.close());
+  healthRoutes(bare, { store: { dialect: 'sqlite', ping: () => Promise.reject(new Error('gone')) } });
+  const ready = await bare.inject({ method: 'GET', url: '/readyz' });
+  assert.equal(ready.statusCode, 503);
+  const body: Record<string, unknown> = ready.json();
+  assert.deepEqual(
+    { ...body, debug_info: undefined },
+    {
+      status: 503,
+      error: {
+        code: 'unavailable',
+        message: 'The store does not answer.',
+        hint: 'Check KEYGATE_DATABASE and that the database is up.',
+      },
+      debug_info: undefined,
+    },
+  );
 });
 
 test('bad requests get a 4xx envelope, never a 5xx', async () => {

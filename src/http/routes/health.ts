@@ -1,9 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Keygate } from '../../service/keygate.ts';
 import { ErrorBody, envelopeSchema, send, sendError } from '../envelope.ts';
 
-export function healthRoutes(app: FastifyInstance, keygate: Keygate): void {
+/** What readiness asks of the store: that it answers, and which kind it is. */
+export interface HealthDeps {
+  store: { readonly dialect: string; ping(): Promise<void> };
+}
+
+export function healthRoutes(app: FastifyInstance, { store }: HealthDeps): void {
   app.get(
     '/healthz',
     { schema: { response: { 200: envelopeSchema(Type.Object({ ok: Type.Boolean() })) } } },
@@ -22,8 +26,8 @@ export function healthRoutes(app: FastifyInstance, keygate: Keygate): void {
     },
     async (request, reply) => {
       try {
-        await keygate.store.ping();
-        return send(request, reply, 200, { ok: true, store: keygate.store.dialect });
+        await store.ping();
+        return send(request, reply, 200, { ok: true, store: store.dialect });
       } catch {
         return sendError(request, reply, 503, {
           code: 'unavailable',

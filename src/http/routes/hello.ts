@@ -2,8 +2,9 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ACCEPTED_ALGORITHMS } from '../../core/algorithms.ts';
 import { readBearerToken } from '../../core/bearer.ts';
+import type { VerificationPolicy } from '../../core/policy.ts';
 import { REASON_CODE_LIST } from '../../core/reason-codes.ts';
-import type { Keygate } from '../../service/keygate.ts';
+import type { Authenticator } from '../../service/authenticator.ts';
 import { authorizationValues } from '../authorization.ts';
 import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
 import { PrincipalSchema } from './whoami.ts';
@@ -49,14 +50,18 @@ const HelloBody = Type.Union([
  * /auth/hello answers 200 for any token, valid or not: every check in order with what was
  * expected, what was seen and what to change. It never binds a jti, so asking is harmless.
  */
-export function helloRoutes(app: FastifyInstance, keygate: Keygate): void {
+export interface HelloDeps {
+  authenticator: Pick<Authenticator, 'explain'>;
+  policy: VerificationPolicy;
+}
+
+export function helloRoutes(app: FastifyInstance, { authenticator, policy }: HelloDeps): void {
   const schema = { response: { 200: envelopeSchema(HelloResults), 503: ErrorBody } };
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const fromBody = (request.body as { token?: string } | null | undefined)?.token;
     const headers = authorizationValues(request);
     const read = readBearerToken(headers.length === 0 && fromBody ? [fromBody] : headers);
-    const report = await keygate.authenticator.explain('token' in read ? read.token : read.rejection);
-    const { policy } = keygate;
+    const report = await authenticator.explain('token' in read ? read.token : read.rejection);
     return send(request, reply, 200, {
       ...report,
       accepted: {

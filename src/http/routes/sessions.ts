@@ -3,8 +3,10 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { readBearerToken } from '../../core/bearer.ts';
 import { AuthError } from '../../service/auth-error.ts';
-import type { Keygate } from '../../service/keygate.ts';
-import { BusyError } from '../../service/password-hasher.ts';
+import type { Authenticator } from '../../service/authenticator.ts';
+import { BusyError, type PasswordHasher } from '../../service/password-hasher.ts';
+import type { ServerKeyring } from '../../service/server-keyring.ts';
+import type { Sessions } from '../../service/sessions.ts';
 import { authorizationValues } from '../authorization.ts';
 import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
 
@@ -35,9 +37,16 @@ const Jwk = Type.Object({
   use: Type.String(),
 });
 
+export interface SessionDeps {
+  sessions: Pick<Sessions, 'login' | 'logout'>;
+  hasher: Pick<PasswordHasher, 'saturated'>;
+  authenticator: Pick<Authenticator, 'verifySession'>;
+  keyring: Pick<ServerKeyring, 'jwks'>;
+}
+
 export async function sessionRoutes(
   app: FastifyInstance,
-  keygate: Keygate,
+  { sessions, hasher, authenticator, keyring }: SessionDeps,
   options: { loginRateLimit: number },
 ) {
   await app.register(rateLimit, {
@@ -55,7 +64,7 @@ export async function sessionRoutes(
       config: { rateLimit: { max: options.loginRateLimit, timeWindow: 60_000 } },
       // Shed a flood before parsing its body: the hasher could not take it anyway.
       onRequest: async () => {
-        if (keygate.hasher.saturated) throw new BusyError('password hashing is saturated');
+        if (hasher.saturated) throw new BusyError('password hashing is saturated');
       },
       schema: {
         body: LoginBody,
@@ -70,7 +79,7 @@ export async function sessionRoutes(
     },
     async (request, reply) => {
       const body = (request.body ?? {}) as { user?: unknown; pass_hash?: unknown };
-      return send(request, reply, 202, await keygate.sessions.login(body));
+      return send(request, reply, 202, await sessions.login(body));
     },
   );
 
@@ -84,8 +93,8 @@ export async function sessionRoutes(
     async (request, reply) => {
       const read = readBearerToken(authorizationValues(request));
       if ('rejection' in read) throw new AuthError(read.rejection);
-      const claims = await keygate.authenticator.verifySession(read.token);
-      await keygate.sessions.logout(claims);
+      const claims = await authenticator.verifySession(read.token);
+      await sessions.logout(claims);
       return send(request, reply, 200, { logged_out: true });
     },
   );
@@ -94,6 +103,6 @@ export async function sessionRoutes(
   app.get(
     '/.well-known/jwks.json',
     { schema: { response: { 200: Type.Object({ keys: Type.Array(Jwk) }) } } },
-    async () => keygate.keyring.jwks(),
+    async () => keyring.jwks(),
   );
 }
