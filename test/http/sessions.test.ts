@@ -52,6 +52,11 @@ after(async () => {
   await f.close();
 });
 
+/** Tests that move the shared frozen clock put it back even when an assertion fails half-way. */
+function restoreClock(): void {
+  f.now.value = NOW;
+}
+
 describe('POST /auth/login', () => {
   test('answers exactly the spec 004 sample shape', async () => {
     const user = await createUser('Ali@Example.com');
@@ -141,7 +146,8 @@ describe('POST /auth/login', () => {
     assert.equal((await f.keygate.store.getUserByEmail('ali@example.com'))?.failedLogins, failuresBefore);
   });
 
-  test('failures lock the account with exponential backoff; the lock expires (frozen clock)', async () => {
+  test('failures lock the account with exponential backoff; the lock expires (frozen clock)', async (t) => {
+    t.after(restoreClock);
     const user = await createUser('backoff@example.com');
     for (let i = 0; i < 5; i++)
       assert.equal((await login('backoff@example.com', sha256('wrong'))).statusCode, 401);
@@ -161,7 +167,6 @@ describe('POST /auth/login', () => {
     f.now.value = NOW + 90;
     assert.equal((await login('backoff@example.com', sha256(PASSWORD))).statusCode, 202);
     assert.equal((await f.keygate.store.getUser(user.id))?.failedLogins, 0);
-    f.now.value = NOW;
   });
 
   test('the password hash is argon2id with OWASP parameters, and a weaker hash is upgraded at login', async () => {
@@ -211,8 +216,10 @@ describe('session tokens', () => {
         'sub',
         'exp',
         'iat',
+        'nbf',
         'aud',
         'role',
+        'sid',
         'session',
       ],
     );
@@ -233,7 +240,8 @@ describe('session tokens', () => {
     await sessionToken('many@example.com', 'new password');
   });
 
-  test('idle and absolute lifetimes end a session (frozen clock)', async () => {
+  test('idle and absolute lifetimes end a session (frozen clock)', async (t) => {
+    t.after(restoreClock);
     await createUser('idle@example.com');
     const token = await sessionToken('idle@example.com');
     f.now.value = NOW + 29 * 60;
@@ -242,15 +250,14 @@ describe('session tokens', () => {
     await rejectsWith(f.keygate.authenticator.authenticate(token), 'session_revoked');
     f.now.value = NOW;
     const active = await sessionToken('idle@example.com');
-    for (let t = NOW; t < NOW + 12 * 3600; t += 20 * 60) {
-      f.now.value = t;
+    for (let time = NOW; time < NOW + 12 * 3600; time += 20 * 60) {
+      f.now.value = time;
       await f.keygate.authenticator.authenticate(active);
     }
     f.now.value = NOW + 12 * 3600 + 61;
     await rejectsWith(f.keygate.authenticator.authenticate(active), 'token_expired');
     const expired = (await f.keygate.authenticator.explain(active)).checks.find((c) => c.name === 'exp');
     assert.match(expired?.hint ?? '', /Log in again/, 'a session token is obtained again, not re-signed');
-    f.now.value = NOW;
   });
 
   test('a session token never passes as a key-pair token, nor the reverse', async () => {
@@ -310,8 +317,9 @@ describe('session tokens', () => {
 });
 
 describe('floods', () => {
-  test('logins beyond the per-address limit get 429 with Retry-After', async () => {
+  test('logins beyond the per-address limit get 429 with Retry-After', async (t) => {
     const limited = await buildApp(f.keygate, { loginRateLimit: 3 });
+    t.after(() => limited.close());
     const statuses: number[] = [];
     let last: Awaited<ReturnType<typeof limited.inject>> | undefined;
     for (let i = 0; i < 5; i++) {
@@ -328,15 +336,18 @@ describe('floods', () => {
     assert.ok(Number(last?.headers['retry-after']) > 0);
     assert.equal(last?.json().error.code, 'rate_limited');
     assert.match(last?.json().error.hint, /Retry-After/);
-    await limited.close();
   });
 
-  test('hashing beyond the concurrency cap and queue is shed with 503 busy', async () => {
+  test('hashing beyond the concurrency cap and queue is shed with 503 busy', async (t) => {
     const { startKeygate } = await import('../../src/service/keygate.ts');
     const { POLICY } = await import('../helpers.ts');
     const small = await startKeygate({ database: ':memory:', policy: POLICY, hashConcurrency: 1 });
     // A queue of 16 waiting hashes: the 18th concurrent login cannot wait and is refused.
     const busyApp = await buildApp(small, { loginRateLimit: 1000 });
+    t.after(async () => {
+      await busyApp.close();
+      await small.close();
+    });
     const answers = await Promise.all(
       Array.from({ length: 24 }, (_, i) =>
         busyApp.inject({
@@ -354,18 +365,17 @@ describe('floods', () => {
     assert.equal(busy?.json().error.code, 'busy');
     assert.equal(busy?.headers['retry-after'], '1');
     assert.ok(statuses.every((s) => s === 401 || s === 503));
-    await busyApp.close();
-    await small.close();
   });
 });
 
 describe('secrets stay secret', () => {
-  test('neither the pass_hash nor the session token appears in the server log', async () => {
+  test('neither the pass_hash nor the session token appears in the server log', async (t) => {
     const lines: string[] = [];
     const logged = await buildApp(f.keygate, {
       loginRateLimit: 1000,
       logger: { level: 'trace', stream: { write: (line: string) => lines.push(line) } },
     });
+    t.after(() => logged.close());
     await createUser('logged@example.com');
     const passHash = sha256(PASSWORD);
     const response = await logged.inject({
@@ -387,7 +397,6 @@ describe('secrets stay secret', () => {
     assert.ok(!log.includes(passHash));
     assert.ok(!log.includes(token.split('.')[2] as string));
     assert.ok(!log.includes('"zz"'));
-    await logged.close();
   });
 
   test('a pepper is mixed into every hash: the same password does not verify without it', async () => {

@@ -12,7 +12,9 @@ import { storeContract } from './store-contract.ts';
 const dir = mkdtempSync(join(tmpdir(), 'keygate-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-storeContract('SQLite', async () => new SqliteStore(join(dir, 'contract.db')));
+let contractStores = 0;
+// A new file per test: the contract needs an empty store each time.
+storeContract('SQLite', async () => new SqliteStore(join(dir, `contract-${++contractStores}.db`)));
 
 test('the schema is migrated once and reopening keeps the data', async () => {
   const path = join(dir, 'reopen.db');

@@ -1,18 +1,22 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import { intakePublicKey } from '../../src/core/key-intake.ts';
 import { ConflictError, type NewKey, type Store } from '../../src/store/store.ts';
 import { NOW, rsaPair } from '../helpers.ts';
 
-/** The behaviour every Store must have; run against each implementation on a real database. */
+/**
+ * The behaviour every Store must have; run against each implementation on a real database.
+ * `open` must return a new, empty store on every call: each test starts from nothing, so it can
+ * assert exact counts, and a failing test leaves nothing behind for the next one.
+ */
 export function storeContract(name: string, open: () => Promise<Store>): void {
   describe(`${name} store contract`, () => {
     let store: Store;
-    before(async () => {
+    beforeEach(async () => {
       store = await open();
     });
-    after(() => store.close());
+    afterEach(() => store.close());
 
     const newKey = (orgId: string): NewKey => {
       const key = intakePublicKey(rsaPair(2048).publicPem);
@@ -37,7 +41,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         singleUseTokens: false,
         createdAt: NOW,
       });
-      assert.ok((await store.listOrgs()).some((o) => o.id === org.id));
+      assert.deepEqual(await store.listOrgs(), [org]);
       assert.equal(await store.getOrg('00000000-0000-4000-8000-000000000000'), undefined);
     });
 
@@ -54,12 +58,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         createdAt: NOW,
         lastUsedAt: null,
       });
+      const afterInsert = await store.keyRevision();
       await assert.rejects(store.insertKey(input, NOW), ConflictError);
-      assert.equal((await store.listKeys(org.id)).length, 1);
-      assert.deepEqual(
-        (await store.listKeyStates()).find((k) => k.id === key.id),
-        { id: key.id, status: 'active', expiresAt: null },
-      );
+      assert.equal(await store.keyRevision(), afterInsert, 'a refused insert changes nothing');
+      assert.deepEqual(await store.listKeys(org.id), [key]);
+      assert.deepEqual(await store.listKeyStates(), [{ id: key.id, status: 'active', expiresAt: null }]);
+      assert.equal(await store.getKey('00000000-0000-4000-8000-000000000000'), undefined);
       const other = await store.createOrg({ name: 'Other' }, NOW);
       await store.insertKey({ ...input, orgId: other.id }, NOW);
     });
@@ -68,11 +72,16 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       const org = await store.createOrg({ name: 'Status' }, NOW);
       const key = await store.insertKey(newKey(org.id), NOW);
       const r0 = await store.keyRevision();
-      const disabled = await store.setKeyStatus(key.id, 'disabled');
-      assert.ok(disabled.ok && disabled.key.status === 'disabled');
+      assert.deepEqual(await store.setKeyStatus(key.id, 'disabled'), {
+        ok: true,
+        key: { ...key, status: 'disabled' },
+      });
       assert.ok((await store.keyRevision()) > r0);
-      assert.ok((await store.setKeyStatus(key.id, 'active')).ok);
-      assert.ok((await store.setKeyStatus(key.id, 'revoked')).ok);
+      assert.deepEqual(await store.setKeyStatus(key.id, 'active'), { ok: true, key });
+      assert.deepEqual(await store.setKeyStatus(key.id, 'revoked'), {
+        ok: true,
+        key: { ...key, status: 'revoked' },
+      });
       assert.deepEqual(await store.setKeyStatus(key.id, 'active'), { ok: false, reason: 'revoked_is_final' });
       assert.deepEqual(await store.setKeyStatus(key.id, 'disabled'), {
         ok: false,
@@ -167,27 +176,32 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       await store.touchSession('s4', NOW + 10);
       assert.equal((await store.getSession('s4'))?.lastSeenAt, NOW + 50);
       assert.equal(await store.revokeSession('s4', NOW + 60, 'logout'), true);
-      assert.ok((await store.pruneSessions(NOW + 100)) >= 4);
+      assert.equal(await store.pruneSessions(NOW + 99), 0, 'no session has ended yet');
+      assert.equal(await store.pruneSessions(NOW + 100), 4);
       assert.equal(await store.getSession('s4'), undefined);
     });
 
-    test('server keys: rotation leaves exactly one active key', async () => {
-      const key = (id: string) => ({
+    test('server keys: rotation leaves exactly one active key; onlyIfNone never adds a second', async () => {
+      const key = (id: string, createdAt: number) => ({
         id,
-        privatePem: 'pem',
+        privatePem: `pem-${id}`,
         publicJwk: '{}',
         status: 'active' as const,
-        createdAt: NOW,
+        createdAt,
       });
-      await store.rotateServerKey(key(`k-${randomUUID()}`));
-      await store.rotateServerKey(key(`k-${randomUUID()}`));
-      assert.equal((await store.listServerKeys()).filter((k) => k.status === 'active').length, 1);
+      const first = key(`k-${randomUUID()}`, NOW);
+      const second = key(`k-${randomUUID()}`, NOW + 1);
+      await store.rotateServerKey(first, { onlyIfNone: true });
+      await store.rotateServerKey(second);
+      await store.rotateServerKey(key(`k-${randomUUID()}`, NOW + 2), { onlyIfNone: true });
+      assert.deepEqual(await store.listServerKeys(), [{ ...first, status: 'retired' }, second]);
     });
 
     test('pruning removes only expired bindings', async () => {
       await store.bindJti('prune', 'old', 'h', NOW + 1, NOW);
       await store.bindJti('prune', 'new', 'h', NOW + 1000, NOW);
-      assert.ok((await store.pruneJti(NOW + 2)) >= 1);
+      assert.equal(await store.pruneJti(NOW + 1), 1);
+      assert.equal(await store.pruneJti(NOW + 1), 0, 'nothing left to prune');
       assert.equal(await store.peekJti('prune', 'new', 'x', NOW + 2), 'reused');
     });
   });
