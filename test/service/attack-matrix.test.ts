@@ -315,9 +315,21 @@ const cases: Case[] = [
   { name: 'nbf null', code: 'claim_invalid', token: withClaims({ nbf: null }) },
   // strings that are not well-formed Unicode (I-JSON): lone surrogates, escaped
   { name: 'sub is a lone high surrogate', code: 'claim_invalid', token: withClaims({ sub: '\ud800' }) },
-  { name: 'sub ends in a lone low surrogate', code: 'claim_invalid', token: withClaims({ sub: 'alice\udc00' }) },
-  { name: 'jti holds a reversed surrogate pair', code: 'claim_invalid', token: withClaims({ jti: '\ude00\ud83d' }) },
-  { name: 'an extra claim holds a lone surrogate', code: 'claim_invalid', token: withClaims({ note: ['\ud800'] }) },
+  {
+    name: 'sub ends in a lone low surrogate',
+    code: 'claim_invalid',
+    token: withClaims({ sub: 'alice\udc00' }),
+  },
+  {
+    name: 'jti holds a reversed surrogate pair',
+    code: 'claim_invalid',
+    token: withClaims({ jti: '\ude00\ud83d' }),
+  },
+  {
+    name: 'an extra claim holds a lone surrogate',
+    code: 'claim_invalid',
+    token: withClaims({ note: ['\ud800'] }),
+  },
   { name: 'a claim name is a lone surrogate', code: 'claim_invalid', token: withClaims({ '\udfff': 1 }) },
   {
     name: 'aud array holds a lone surrogate after this service',
@@ -325,11 +337,16 @@ const cases: Case[] = [
     token: withClaims({ aud: ['api.happypathology.com', '\ud800'] }),
   },
   { name: 'header kid is a lone surrogate', code: 'token_malformed', token: withHeader({ kid: '\ud800' }) },
-  { name: 'a header name is a lone surrogate', code: 'token_malformed', token: withHeader({ '\udbff': 'x' }) },
+  {
+    name: 'a header name is a lone surrogate',
+    code: 'token_malformed',
+    token: withHeader({ '\udbff': 'x' }),
+  },
   {
     name: 'header typ ends in a lone surrogate',
     code: 'token_malformed',
-    token: (w) => signRaw(b64('{"alg":"RS256","typ":"JWT\\ud800"}'), b64(w.rsa.claims()), w.rsa.pair.privateKey),
+    token: (w) =>
+      signRaw(b64('{"alg":"RS256","typ":"JWT\\ud800"}'), b64(w.rsa.claims()), w.rsa.pair.privateKey),
   },
   // audience look-alikes
   ...[
