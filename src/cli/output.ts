@@ -1,4 +1,5 @@
 import { basename, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ERROR_CODES, type ErrorCode } from '../core/error-codes.ts';
 
 /** Exit codes: scripts can tell a usage mistake from a rejected token from a server problem. */
@@ -65,11 +66,15 @@ export function table(rows: string[][]): string {
     .join('\n');
 }
 
-/** How the person ran this CLI, so printed next steps can be pasted as they are. */
+/**
+ * How to run this CLI again, so printed next steps can be pasted as they are: `keygate` when it
+ * is on PATH, else the bin script, which (unlike `node src/cli/main.ts` under `npm start`) works
+ * with whatever Node the shell has.
+ */
 export function cliName(): string {
   const script = process.argv[1] ?? '';
   if (basename(script) === 'keygate') return 'keygate';
-  let rel = relative(process.cwd(), script);
+  let rel = relative(process.cwd(), fileURLToPath(new URL('../../bin/keygate.js', import.meta.url)));
   if (!rel.startsWith('.') && !rel.startsWith('/')) rel = `./${rel}`;
-  return rel.endsWith('.ts') ? `node ${rel}` : rel;
+  return rel;
 }

@@ -1,9 +1,10 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { refuse } from '../core/error-codes.ts';
 import type { Keygate } from '../service/keygate.ts';
 import { PACKAGE_VERSION } from '../version.ts';
-import { markStart, sendError } from './envelope.ts';
+import { markStart, sendRefusal } from './envelope.ts';
 import { handleError } from './error-handler.ts';
 import { tokenGuard } from './require-token.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -40,11 +41,14 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   app.addHook('onRequest', async (request) => markStart(request));
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, 404, {
-      code: 'not_found',
-      message: `There is no ${request.method} ${request.url.split('?')[0]}.`,
-      hint: 'See /docs for the endpoints.',
-    }),
+    sendRefusal(
+      request,
+      reply,
+      refuse('not_found', {
+        message: `There is no ${request.method} ${request.url.split('?')[0]}.`,
+        hint: 'See /docs for the endpoints.',
+      }),
+    ),
   );
   // Before the routes: @fastify/swagger builds the OpenAPI document from their schemas.
   await app.register(swagger, {

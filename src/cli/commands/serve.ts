@@ -77,7 +77,10 @@ async function runWorker(config: Config, alone: boolean): Promise<void> {
       },
     );
   }
-  if (alone) printBanner(config, 1);
+  // With port 0 the system picks one: show the port actually bound, so the printed steps work.
+  const bound = app.server.address();
+  if (alone)
+    printBanner({ ...config, port: typeof bound === 'object' && bound ? bound.port : config.port }, 1);
   const shutdown = async () => {
     await app.close();
     await keygate.close();

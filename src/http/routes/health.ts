@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { ErrorBody, envelopeSchema, send, sendError } from '../envelope.ts';
+import { refuse } from '../../core/error-codes.ts';
+import { ErrorBody, envelopeSchema, send, sendRefusal } from '../envelope.ts';
 
 /** What readiness asks of the store: that it answers, and which kind it is. */
 export interface HealthDeps {
@@ -29,11 +30,14 @@ export function healthRoutes(app: FastifyInstance, { store }: HealthDeps): void 
         await store.ping();
         return send(request, reply, 200, { ok: true, store: store.dialect });
       } catch {
-        return sendError(request, reply, 503, {
-          code: 'unavailable',
-          message: 'The store does not answer.',
-          hint: 'Check KEYGATE_DATABASE and that the database is up.',
-        });
+        return sendRefusal(
+          request,
+          reply,
+          refuse('unavailable', {
+            message: 'The store does not answer.',
+            hint: 'Check KEYGATE_DATABASE and that the database is up.',
+          }),
+        );
       }
     },
   );

@@ -64,7 +64,7 @@ export async function sessionRoutes(
       config: { rateLimit: { max: options.loginRateLimit, timeWindow: 60_000 } },
       // Shed a flood before parsing its body: the hasher could not take it anyway.
       onRequest: async () => {
-        if (hasher.saturated) throw new BusyError('password hashing is saturated');
+        if (hasher.saturated) throw new BusyError();
       },
       schema: {
         body: LoginBody,
