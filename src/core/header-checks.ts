@@ -115,10 +115,13 @@ export function resolveKid(header: JsonObject, payload: JsonObject): Outcome<str
 }
 
 /**
- * The key id to look up before the checks run: whichever kid the token names, or none. The kid
- * check itself (resolveKid) decides whether the token names it properly.
+ * The key id to look up before the checks run, for a token whose header, alg and kid checks will
+ * pass; otherwise none, since the key check needs all three. So a token that is junk from its
+ * header on never costs a key lookup, and the store's budget for unknown kids is kept for keys
+ * registered a moment ago.
  */
-export function namedKid(header: JsonObject, payload: JsonObject): string | undefined {
-  const kid = payload.kid ?? header.kid;
-  return typeof kid === 'string' && kid !== '' ? kid : undefined;
+export function kidToLookUp(header: JsonObject, payload: JsonObject): string | undefined {
+  if (!checkHeaderParams(header).ok || !checkHeaderAlg(header).ok) return undefined;
+  const kid = resolveKid(header, payload);
+  return kid.ok ? kid.value : undefined;
 }

@@ -1,5 +1,5 @@
 import { type CheckResult, CheckRun, fail, type Outcome, pass, type Step } from '../core/check-run.ts';
-import { namedKid } from '../core/header-checks.ts';
+import { kidToLookUp } from '../core/header-checks.ts';
 import { checkKeyUsable } from '../core/key-checks.ts';
 import { type KeyPairClaims, verifyKeyPairToken } from '../core/key-pair-token.ts';
 import type { VerificationPolicy } from '../core/policy.ts';
@@ -159,7 +159,7 @@ export class Authenticator {
   private keyFor(
     jws: CompactJws | undefined,
   ): DirectoryEntry | undefined | Promise<DirectoryEntry | undefined> {
-    const kid = jws && namedKid(jws.header, jws.payload);
+    const kid = jws && kidToLookUp(jws.header, jws.payload);
     return kid === undefined ? undefined : this.deps.directory.lookup(kid);
   }
 

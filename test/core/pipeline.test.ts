@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { CHECK_NAMES, CheckRun, checkTable, defineCheck, fail, pass } from '../../src/core/check-run.ts';
+import { kidToLookUp } from '../../src/core/header-checks.ts';
 import { signatureLength } from '../../src/core/key-checks.ts';
 import { KEY_PAIR_CHECKS, verifyKeyPairToken } from '../../src/core/key-pair-token.ts';
 import type { KeyRecord } from '../../src/core/key-record.ts';
@@ -296,5 +297,20 @@ describe('session pipeline', () => {
       assert.ok(!verified.ok);
       assert.equal(verified.rejection.code, code);
     }
+  });
+});
+
+describe('key lookup', () => {
+  test('only a token whose header, alg and kid checks pass names a key to look up', () => {
+    const lookUp = (payload: Record<string, unknown>, header: Record<string, unknown>) => {
+      const jws = jwsOf(payload, header);
+      return kidToLookUp(jws.header, jws.payload);
+    };
+    assert.equal(lookUp(claims(), { alg: 'ES256', typ: 'JWT' }), KID);
+    assert.equal(lookUp(claims({ kid: undefined }), { alg: 'ES256', kid: KID }), KID);
+    assert.equal(lookUp(claims(), { alg: 'none' }), undefined);
+    assert.equal(lookUp(claims(), { alg: 'ES256', jwk: {} }), undefined);
+    assert.equal(lookUp(claims(), { alg: 'ES256', kid: 'another' }), undefined);
+    assert.equal(lookUp(claims({ kid: undefined }), { alg: 'ES256' }), undefined);
   });
 });

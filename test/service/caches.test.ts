@@ -13,7 +13,7 @@ import { ServerKeyring } from '../../src/service/server-keyring.ts';
 import { Sessions } from '../../src/service/sessions.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { type Store, StoreUnavailableError } from '../../src/store/store.ts';
-import { AUD, NOW, POLICY, rejectsWith, rsaPair, signJwt } from '../helpers.ts';
+import { AUD, b64, NOW, POLICY, rejectsWith, rsaPair, signJwt } from '../helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-cache-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -126,6 +126,23 @@ test('a flood of made-up kids costs the store nothing per request', async (t) =>
   const reads = w.calls.get('getKey') ?? 0;
   assert.ok(reads * 10 <= fresh.length, `${reads} store reads for ${fresh.length} made-up kids`);
   assert.equal(w.calls.get('getOrg') ?? 0, 0);
+});
+
+test('tokens that fail their header or alg check never spend the store budget for new kids', async (t) => {
+  const w = await world(t);
+  const header = (i: number) =>
+    i % 2 === 0 ? { alg: 'HS256' } : { alg: 'RS256', jku: 'https://attacker.example' };
+  const junk = Array.from({ length: 300 }, (_, i) =>
+    w.token({ kid: randomUUID() }).replace(/^[^.]+/, b64(header(i))),
+  );
+  w.calls.clear();
+  for (const [i, token] of junk.entries()) {
+    await rejectsWith(
+      w.authenticator.authenticate(token),
+      i % 2 === 0 ? 'alg_not_allowed' : 'token_malformed',
+    );
+  }
+  assert.deepEqual([...w.calls.keys()], []);
 });
 
 test('revocation through this process drops cached tokens at once', async (t) => {
