@@ -1,4 +1,5 @@
 import type { Algorithm } from '../core/algorithms.ts';
+import { isIssuedId } from '../core/ids.ts';
 import { intakePublicKey, KeyIntakeError } from '../core/key-intake.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import { DEFAULT_KEY_ROLES, DEFAULT_ROLE, isRole, ROLES, type Role } from '../core/roles.ts';
@@ -27,8 +28,6 @@ export interface RegisteredKey {
   roles: Role[];
   default_role: Role;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Organizations and their keys: registration, listing, and status changes. */
 export class KeyAdmin {
@@ -60,7 +59,7 @@ export class KeyAdmin {
   }
 
   async requireOrg(orgId: string): Promise<Org> {
-    const org = UUID.test(orgId) ? await this.store.getOrg(orgId) : undefined;
+    const org = isIssuedId(orgId) ? await this.store.getOrg(orgId) : undefined;
     if (!org) {
       throw new InputError(
         'not_found',

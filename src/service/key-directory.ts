@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import { isIssuedId } from '../core/ids.ts';
 import { signatureLength } from '../core/key-checks.ts';
 import type { KeyRecord } from '../core/key-record.ts';
 import type { ResolvedKey } from '../core/verifying-key.ts';
@@ -24,12 +25,6 @@ export interface KeyDirectoryOptions {
   /** A monotonic clock in milliseconds for the budget and the unknown-kid entries; tests freeze it. */
   nowMs?: () => number;
 }
-
-/**
- * The store makes every kid with randomUUID(): anything else was never issued, and asking the
- * store about it would only let a caller spend the miss budget with junk.
- */
-const ISSUED_KID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * Keys as verification needs them: a KeyObject per kid, parsed once, and the set of every kid
@@ -153,7 +148,7 @@ export class KeyDirectory {
     if (entry) return this.budget.take() ? this.load(kid) : entry;
     // The poll listed it: a real key, loaded once, so no budget is spent on it.
     if (this.knownKids.has(kid)) return this.load(kid);
-    if (!ISSUED_KID.test(kid) || this.knownUnknown(kid) || !this.budget.take()) return undefined;
+    if (!isIssuedId(kid) || this.knownUnknown(kid) || !this.budget.take()) return undefined;
     return this.load(kid);
   }
 
