@@ -36,9 +36,50 @@ export interface OutputOptions {
   json?: boolean;
 }
 
-/** Prints `data` as JSON with --json, else the human text. */
-export function print(options: OutputOptions, data: unknown, human: () => string): void {
-  process.stdout.write(options.json ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`);
+// C0 controls, DEL and C1 controls (ESC and CSI start the sequences that retitle or clear a
+// terminal and move its cursor), and the bidi embeddings, overrides and isolates that make text
+// display in another order than it is stored (Trojan Source, CVE-2021-42574).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this finds.
+const UNSAFE_FOR_TERMINAL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Writes every character that could drive a terminal or reorder a line as a visible escape:
+ * ESC as `\x1b`, U+202E as `\u202e`. `keep` lists characters to leave as they are (the
+ * newlines a printer puts between its own lines).
+ */
+export function escapeForTerminal(text: string, keep = ''): string {
+  return text.replace(UNSAFE_FOR_TERMINAL, (char) => {
+    if (keep.includes(char)) return char;
+    const code = char.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
+  });
+}
+
+/** A copy of `value` with every string in it, member names included, escaped for a terminal. */
+export function terminalSafe<T>(value: T): T {
+  if (typeof value === 'string') return escapeForTerminal(value) as T;
+  if (Array.isArray(value)) return value.map(terminalSafe) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([name, member]) => [escapeForTerminal(name), terminalSafe(member)]),
+    ) as T;
+  }
+  return value;
+}
+
+/**
+ * Prints `data` as JSON with --json (JSON.stringify escapes C0 controls itself), else the human
+ * text. Every human printer goes through here, and what it prints can come from a server or a
+ * token (a `sub`, a message): `human` is handed `data` with every string escaped, newlines
+ * included, so a value cannot even start a line of its own; whatever else it prints is escaped
+ * too, except the newlines between its lines.
+ */
+export function print<T>(options: OutputOptions, data: T, human: (safe: T) => string): void {
+  process.stdout.write(
+    options.json
+      ? `${JSON.stringify(data, null, 2)}\n`
+      : `${escapeForTerminal(human(terminalSafe(data)), '\n')}\n`,
+  );
 }
 
 export function printError(json: boolean, error: CliError): void {
@@ -47,8 +88,10 @@ export function printError(json: boolean, error: CliError): void {
       `${JSON.stringify({ error: { code: error.code, field: error.field, message: error.message, hint: error.hint } }, null, 2)}\n`,
     );
   } else {
-    const field = error.field === undefined ? '' : `${error.field}: `;
-    process.stderr.write(`error: ${field}${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);
+    // A message can be a server's own words (login relays them): escaped like any human output.
+    const field = error.field === undefined ? '' : `${escapeForTerminal(error.field)}: `;
+    const hint = error.hint ? `hint: ${escapeForTerminal(error.hint)}\n` : '';
+    process.stderr.write(`error: ${field}${escapeForTerminal(error.message)}\n${hint}`);
   }
 }
 

@@ -219,12 +219,12 @@ describe('keygate CLI end to end', () => {
         'Ali',
         '--password-stdin',
       ],
-      'pa55 word',
+      'pa55 word for Ali',
     );
     assert.equal(created.email, 'ali@example.com');
     const login = keygate(
       ['login', '--url', url, '--user', 'ali@example.com', '--password-stdin'],
-      'pa55 word',
+      'pa55 word for Ali',
     );
     assert.equal(login.code, 0, login.stderr);
     const token = login.stdout.trim();

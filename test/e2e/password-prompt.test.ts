@@ -159,6 +159,17 @@ describe('the password prompt on a terminal', { skip }, () => {
     assertTerminalRestored(screen);
   });
 
+  test('user set-password refuses a short password typed at the prompt (exit 2) and changes nothing', async () => {
+    const short = 'Tiny-Pass-1';
+    const { screen, code } = await onTerminal(['user', 'set-password', EMAIL], `${short}\r`);
+    assert.equal(code, 2, screen);
+    assertNothingEchoed(screen, short);
+    assert.match(screen, /shorter than 12 characters/);
+    assertTerminalRestored(screen);
+    const login = cli(['login', '--url', url, '--user', EMAIL, '--password-stdin'], `${PASSWORD}\n`);
+    assert.equal(login.code, 0, 'the old password still works');
+  });
+
   test('user set-password reads the new password from the prompt; the old one stops working', async () => {
     const next = 'Fresh-Granite-4410';
     const { screen, code } = await onTerminal(['user', 'set-password', EMAIL], `${next}\r`);

@@ -35,7 +35,7 @@ export function helloCommand(program: Command): void {
       const token = options.token ?? process.env.KEYGATE_TOKEN ?? (await readSecretInput('token'));
       const results = await callHello(options.url, token.trim());
       const json = options.json ?? !process.stdout.isTTY;
-      print({ json }, results, () => render(results));
+      print({ json }, results, render);
       process.exitCode = results.valid ? EXIT.ok : EXIT.rejected;
     });
 }

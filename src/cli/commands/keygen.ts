@@ -1,5 +1,6 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { closeSync, constants, fsyncSync, lstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { jwkThumbprint } from '../../core/key-intake.ts';
 import { CliError, cliName, print } from '../output.ts';
@@ -19,21 +20,22 @@ export function keygenCommand(program: Command): void {
     .option('--type <type>', 'rsa or ec (P-256)', 'rsa')
     .option('--bits <bits>', 'RSA modulus size, 2048 to 4096', '4096')
     .requiredOption('--out <path>', 'where to write the private key')
-    .option('--force', 'overwrite existing files')
+    .option('--force', 'replace existing files (a symlink at the path is replaced, not followed)')
     .option('--json', 'machine-readable output')
     .action((options: KeygenOptions) => {
       const pair = generate(options);
       const publicPath = `${options.out}.pub`;
       for (const path of [options.out, publicPath]) {
-        if (existsSync(path) && !options.force) {
+        // lstat: a symlink at the path counts as a file there, whether or not its target exists.
+        if (!options.force && lstatSync(path, { throwIfNoEntry: false }) !== undefined) {
           throw new CliError('file_exists', `${path} exists already.`, {
             hint: 'Choose another --out, or pass --force to overwrite it.',
           });
         }
       }
-      // The private key is written with mode 0600 from the first byte: never readable by others.
-      writeFileSync(options.out, pair.privatePem, { mode: 0o600, flag: options.force ? 'w' : 'wx' });
-      writeFileSync(publicPath, pair.publicPem, { mode: 0o644, flag: options.force ? 'w' : 'wx' });
+      // The private key is in a file of mode 0600 from its first byte: never readable by others.
+      writeKeyFile(options.out, pair.privatePem, 0o600, options.force);
+      writeKeyFile(publicPath, pair.publicPem, 0o644, options.force);
       const data = {
         private_key: options.out,
         public_key: publicPath,
@@ -49,6 +51,38 @@ export function keygenCommand(program: Command): void {
         ].join('\n'),
       );
     });
+}
+
+/**
+ * Writes a new file of `mode`; never writes into one that exists. Overwriting (--force) writes a
+ * new file beside the old one and renames it over: writing into the old file in place would keep
+ * its mode (a private key in a 0644 file) and would follow a symlink at the path to wherever it
+ * points. rename replaces the link itself, and O_EXCL never opens anything that exists.
+ */
+function writeKeyFile(path: string, contents: string, mode: number, overwrite = false): void {
+  const target = overwrite
+    ? join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`)
+    : path;
+  let created = false;
+  try {
+    const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+    created = true;
+    try {
+      writeSync(fd, contents);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (overwrite) renameSync(target, path);
+  } catch (error) {
+    // Only what this call made is removed: a half-written key, or the new file a rename failed on.
+    if (created) rmSync(target, { force: true });
+    throw new CliError(
+      'file_unwritable',
+      `Cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}.`,
+      { hint: 'Choose an --out that is not a directory, in a directory you can write to.' },
+    );
+  }
 }
 
 function generate(options: KeygenOptions): { privatePem: string; publicPem: string; fingerprint: string } {

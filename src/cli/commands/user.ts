@@ -3,7 +3,7 @@ import type { UserRecord } from '../../core/account-records.ts';
 import { isoTime } from '../../core/time.ts';
 import { withAdmin } from '../admin-store.ts';
 import { print, table } from '../output.ts';
-import { readPassHash } from '../password.ts';
+import { readNewPassHash } from '../password.ts';
 
 function userView(user: UserRecord) {
   return {
@@ -20,7 +20,7 @@ function userView(user: UserRecord) {
 }
 
 const PASSWORD_NOTE =
-  'the password is read from stdin (--password-stdin) or typed without echo; never from argv';
+  'the password, 12 characters or more and not a common one, is read from stdin (--password-stdin) or typed without echo; never from argv';
 
 export function userCommands(program: Command): void {
   const user = program.command('user').description('manage accounts that log in with a password');
@@ -35,7 +35,7 @@ export function userCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       async (options: { org: string; email: string; screenName?: string; role: string; json?: boolean }) => {
-        const passHash = await readPassHash();
+        const passHash = await readNewPassHash();
         const created = await withAdmin(({ users }) =>
           users.create({
             orgId: options.org,
@@ -87,7 +87,7 @@ export function userCommands(program: Command): void {
     .option('--password-stdin', 'read the password from standard input')
     .option('--json', 'machine-readable output')
     .action(async (email: string, options: { json?: boolean }) => {
-      const passHash = await readPassHash();
+      const passHash = await readNewPassHash();
       const changed = await withAdmin(({ users }) => users.setPassword(email, passHash));
       print(
         options,
