@@ -1,4 +1,16 @@
-import { readFileSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { dirname } from 'node:path';
 import type { VerificationPolicy } from './core/policy.ts';
 import { DEFAULT_POLICY } from './core/policy.ts';
 import { DEFAULT_SESSION_POLICY, type SessionPolicy } from './core/session-policy.ts';
@@ -13,6 +25,11 @@ export interface Config {
   session: SessionPolicy;
   /** KEYGATE_PEPPER_FILE: a secret mixed into every password hash; the path, never the bytes, is in the environment. */
   pepperFile: string | undefined;
+  /**
+   * KEYGATE_SECRET_FILE: the secret that seals session signing keys in the store; unset, a file
+   * made beside the database (readSessionSecret).
+   */
+  secretFile: string | undefined;
   /** Login attempts per client address per minute. */
   loginRateLimit: number;
 }
@@ -64,6 +81,7 @@ export function loadConfig(
       ),
     },
     pepperFile: env.KEYGATE_PEPPER_FILE || undefined,
+    secretFile: env.KEYGATE_SECRET_FILE || undefined,
     loginRateLimit: integer('KEYGATE_LOGIN_RATE_LIMIT', env.KEYGATE_LOGIN_RATE_LIMIT, 20, 1, 100000),
   };
 }
@@ -95,4 +113,87 @@ export function readPepper(path: string | undefined): Buffer | undefined {
       `KEYGATE_PEPPER_FILE=${path} holds ${pepper.length} bytes; use at least 16 random bytes.`,
     );
   return pepper;
+}
+
+/** Bytes of a secret file Keygate makes itself. */
+const SECRET_BYTES = 32;
+
+/**
+ * The secret that seals session signing keys in the store (service/key-seal.ts), so that a copy
+ * of the database alone holds no key that signs sessions. KEYGATE_SECRET_FILE names it; unset,
+ * it is `<database>.secret`, made at first start with 32 random bytes. Either way the file must
+ * be private (mode 0600) and hold at least 32 bytes. An in-memory database gets none: its keys
+ * live as long as the process (the caller makes a throwaway secret).
+ */
+export function readSessionSecret(config: Pick<Config, 'secretFile' | 'database'>): Buffer | undefined {
+  if (config.secretFile) return readSecretFile(config.secretFile, `KEYGATE_SECRET_FILE=${config.secretFile}`);
+  if (config.database === ':memory:') return undefined;
+  if (/^postgres(ql)?:\/\//.test(config.database)) {
+    throw new ConfigError(
+      'A PostgreSQL store needs KEYGATE_SECRET_FILE: every node must use the same secret.',
+    );
+  }
+  const path = `${config.database}.secret`;
+  try {
+    createSecretFile(path);
+  } catch (error) {
+    throw new ConfigError(`Cannot make the secret file ${path}: ${(error as Error).message}`);
+  }
+  return readSecretFile(path, `The secret file ${path} (set KEYGATE_SECRET_FILE to keep it elsewhere)`);
+}
+
+function readSecretFile(path: string, name: string): Buffer {
+  let stat: ReturnType<typeof statSync>;
+  try {
+    stat = statSync(path);
+  } catch {
+    throw new ConfigError(`${name} cannot be read.`);
+  }
+  if (!stat.isFile()) throw new ConfigError(`${name} is not a file.`);
+  if ((stat.mode & 0o077) !== 0) {
+    throw new ConfigError(
+      `${name} is readable by others (mode ${(stat.mode & 0o777).toString(8)}); chmod 600 it.`,
+    );
+  }
+  const secret = readFileSync(path);
+  if (secret.length < SECRET_BYTES)
+    throw new ConfigError(`${name} holds ${secret.length} bytes; use at least ${SECRET_BYTES} random bytes.`);
+  return secret;
+}
+
+/**
+ * Makes the secret file unless it exists, never overwriting one: losing it would leave every
+ * sealed key unreadable. The bytes are written and flushed under a temporary name with mode 0600
+ * from its creation, then linked into place, which fails if the name is taken: of several
+ * processes starting at once one file wins, and no process ever reads a half-written one.
+ */
+function createSecretFile(path: string): void {
+  try {
+    statSync(path);
+    return;
+  } catch {
+    // Not there yet: make it.
+  }
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = openSync(temp, 'wx', 0o600);
+  try {
+    writeSync(fd, randomBytes(SECRET_BYTES));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(temp, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    unlinkSync(temp);
+  }
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }

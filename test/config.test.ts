@@ -1,9 +1,20 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, loadConfig, readPepper } from '../src/config.ts';
+import { ConfigError, loadConfig, readPepper, readSessionSecret } from '../src/config.ts';
 
 test('defaults are the documented ones', () => {
   const config = loadConfig({});
@@ -59,4 +70,65 @@ test('the pepper file must exist, be private and hold at least 16 bytes', () => 
   assert.throws(() => readPepper(join(dir, 'missing')), /cannot be read/);
   assert.equal(readPepper(undefined), undefined);
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('the session secret: KEYGATE_SECRET_FILE must be private and hold 32 bytes; unset, one is made beside the database', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keygate-secret-'));
+  try {
+    const given = join(dir, 'given.secret');
+    writeFileSync(given, randomBytes(32), { mode: 0o644 });
+    chmodSync(given, 0o644);
+    const database = join(dir, 'data', 'keygate.db');
+    const configured = (secretFile: string) => readSessionSecret({ secretFile, database });
+    assert.throws(
+      () => configured(given),
+      new ConfigError(`KEYGATE_SECRET_FILE=${given} is readable by others (mode 644); chmod 600 it.`),
+    );
+    chmodSync(given, 0o640);
+    assert.throws(() => configured(given), /readable by others \(mode 640\)/);
+    chmodSync(given, 0o600);
+    assert.deepEqual(configured(given), readFileSync(given));
+    writeFileSync(given, randomBytes(31));
+    assert.throws(() => configured(given), /holds 31 bytes; use at least 32 random bytes/);
+    assert.throws(() => configured(join(dir, 'missing')), /KEYGATE_SECRET_FILE=.*missing cannot be read/);
+    assert.equal(existsSync(`${database}.secret`), false, 'nothing is made when the file is named');
+
+    const made = readSessionSecret({ secretFile: undefined, database });
+    const path = `${database}.secret`;
+    assert.equal(made?.length, 32);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.deepEqual(readSessionSecret({ secretFile: undefined, database }), made, 'never remade');
+    assert.deepEqual(readdirSync(dirname(path)).sort(), ['keygate.db.secret'], 'no temporary file left');
+    chmodSync(path, 0o644);
+    assert.throws(() => readSessionSecret({ secretFile: undefined, database }), /readable by others/);
+    assert.deepEqual(readFileSync(path), made, 'a refused file is left as it is');
+    assert.equal(readSessionSecret({ secretFile: undefined, database: ':memory:' }), undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('several processes making the secret file at once all read the one that won', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keygate-secret-race-'));
+  const database = join(dir, 'keygate.db');
+  const script = `
+    import { readSessionSecret } from ${JSON.stringify(new URL('../src/config.ts', import.meta.url).href)};
+    process.stdout.write(readSessionSecret({ database: ${JSON.stringify(database)} }).toString('hex'));`;
+  try {
+    const outputs = await Promise.all(
+      Array.from(
+        { length: 6 },
+        () =>
+          new Promise<string>((resolve, reject) => {
+            execFile(process.execPath, ['--input-type=module', '-e', script], (error, stdout) =>
+              error ? reject(error) : resolve(stdout),
+            );
+          }),
+      ),
+    );
+    assert.equal(new Set(outputs).size, 1, outputs.join('\n'));
+    assert.equal(outputs[0], readFileSync(`${database}.secret`).toString('hex'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

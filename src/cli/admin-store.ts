@@ -1,4 +1,5 @@
-import { loadConfig, readPepper } from '../config.ts';
+import { randomBytes } from 'node:crypto';
+import { loadConfig, readPepper, readSessionSecret } from '../config.ts';
 import { systemClock } from '../service/clock.ts';
 import { KeyAdmin } from '../service/key-admin.ts';
 import { PasswordHasher } from '../service/password-hasher.ts';
@@ -9,12 +10,14 @@ import { openStore } from '../store/open-store.ts';
 export interface Admin {
   keys: KeyAdmin;
   users: UserAdmin;
-  keyring: ServerKeyring;
+  /** Made on first use, with the server's secret: only commands on session keys read it. */
+  keyring(): ServerKeyring;
 }
 
 /**
- * Runs an admin command against the store KEYGATE_DATABASE names, with the server's pepper. A
- * running server sees key changes within its key poll (250 ms) and user changes at once.
+ * Runs an admin command against the store KEYGATE_DATABASE names, with the server's pepper and
+ * session secret. A running server sees key changes within its key poll (250 ms) and user
+ * changes at once.
  */
 export async function withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
   const config = loadConfig(process.env);
@@ -26,7 +29,11 @@ export async function withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<
     return await work({
       keys,
       users: new UserAdmin({ store, hasher, clock: systemClock, keys }),
-      keyring: new ServerKeyring(store, systemClock),
+      keyring: () =>
+        new ServerKeyring(store, systemClock, {
+          secret: readSessionSecret(config) ?? randomBytes(32),
+          sessionSeconds: config.session.absoluteSeconds,
+        }),
     });
   } finally {
     await store.close();

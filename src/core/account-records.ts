@@ -3,7 +3,7 @@ import type { UnixSeconds } from './time.ts';
 
 export type UserStatus = 'active' | 'disabled';
 
-/** A person's account. `email` is stored lower-case and doubles as the user name. */
+/** A person's account. `email` doubles as the user name and is stored normalised (user-name.ts). */
 export interface UserRecord {
   id: string;
   orgId: string;
@@ -21,6 +21,8 @@ export interface UserRecord {
 export interface SessionRecord {
   id: string;
   userId: string;
+  /** The role the session was issued with; the role it acts with is the user's current one. */
+  role: Role;
   createdAt: UnixSeconds;
   lastSeenAt: UnixSeconds;
   expiresAt: UnixSeconds;
@@ -31,8 +33,14 @@ export interface SessionRecord {
 /** Keygate's own ES256 key for session tokens. */
 export interface ServerKeyRecord {
   id: string;
-  privatePem: string;
+  /**
+   * The private half, sealed under the key-encryption key (KEYGATE_SECRET_FILE), never plaintext;
+   * null once the key is retired, since nothing signs with a retired key.
+   */
+  sealedPrivateKey: string | null;
   publicJwk: string;
   status: 'active' | 'retired';
   createdAt: UnixSeconds;
+  /** When a newer key replaced it; its public half verifies until its last session has ended. */
+  retiredAt: UnixSeconds | null;
 }

@@ -1,3 +1,4 @@
+import type { UserRecord } from '../core/account-records.ts';
 import { type CheckResult, CheckRun, fail, type Outcome, pass, type Step } from '../core/check-run.ts';
 import { kidToLookUp } from '../core/header-checks.ts';
 import { checkKeyUsable } from '../core/key-checks.ts';
@@ -115,7 +116,7 @@ export class Authenticator {
   async verifySession(input: string): Promise<SessionClaims> {
     const token = intake(new CheckRun('first-failure'), input);
     if (token.kind !== 'session') throw new AuthError(notKind('session'));
-    return this.checkSession(token.jws, this.clock(), false);
+    return (await this.checkSession(token.jws, this.clock(), false)).claims;
   }
 
   /** Runs every check for /auth/hello; `input` is the token, or why none could be read. */
@@ -172,16 +173,21 @@ export class Authenticator {
   }
 
   private async authenticateSession(jws: CompactJws, now: UnixSeconds): Promise<Principal> {
-    return sessionPrincipal(await this.checkSession(jws, now, true), jws);
+    const { claims, user } = await this.checkSession(jws, now, true);
+    return sessionPrincipal(claims, user, jws);
   }
 
-  /** Session-token checks, then the session's state in the store. */
-  private async checkSession(jws: CompactJws, now: UnixSeconds, touch: boolean): Promise<SessionClaims> {
+  /** Session-token checks, then the session's state in the store, which names the user it acts as. */
+  private async checkSession(
+    jws: CompactJws,
+    now: UnixSeconds,
+    touch: boolean,
+  ): Promise<{ claims: SessionClaims; user: UserRecord }> {
     const verified = verifySessionToken(jws, this.sessionEnv(jws, now));
     if (!verified.ok) throw new AuthError(verified.rejection);
     const state = await this.deps.sessions.checkSession(verified.claims, now, touch);
-    if (state) throw new AuthError(state);
-    return verified.claims;
+    if (!state.ok) throw new AuthError(state.rejection);
+    return { claims: verified.claims, user: state.value };
   }
 
   private sessionEnv(jws: CompactJws, now: UnixSeconds) {
@@ -216,8 +222,9 @@ export class Authenticator {
     const verified = verifySessionToken(jws, this.sessionEnv(jws, now), run);
     if (!run.ready(SESSION_STATE) || !verified.ok) return undefined;
     const state = await this.deps.sessions.checkSession(verified.claims, now, false);
-    const outcome = state ? fail(state) : pass(true, () => ({ message: 'The session is live.' }));
-    return run.record(SESSION_STATE, outcome) ? sessionPrincipal(verified.claims, jws) : undefined;
+    return run.record(SESSION_STATE, state) && state.ok
+      ? sessionPrincipal(verified.claims, state.value, jws)
+      : undefined;
   }
 }
 
@@ -269,11 +276,12 @@ function keyPrincipal(verified: VerifiedKeyPair): Principal {
   };
 }
 
-function sessionPrincipal(claims: SessionClaims, jws: CompactJws): Principal {
+/** Who a session acts as: its user as the store has them now, never the token's say-so. */
+function sessionPrincipal(claims: SessionClaims, user: UserRecord, jws: CompactJws): Principal {
   return {
-    org_id: claims.orgId,
-    sub: claims.sub,
-    role: claims.role,
+    org_id: user.orgId,
+    sub: user.id,
+    role: user.role,
     kid: String(jws.header.kid),
     method: 'session',
     expires_at: isoTime(claims.exp),

@@ -116,7 +116,8 @@ export class KeyAdmin {
           'conflict',
           error.field,
           error.message,
-          'Use the key id you were given for it (keygate key list), or register a new key pair.',
+          error.hint ??
+            'Use the key id you were given for it (keygate key list), or register a new key pair.',
         );
       }
       throw error;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { VerificationPolicy } from '../core/policy.ts';
 import { DEFAULT_SESSION_POLICY, type SessionPolicy } from '../core/session-policy.ts';
@@ -35,18 +36,36 @@ export interface KeygateOptions {
   pollMs?: number;
   sessionPolicy?: SessionPolicy;
   pepper?: Buffer;
+  /**
+   * The secret that seals session signing keys in the store (config.ts readSessionSecret).
+   * Required for a database on disk; an in-memory one, gone with the process, gets a throwaway.
+   */
+  secret?: Buffer;
   argon2?: Argon2Params;
   /** Password hashes running at once; the default leaves one core to the event loop. */
   hashConcurrency?: number;
 }
 
 export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
+  if (!options.secret && options.database !== ':memory:') {
+    throw new Error('A database on disk needs its session secret (readSessionSecret in config.ts).');
+  }
   const store = await openStore(options.database);
   const clock = options.clock ?? systemClock;
+  const sessionPolicy = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;
   const directory = new KeyDirectory(store, options.pollMs === undefined ? {} : { pollMs: options.pollMs });
   await directory.start();
-  const keyring = new ServerKeyring(store, clock);
-  await keyring.start({ reloadMs: 30_000 });
+  const keyring = new ServerKeyring(store, clock, {
+    secret: options.secret ?? randomBytes(32),
+    sessionSeconds: sessionPolicy.absoluteSeconds,
+  });
+  try {
+    await keyring.start({ reloadMs: 30_000 });
+  } catch (error) {
+    await directory.stop();
+    await store.close();
+    throw error;
+  }
   const hasher = new PasswordHasher({
     concurrency: options.hashConcurrency ?? Math.max(1, availableParallelism() - 1),
     ...(options.pepper && { pepper: options.pepper }),
@@ -58,7 +77,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     keyring,
     clock,
     policy: options.policy,
-    sessionPolicy: options.sessionPolicy ?? DEFAULT_SESSION_POLICY,
+    sessionPolicy,
   });
   const authenticator = new Authenticator({
     store,

@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { SessionRecord, UserRecord } from '../core/account-records.ts';
+import type { Outcome } from '../core/check-run.ts';
 import { CodedError } from '../core/error-codes.ts';
 import { lockedUntil } from '../core/lockout.ts';
 import { checkPassHash, PASS_HASH_HINT } from '../core/pass-hash.ts';
 import type { VerificationPolicy } from '../core/policy.ts';
-import { type Rejection, reject } from '../core/reason-codes.ts';
 import type { SessionPolicy } from '../core/session-policy.ts';
+import { checkSessionState } from '../core/session-state.ts';
 import { SESSION_ISSUER, SESSION_TYP, type SessionClaims } from '../core/session-token.ts';
-import { type Clock, isoTime, type UnixSeconds } from '../core/time.ts';
+import type { Clock, UnixSeconds } from '../core/time.ts';
+import { normalizeUserName } from '../core/user-name.ts';
 import type { Store } from '../store/store.ts';
 import { InputError } from './input-error.ts';
 import type { PasswordHasher } from './password-hasher.ts';
@@ -51,7 +53,7 @@ export class Sessions {
   }
 
   async login(input: { user?: unknown; pass_hash?: unknown }): Promise<LoginResult> {
-    const email = typeof input.user === 'string' ? input.user.trim().toLowerCase() : '';
+    const email = typeof input.user === 'string' ? normalizeUserName(input.user) : '';
     if (email === '' || email.length > 320) {
       throw new InputError(
         'invalid_input',
@@ -85,6 +87,7 @@ export class Sessions {
     const session: SessionRecord = {
       id: randomUUID(),
       userId: user.id,
+      role: user.role,
       createdAt: now,
       lastSeenAt: now,
       expiresAt: now + this.deps.sessionPolicy.absoluteSeconds,
@@ -111,41 +114,27 @@ export class Sessions {
     };
   }
 
-  /** The session check of a verified session token: live, not idle, not revoked. */
-  async checkSession(
-    claims: SessionClaims,
-    now: UnixSeconds,
-    touch: boolean,
-  ): Promise<Rejection | undefined> {
-    const session = await this.deps.store.getSession(claims.sid);
-    if (!session || session.userId !== claims.sub)
-      return reject('session_revoked', { message: 'This session does not exist.' });
-    if (session.revokedAt !== null) {
-      const why: Record<string, string> = {
-        logout: 'The session was logged out',
-        user_disabled: 'The account was disabled',
-        password_changed: 'The password was changed',
-      };
-      return reject('session_revoked', {
-        message: `${why[session.revokedReason ?? ''] ?? 'The session was revoked'} at ${isoTime(session.revokedAt)}.`,
-      });
-    }
-    if (now >= session.expiresAt)
-      return reject('session_revoked', {
-        message: `The session reached its end at ${isoTime(session.expiresAt)}.`,
-      });
-    const idle = now - session.lastSeenAt;
-    if (idle > this.deps.sessionPolicy.idleSeconds) {
-      return reject('session_revoked', {
-        message: `The session was idle for ${Math.round(idle / 60)} min; it ends after ${Math.round(this.deps.sessionPolicy.idleSeconds / 60)} min.`,
-      });
-    }
-    if (touch && now - (this.touched.get(session.id) ?? session.lastSeenAt) >= TOUCH_EVERY_SECONDS) {
+  /**
+   * The session check of a verified session token (core/session-state.ts): its claims are the
+   * ones issued for the session, which is live, not idle, not revoked, and whose user is active.
+   * Passes with the user as the store has it now, whose organization and role the session acts with.
+   */
+  async checkSession(claims: SessionClaims, now: UnixSeconds, touch: boolean): Promise<Outcome<UserRecord>> {
+    const { store, sessionPolicy } = this.deps;
+    const session = await store.getSession(claims.sid);
+    const user = session && (await store.getUser(session.userId));
+    const state = checkSessionState(claims, session, user, now, sessionPolicy);
+    if (
+      state.ok &&
+      session &&
+      touch &&
+      now - (this.touched.get(session.id) ?? session.lastSeenAt) >= TOUCH_EVERY_SECONDS
+    ) {
       this.touched.set(session.id, now);
       if (this.touched.size > 100_000) this.touched.clear();
-      await this.deps.store.touchSession(session.id, now);
+      await store.touchSession(session.id, now);
     }
-    return undefined;
+    return state;
   }
 
   async logout(claims: SessionClaims): Promise<void> {

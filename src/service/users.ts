@@ -3,6 +3,7 @@ import type { UserRecord } from '../core/account-records.ts';
 import { checkPassHash, PASS_HASH_HINT } from '../core/pass-hash.ts';
 import { isRole, ROLES, type Role } from '../core/roles.ts';
 import type { Clock } from '../core/time.ts';
+import { normalizeUserName } from '../core/user-name.ts';
 import { ConflictError, type Store } from '../store/store.ts';
 import { InputError } from './input-error.ts';
 import type { KeyAdmin } from './key-admin.ts';
@@ -29,8 +30,8 @@ export class UserAdmin {
 
   async create(input: NewUserInput): Promise<UserRecord> {
     await this.deps.keys.requireOrg(input.orgId);
-    const email = input.email.trim().toLowerCase();
-    if (!EMAIL.test(email) || email.length > 320) {
+    const email = normalizeUserName(input.email);
+    if (!EMAIL.test(email) || email.length > 320 || !email.isWellFormed()) {
       throw new InputError(
         'invalid_input',
         'email',
@@ -74,7 +75,9 @@ export class UserAdmin {
         throw new InputError(
           'conflict',
           'email',
-          error.message,
+          input.email.trim() === email
+            ? error.message
+            : `${error.message} ${JSON.stringify(input.email.trim().slice(0, 80))} is the same name: names are compared as people read them (after Unicode NFKC normalisation and case folding).`,
           'Use another email, or set this user\'s password with "keygate user set-password".',
         );
       throw error;
@@ -98,7 +101,7 @@ export class UserAdmin {
   }
 
   private async require(email: string): Promise<UserRecord> {
-    const user = await this.deps.store.getUserByEmail(email.trim().toLowerCase());
+    const user = await this.deps.store.getUserByEmail(normalizeUserName(email));
     if (!user)
       throw new InputError(
         'not_found',

@@ -70,4 +70,85 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  `
+  -- 3: login throttle (merged separately)
+  SELECT 1;
+  `,
+  `
+  -- One public key, one organization. A database from before this rule may hold one key pair
+  -- in several organizations. The oldest registration keeps it and the later ones are revoked:
+  -- left usable, a copy in another organization outlives a revocation in this one, the very hole
+  -- the rule closes. They stay in the table, marked duplicate_of the key they copy and left out
+  -- of the unique index, so that their tokens are refused as key_revoked (whose hint says to
+  -- register a new key pair) rather than as an unknown kid.
+  ALTER TABLE keys ADD COLUMN duplicate_of TEXT REFERENCES keys(id);
+  CREATE INDEX keys_by_thumbprint_all ON keys (thumbprint, created_at);
+  UPDATE keys SET duplicate_of = (
+    SELECT first.id FROM keys AS first
+    WHERE first.thumbprint = keys.thumbprint
+    ORDER BY first.created_at, first.rowid LIMIT 1
+  );
+  DROP INDEX keys_by_thumbprint_all;
+  UPDATE keys SET duplicate_of = NULL WHERE duplicate_of = id;
+  UPDATE keys SET status = 'revoked' WHERE duplicate_of IS NOT NULL;
+  CREATE UNIQUE INDEX keys_by_thumbprint ON keys (thumbprint) WHERE duplicate_of IS NULL;
+  UPDATE meta SET value = value + 1 WHERE name = 'key_revision';
+
+  -- User names are stored normalised (keygate_user_name is core/user-name.ts, registered by the
+  -- store). Names that collide once normalised were separate accounts; the oldest keeps the
+  -- name. A later one may be a look-alike registered beside a real account, so it is disabled,
+  -- its sessions end, and it is renamed "<name>#duplicate-<id>" so that it stays visible in
+  -- "keygate user list" for an administrator to sort out, and can never be logged in to.
+  CREATE TEMP TABLE user_names AS
+    SELECT id, keygate_user_name(email) AS name, created_at, rowid AS seq FROM users;
+  CREATE INDEX temp.user_names_by_name ON user_names (name, created_at, seq);
+  CREATE TEMP TABLE user_name_duplicates AS
+    SELECT id FROM user_names AS later
+    WHERE EXISTS (
+      SELECT 1 FROM user_names AS older
+      WHERE older.name = later.name
+        AND (older.created_at < later.created_at
+          OR (older.created_at = later.created_at AND older.seq < later.seq))
+    );
+  UPDATE users SET status = 'disabled', email = keygate_user_name(email) || '#duplicate-' || id
+    WHERE id IN (SELECT id FROM user_name_duplicates);
+  UPDATE sessions SET revoked_at = unixepoch(), revoked_reason = 'user_disabled'
+    WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM user_name_duplicates);
+  UPDATE users SET email = keygate_user_name(email)
+    WHERE email <> keygate_user_name(email) AND id NOT IN (SELECT id FROM user_name_duplicates);
+  DROP TABLE user_name_duplicates;
+  DROP TABLE user_names;
+
+  -- A session records the role it was issued with: a token claiming another role was not
+  -- issued by Keygate. The live role is the user's (users.role); sessions from before this
+  -- column were issued with the role their user has now.
+  ALTER TABLE sessions ADD COLUMN role TEXT NOT NULL DEFAULT 'user'
+    CHECK (role IN ('admin', 'user', 'device', 'service'));
+  UPDATE sessions SET role = (SELECT users.role FROM users WHERE users.id = sessions.user_id);
+
+  -- Session signing keys: the private half is sealed (AES-256-GCM under KEYGATE_SECRET_FILE;
+  -- the service re-seals the plaintext PEM of older databases when it starts), and dropped when
+  -- the key is retired, since nothing signs with a retired key. retired_at bounds how long its
+  -- public half verifies: until the longest session it could have signed has ended.
+  CREATE TABLE server_keys_v4 (
+    id TEXT PRIMARY KEY,
+    sealed_private_key TEXT,
+    public_jwk TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active', 'retired')),
+    created_at INTEGER NOT NULL,
+    retired_at INTEGER,
+    CHECK ((status = 'active') = (retired_at IS NULL)),
+    CHECK ((status = 'active') = (sealed_private_key IS NOT NULL))
+  );
+  -- A retired key was retired when the next key was made.
+  INSERT INTO server_keys_v4 (id, sealed_private_key, public_jwk, status, created_at, retired_at)
+    SELECT id, CASE status WHEN 'active' THEN private_pem END, public_jwk, status, created_at,
+      CASE status WHEN 'retired' THEN coalesce(
+        (SELECT min(later.created_at) FROM server_keys AS later WHERE later.created_at > server_keys.created_at),
+        (SELECT max(created_at) FROM server_keys)
+      ) END
+    FROM server_keys;
+  DROP TABLE server_keys;
+  ALTER TABLE server_keys_v4 RENAME TO server_keys;
+  `,
 ];

@@ -11,6 +11,7 @@ import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../
 import type { KeyFamily } from '../core/algorithms.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import type { Role } from '../core/roles.ts';
+import { normalizeUserName } from '../core/user-name.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 import {
   ConflictError,
@@ -78,6 +79,13 @@ export class SqliteStore implements Store {
     retryWhileLocked(() => this.db.exec('PRAGMA journal_mode = WAL'));
     this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec('PRAGMA foreign_keys = ON');
+    // Deleted and overwritten content (a re-sealed signing key, replaced password hashes, ended
+    // sessions) is zeroed, not left in free pages for a copy of the file to reveal.
+    this.db.exec('PRAGMA secure_delete = ON');
+    // Migration 4 stores user names normalised; SQL cannot do NFKC, so the rule is lent to it.
+    this.db.function('keygate_user_name', { deterministic: true }, (value) =>
+      normalizeUserName(String(value)),
+    );
     this.migrate();
   }
 
@@ -199,7 +207,18 @@ export class SqliteStore implements Store {
       });
     } catch (error) {
       if (String((error as Error).message).includes('UNIQUE constraint failed')) {
-        throw new ConflictError('public_key', 'This organization has already registered this public key.');
+        const sameOrg = this.sql('SELECT 1 FROM keys WHERE thumbprint = ? AND org_id = ?').get(
+          record.thumbprint,
+          record.orgId,
+        );
+        if (sameOrg)
+          throw new ConflictError('public_key', 'This organization has already registered this public key.');
+        // Never which organization: that is another tenant's business.
+        throw new ConflictError(
+          'public_key',
+          'This public key is registered to another organization. Make a new key pair for each organization: a key pair belongs to one organization only.',
+          'Make one with "keygate keygen --out new.key" and register new.key.pub.',
+        );
       }
       throw error;
     }
@@ -374,8 +393,8 @@ export class SqliteStore implements Store {
 
   async createSession(session: SessionRecord): Promise<void> {
     this.sql(
-      'INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)',
-    ).run(session.id, session.userId, session.createdAt, session.lastSeenAt, session.expiresAt);
+      'INSERT INTO sessions (id, user_id, role, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(session.id, session.userId, session.role, session.createdAt, session.lastSeenAt, session.expiresAt);
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
@@ -401,21 +420,48 @@ export class SqliteStore implements Store {
   async listServerKeys(): Promise<ServerKeyRecord[]> {
     return (this.sql('SELECT * FROM server_keys ORDER BY created_at, id').all() as Row[]).map((row) => ({
       id: String(row.id),
-      privatePem: String(row.private_pem),
+      sealedPrivateKey: row.sealed_private_key === null ? null : String(row.sealed_private_key),
       publicJwk: String(row.public_jwk),
       status: String(row.status) as ServerKeyRecord['status'],
       createdAt: Number(row.created_at),
+      retiredAt: row.retired_at === null ? null : Number(row.retired_at),
     }));
   }
 
-  async rotateServerKey(key: ServerKeyRecord, options: { onlyIfNone?: boolean } = {}): Promise<void> {
+  async rotateServerKey(
+    key: ServerKeyRecord & { sealedPrivateKey: string },
+    options: { onlyIfNone?: boolean } = {},
+  ): Promise<void> {
     this.transaction(() => {
       if (options.onlyIfNone && this.sql("SELECT 1 FROM server_keys WHERE status = 'active'").get()) return;
-      this.sql("UPDATE server_keys SET status = 'retired' WHERE status = 'active'").run();
       this.sql(
-        'INSERT INTO server_keys (id, private_pem, public_jwk, status, created_at) VALUES (?, ?, ?, ?, ?)',
-      ).run(key.id, key.privatePem, key.publicJwk, 'active', key.createdAt);
+        "UPDATE server_keys SET status = 'retired', retired_at = ?, sealed_private_key = NULL WHERE status = 'active'",
+      ).run(key.createdAt);
+      this.sql(
+        'INSERT INTO server_keys (id, sealed_private_key, public_jwk, status, created_at) VALUES (?, ?, ?, ?, ?)',
+      ).run(key.id, key.sealedPrivateKey, key.publicJwk, 'active', key.createdAt);
     });
+  }
+
+  async resealServerKey(id: string, from: string, to: string): Promise<boolean> {
+    const changed = this.sql(
+      "UPDATE server_keys SET sealed_private_key = ? WHERE id = ? AND sealed_private_key = ? AND status = 'active'",
+    ).run(to, id, from).changes;
+    if (Number(changed) === 0) return false;
+    // The page images holding the old value leave the write-ahead log for the main file (where
+    // secure_delete zeroes them); best effort: a reader holding the log open only delays it.
+    try {
+      this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    } catch {
+      // The next automatic checkpoint moves them.
+    }
+    return true;
+  }
+
+  async deleteRetiredServerKeys(retiredBy: number): Promise<number> {
+    return Number(
+      this.sql("DELETE FROM server_keys WHERE status = 'retired' AND retired_at <= ?").run(retiredBy).changes,
+    );
   }
 
   async ping(): Promise<void> {
@@ -476,6 +522,7 @@ function toSession(row: Row): SessionRecord {
   return {
     id: String(row.id),
     userId: String(row.user_id),
+    role: String(row.role) as Role,
     createdAt: Number(row.created_at),
     lastSeenAt: Number(row.last_seen_at),
     expiresAt: Number(row.expires_at),

@@ -22,13 +22,18 @@ export type StatusChange =
   | { ok: true; key: KeyRecord }
   | { ok: false; reason: 'not_found' | 'revoked_is_final' };
 
-/** Raised when a write would break a uniqueness rule; `field` names the input at fault. */
+/**
+ * Raised when a write would break a uniqueness rule; `field` names the input at fault, and `hint`,
+ * when the store knows better than the caller, what to do instead.
+ */
 export class ConflictError extends Error {
   override readonly name = 'ConflictError';
   readonly field: string;
-  constructor(field: string, message: string) {
+  readonly hint: string | undefined;
+  constructor(field: string, message: string, hint?: string) {
     super(message);
     this.field = field;
+    this.hint = hint;
   }
 }
 
@@ -55,7 +60,10 @@ export interface Store {
   createOrg(input: { name: string; singleUseTokens?: boolean }, now: UnixSeconds): Promise<Org>;
   getOrg(id: string): Promise<Org | undefined>;
   listOrgs(): Promise<Org[]>;
-  /** Fails with ConflictError when the org already has a key with the same thumbprint. */
+  /**
+   * Fails with ConflictError when any key, in any organization, has the same thumbprint: one key
+   * pair belongs to one organization. Of concurrent inserts of one key pair, exactly one succeeds.
+   */
   insertKey(key: NewKey, now: UnixSeconds): Promise<KeyRecord>;
   getKey(kid: string): Promise<KeyRecord | undefined>;
   listKeys(orgId: string): Promise<KeyRecord[]>;
@@ -81,9 +89,10 @@ export interface Store {
   /** What bindJti would answer, without binding: for /auth/hello. */
   peekJti(iss: string, jti: string, tokenHash: string, now: UnixSeconds): Promise<JtiBinding>;
   pruneJti(now: UnixSeconds): Promise<number>;
-  /** Fails with ConflictError when the email is taken. */
+  /** Fails with ConflictError when the email is taken; callers pass it normalised (user-name.ts). */
   createUser(user: UserRecord): Promise<UserRecord>;
   getUser(id: string): Promise<UserRecord | undefined>;
+  /** An exact match: callers pass the name normalised, as it is stored. */
   getUserByEmail(email: string): Promise<UserRecord | undefined>;
   listUsers(orgId: string): Promise<UserRecord[]>;
   /** Disabling a user also revokes every session of theirs, in the same transaction. */
@@ -110,10 +119,22 @@ export interface Store {
   pruneSessions(now: UnixSeconds): Promise<number>;
   listServerKeys(): Promise<ServerKeyRecord[]>;
   /**
-   * Adds a new active server key and retires the others, in one transaction. With `onlyIfNone`
-   * it does nothing when an active key exists: of several processes starting at once, one makes it.
+   * Adds a new active server key and retires the others (retiredAt = the new key's createdAt,
+   * private half dropped), in one transaction. With `onlyIfNone` it does nothing when an active
+   * key exists: of several processes starting at once, one makes it.
    */
-  rotateServerKey(key: ServerKeyRecord, options?: { onlyIfNone?: boolean }): Promise<void>;
+  rotateServerKey(
+    key: ServerKeyRecord & { sealedPrivateKey: string },
+    options?: { onlyIfNone?: boolean },
+  ): Promise<void>;
+  /**
+   * Replaces an active key's sealed private half, only if it still is `from` (compare and set):
+   * of several processes re-sealing one key, one writes. The old value is overwritten on disk,
+   * not left in free pages. Returns whether this call wrote.
+   */
+  resealServerKey(id: string, from: string, to: string): Promise<boolean>;
+  /** Deletes retired keys retired at or before `retiredBy`: every session they signed has ended. */
+  deleteRetiredServerKeys(retiredBy: UnixSeconds): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

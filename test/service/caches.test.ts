@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +45,10 @@ async function world(t: TestContext, options: { singleUse?: boolean } = {}) {
   const clock = () => now.value;
   const directory = new KeyDirectory(store, { pollMs: 60_000 });
   await directory.start();
-  const keyring = new ServerKeyring(store, clock);
+  const keyring = new ServerKeyring(store, clock, {
+    secret: randomBytes(32),
+    sessionSeconds: DEFAULT_SESSION_POLICY.absoluteSeconds,
+  });
   await keyring.start();
   const sessions = new Sessions({
     store,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { Refusal } from '../../src/core/error-codes.ts';
+import { ERROR_CODES, type Refusal } from '../../src/core/error-codes.ts';
 import { isoTime } from '../../src/core/time.ts';
 import { InputError } from '../../src/service/input-error.ts';
 import { KeyAdmin, type RegisterKeyInput } from '../../src/service/key-admin.ts';
@@ -167,6 +167,28 @@ describe('registering a key', () => {
     assert.equal((await keys.listKeys(org.id)).length, 1);
   });
 
+  test('a public key registered in another organization is a 409 conflict that names no organization', async () => {
+    const first = await keys.createOrg('First Owner Org');
+    const second = await keys.createOrg('Second Claimant Org');
+    const publicKey = ecPair().publicPem;
+    const registered = await keys.registerKey(keyInput({ orgId: first.id, publicKey }));
+    const expected = {
+      code: 'conflict',
+      field: 'public_key',
+      message:
+        'This public key is registered to another organization. Make a new key pair for each organization: a key pair belongs to one organization only.',
+      hint: 'Make one with "keygate keygen --out new.key" and register new.key.pub.',
+    } as const;
+    const refusal = await refusalOf(keys.registerKey(keyInput({ orgId: second.id, publicKey })));
+    assert.deepEqual(refusal, expected);
+    assert.equal(ERROR_CODES[refusal.code].status, 409);
+    assert.doesNotMatch(JSON.stringify(refusal), new RegExp(`${first.id}|First Owner`));
+    // Revoking it in the first organization does not free it for the second.
+    await keys.setKeyStatus(registered.key_id, 'revoked');
+    assert.deepEqual(await refusalOf(keys.registerKey(keyInput({ orgId: second.id, publicKey }))), expected);
+    assert.deepEqual(await keys.listKeys(second.id), []);
+  });
+
   test('an organization name that is empty or over 200 characters is invalid_input on name', async () => {
     for (const name of ['', '   ', 'x'.repeat(201)]) {
       await refuses(keys.createOrg(name), {
@@ -263,9 +285,46 @@ describe('user admin', () => {
     await refuses(users.create({ orgId, email: 'Ali@Example.COM', passHash }), {
       code: 'conflict',
       field: 'email',
-      message: 'A user with the email ali@example.com exists already.',
+      message:
+        'A user with the email ali@example.com exists already. "Ali@Example.COM" is the same name: names are compared as people read them (after Unicode NFKC normalisation and case folding).',
       hint: /set-password/,
     });
+  });
+
+  test('a name that reads the same as a taken one is a 409 conflict: NFC and NFD, fullwidth, any case', async () => {
+    const nfc = 'jos\u00e9@example.com';
+    const created = await users.create({ orgId, email: 'jose\u0301@example.com', passHash });
+    assert.equal(created.email, nfc, 'stored normalised');
+    const kate = await users.create({ orgId, email: 'kate@example.com', passHash });
+    for (const [email, name] of [
+      [nfc, nfc],
+      ['JOSE\u0301@EXAMPLE.COM', nfc],
+      ['\uff4bate@example.com', 'kate@example.com'],
+      ['\uff2bATE@\uff45xample.com', 'kate@example.com'],
+    ] as const) {
+      const refusal = await refusalOf(users.create({ orgId, email, passHash }));
+      assert.equal(ERROR_CODES[refusal.code].status, 409);
+      assert.deepEqual(
+        { ...refusal, hint: undefined },
+        {
+          code: 'conflict',
+          field: 'email',
+          message:
+            email === name
+              ? `A user with the email ${name} exists already.`
+              : `A user with the email ${name} exists already. ${JSON.stringify(email)} is the same name: names are compared as people read them (after Unicode NFKC normalisation and case folding).`,
+          hint: undefined,
+        },
+      );
+    }
+    // Every lookup by name finds the one account, in whichever form the name is typed.
+    assert.equal((await users.setStatus('\uff4bATE@example.com', 'disabled')).id, kate.id);
+    assert.equal((await users.setStatus('kate@example.com', 'active')).status, 'active');
+    assert.equal((await users.setPassword('JOS\u00c9@example.com', passHash)).id, created.id);
+    assert.deepEqual(
+      (await users.list(orgId)).filter((u) => [created.id, kate.id].includes(u.id)).map((u) => u.email),
+      [nfc, 'kate@example.com'],
+    );
   });
 
   test('a user in an unknown organization is not_found on org', async () => {

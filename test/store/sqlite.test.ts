@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
+import { intakePublicKey } from '../../src/core/key-intake.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-migrations.ts';
+import { NOW, rsaPair } from '../helpers.ts';
 import { storeContract } from './store-contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-sqlite-'));
@@ -74,4 +76,119 @@ test('kill -9 in the middle of writing loses no committed write and corrupts not
     'ok',
   );
   db.close();
+});
+
+test('migration 4 on an older database: one key pair per org, normalised user names, sealed-key columns', async () => {
+  const path = join(dir, 'v2.db');
+  const old = new DatabaseSync(path);
+  for (const migration of SQLITE_MIGRATIONS.slice(0, 2)) old.exec(migration);
+  old.exec('PRAGMA user_version = 2');
+  for (const org of ['org-a', 'org-b', 'org-c'])
+    old.prepare('INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)').run(org, org, NOW);
+  const { spkiPem, thumbprint } = intakePublicKey(rsaPair(2048).publicPem);
+  const other = intakePublicKey(rsaPair(2048).publicPem);
+  const insertKey = old.prepare(
+    `INSERT INTO keys (id, org_id, spki_pem, thumbprint, family, bits, status, roles, default_role, created_at)
+     VALUES (?, ?, ?, ?, 'rsa', 2048, 'active', 'user', 'user', ?)`,
+  );
+  insertKey.run('key-b', 'org-b', spkiPem, thumbprint, NOW + 1);
+  insertKey.run('key-a', 'org-a', spkiPem, thumbprint, NOW);
+  insertKey.run('key-c', 'org-c', other.spkiPem, other.thumbprint, NOW);
+  const insertUser = old.prepare(
+    `INSERT INTO users (id, org_id, email, screen_name, role, status, password_hash, created_at)
+     VALUES (?, 'org-a', ?, 'x', ?, 'active', 'hash', ?)`,
+  );
+  // As the trim().toLowerCase() of earlier versions stored them: one person, four accounts.
+  insertUser.run('u-nfd', 'jose\u0301@example.com', 'user', NOW);
+  insertUser.run('u-nfc', 'jos\u00e9@example.com', 'admin', NOW + 1);
+  insertUser.run('u-wide', '\uff4bate@example.com', 'user', NOW);
+  insertUser.run('u-kate', 'kate@example.com', 'user', NOW + 2);
+  insertUser.run('u-plain', 'plain@example.com', 'device', NOW);
+  const insertSession = old.prepare(
+    'INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+  );
+  insertSession.run('s-nfc', 'u-nfc', NOW, NOW, NOW + 100);
+  insertSession.run('s-plain', 'u-plain', NOW, NOW, NOW + 100);
+  const insertServerKey = old.prepare(
+    'INSERT INTO server_keys (id, private_pem, public_jwk, status, created_at) VALUES (?, ?, ?, ?, ?)',
+  );
+  insertServerKey.run('sk-old', '-----BEGIN PRIVATE KEY-----old', '{}', 'retired', NOW - 100);
+  insertServerKey.run('sk-new', '-----BEGIN PRIVATE KEY-----new', '{}', 'active', NOW - 50);
+  old.close();
+
+  const store = new SqliteStore(path);
+  try {
+    assert.deepEqual(
+      (await Promise.all(['key-a', 'key-b', 'key-c'].map((id) => store.getKey(id)))).map((k) => k?.status),
+      ['active', 'revoked', 'active'],
+      'the oldest registration keeps the key pair; the later copy is revoked',
+    );
+    await assert.rejects(
+      store.insertKey(
+        {
+          orgId: 'org-c',
+          spkiPem,
+          thumbprint,
+          family: 'rsa',
+          bits: 2048,
+          expiresAt: null,
+          roles: ['user'],
+          defaultRole: 'user',
+          label: null,
+        },
+        NOW,
+      ),
+      /registered to another organization/,
+    );
+    const user = async (id: string) => {
+      const found = await store.getUser(id);
+      return { email: found?.email, status: found?.status };
+    };
+    assert.deepEqual(
+      {
+        nfd: await user('u-nfd'),
+        nfc: await user('u-nfc'),
+        wide: await user('u-wide'),
+        kate: await user('u-kate'),
+        plain: await user('u-plain'),
+      },
+      {
+        nfd: { email: 'jos\u00e9@example.com', status: 'active' },
+        nfc: { email: 'jos\u00e9@example.com#duplicate-u-nfc', status: 'disabled' },
+        wide: { email: 'kate@example.com', status: 'active' },
+        kate: { email: 'kate@example.com#duplicate-u-kate', status: 'disabled' },
+        plain: { email: 'plain@example.com', status: 'active' },
+      },
+    );
+    assert.equal((await store.getUserByEmail('jos\u00e9@example.com'))?.id, 'u-nfd');
+    assert.equal((await store.getSession('s-nfc'))?.revokedReason, 'user_disabled');
+    assert.deepEqual(
+      {
+        role: (await store.getSession('s-plain'))?.role,
+        revoked: (await store.getSession('s-plain'))?.revokedAt,
+      },
+      { role: 'device', revoked: null },
+      'sessions take the role their user has',
+    );
+    assert.deepEqual(await store.listServerKeys(), [
+      {
+        id: 'sk-old',
+        sealedPrivateKey: null,
+        publicJwk: '{}',
+        status: 'retired',
+        createdAt: NOW - 100,
+        retiredAt: NOW - 50,
+      },
+      {
+        id: 'sk-new',
+        sealedPrivateKey: '-----BEGIN PRIVATE KEY-----new',
+        publicJwk: '{}',
+        status: 'active',
+        createdAt: NOW - 50,
+        retiredAt: null,
+      },
+    ]);
+  } finally {
+    await store.close();
+  }
 });

@@ -45,7 +45,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.equal(await store.getOrg('00000000-0000-4000-8000-000000000000'), undefined);
     });
 
-    test('keys round-trip; a duplicate thumbprint in one org is a conflict that writes nothing', async () => {
+    test('keys round-trip; a duplicate thumbprint is a conflict that writes nothing', async () => {
       const org = await store.createOrg({ name: 'Keys' }, NOW);
       const input = newKey(org.id);
       const revision = await store.keyRevision();
@@ -65,7 +65,54 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.deepEqual(await store.listKeyStates(), [{ id: key.id, status: 'active', expiresAt: null }]);
       assert.equal(await store.getKey('00000000-0000-4000-8000-000000000000'), undefined);
       const other = await store.createOrg({ name: 'Other' }, NOW);
-      await store.insertKey({ ...input, orgId: other.id }, NOW);
+      await assert.rejects(store.insertKey({ ...input, orgId: other.id }, NOW), ConflictError);
+      assert.deepEqual(await store.listKeys(other.id), []);
+    });
+
+    test('one key pair, one organization: in the same org or another, revoked or not, it is refused', async () => {
+      const first = await store.createOrg({ name: 'First' }, NOW);
+      const second = await store.createOrg({ name: 'Second' }, NOW);
+      const input = newKey(first.id);
+      const key = await store.insertKey(input, NOW);
+      const refusal = async (orgId: string) => {
+        try {
+          await store.insertKey({ ...input, orgId }, NOW);
+        } catch (error) {
+          assert.ok(error instanceof ConflictError);
+          return { field: error.field, message: error.message, hint: error.hint };
+        }
+        assert.fail('the insert was accepted');
+      };
+      assert.deepEqual(await refusal(first.id), {
+        field: 'public_key',
+        message: 'This organization has already registered this public key.',
+        hint: undefined,
+      });
+      const elsewhere = {
+        field: 'public_key',
+        message:
+          'This public key is registered to another organization. Make a new key pair for each organization: a key pair belongs to one organization only.',
+        hint: 'Make one with "keygate keygen --out new.key" and register new.key.pub.',
+      };
+      assert.deepEqual(await refusal(second.id), elsewhere);
+      await store.setKeyStatus(key.id, 'revoked');
+      assert.deepEqual(await refusal(second.id), elsewhere, 'a revoked key pair is not free for reuse');
+      assert.deepEqual(await store.listKeys(second.id), []);
+    });
+
+    test('of concurrent registrations of one key pair in different orgs, exactly one succeeds', async () => {
+      const orgs = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.createOrg({ name: `Race ${i}` }, NOW)),
+      );
+      const input = newKey(orgs[0]?.id as string);
+      const results = await Promise.allSettled(
+        orgs.map((org) => store.insertKey({ ...input, orgId: org.id }, NOW)),
+      );
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      assert.ok(
+        results.every((r) => r.status === 'fulfilled' || r.reason instanceof ConflictError),
+        'the others are conflicts',
+      );
     });
 
     test('status changes bump the revision; revocation is final', async () => {
@@ -155,6 +202,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       const session = (id: string) => ({
         id,
         userId: user.id,
+        role: 'user' as const,
         createdAt: NOW,
         lastSeenAt: NOW,
         expiresAt: NOW + 100,
@@ -162,6 +210,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         revokedReason: null,
       });
       await store.createSession(session('s1'));
+      assert.deepEqual(await store.getSession('s1'), session('s1'));
       await store.createSession(session('s2'));
       await store.setUserStatus(user.id, 'disabled', NOW + 1);
       for (const id of ['s1', 's2'])
@@ -181,20 +230,43 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.equal(await store.getSession('s4'), undefined);
     });
 
+    const serverKey = (id: string, createdAt: number) => ({
+      id,
+      sealedPrivateKey: `sealed-${id}`,
+      publicJwk: '{}',
+      status: 'active' as const,
+      createdAt,
+      retiredAt: null,
+    });
+
     test('server keys: rotation leaves exactly one active key; onlyIfNone never adds a second', async () => {
-      const key = (id: string, createdAt: number) => ({
-        id,
-        privatePem: `pem-${id}`,
-        publicJwk: '{}',
-        status: 'active' as const,
-        createdAt,
-      });
-      const first = key(`k-${randomUUID()}`, NOW);
-      const second = key(`k-${randomUUID()}`, NOW + 1);
+      const first = serverKey(`k-${randomUUID()}`, NOW);
+      const second = serverKey(`k-${randomUUID()}`, NOW + 1);
       await store.rotateServerKey(first, { onlyIfNone: true });
       await store.rotateServerKey(second);
-      await store.rotateServerKey(key(`k-${randomUUID()}`, NOW + 2), { onlyIfNone: true });
-      assert.deepEqual(await store.listServerKeys(), [{ ...first, status: 'retired' }, second]);
+      await store.rotateServerKey(serverKey(`k-${randomUUID()}`, NOW + 2), { onlyIfNone: true });
+      assert.deepEqual(await store.listServerKeys(), [
+        { ...first, status: 'retired', retiredAt: NOW + 1, sealedPrivateKey: null },
+        second,
+      ]);
+    });
+
+    test('server keys: a re-seal writes only over the value it read; retired keys go once their window ends', async () => {
+      const first = serverKey('k-1', NOW);
+      await store.rotateServerKey(first);
+      assert.equal(await store.resealServerKey('k-1', 'stale', 'x'), false, 'compare and set');
+      assert.equal(await store.resealServerKey('k-1', first.sealedPrivateKey, 'resealed'), true);
+      assert.equal(await store.resealServerKey('k-1', first.sealedPrivateKey, 'again'), false);
+      assert.equal((await store.listServerKeys())[0]?.sealedPrivateKey, 'resealed');
+      await store.rotateServerKey(serverKey('k-2', NOW + 10));
+      assert.equal(await store.deleteRetiredServerKeys(NOW + 9), 0, 'retired at NOW + 10');
+      assert.equal(await store.deleteRetiredServerKeys(NOW + 10), 1);
+      assert.deepEqual(
+        (await store.listServerKeys()).map((k) => k.id),
+        ['k-2'],
+        'the active key is never deleted',
+      );
+      assert.equal(await store.deleteRetiredServerKeys(NOW + 1_000_000), 0);
     });
 
     test('pruning removes only expired bindings', async () => {

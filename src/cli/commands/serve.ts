@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
-import { type Config, loadConfig, readPepper } from '../../config.ts';
+import { type Config, loadConfig, readPepper, readSessionSecret } from '../../config.ts';
 import { buildApp } from '../../http/app.ts';
 import { startKeygate } from '../../service/keygate.ts';
 import { PACKAGE_VERSION } from '../../version.ts';
@@ -54,11 +54,13 @@ function runPrimary(config: Config, workers: number): void {
 
 async function runWorker(config: Config, alone: boolean): Promise<void> {
   const pepper = readPepper(config.pepperFile);
+  const secret = readSessionSecret(config);
   const keygate = await startKeygate({
     database: config.database,
     policy: config.policy,
     sessionPolicy: config.session,
     ...(pepper && { pepper }),
+    ...(secret && { secret }),
   });
   const app = await buildApp(keygate, {
     logger: { level: process.env.KEYGATE_LOG_LEVEL ?? 'info', redact: ['req.headers.authorization'] },

@@ -10,7 +10,9 @@ export function serverKeyCommands(program: Command): void {
     .description('make a new session signing key; tokens signed by the old one stay valid until they expire')
     .option('--json', 'machine-readable output')
     .action(async (options: { json?: boolean }) => {
-      const kid = await withAdmin(async ({ keyring }) => {
+      const kid = await withAdmin(async (admin) => {
+        const keyring = admin.keyring();
+        // Opens the current key first: a secret that does not match the database stops here.
         await keyring.start();
         return keyring.rotate();
       });
