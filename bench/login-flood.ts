@@ -1,5 +1,7 @@
 /**
- * A login flood for bench/login.ts: N clients send wrong logins back to back until SIGTERM. With
+ * A login flood for bench/login.ts: N clients send wrong logins back to back until SIGTERM, each
+ * for a name not tried before, so that every one is hashed (the login throttle refuses repeated
+ * guesses at one name from one address before hashing, which is no flood of the hasher). With
  * `honour`, a client told 503/429 waits the Retry-After it was given (the hasher stays saturated,
  * which is the point); with `ignore`, it retries at once (an HTTP flood, not only a login flood).
  */
@@ -15,12 +17,11 @@ process.on('SIGTERM', () => {
   running = false;
 });
 
+let sent = 0;
+
 /** One wrong login; resolves with the seconds to wait before the next. */
 function login(i: number): Promise<number> {
-  const body = JSON.stringify({
-    user: i % 2 ? 'bench@example.com' : 'nobody@example.com',
-    pass_hash: 'f'.repeat(64),
-  });
+  const body = JSON.stringify({ user: `flood-${i}-${++sent}@example.com`, pass_hash: 'f'.repeat(64) });
   const headers = { 'content-type': 'application/json' };
   return new Promise((resolve) => {
     const req = request(

@@ -13,8 +13,6 @@ export interface UserRecord {
   status: UserStatus;
   /** argon2id PHC string of the client's pass_hash; never the pass_hash itself. */
   passwordHash: string;
-  failedLogins: number;
-  lockedUntil: UnixSeconds | null;
   createdAt: UnixSeconds;
 }
 

@@ -89,8 +89,13 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   });
   const keys = new KeyAdmin(store, clock, directory);
   const pruner = setInterval(() => {
-    Promise.all([store.pruneJti(clock()), store.pruneSessions(clock())]).catch(() => {
-      // Expired rows are harmless (bindJti replaces them, ended sessions are refused); the next round tries again.
+    Promise.all([
+      store.pruneJti(clock()),
+      store.pruneSessions(clock()),
+      store.pruneLoginAttempts(clock()),
+    ]).catch(() => {
+      // Expired rows are harmless (bindJti replaces them, ended sessions are refused, an ended
+      // throttle window counts nothing); the next round tries again.
     });
   }, 60_000);
   pruner.unref();

@@ -19,6 +19,45 @@ export class BusyError extends CodedError {
   }
 }
 
+/**
+ * A place among the password hashes, taken (PasswordHasher.admit) before work that must not be
+ * done for a hash that load would then shed: counting a login attempt. verify and verifyDummy
+ * hash in it; `cancel()` gives back a place no hash used, and does nothing once one did.
+ */
+export class HashTicket {
+  #state: 'queued' | 'held' | 'used' | 'done';
+  #resolve: () => void = () => {};
+  readonly #ready: Promise<void>;
+  readonly #giveBack: (ticket: HashTicket, state: 'queued' | 'held') => void;
+
+  constructor(queued: boolean, giveBack: (ticket: HashTicket, state: 'queued' | 'held') => void) {
+    this.#state = queued ? 'queued' : 'held';
+    this.#ready = queued
+      ? new Promise((resolve) => {
+          this.#resolve = resolve;
+        })
+      : Promise.resolve();
+    this.#giveBack = giveBack;
+  }
+
+  /** For the hasher: a place has come free for this queued ticket. */
+  grant(): void {
+    if (this.#state === 'queued') this.#state = 'held';
+    this.#resolve();
+  }
+
+  /** For the hasher: resolves when the place may hash; whoever calls this releases the place. */
+  use(): Promise<void> {
+    this.#state = 'used';
+    return this.#ready;
+  }
+
+  cancel(): void {
+    if (this.#state === 'queued' || this.#state === 'held') this.#giveBack(this, this.#state);
+    this.#state = 'done';
+  }
+}
+
 const SALT_BYTES = 16;
 const TAG_BYTES = 32;
 const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
@@ -34,8 +73,12 @@ export class PasswordHasher {
   private readonly concurrency: number;
   private readonly queueLimit: number;
   private running = 0;
-  private readonly waiting: (() => void)[] = [];
-  private dummy: string | undefined;
+  private readonly waiting: HashTicket[] = [];
+  /**
+   * Made with the hasher, not at the first unknown user (which would then pay a second hash). A
+   * random tag costs no hashing and verifies as slowly as any stored hash, and never matches.
+   */
+  private readonly dummy: string;
 
   constructor(
     options: { params?: Argon2Params; pepper?: Buffer; concurrency?: number; queue?: number } = {},
@@ -44,6 +87,8 @@ export class PasswordHasher {
     this.pepper = options.pepper;
     this.concurrency = options.concurrency ?? 1;
     this.queueLimit = options.queue ?? 16;
+    const { memoryKiB: m, passes: t, parallelism: p } = this.params;
+    this.dummy = `$argon2id$v=19$m=${m},t=${t},p=${p}$${b64(randomBytes(SALT_BYTES))}$${b64(randomBytes(TAG_BYTES))}`;
   }
 
   async hash(password: string): Promise<string> {
@@ -53,27 +98,46 @@ export class PasswordHasher {
     return `$argon2id$v=19$m=${m},t=${t},p=${p}$${b64(salt)}$${b64(tag)}`;
   }
 
+  /**
+   * Takes a place among the hashes now, or throws BusyError when there is none: a caller learns
+   * that its hash will run before it counts anything. Pass the ticket to verify or verifyDummy, or
+   * cancel it.
+   */
+  admit(): HashTicket {
+    if (this.running < this.concurrency) {
+      this.running++;
+      return new HashTicket(false, this.giveBack);
+    }
+    if (this.waiting.length >= this.queueLimit) throw new BusyError('password hashing is saturated');
+    const ticket = new HashTicket(true, this.giveBack);
+    this.waiting.push(ticket);
+    return ticket;
+  }
+
   /** Constant-time comparison against a stored PHC string; false for any malformed one. */
-  async verify(password: string, phc: string): Promise<boolean> {
+  async verify(password: string, phc: string, ticket?: HashTicket): Promise<boolean> {
     const parsed = PHC.exec(phc);
-    if (!parsed) return false;
+    if (!parsed) {
+      ticket?.cancel();
+      return false;
+    }
     const params = {
       memoryKiB: Number(parsed[1]),
       passes: Number(parsed[2]),
       parallelism: Number(parsed[3]),
     };
     const expected = Buffer.from(parsed[5] as string, 'base64');
-    const tag = await this.run(password, Buffer.from(parsed[4] as string, 'base64'), params, expected.length);
+    const salt = Buffer.from(parsed[4] as string, 'base64');
+    const tag = await this.run(password, salt, params, expected.length, ticket);
     return tag.length === expected.length && timingSafeEqual(tag, expected);
   }
 
   /**
-   * Spends the same work as a real verification and always fails: unknown users, disabled and
-   * locked accounts take as long to refuse as a wrong password does.
+   * Spends the same work as a real verification and always fails: unknown users and disabled
+   * accounts take as long to refuse as a wrong password does.
    */
-  async verifyDummy(password: string): Promise<false> {
-    this.dummy ??= await this.hash('keygate-dummy-password');
-    await this.verify(password, this.dummy);
+  async verifyDummy(password: string, ticket?: HashTicket): Promise<false> {
+    await this.verify(password, this.dummy, ticket);
     return false;
   }
 
@@ -92,8 +156,9 @@ export class PasswordHasher {
     salt: Buffer,
     params: Argon2Params,
     tagLength = TAG_BYTES,
+    ticket?: HashTicket,
   ): Promise<Buffer> {
-    await this.acquire();
+    await (ticket ?? this.admit()).use();
     try {
       return await new Promise<Buffer>((resolve, reject) => {
         argon2(
@@ -115,21 +180,16 @@ export class PasswordHasher {
     }
   }
 
-  private acquire(): Promise<void> {
-    if (this.running < this.concurrency) {
-      this.running++;
-      return Promise.resolve();
-    }
-    if (this.waiting.length >= this.queueLimit)
-      return Promise.reject(new BusyError('password hashing is saturated'));
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
   private release(): void {
     const next = this.waiting.shift();
-    if (next) next();
+    if (next) next.grant();
     else this.running--;
   }
+
+  private readonly giveBack = (ticket: HashTicket, state: 'queued' | 'held'): void => {
+    if (state === 'held') this.release();
+    else this.waiting.splice(this.waiting.indexOf(ticket), 1);
+  };
 }
 
 function b64(bytes: Buffer): string {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { SessionRecord, UserRecord } from '../core/account-records.ts';
 import type { Outcome } from '../core/check-run.ts';
 import { CodedError } from '../core/error-codes.ts';
-import { lockedUntil } from '../core/lockout.ts';
+import { clientScope } from '../core/login-throttle.ts';
 import { checkPassHash, PASS_HASH_HINT } from '../core/pass-hash.ts';
 import type { VerificationPolicy } from '../core/policy.ts';
 import type { SessionPolicy } from '../core/session-policy.ts';
@@ -12,14 +12,20 @@ import type { Clock, UnixSeconds } from '../core/time.ts';
 import { normalizeUserName } from '../core/user-name.ts';
 import type { Store } from '../store/store.ts';
 import { InputError } from './input-error.ts';
-import type { PasswordHasher } from './password-hasher.ts';
+import type { HashTicket, PasswordHasher } from './password-hasher.ts';
 import type { ServerKeyring } from './server-keyring.ts';
 
-/** The one answer to every failed login: the same status, body and (by a dummy hash) time. */
+/**
+ * The one answer to every failed login: the same status, body and (by a dummy hash) time. An
+ * attempt the throttle refused carries the seconds until the next one may be tried (the same for
+ * a name no account has), and took no hash.
+ */
 export class LoginFailedError extends CodedError {
   override readonly name = 'LoginFailedError';
-  constructor() {
+  readonly retryAfterSeconds: number | undefined;
+  constructor(retryAfterSeconds?: number) {
     super('invalid_credentials');
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -52,7 +58,8 @@ export class Sessions {
     this.deps = deps;
   }
 
-  async login(input: { user?: unknown; pass_hash?: unknown }): Promise<LoginResult> {
+  /** `clientAddress` is the address the request came from, as the HTTP layer sees it. */
+  async login(input: { user?: unknown; pass_hash?: unknown }, clientAddress: string): Promise<LoginResult> {
     const email = typeof input.user === 'string' ? normalizeUserName(input.user) : '';
     if (email === '' || email.length > 320) {
       throw new InputError(
@@ -64,23 +71,46 @@ export class Sessions {
     }
     const passHash = checkPassHash(input.pass_hash);
     if (!passHash.ok) throw new InputError('invalid_input', 'pass_hash', passHash.message, PASS_HASH_HINT);
-    const { store, hasher, clock, sessionPolicy } = this.deps;
-    const user = await store.getUserByEmail(email);
+    const { store, hasher, clock } = this.deps;
     const now = clock();
-    if (!user || !canLogIn(user, now)) {
-      await hasher.verifyDummy(passHash.value);
-      throw new LoginFailedError();
-    }
-    if (!(await hasher.verify(passHash.value, user.passwordHash))) {
-      await store.recordLoginFailure(user.id, (failures) =>
-        lockedUntil(failures, clock(), sessionPolicy.lockout),
-      );
-      throw new LoginFailedError();
-    }
-    await store.resetLoginFailures(user.id);
+    // A place among the hashes first (503 when there is none), so an attempt shed for load counts nothing.
+    const ticket = hasher.admit();
+    const user = await this.checkPassword(
+      email,
+      clientScope(clientAddress),
+      passHash.value,
+      now,
+      ticket,
+    ).finally(() => ticket.cancel());
     if (hasher.needsRehash(user.passwordHash))
       await store.upgradePasswordHash(user.id, await hasher.hash(passHash.value));
     return { ...(await this.open(user, now)), login_timestamp: nanosecondsNow() };
+  }
+
+  /**
+   * The active account `email` names, if `passHash` is its password; LoginFailedError otherwise.
+   * The attempt is counted before hashing, so that guesses sent at once each meet the count of
+   * those before them; and for names no account has as for real ones, so that the throttle tells
+   * nothing of who exists. A failure needs no write: the count already holds it.
+   */
+  private async checkPassword(
+    email: string,
+    address: string,
+    passHash: string,
+    now: UnixSeconds,
+    ticket: HashTicket,
+  ): Promise<UserRecord> {
+    const { store, hasher, sessionPolicy } = this.deps;
+    const reservation = await store.reserveLoginAttempt(email, address, now, sessionPolicy.loginThrottle);
+    if (!reservation.allowed) throw new LoginFailedError(reservation.retryAfterSeconds);
+    const user = await store.getUserByEmail(email);
+    if (user?.status !== 'active') {
+      await hasher.verifyDummy(passHash, ticket);
+      throw new LoginFailedError();
+    }
+    if (!(await hasher.verify(passHash, user.passwordHash, ticket))) throw new LoginFailedError();
+    await store.settleLoginAttempt(email, address, now, sessionPolicy.loginThrottle);
+    return user;
   }
 
   private async open(user: UserRecord, now: UnixSeconds): Promise<Omit<LoginResult, 'login_timestamp'>> {
@@ -140,10 +170,6 @@ export class Sessions {
   async logout(claims: SessionClaims): Promise<void> {
     await this.deps.store.revokeSession(claims.sid, this.deps.clock(), 'logout');
   }
-}
-
-function canLogIn(user: UserRecord, now: UnixSeconds): boolean {
-  return user.status === 'active' && (user.lockedUntil === null || user.lockedUntil <= now);
 }
 
 /** Spec 004's login_timestamp: nanoseconds since the epoch, as a decimal string. */

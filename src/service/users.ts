@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { UserRecord } from '../core/account-records.ts';
+import { type LoginThrottleState, throttleState } from '../core/login-throttle.ts';
 import { checkPassHash, PASS_HASH_HINT } from '../core/pass-hash.ts';
 import { isRole, ROLES, type Role } from '../core/roles.ts';
 import type { Clock } from '../core/time.ts';
@@ -20,7 +21,7 @@ export interface NewUserInput {
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-/** Accounts: creation, listing, enabling and disabling, password changes. */
+/** Accounts: creation, listing, enabling and disabling, password changes, login unlocks. */
 export class UserAdmin {
   private readonly deps: { store: Store; hasher: PasswordHasher; clock: Clock; keys: KeyAdmin };
 
@@ -66,8 +67,6 @@ export class UserAdmin {
         role: role as Role,
         status: 'active',
         passwordHash,
-        failedLogins: 0,
-        lockedUntil: null,
         createdAt: this.deps.clock(),
       });
     } catch (error) {
@@ -84,9 +83,29 @@ export class UserAdmin {
     }
   }
 
-  async list(orgId: string): Promise<UserRecord[]> {
+  /** Each account with the state of its login throttle. */
+  async list(orgId: string): Promise<{ user: UserRecord; login: LoginThrottleState }[]> {
     await this.deps.keys.requireOrg(orgId);
-    return this.deps.store.listUsers(orgId);
+    const now = this.deps.clock();
+    const users = await this.deps.store.listUsers(orgId);
+    return Promise.all(
+      users.map(async (user) => ({
+        user,
+        login: throttleState(await this.deps.store.getLoginAttempts(user.email, now), now),
+      })),
+    );
+  }
+
+  /**
+   * Clears every count and wait of the account's login throttle, account-wide and per address;
+   * returns the state it cleared.
+   */
+  async unlock(email: string): Promise<{ user: UserRecord; cleared: LoginThrottleState }> {
+    const user = await this.require(email);
+    const now = this.deps.clock();
+    const cleared = throttleState(await this.deps.store.getLoginAttempts(user.email, now), now);
+    await this.deps.store.clearLoginAttempts(user.email);
+    return { user, cleared };
   }
 
   async setStatus(email: string, status: 'active' | 'disabled'): Promise<UserRecord> {

@@ -71,8 +71,23 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   );
   `,
   `
-  -- 3: login throttle (merged separately)
-  SELECT 1;
+  -- Login attempts, counted before hashing (src/core/login-throttle.ts). name: the login name as
+  -- normalised, whether or not an account has it; scope: '' for the name's account-wide counter,
+  -- else the client address (IPv6 by /64). expires_at: when nothing is left to count, wait for
+  -- or trust, for pruning. The per-user failure count and lock it replaces are dropped.
+  CREATE TABLE login_attempts (
+    name TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    window_ends_at INTEGER NOT NULL,
+    blocked_until INTEGER NOT NULL,
+    trusted_until INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (name, scope)
+  ) WITHOUT ROWID;
+  CREATE INDEX login_attempts_by_expiry ON login_attempts (expires_at);
+  ALTER TABLE users DROP COLUMN failed_logins;
+  ALTER TABLE users DROP COLUMN locked_until;
   `,
   `
   -- One public key, one organization. A database from before this rule may hold one key pair

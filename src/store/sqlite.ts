@@ -10,6 +10,13 @@ import {
 import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
 import type { KeyFamily } from '../core/algorithms.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
+import {
+  type AddressCounter,
+  type AttemptCounter,
+  decideAttempt,
+  type LoginAttemptRecord,
+  type LoginThrottlePolicy,
+} from '../core/login-throttle.ts';
 import type { Role } from '../core/roles.ts';
 import { normalizeUserName } from '../core/user-name.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
@@ -17,6 +24,7 @@ import {
   ConflictError,
   type JtiBinding,
   type KeyState,
+  type LoginReservation,
   type NewKey,
   type Org,
   type StatusChange,
@@ -25,6 +33,9 @@ import {
 } from './store.ts';
 
 type Row = Record<string, SQLInputValue>;
+
+/** The scope of a name's account-wide attempt counter; a client address is never empty. */
+const ACCOUNT_SCOPE = '';
 
 /** A prepared statement whose every run reports database failures as StoreUnavailableError. */
 interface Statement {
@@ -302,8 +313,8 @@ export class SqliteStore implements Store {
   async createUser(user: UserRecord): Promise<UserRecord> {
     try {
       this.sql(
-        `INSERT INTO users (id, org_id, email, screen_name, role, status, password_hash, failed_logins, locked_until,
-           created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO users (id, org_id, email, screen_name, role, status, password_hash, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         user.id,
         user.orgId,
@@ -312,8 +323,6 @@ export class SqliteStore implements Store {
         user.role,
         user.status,
         user.passwordHash,
-        user.failedLogins,
-        user.lockedUntil,
         user.createdAt,
       );
     } catch (error) {
@@ -352,11 +361,13 @@ export class SqliteStore implements Store {
 
   async setUserPassword(id: string, passwordHash: string, now: number): Promise<UserRecord | undefined> {
     return this.transaction(() => {
-      const changed = this.sql(
-        'UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE id = ?',
-      ).run(passwordHash, id).changes;
+      const changed = this.sql('UPDATE users SET password_hash = ? WHERE id = ?').run(
+        passwordHash,
+        id,
+      ).changes;
       if (changed === 0) return undefined;
       this.revokeSessionsOf(id, now, 'password_changed');
+      this.clearAttemptsOf(String((this.sql('SELECT email FROM users WHERE id = ?').get(id) as Row).email));
       return toUser(this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row);
     });
   }
@@ -371,24 +382,97 @@ export class SqliteStore implements Store {
     this.sql('UPDATE users SET password_hash = ? WHERE id = ?').run(passwordHash, id);
   }
 
-  async recordLoginFailure(
-    id: string,
-    lockFor: (failures: number) => number | null,
-  ): Promise<UserRecord | undefined> {
-    return this.transaction(() => {
-      const row = this.sql(
-        'UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ? RETURNING failed_logins',
-      ).get(id) as Row | undefined;
-      if (!row) return undefined;
-      this.sql('UPDATE users SET locked_until = ? WHERE id = ?').run(lockFor(Number(row.failed_logins)), id);
-      return toUser(this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row);
+  async reserveLoginAttempt(
+    name: string,
+    address: string,
+    now: number,
+    policy: LoginThrottlePolicy,
+  ): Promise<LoginReservation> {
+    requireAddress(address);
+    return this.transaction((): LoginReservation => {
+      const perAddress = this.attemptCounter(name, address);
+      const decision = decideAttempt(this.attemptCounter(name, ACCOUNT_SCOPE), perAddress, now, policy);
+      if (!decision.allowed) return decision;
+      this.writeAttempts(name, ACCOUNT_SCOPE, decision.account, 0);
+      this.writeAttempts(name, address, decision.address, perAddress?.trustedUntil ?? 0);
+      return { allowed: true };
     });
   }
 
-  async resetLoginFailures(id: string): Promise<void> {
+  async settleLoginAttempt(
+    name: string,
+    address: string,
+    now: number,
+    policy: LoginThrottlePolicy,
+  ): Promise<void> {
+    requireAddress(address);
+    this.transaction(() => {
+      this.clearAttemptsOf(name);
+      const trustedUntil = Math.max(
+        now + policy.trustSeconds,
+        this.attemptCounter(name, address)?.trustedUntil ?? 0,
+      );
+      this.writeAttempts(name, address, { attempts: 0, windowEndsAt: now, blockedUntil: 0 }, trustedUntil);
+    });
+  }
+
+  async getLoginAttempts(name: string, now: number): Promise<LoginAttemptRecord[]> {
+    const rows = this.sql(
+      'SELECT * FROM login_attempts WHERE name = ? AND expires_at > ? ORDER BY scope',
+    ).all(name, now) as Row[];
+    return rows.map((row) => ({
+      address: row.scope === ACCOUNT_SCOPE ? null : String(row.scope),
+      attempts: Number(row.attempts),
+      windowEndsAt: Number(row.window_ends_at),
+      blockedUntil: Number(row.blocked_until),
+      trustedUntil: Number(row.trusted_until),
+    }));
+  }
+
+  async clearLoginAttempts(name: string): Promise<void> {
+    this.clearAttemptsOf(name);
+  }
+
+  async pruneLoginAttempts(now: number): Promise<number> {
+    return Number(this.sql('DELETE FROM login_attempts WHERE expires_at <= ?').run(now).changes);
+  }
+
+  private attemptCounter(name: string, scope: string): AddressCounter | undefined {
+    const row = this.sql(
+      'SELECT attempts, window_ends_at, blocked_until, trusted_until FROM login_attempts WHERE name = ? AND scope = ?',
+    ).get(name, scope) as Row | undefined;
+    return (
+      row && {
+        attempts: Number(row.attempts),
+        windowEndsAt: Number(row.window_ends_at),
+        blockedUntil: Number(row.blocked_until),
+        trustedUntil: Number(row.trusted_until),
+      }
+    );
+  }
+
+  private writeAttempts(name: string, scope: string, counter: AttemptCounter, trustedUntil: number): void {
     this.sql(
-      'UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ? AND failed_logins > 0',
-    ).run(id);
+      `INSERT INTO login_attempts (name, scope, attempts, window_ends_at, blocked_until, trusted_until, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (name, scope) DO UPDATE SET attempts = excluded.attempts, window_ends_at = excluded.window_ends_at,
+         blocked_until = excluded.blocked_until, trusted_until = excluded.trusted_until, expires_at = excluded.expires_at`,
+    ).run(
+      name,
+      scope,
+      counter.attempts,
+      counter.windowEndsAt,
+      counter.blockedUntil,
+      trustedUntil,
+      Math.max(counter.windowEndsAt, counter.blockedUntil, trustedUntil),
+    );
+  }
+
+  private clearAttemptsOf(name: string): void {
+    this.sql(
+      `UPDATE login_attempts SET attempts = 0, blocked_until = 0, expires_at = min(expires_at, trusted_until)
+       WHERE name = ?`,
+    ).run(name);
   }
 
   async createSession(session: SessionRecord): Promise<void> {
@@ -490,6 +574,11 @@ function isUnavailable(error: unknown): boolean {
   );
 }
 
+/** An empty address would be the account-wide counter: a caller's bug, never a client's input. */
+function requireAddress(address: string): void {
+  if (address === ACCOUNT_SCOPE) throw new TypeError('A login attempt needs a client address.');
+}
+
 function retryWhileLocked(work: () => void): void {
   const deadline = Date.now() + 5000;
   for (;;) {
@@ -512,8 +601,6 @@ function toUser(row: Row): UserRecord {
     role: String(row.role) as Role,
     status: String(row.status) as UserStatus,
     passwordHash: String(row.password_hash),
-    failedLogins: Number(row.failed_logins),
-    lockedUntil: row.locked_until === null ? null : Number(row.locked_until),
     createdAt: Number(row.created_at),
   };
 }

@@ -1,6 +1,7 @@
 import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
 import { CodedError } from '../core/error-codes.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
+import type { LoginAttemptRecord, LoginThrottlePolicy } from '../core/login-throttle.ts';
 import type { UnixSeconds } from '../core/time.ts';
 
 export interface Org {
@@ -17,6 +18,9 @@ export type NewKey = Omit<KeyRecord, 'id' | 'status' | 'createdAt' | 'lastUsedAt
 
 /** What binding a (iss, jti) pair found: new, held by this same token, or held by another token. */
 export type JtiBinding = 'bound' | 'same-token' | 'reused';
+
+/** Whether a login attempt may be hashed; when not, how many seconds until one may. */
+export type LoginReservation = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 export type StatusChange =
   | { ok: true; key: KeyRecord }
@@ -97,19 +101,43 @@ export interface Store {
   listUsers(orgId: string): Promise<UserRecord[]>;
   /** Disabling a user also revokes every session of theirs, in the same transaction. */
   setUserStatus(id: string, status: UserStatus, now: UnixSeconds): Promise<UserRecord | undefined>;
-  /** Replaces the password and revokes every session of the user, in one transaction. */
+  /**
+   * Replaces the password, revokes every session of the user and clears the counts and waits of
+   * their login name, in one transaction.
+   */
   setUserPassword(id: string, passwordHash: string, now: UnixSeconds): Promise<UserRecord | undefined>;
   /** Stores a stronger hash of the same password (rehash on login); sessions stay. */
   upgradePasswordHash(id: string, passwordHash: string): Promise<void>;
   /**
-   * Counts a failed login atomically and sets the lock that `lockFor(failures)` returns, so that
-   * concurrent failures are all counted.
+   * Counts one login attempt for `name` (as normalised, whether or not an account has it) from
+   * `address` (non-empty), against the (name, address) counter and the name's account-wide one,
+   * if `decideAttempt` allows it: reading, deciding and counting are one atomic step, so of any
+   * number of concurrent callers, in any number of processes, exactly as many are allowed as the
+   * limits leave. A refused attempt changes nothing. Every allowed attempt stays counted as a
+   * failure unless settleLoginAttempt follows.
    */
-  recordLoginFailure(
-    id: string,
-    lockFor: (failures: number) => UnixSeconds | null,
-  ): Promise<UserRecord | undefined>;
-  resetLoginFailures(id: string): Promise<void>;
+  reserveLoginAttempt(
+    name: string,
+    address: string,
+    now: UnixSeconds,
+    policy: LoginThrottlePolicy,
+  ): Promise<LoginReservation>;
+  /**
+   * The attempt reserved for (name, address) succeeded: the name's counters start again from
+   * nothing, and `address` is exempt from the account-wide wait for `policy.trustSeconds`.
+   */
+  settleLoginAttempt(
+    name: string,
+    address: string,
+    now: UnixSeconds,
+    policy: LoginThrottlePolicy,
+  ): Promise<void>;
+  /** The name's live counters, the account-wide one (address null) first. */
+  getLoginAttempts(name: string, now: UnixSeconds): Promise<LoginAttemptRecord[]>;
+  /** Clears every count and wait of `name` (keygate user unlock); addresses stay trusted. */
+  clearLoginAttempts(name: string): Promise<void>;
+  /** Deletes counters with nothing left to count, wait for or trust. */
+  pruneLoginAttempts(now: UnixSeconds): Promise<number>;
   createSession(session: SessionRecord): Promise<void>;
   getSession(id: string): Promise<SessionRecord | undefined>;
   touchSession(id: string, now: UnixSeconds): Promise<void>;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -248,6 +249,59 @@ describe('keygate CLI end to end', () => {
     );
     assert.equal(noPassword.code, 2);
     assert.match(noPassword.stderr, /No password on standard input/);
+  });
+
+  test('user list shows the login throttle and user unlock clears it', async () => {
+    const org = json(['org', 'create', '--name', 'Throttle Org']);
+    json(
+      ['user', 'create', '--org', org.org_id, '--email', 'tess@example.com', '--password-stdin'],
+      'right passphrase for tess',
+    );
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    const attempt = (password: string) =>
+      fetch(`${url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user: 'tess@example.com', pass_hash: sha(password) }),
+      });
+    for (let i = 0; i < 5; i++) assert.equal((await attempt(`wrong ${i}`)).status, 401);
+    const waiting = await attempt('right passphrase for tess');
+    assert.equal(waiting.status, 401);
+    assert.equal(waiting.headers.get('retry-after'), '30');
+    const [listed] = json(['user', 'list', '--org', org.org_id]);
+    assert.equal(listed.email, 'tess@example.com');
+    assert.equal(listed.login.failures, 5);
+    assert.equal(listed.login.throttled_addresses, 1);
+    assert.equal(listed.login.account_throttled_until, null);
+    assert.match(listed.login.throttled_until, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const table = keygate(['user', 'list', '--org', org.org_id]);
+    assert.match(table.stdout, /LOGIN/);
+    assert.match(table.stdout, /throttled until \S+Z \(1 address\)/);
+    const unlocked = keygate(['user', 'unlock', 'tess@example.com']);
+    assert.equal(unlocked.code, 0, unlocked.stderr);
+    assert.match(
+      unlocked.stdout,
+      /User tess@example.com unlocked: cleared throttled until \S+Z \(1 address\)\./,
+    );
+    assert.deepEqual(json(['user', 'list', '--org', org.org_id])[0].login, {
+      failures: 0,
+      throttled_addresses: 0,
+      account_throttled_until: null,
+      throttled_until: null,
+    });
+    assert.match(
+      keygate(['user', 'list', '--org', org.org_id]).stdout,
+      /tess@example\.com +user +active +ok /,
+    );
+    assert.equal(
+      (await attempt('right passphrase for tess')).status,
+      202,
+      'the running server sees the unlock at once',
+    );
+    assert.match(keygate(['user', 'unlock', 'tess@example.com']).stdout, /had no failed logins to clear/);
+    const unknown = keygate(['user', 'unlock', 'nobody@example.com']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /No user has the email "nobody@example.com"/);
   });
 
   test('keygen refuses to overwrite a key', () => {

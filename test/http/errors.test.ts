@@ -92,8 +92,6 @@ test('the SQLite store reports its own failures as StoreUnavailableError and let
     role: 'user',
     status: 'active',
     passwordHash: 'x',
-    failedLogins: 0,
-    lockedUntil: null,
     createdAt: NOW,
   } as const;
   await store.createUser(user);
@@ -134,7 +132,7 @@ test('a closed SQLite store answers 503 unavailable, to logins and to token chec
 test('every registry code is answered with its own status, message and hint, and Retry-After where the registry says', async (t) => {
   for (const code of ERROR_CODE_LIST) {
     const entry: ErrorCodeEntry = ERROR_CODES[code];
-    const mock = t.mock.method(f.keygate.store, 'getUserByEmail', async () => {
+    const mock = t.mock.method(f.keygate.store, 'reserveLoginAttempt', async () => {
       throw new CodedError(code);
     });
     const response = await login();

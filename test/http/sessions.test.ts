@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { DEFAULT_LOGIN_THROTTLE } from '../../src/core/login-throttle.ts';
 import { buildApp } from '../../src/http/app.ts';
-import { type Fixture, fixture, NOW, rejectsWith } from '../helpers.ts';
+import type { PasswordHasher } from '../../src/service/password-hasher.ts';
+import { type Fixture, fixture, NOW, POLICY, rejectsWith } from '../helpers.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const PASSWORD = 'correct horse battery staple';
@@ -12,8 +14,8 @@ let f: Fixture;
 let app: FastifyInstance;
 let orgId: string;
 
-async function login(user: string, passHash: unknown, ip = '10.0.0.1') {
-  return app.inject({
+async function login(user: string, passHash: unknown, ip = '10.0.0.1', to = app) {
+  return to.inject({
     method: 'POST',
     url: '/auth/login',
     remoteAddress: ip,
@@ -57,6 +59,30 @@ function restoreClock(): void {
   f.now.value = NOW;
 }
 
+/** Counts the argon2 computations a hasher runs, real verifications and dummy ones alike. */
+function countHashes(hasher: PasswordHasher, t: { after(fn: () => void): void }): { count: number } {
+  const target = hasher as unknown as { run: (...args: unknown[]) => Promise<Buffer> };
+  const run = target.run;
+  const counter = { count: 0 };
+  target.run = function (this: unknown, ...args: unknown[]) {
+    counter.count++;
+    return run.apply(this, args);
+  };
+  t.after(() => {
+    target.run = run;
+  });
+  return counter;
+}
+
+/** What a client can compare between two answers: all but the timing in debug_info. */
+function answer(response: Awaited<ReturnType<FastifyInstance['inject']>>) {
+  return {
+    status: response.statusCode,
+    retryAfter: response.headers['retry-after'],
+    body: { ...response.json(), debug_info: undefined },
+  };
+}
+
 describe('POST /auth/login', () => {
   test('answers exactly the spec 004 sample shape', async () => {
     const user = await createUser('Ali@Example.com');
@@ -97,7 +123,7 @@ describe('POST /auth/login', () => {
     assert.equal(form.statusCode, 202, form.body);
   });
 
-  test('unknown user, wrong password, disabled and locked accounts get the same status and body', async () => {
+  test('unknown user, wrong password, disabled and throttled accounts get the same status and body', async () => {
     await createUser('locked@example.com');
     await createUser('disabled@example.com');
     await f.keygate.users.setStatus('disabled@example.com', 'disabled');
@@ -131,7 +157,7 @@ describe('POST /auth/login', () => {
       [PASSWORD, /non-hex/],
       [` ${sha256(PASSWORD).slice(1)}`, /non-hex/],
     ];
-    const failuresBefore = (await f.keygate.store.getUserByEmail('ali@example.com'))?.failedLogins;
+    const attemptsBefore = await f.keygate.store.getLoginAttempts('ali@example.com', NOW);
     for (const [passHash, message] of cases) {
       const response = await login('ali@example.com', passHash);
       assert.equal(response.statusCode, 400, `${JSON.stringify(passHash)}: ${response.body}`);
@@ -143,30 +169,11 @@ describe('POST /auth/login', () => {
     }
     const noUser = await login(undefined as unknown as string, sha256(PASSWORD));
     assert.equal(noUser.json().error.field, 'user');
-    assert.equal((await f.keygate.store.getUserByEmail('ali@example.com'))?.failedLogins, failuresBefore);
-  });
-
-  test('failures lock the account with exponential backoff; the lock expires (frozen clock)', async (t) => {
-    t.after(restoreClock);
-    const user = await createUser('backoff@example.com');
-    for (let i = 0; i < 5; i++)
-      assert.equal((await login('backoff@example.com', sha256('wrong'))).statusCode, 401);
-    assert.equal((await f.keygate.store.getUser(user.id))?.lockedUntil, NOW + 30);
-    assert.equal(
-      (await login('backoff@example.com', sha256(PASSWORD))).statusCode,
-      401,
-      'locked: even the right password fails',
+    assert.deepEqual(
+      await f.keygate.store.getLoginAttempts('ali@example.com', NOW),
+      attemptsBefore,
+      'a malformed request is not an attempt',
     );
-    f.now.value = NOW + 30;
-    assert.equal((await login('backoff@example.com', sha256('wrong'))).statusCode, 401);
-    assert.equal(
-      (await f.keygate.store.getUser(user.id))?.lockedUntil,
-      NOW + 30 + 60,
-      'the next lock is twice as long',
-    );
-    f.now.value = NOW + 90;
-    assert.equal((await login('backoff@example.com', sha256(PASSWORD))).statusCode, 202);
-    assert.equal((await f.keygate.store.getUser(user.id))?.failedLogins, 0);
   });
 
   test('the password hash is argon2id with OWASP parameters, and a weaker hash is upgraded at login', async () => {
@@ -180,6 +187,136 @@ describe('POST /auth/login', () => {
     await f.keygate.store.upgradePasswordHash(user.id, weak);
     assert.equal((await login('rehash@example.com', sha256(PASSWORD))).statusCode, 202);
     assert.match((await f.keygate.store.getUser(user.id))?.passwordHash ?? '', /m=19456,t=2,p=1/);
+  });
+});
+
+describe('login throttle', () => {
+  test('16 wrong passwords at once from one address: 5 are hashed; then the right one gets the same 401 until the wait has passed (frozen clock)', async (t) => {
+    t.after(restoreClock);
+    await createUser('burst@example.com');
+    const hashes = countHashes(f.keygate.hasher, t);
+    const wrong = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => login('burst@example.com', sha256(`guess ${i}`), '203.0.113.1')),
+    );
+    assert.equal(hashes.count, 5, 'only the free attempts were hashed');
+    const refused = answer(wrong[0] as (typeof wrong)[number]);
+    assert.equal(refused.status, 401);
+    assert.equal(refused.body.error.code, 'invalid_credentials');
+    for (const response of wrong) assert.deepEqual(answer(response).body, refused.body);
+    assert.deepEqual(
+      wrong.map((response) => response.headers['retry-after']),
+      [...Array(5).fill(undefined), ...Array(11).fill('30')],
+      'hashed failures say nothing more; refused ones say when to retry',
+    );
+    const right = answer(await login('burst@example.com', sha256(PASSWORD), '203.0.113.1'));
+    assert.deepEqual(right, { ...refused, retryAfter: '30' }, 'the right password waits like any guess');
+    f.now.value = NOW + 29;
+    assert.equal(answer(await login('burst@example.com', sha256(PASSWORD), '203.0.113.1')).retryAfter, '1');
+    assert.equal(hashes.count, 5, 'nothing refused was hashed');
+    f.now.value = NOW + 30;
+    assert.equal((await login('burst@example.com', sha256(PASSWORD), '203.0.113.1')).statusCode, 202);
+    assert.deepEqual(
+      await f.keygate.store.getLoginAttempts('burst@example.com', NOW + 30),
+      [
+        {
+          address: '203.0.113.1',
+          attempts: 0,
+          windowEndsAt: NOW + 30,
+          blockedUntil: 0,
+          trustedUntil: NOW + 30 + 30 * 86400,
+        },
+      ],
+      'a success clears the counts',
+    );
+  });
+
+  test('guesses from one address never stop the owner elsewhere; from many, they delay the owner 30 s at most, and never at a trusted address (frozen clock)', async (t) => {
+    const now = { value: NOW };
+    const { startKeygate } = await import('../../src/service/keygate.ts');
+    // Cheap hashes: a hundred addresses guess here. The throttle is the default one.
+    const g = await startKeygate({
+      database: ':memory:',
+      policy: POLICY,
+      clock: () => now.value,
+      argon2: { memoryKiB: 64, passes: 1, parallelism: 1 },
+    });
+    const gApp = await buildApp(g, { loginRateLimit: 10_000 });
+    t.after(async () => {
+      await gApp.close();
+      await g.close();
+    });
+    const org = await g.keys.createOrg('Owner Org');
+    await g.users.create({ orgId: org.id, email: 'owner@example.com', passHash: sha256(PASSWORD) });
+    const owner = (ip: string) => login('owner@example.com', sha256(PASSWORD), ip, gApp);
+    const guess = (ip: string) => login('owner@example.com', sha256('guess'), ip, gApp);
+    assert.equal((await owner('192.0.2.10')).statusCode, 202, 'the owner at home');
+
+    for (let i = 0; i < 40; i++) await guess('203.0.113.2');
+    assert.equal((await guess('203.0.113.2')).headers['retry-after'], '30');
+    assert.equal((await owner('198.51.100.2')).statusCode, 202, 'one address cannot delay the owner at all');
+
+    const { perAccount } = DEFAULT_LOGIN_THROTTLE;
+    for (let i = 0; i < perAccount.freeAttempts; i++) await guess(`10.9.${i >> 8}.${i & 255}`);
+    const delayed = await owner('198.51.100.3');
+    assert.equal(delayed.statusCode, 401, 'past the account-wide limit a new address waits');
+    assert.equal(delayed.headers['retry-after'], String(perAccount.maxDelaySeconds));
+    assert.equal(perAccount.maxDelaySeconds, 30);
+    assert.equal((await guess('10.9.200.1')).headers['retry-after'], '30', 'and so does every guess');
+    assert.equal(
+      (await owner('192.0.2.10')).statusCode,
+      202,
+      'an address the owner logged in from does not wait',
+    );
+
+    for (let i = 0; i < perAccount.freeAttempts; i++) await guess(`10.8.${i >> 8}.${i & 255}`);
+    now.value = NOW + 29;
+    assert.equal((await owner('198.51.100.4')).headers['retry-after'], '1');
+    now.value = NOW + 30;
+    assert.equal((await owner('198.51.100.4')).statusCode, 202, 'the wait is over after 30 s');
+  });
+
+  test('names no account has are throttled exactly as real ones: same answers, same hashing', async (t) => {
+    t.after(restoreClock);
+    await createUser('real@example.com');
+    await createUser('off@example.com');
+    await f.keygate.users.setStatus('off@example.com', 'disabled');
+    const hashes = countHashes(f.keygate.hasher, t);
+    const run = async (name: string, ip: string) => {
+      const before = hashes.count;
+      const answers = [];
+      for (let i = 0; i < 7; i++) answers.push(answer(await login(name, sha256('wrong'), ip)));
+      f.now.value = NOW + 30;
+      answers.push(answer(await login(name, sha256('wrong'), ip)));
+      answers.push(answer(await login(name, sha256('wrong'), ip)));
+      f.now.value = NOW;
+      return { answers, hashed: hashes.count - before };
+    };
+    const real = await run('real@example.com', '198.51.100.20');
+    assert.equal(real.hashed, 6);
+    assert.deepEqual(
+      real.answers.map((a) => a.retryAfter),
+      [undefined, undefined, undefined, undefined, undefined, '30', '30', undefined, '60'],
+    );
+    assert.deepEqual(await run('nobody-at-all@example.com', '198.51.100.21'), real);
+    assert.deepEqual(await run('off@example.com', '198.51.100.22'), real);
+  });
+
+  test('IPv6 clients are counted per /64: a new address in the same /64 waits too', async () => {
+    await createUser('six@example.com');
+    for (let i = 0; i < 5; i++) await login('six@example.com', sha256('wrong'), `2001:db8:1:2::${i + 1}`);
+    const next = await login('six@example.com', sha256(PASSWORD), '2001:db8:1:2:ffff:1:2:3');
+    assert.equal(next.headers['retry-after'], '30');
+    assert.equal((await login('six@example.com', sha256(PASSWORD), '2001:db8:1:3::1')).statusCode, 202);
+  });
+
+  test('the dummy hash exists from the start: refusing the first unknown user costs one argon2, as any other', async (t) => {
+    const { PasswordHasher } = await import('../../src/service/password-hasher.ts');
+    const hasher = new PasswordHasher({ params: { memoryKiB: 64, passes: 1, parallelism: 1 } });
+    const hashes = countHashes(hasher, t);
+    assert.equal(await hasher.verifyDummy(sha256('x')), false);
+    assert.equal(hashes.count, 1);
+    assert.equal(await hasher.verifyDummy(sha256('x')), false);
+    assert.equal(hashes.count, 2);
   });
 });
 
@@ -338,7 +475,7 @@ describe('floods', () => {
     assert.match(last?.json().error.hint, /Retry-After/);
   });
 
-  test('hashing beyond the concurrency cap and queue is shed with 503 busy', async (t) => {
+  test('hashing beyond the concurrency cap and queue is shed with 503 busy, and counts no attempt', async (t) => {
     const { startKeygate } = await import('../../src/service/keygate.ts');
     const { POLICY } = await import('../helpers.ts');
     const small = await startKeygate({ database: ':memory:', policy: POLICY, hashConcurrency: 1 });
@@ -365,6 +502,12 @@ describe('floods', () => {
     assert.equal(busy?.json().error.code, 'busy');
     assert.equal(busy?.headers['retry-after'], '1');
     assert.ok(statuses.every((s) => s === 401 || s === 503));
+    const [counted] = await small.store.getLoginAttempts('nobody@example.com', small.clock());
+    assert.equal(
+      counted?.attempts,
+      statuses.filter((s) => s === 401).length,
+      'a login shed for load is not counted as an attempt',
+    );
   });
 });
 

@@ -322,7 +322,9 @@ describe('user admin', () => {
     assert.equal((await users.setStatus('kate@example.com', 'active')).status, 'active');
     assert.equal((await users.setPassword('JOS\u00c9@example.com', passHash)).id, created.id);
     assert.deepEqual(
-      (await users.list(orgId)).filter((u) => [created.id, kate.id].includes(u.id)).map((u) => u.email),
+      (await users.list(orgId))
+        .filter(({ user }) => [created.id, kate.id].includes(user.id))
+        .map(({ user }) => user.email),
       [nfc, 'kate@example.com'],
     );
   });

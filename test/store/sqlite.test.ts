@@ -35,6 +35,81 @@ test('the schema is migrated once and reopening keeps the data', async () => {
   db.close();
 });
 
+test('a database made before the login throttle migrates, keeping its users', async () => {
+  const path = join(dir, 'v2.db');
+  const old = new DatabaseSync(path);
+  old.exec('PRAGMA journal_mode = WAL');
+  for (const migration of SQLITE_MIGRATIONS.slice(0, 2)) old.exec(migration);
+  old.exec(`PRAGMA user_version = 2;
+    INSERT INTO orgs (id, name, created_at) VALUES ('o1', 'Old', 1);
+    INSERT INTO users (id, org_id, email, screen_name, role, status, password_hash, failed_logins, locked_until, created_at)
+      VALUES ('u1', 'o1', 'ali@example.com', 'Ali', 'user', 'active', 'h', 7, 99, 1);`);
+  old.close();
+  const store = new SqliteStore(path);
+  assert.deepEqual(await store.getUser('u1'), {
+    id: 'u1',
+    orgId: 'o1',
+    email: 'ali@example.com',
+    screenName: 'Ali',
+    role: 'user',
+    status: 'active',
+    passwordHash: 'h',
+    createdAt: 1,
+  });
+  assert.deepEqual(
+    await store.getLoginAttempts('ali@example.com', 1),
+    [],
+    'the old lock is not carried over',
+  );
+  await store.close();
+});
+
+test('login attempts reserved by several processes at once on one file: exactly the allowed number pass', async () => {
+  const path = join(dir, 'workers.db');
+  await new SqliteStore(path).close();
+  const startAt = Date.now() + 1500;
+  const worker = `
+    import { SqliteStore } from ${JSON.stringify(new URL('../../src/store/sqlite.ts', import.meta.url).href)};
+    const store = new SqliteStore(${JSON.stringify(path)});
+    const limits = { windowSeconds: 3600, freeAttempts: 5, baseDelaySeconds: 600, maxDelaySeconds: 600 };
+    const policy = { perAddress: limits, perAccount: { ...limits, freeAttempts: 100 }, trustSeconds: 60 };
+    while (Date.now() < ${startAt}) {}
+    let allowed = 0;
+    for (let i = 0; i < 25; i++)
+      if ((await store.reserveLoginAttempt('ali@example.com', '192.0.2.1', 1000, policy)).allowed) allowed++;
+    await store.close();
+    process.stdout.write(String(allowed));`;
+  const counts = await Promise.all(
+    Array.from(
+      { length: 4 },
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const child = spawn(process.execPath, ['--input-type=module', '-e', worker], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
+          let out = '';
+          child.stdout.on('data', (chunk: Buffer) => {
+            out += chunk.toString();
+          });
+          child.once('exit', (code) =>
+            code === 0 ? resolve(Number(out)) : reject(new Error(`exit ${code}`)),
+          );
+        }),
+    ),
+  );
+  assert.equal(
+    counts.reduce((a, b) => a + b, 0),
+    5,
+    `allowed per process: ${counts.join(', ')}`,
+  );
+  const store = new SqliteStore(path);
+  assert.deepEqual(
+    (await store.getLoginAttempts('ali@example.com', 1000)).map((r) => r.attempts),
+    [5, 5],
+  );
+  await store.close();
+});
+
 test('kill -9 in the middle of writing loses no committed write and corrupts nothing', async () => {
   const path = join(dir, 'crash.db');
   const writer = `
@@ -79,7 +154,7 @@ test('kill -9 in the middle of writing loses no committed write and corrupts not
 });
 
 test('migration 4 on an older database: one key pair per org, normalised user names, sealed-key columns', async () => {
-  const path = join(dir, 'v2.db');
+  const path = join(dir, 'v2-before-identity.db');
   const old = new DatabaseSync(path);
   for (const migration of SQLITE_MIGRATIONS.slice(0, 2)) old.exec(migration);
   old.exec('PRAGMA user_version = 2');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { intakePublicKey } from '../../src/core/key-intake.ts';
+import type { LoginThrottlePolicy, ThrottleLimits } from '../../src/core/login-throttle.ts';
 import { ConflictError, type NewKey, type Store } from '../../src/store/store.ts';
 import { NOW, rsaPair } from '../helpers.ts';
 
@@ -170,7 +171,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.equal(results.filter((r) => r === 'reused').length, 19);
     });
 
-    test('users: unique email, atomic failure counting, and revocation of every session on disable or new password', async () => {
+    test('users: unique email, and revocation of every session on disable or new password', async () => {
       const org = await store.createOrg({ name: 'Accounts' }, NOW);
       const user = {
         id: randomUUID(),
@@ -180,25 +181,11 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         role: 'user' as const,
         status: 'active' as const,
         passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
-        failedLogins: 0,
-        lockedUntil: null,
         createdAt: NOW,
       };
       await store.createUser(user);
       assert.deepEqual(await store.getUserByEmail(user.email), user);
       await assert.rejects(store.createUser({ ...user, id: randomUUID() }), ConflictError);
-      await Promise.all(
-        Array.from({ length: 10 }, () => store.recordLoginFailure(user.id, (n) => (n >= 5 ? NOW + n : null))),
-      );
-      assert.deepEqual(
-        {
-          failures: (await store.getUser(user.id))?.failedLogins,
-          lock: (await store.getUser(user.id))?.lockedUntil,
-        },
-        { failures: 10, lock: NOW + 10 },
-      );
-      await store.resetLoginFailures(user.id);
-      assert.equal((await store.getUser(user.id))?.lockedUntil, null);
       const session = (id: string) => ({
         id,
         userId: user.id,
@@ -267,6 +254,161 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         'the active key is never deleted',
       );
       assert.equal(await store.deleteRetiredServerKeys(NOW + 1_000_000), 0);
+    });
+
+    /** Limits small enough to walk through; a side not under test is left out of reach. */
+    const throttle = (limits: {
+      perAddress?: ThrottleLimits;
+      perAccount?: ThrottleLimits;
+    }): LoginThrottlePolicy => {
+      const unreachable = {
+        windowSeconds: 3600,
+        freeAttempts: 1000,
+        baseDelaySeconds: 1,
+        maxDelaySeconds: 1,
+      };
+      return {
+        perAddress: limits.perAddress ?? unreachable,
+        perAccount: limits.perAccount ?? unreachable,
+        trustSeconds: 1000,
+      };
+    };
+    const allowed = { allowed: true };
+    const wait = (retryAfterSeconds: number) => ({ allowed: false, retryAfterSeconds });
+
+    test('login attempts per address: free ones, then a doubling, capped wait; a refused attempt counts nothing; the window ends', async () => {
+      const policy = throttle({
+        perAddress: { windowSeconds: 3600, freeAttempts: 3, baseDelaySeconds: 10, maxDelaySeconds: 40 },
+      });
+      const reserve = (at: number, address = '192.0.2.1') =>
+        store.reserveLoginAttempt('ali@example.com', address, at, policy);
+      for (let i = 0; i < 3; i++) assert.deepEqual(await reserve(NOW), allowed);
+      assert.deepEqual(await reserve(NOW), wait(10));
+      assert.deepEqual(await reserve(NOW + 9), wait(1));
+      assert.deepEqual(await reserve(NOW, '192.0.2.2'), allowed, 'another address has its own counter');
+      assert.deepEqual(
+        await store.reserveLoginAttempt('bo@example.com', '192.0.2.1', NOW, policy),
+        allowed,
+        'another name has its own counter',
+      );
+      assert.deepEqual(
+        (await store.getLoginAttempts('ali@example.com', NOW)).map((r) => [r.address, r.attempts]),
+        [
+          [null, 4],
+          ['192.0.2.1', 3],
+          ['192.0.2.2', 1],
+        ],
+        'refused attempts counted nothing',
+      );
+      assert.deepEqual(await reserve(NOW + 10), allowed);
+      assert.deepEqual(await reserve(NOW + 29), wait(1), 'the second wait is twice the first');
+      assert.deepEqual(await reserve(NOW + 30), allowed);
+      assert.deepEqual(await reserve(NOW + 69), wait(1));
+      assert.deepEqual(await reserve(NOW + 70), allowed);
+      assert.deepEqual(await reserve(NOW + 70), wait(40), 'capped');
+      assert.deepEqual(await reserve(NOW + 3600), allowed, 'a new window starts from nothing');
+      assert.deepEqual(await reserve(NOW + 3600), allowed);
+    });
+
+    test('login attempts per account: past the limit every address waits a short while, except those the account logged in from', async () => {
+      const policy = throttle({
+        perAccount: { windowSeconds: 600, freeAttempts: 3, baseDelaySeconds: 7, maxDelaySeconds: 7 },
+      });
+      const reserve = (address: string, at = NOW) =>
+        store.reserveLoginAttempt('ali@example.com', address, at, policy);
+      await store.settleLoginAttempt('ali@example.com', '192.0.2.99', NOW, policy);
+      for (const address of ['192.0.2.1', '192.0.2.2', '192.0.2.3'])
+        assert.deepEqual(await reserve(address), allowed);
+      assert.deepEqual(await reserve('192.0.2.4'), wait(7));
+      assert.deepEqual(await reserve('192.0.2.1', NOW + 6), wait(1));
+      assert.deepEqual(await reserve('192.0.2.99'), allowed, 'a trusted address does not wait');
+      assert.deepEqual(await reserve('192.0.2.4', NOW + 7), allowed, 'the wait is short and then over');
+      assert.deepEqual(await reserve('192.0.2.5', NOW + 7), wait(7));
+      assert.deepEqual(await reserve('192.0.2.5', NOW + 600), allowed, 'a new window starts from nothing');
+      await store.settleLoginAttempt('ali@example.com', '192.0.2.5', NOW + 600, policy);
+      assert.deepEqual(
+        (await store.getLoginAttempts('ali@example.com', NOW + 600)).map((r) => [
+          r.address,
+          r.attempts,
+          r.blockedUntil,
+        ]),
+        [
+          ['192.0.2.5', 0, 0],
+          ['192.0.2.99', 0, 0],
+        ],
+        'a success clears every counter of the name; what is left are the addresses it trusts',
+      );
+    });
+
+    test('of concurrent login attempts exactly as many are allowed as the limits leave', async () => {
+      const policy = throttle({
+        perAddress: { windowSeconds: 3600, freeAttempts: 5, baseDelaySeconds: 60, maxDelaySeconds: 60 },
+        perAccount: { windowSeconds: 3600, freeAttempts: 7, baseDelaySeconds: 60, maxDelaySeconds: 60 },
+      });
+      const oneAddress = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          store.reserveLoginAttempt('a@example.com', '192.0.2.1', NOW, policy),
+        ),
+      );
+      assert.deepEqual(oneAddress.filter((r) => r.allowed).length, 5);
+      assert.ok(oneAddress.filter((r) => !r.allowed).every((r) => !r.allowed && r.retryAfterSeconds === 60));
+      const manyAddresses = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          store.reserveLoginAttempt('b@example.com', `192.0.2.${i + 1}`, NOW, policy),
+        ),
+      );
+      assert.deepEqual(manyAddresses.filter((r) => r.allowed).length, 7);
+      assert.equal((await store.getLoginAttempts('b@example.com', NOW))[0]?.attempts, 7);
+    });
+
+    test('login attempts: cleared by an unlock and by a new password, pruned when nothing is left', async () => {
+      const policy = throttle({
+        perAddress: { windowSeconds: 100, freeAttempts: 1, baseDelaySeconds: 50, maxDelaySeconds: 50 },
+        perAccount: { windowSeconds: 100, freeAttempts: 1000, baseDelaySeconds: 1, maxDelaySeconds: 1 },
+      });
+      const org = await store.createOrg({ name: 'Throttle' }, NOW);
+      const user = {
+        id: randomUUID(),
+        orgId: org.id,
+        email: 'ali@example.com',
+        screenName: 'Ali',
+        role: 'user' as const,
+        status: 'active' as const,
+        passwordHash: 'old-hash',
+        createdAt: NOW,
+      };
+      await store.createUser(user);
+      const reserve = (name: string, address: string) =>
+        store.reserveLoginAttempt(name, address, NOW, policy);
+      await store.settleLoginAttempt('ali@example.com', '192.0.2.9', NOW, policy);
+      await reserve('ali@example.com', '192.0.2.1');
+      await reserve('bo@example.com', '192.0.2.1');
+      assert.deepEqual(await reserve('ali@example.com', '192.0.2.1'), wait(50));
+      await store.clearLoginAttempts('ali@example.com');
+      assert.deepEqual(
+        (await store.getLoginAttempts('ali@example.com', NOW)).map((r) => [
+          r.address,
+          r.attempts,
+          r.trustedUntil,
+        ]),
+        [['192.0.2.9', 0, NOW + 1000]],
+        'only the trusted address is left, still trusted',
+      );
+      assert.deepEqual(await reserve('ali@example.com', '192.0.2.1'), allowed);
+      await store.setUserPassword(user.id, 'new-hash', NOW);
+      assert.deepEqual(
+        await reserve('ali@example.com', '192.0.2.1'),
+        allowed,
+        'a new password clears the waits',
+      );
+      assert.deepEqual(await reserve('bo@example.com', '192.0.2.1'), wait(50), 'of that name only');
+      assert.equal(await store.pruneLoginAttempts(NOW + 99), 0, 'every window is still open');
+      assert.equal(await store.pruneLoginAttempts(NOW + 100), 4);
+      assert.deepEqual(
+        (await store.getLoginAttempts('ali@example.com', NOW + 100)).map((r) => r.address),
+        ['192.0.2.9'],
+      );
+      assert.equal(await store.pruneLoginAttempts(NOW + 1000), 1, 'trust ends too');
     });
 
     test('pruning removes only expired bindings', async () => {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { UserRecord } from '../../core/account-records.ts';
+import type { LoginThrottleState } from '../../core/login-throttle.ts';
 import { isoTime } from '../../core/time.ts';
 import { withAdmin } from '../admin-store.ts';
 import { print, table } from '../output.ts';
@@ -14,9 +15,30 @@ function userView(user: UserRecord) {
     screen_name: user.screenName,
     role: user.role,
     status: user.status,
-    locked_until: user.lockedUntil === null ? null : isoTime(user.lockedUntil),
     created_at: isoTime(user.createdAt),
   };
+}
+
+function loginView(state: LoginThrottleState) {
+  const at = (time: number | null) => (time === null ? null : isoTime(time));
+  return {
+    failures: state.failures,
+    throttled_addresses: state.throttledAddresses,
+    account_throttled_until: at(state.accountThrottledUntil),
+    throttled_until: at(state.throttledUntil),
+  };
+}
+
+/** One cell: "ok", "3 failures", or who waits until when. */
+function loginSummary(state: LoginThrottleState): string {
+  if (state.throttledUntil === null) return state.failures === 0 ? 'ok' : `${state.failures} failures`;
+  const who = [
+    ...(state.throttledAddresses > 0
+      ? [`${state.throttledAddresses} address${state.throttledAddresses === 1 ? '' : 'es'}`]
+      : []),
+    ...(state.accountThrottledUntil !== null ? ['account-wide'] : []),
+  ];
+  return `throttled until ${isoTime(state.throttledUntil)} (${who.join(', ')})`;
 }
 
 const PASSWORD_NOTE =
@@ -58,14 +80,24 @@ export function userCommands(program: Command): void {
     .requiredOption('--org <org_id>', 'the Organization ID')
     .option('--json', 'machine-readable output')
     .action(async (options: { org: string; json?: boolean }) => {
-      const users = (await withAdmin(({ users }) => users.list(options.org))).map(userView);
-      print(options, users, () =>
-        users.length === 0
-          ? 'No users yet.'
-          : table([
-              ['EMAIL', 'ROLE', 'STATUS', 'SCREEN NAME', 'ID'],
-              ...users.map((u) => [u.email, u.role, u.status, u.screen_name, u.id]),
-            ]),
+      const users = await withAdmin(({ users }) => users.list(options.org));
+      print(
+        options,
+        users.map(({ user, login }) => ({ ...userView(user), login: loginView(login) })),
+        () =>
+          users.length === 0
+            ? 'No users yet.'
+            : table([
+                ['EMAIL', 'ROLE', 'STATUS', 'LOGIN', 'SCREEN NAME', 'ID'],
+                ...users.map(({ user, login }) => [
+                  user.email,
+                  user.role,
+                  user.status,
+                  loginSummary(login),
+                  user.screenName,
+                  user.id,
+                ]),
+              ]),
       );
     });
   for (const [name, status, description] of [
@@ -82,8 +114,22 @@ export function userCommands(program: Command): void {
       });
   }
   user
+    .command('unlock <email>')
+    .description('clear the failed logins counted against an account, from every address, and their waits')
+    .option('--json', 'machine-readable output')
+    .action(async (email: string, options: { json?: boolean }) => {
+      const { user: unlocked, cleared } = await withAdmin(({ users }) => users.unlock(email));
+      print(options, { ...userView(unlocked), cleared: loginView(cleared) }, () =>
+        cleared.failures === 0 && cleared.throttledUntil === null
+          ? `User ${unlocked.email} had no failed logins to clear.`
+          : `User ${unlocked.email} unlocked: cleared ${loginSummary(cleared)}.`,
+      );
+    });
+  user
     .command('set-password <email>')
-    .description(`set a new password and end every session of the account (${PASSWORD_NOTE})`)
+    .description(
+      `set a new password, end every session of the account and clear its failed logins (${PASSWORD_NOTE})`,
+    )
     .option('--password-stdin', 'read the password from standard input')
     .option('--json', 'machine-readable output')
     .action(async (email: string, options: { json?: boolean }) => {

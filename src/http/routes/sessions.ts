@@ -6,7 +6,7 @@ import { AuthError } from '../../service/auth-error.ts';
 import type { Authenticator } from '../../service/authenticator.ts';
 import { BusyError, type PasswordHasher } from '../../service/password-hasher.ts';
 import type { ServerKeyring } from '../../service/server-keyring.ts';
-import type { Sessions } from '../../service/sessions.ts';
+import { LoginFailedError, type Sessions } from '../../service/sessions.ts';
 import { authorizationValues } from '../authorization.ts';
 import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
 
@@ -79,7 +79,14 @@ export async function sessionRoutes(
     },
     async (request, reply) => {
       const body = (request.body ?? {}) as { user?: unknown; pass_hash?: unknown };
-      return send(request, reply, 202, await sessions.login(body));
+      try {
+        return send(request, reply, 202, await sessions.login(body, request.ip));
+      } catch (error) {
+        // The body stays the one of every failed login; only the header says when to try again.
+        if (error instanceof LoginFailedError && error.retryAfterSeconds !== undefined)
+          reply.header('retry-after', String(error.retryAfterSeconds));
+        throw error;
+      }
     },
   );
 
