@@ -51,7 +51,7 @@ test('timeouts and connection caps: documented defaults, set from the environmen
   assert.deepEqual(loadConfig({}).limits, {
     requestTimeoutMs: 10_000,
     headersTimeoutMs: 5_000,
-    keepAliveTimeoutMs: 5_000,
+    keepAliveTimeoutMs: 65_000,
     maxConnections: 10_000,
     maxConnectionsPerAddress: 256,
   });

@@ -8,7 +8,11 @@ export interface ServerLimits {
   requestTimeoutMs: number;
   /** The request line and headers must arrive within this time of the connection or the last answer. */
   headersTimeoutMs: number;
-  /** An idle kept-alive connection is closed after this time. */
+  /**
+   * An idle kept-alive connection is closed after this time. Behind a proxy or load balancer it
+   * must be longer than the proxy's own idle timeout, or the proxy reuses a connection at the
+   * moment Keygate closes it and its client gets a 502.
+   */
   keepAliveTimeoutMs: number;
   /** Open connections the process accepts; past it a connection is answered 503 and closed. */
   maxConnections: number;
@@ -19,7 +23,9 @@ export interface ServerLimits {
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   requestTimeoutMs: 10_000,
   headersTimeoutMs: 5_000,
-  keepAliveTimeoutMs: 5_000,
+  // Above the 60 s idle timeout of nginx's upstream keep-alive and of common cloud load balancers.
+  // Idle connections are bounded by the caps below, not by this.
+  keepAliveTimeoutMs: 65_000,
   maxConnections: 10_000,
   maxConnectionsPerAddress: 256,
 };

@@ -29,9 +29,10 @@ export function serverOptions(limits: ServerLimits) {
   return {
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
-    // A socket silent both ways for longer than a request and a keep-alive put together is a
-    // client that stopped reading its answer: nothing else would ever close it.
-    connectionTimeout: limits.requestTimeoutMs + limits.keepAliveTimeoutMs,
+    // A socket silent both ways for a whole request timeout while a request is under way is a
+    // client that stopped reading its answer: nothing else would ever close it. (Between
+    // requests, Node applies the keep-alive timeout instead.)
+    connectionTimeout: limits.requestTimeoutMs,
     http: {
       headersTimeout: limits.headersTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
