@@ -13,6 +13,7 @@ import {
 import { dirname } from 'node:path';
 import type { VerificationPolicy } from './core/policy.ts';
 import { DEFAULT_POLICY } from './core/policy.ts';
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './core/server-limits.ts';
 import { DEFAULT_SESSION_POLICY, type SessionPolicy } from './core/session-policy.ts';
 
 /** Everything a deployment can set, from the environment; CLI flags of the same name win. */
@@ -32,6 +33,8 @@ export interface Config {
   secretFile: string | undefined;
   /** Login attempts per client address per minute. */
   loginRateLimit: number;
+  /** Timeouts and connection caps of the HTTP server. */
+  limits: ServerLimits;
 }
 
 export class ConfigError extends Error {
@@ -83,7 +86,56 @@ export function loadConfig(
     pepperFile: env.KEYGATE_PEPPER_FILE || undefined,
     secretFile: env.KEYGATE_SECRET_FILE || undefined,
     loginRateLimit: integer('KEYGATE_LOGIN_RATE_LIMIT', env.KEYGATE_LOGIN_RATE_LIMIT, 20, 1, 100000),
+    limits: serverLimits(env),
   };
+}
+
+/** Timeouts and connection caps; each timeout is at least 100 ms, since 0 would mean "never". */
+function serverLimits(env: Env): ServerLimits {
+  const defaults = DEFAULT_SERVER_LIMITS;
+  const limits: ServerLimits = {
+    requestTimeoutMs: integer(
+      'KEYGATE_REQUEST_TIMEOUT_MS',
+      env.KEYGATE_REQUEST_TIMEOUT_MS,
+      defaults.requestTimeoutMs,
+      100,
+      600_000,
+    ),
+    headersTimeoutMs: integer(
+      'KEYGATE_HEADERS_TIMEOUT_MS',
+      env.KEYGATE_HEADERS_TIMEOUT_MS,
+      defaults.headersTimeoutMs,
+      100,
+      600_000,
+    ),
+    keepAliveTimeoutMs: integer(
+      'KEYGATE_KEEP_ALIVE_TIMEOUT_MS',
+      env.KEYGATE_KEEP_ALIVE_TIMEOUT_MS,
+      defaults.keepAliveTimeoutMs,
+      100,
+      600_000,
+    ),
+    maxConnections: integer(
+      'KEYGATE_MAX_CONNECTIONS',
+      env.KEYGATE_MAX_CONNECTIONS,
+      defaults.maxConnections,
+      1,
+      1_000_000,
+    ),
+    maxConnectionsPerAddress: integer(
+      'KEYGATE_MAX_CONNECTIONS_PER_ADDRESS',
+      env.KEYGATE_MAX_CONNECTIONS_PER_ADDRESS,
+      defaults.maxConnectionsPerAddress,
+      0,
+      1_000_000,
+    ),
+  };
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new ConfigError(
+      `KEYGATE_HEADERS_TIMEOUT_MS=${limits.headersTimeoutMs} is longer than KEYGATE_REQUEST_TIMEOUT_MS=${limits.requestTimeoutMs}: the headers are part of the request.`,
+    );
+  }
+  return limits;
 }
 
 function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {

@@ -58,6 +58,54 @@ test('bad values are refused naming the variable', () => {
   }
 });
 
+test('timeouts and connection caps: documented defaults, set from the environment, refused when unsafe', () => {
+  assert.deepEqual(loadConfig({}).limits, {
+    requestTimeoutMs: 10_000,
+    headersTimeoutMs: 5_000,
+    keepAliveTimeoutMs: 65_000,
+    maxConnections: 10_000,
+    maxConnectionsPerAddress: 256,
+  });
+  assert.deepEqual(
+    loadConfig({
+      KEYGATE_REQUEST_TIMEOUT_MS: '30000',
+      KEYGATE_HEADERS_TIMEOUT_MS: '30000',
+      KEYGATE_KEEP_ALIVE_TIMEOUT_MS: '65000',
+      KEYGATE_MAX_CONNECTIONS: '50000',
+      KEYGATE_MAX_CONNECTIONS_PER_ADDRESS: '0',
+    }).limits,
+    {
+      requestTimeoutMs: 30_000,
+      headersTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 65_000,
+      maxConnections: 50_000,
+      maxConnectionsPerAddress: 0,
+    },
+  );
+  for (const [name, value] of [
+    ['KEYGATE_REQUEST_TIMEOUT_MS', '0'],
+    ['KEYGATE_REQUEST_TIMEOUT_MS', '10s'],
+    ['KEYGATE_HEADERS_TIMEOUT_MS', '-1'],
+    ['KEYGATE_KEEP_ALIVE_TIMEOUT_MS', '0'],
+    ['KEYGATE_MAX_CONNECTIONS', '0'],
+    ['KEYGATE_MAX_CONNECTIONS', '1e9'],
+    ['KEYGATE_MAX_CONNECTIONS_PER_ADDRESS', '-5'],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (error: unknown) => error instanceof ConfigError && error.message.includes(name),
+      `${name}=${value}`,
+    );
+  }
+  assert.throws(
+    () => loadConfig({ KEYGATE_HEADERS_TIMEOUT_MS: '20000' }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.message ===
+        'KEYGATE_HEADERS_TIMEOUT_MS=20000 is longer than KEYGATE_REQUEST_TIMEOUT_MS=10000: the headers are part of the request.',
+  );
+});
+
 test('the pepper file must exist, be private and hold at least 16 bytes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-pepper-'));
   const path = join(dir, 'pepper');

@@ -43,6 +43,11 @@ export const ERROR_CODES = {
     message: 'This endpoint does not take this method.',
     hint: 'See /docs for the methods each endpoint takes.',
   },
+  request_timeout: {
+    status: 408,
+    message: 'The request did not arrive in time: the connection was closed.',
+    hint: 'Send the request line, headers and body without pausing; the server waits 10 s at most by default.',
+  },
   conflict: {
     status: 409,
     message: 'This clashes with something that exists already; nothing was changed.',
@@ -63,6 +68,11 @@ export const ERROR_CODES = {
     message: 'Too many requests from this address.',
     hint: 'Slow down and retry after the number of seconds in Retry-After.',
   },
+  headers_too_large: {
+    status: 431,
+    message: 'The request headers are too large: the connection was closed.',
+    hint: 'Keep all request headers together under 16 KiB; a token is at most 8192 characters.',
+  },
   internal_error: {
     status: 500,
     message: 'Something went wrong on the server.',
@@ -78,6 +88,12 @@ export const ERROR_CODES = {
     status: 503,
     message: 'Keygate cannot reach its store right now, so it cannot answer.',
     hint: 'Retry after the number of seconds in Retry-After; operators: check /readyz and the store.',
+    retryAfterSeconds: 1,
+  },
+  too_many_connections: {
+    status: 503,
+    message: 'Too many connections are open, from this address or in all: this one was closed.',
+    hint: 'Reuse one keep-alive connection (or a small pool) and retry after the number of seconds in Retry-After.',
     retryAfterSeconds: 1,
   },
 } as const satisfies Record<string, ErrorCodeEntry>;

@@ -2,26 +2,51 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { refuse } from '../core/error-codes.ts';
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../core/server-limits.ts';
 import type { Keygate } from '../service/keygate.ts';
 import { PACKAGE_VERSION } from '../version.ts';
+import { clientErrorHandler, guardServer, serverOptions } from './connection-guard.ts';
 import { markStart, sendRefusal } from './envelope.ts';
 import { handleError } from './error-handler.ts';
+import { withSafeSerializers } from './logging.ts';
+import { refuseCredentialsInQuery } from './query-credentials.ts';
 import { tokenGuard } from './require-token.ts';
 import { healthRoutes } from './routes/health.ts';
 import { helloRoutes } from './routes/hello.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
+import { securityHeaders, setRawResponseHeaders } from './security-headers.ts';
 
 export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Login attempts per client address per minute (KEYGATE_LOGIN_RATE_LIMIT). */
   loginRateLimit?: number;
+  /** Timeouts and connection caps (KEYGATE_REQUEST_TIMEOUT_MS and the others); they apply once `listen` is called. */
+  limits?: ServerLimits;
 }
 
 /** Builds the HTTP face of Keygate. It never listens: `serve` does that, tests use `inject`. */
 export async function buildApp(keygate: Keygate, options: AppOptions = {}): Promise<FastifyInstance> {
+  const limits = options.limits ?? DEFAULT_SERVER_LIMITS;
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger: withSafeSerializers(options.logger ?? false),
+    ...serverOptions(limits),
+    clientErrorHandler: clientErrorHandler(limits),
+    // A path Fastify cannot route (bad percent-encoding, an over-long parameter) never reaches a
+    // route or a hook. The message does not echo the path: it may hold anything.
+    frameworkErrors: (error, request, reply) => {
+      setRawResponseHeaders(reply);
+      return sendRefusal(
+        request,
+        reply,
+        refuse('invalid_request', {
+          message:
+            error.code === 'FST_ERR_BAD_URL'
+              ? 'The path is not valid: a "%" must start a percent-encoded byte.'
+              : 'The path is not valid for any endpoint.',
+        }),
+      );
+    },
     bodyLimit: 64 * 1024,
     // Rejects bodies with "__proto__" or "constructor.prototype" keys outright.
     onProtoPoisoning: 'error',
@@ -39,6 +64,10 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     },
   );
   app.addHook('onRequest', async (request) => markStart(request));
+  // Security headers first: every refusal below carries them.
+  securityHeaders(app);
+  guardServer(app, limits);
+  app.addHook('onRequest', refuseCredentialsInQuery);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
     sendRefusal(

@@ -65,6 +65,7 @@ async function runWorker(config: Config, alone: boolean): Promise<void> {
   const app = await buildApp(keygate, {
     logger: { level: process.env.KEYGATE_LOG_LEVEL ?? 'info', redact: ['req.headers.authorization'] },
     loginRateLimit: config.loginRateLimit,
+    limits: config.limits,
   });
   try {
     await app.listen({ port: config.port, host: config.host });
