@@ -15,6 +15,8 @@ export interface Config {
   pepperFile: string | undefined;
   /** Login attempts per client address per minute. */
   loginRateLimit: number;
+  /** How long a request waits for a store another process has locked before answering 503. */
+  storeLockWaitMs: number;
 }
 
 export class ConfigError extends Error {
@@ -65,6 +67,7 @@ export function loadConfig(
     },
     pepperFile: env.KEYGATE_PEPPER_FILE || undefined,
     loginRateLimit: integer('KEYGATE_LOGIN_RATE_LIMIT', env.KEYGATE_LOGIN_RATE_LIMIT, 20, 1, 100000),
+    storeLockWaitMs: integer('KEYGATE_STORE_LOCK_WAIT_MS', env.KEYGATE_STORE_LOCK_WAIT_MS, 3000, 0, 60000),
   };
 }
 

@@ -38,10 +38,15 @@ export interface KeygateOptions {
   argon2?: Argon2Params;
   /** Password hashes running at once; the default leaves one core to the event loop. */
   hashConcurrency?: number;
+  /** How long a request waits for a store another process has locked (KEYGATE_STORE_LOCK_WAIT_MS). */
+  storeLockWaitMs?: number;
 }
 
 export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
-  const store = await openStore(options.database);
+  const store = await openStore(
+    options.database,
+    options.storeLockWaitMs === undefined ? {} : { lockWaitMs: options.storeLockWaitMs },
+  );
   const clock = options.clock ?? systemClock;
   const directory = new KeyDirectory(store, options.pollMs === undefined ? {} : { pollMs: options.pollMs });
   await directory.start();
@@ -69,8 +74,20 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     keyring,
   });
   const keys = new KeyAdmin(store, clock, directory);
+  // One round at a time: a large backlog is deleted in small batches that let requests run in
+  // between, so a round may outlast the interval.
+  let pruning = false;
   const pruner = setInterval(() => {
-    Promise.all([store.pruneJti(clock()), store.pruneSessions(clock())]).catch(() => {
+    if (pruning) return;
+    pruning = true;
+    (async () => {
+      try {
+        await store.pruneJti(clock());
+        await store.pruneSessions(clock());
+      } finally {
+        pruning = false;
+      }
+    })().catch(() => {
       // Expired rows are harmless (bindJti replaces them, ended sessions are refused); the next round tries again.
     });
   }, 60_000);
