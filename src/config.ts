@@ -35,6 +35,8 @@ export interface Config {
   loginRateLimit: number;
   /** Timeouts and connection caps of the HTTP server. */
   limits: ServerLimits;
+  /** How long a request waits for a store another process has locked before answering 503. */
+  storeLockWaitMs: number;
 }
 
 export class ConfigError extends Error {
@@ -87,6 +89,7 @@ export function loadConfig(
     secretFile: env.KEYGATE_SECRET_FILE || undefined,
     loginRateLimit: integer('KEYGATE_LOGIN_RATE_LIMIT', env.KEYGATE_LOGIN_RATE_LIMIT, 20, 1, 100000),
     limits: serverLimits(env),
+    storeLockWaitMs: integer('KEYGATE_STORE_LOCK_WAIT_MS', env.KEYGATE_STORE_LOCK_WAIT_MS, 3000, 0, 60000),
   };
 }
 

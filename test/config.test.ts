@@ -37,6 +37,8 @@ test('defaults are the documented ones', () => {
     },
   );
   assert.equal(loadConfig({ KEYGATE_PORT: '9000' }, { port: '9001' }).port, 9001, 'flags win');
+  assert.equal(loadConfig({}).storeLockWaitMs, 3000);
+  assert.equal(loadConfig({ KEYGATE_STORE_LOCK_WAIT_MS: '250' }).storeLockWaitMs, 250);
   assert.deepEqual(loadConfig({ KEYGATE_AUDIENCES: ' us.api.example , api.example ' }).policy.audiences, [
     'us.api.example',
     'api.example',

@@ -22,7 +22,7 @@ export interface Admin {
 export async function withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
   const config = loadConfig(process.env);
   const pepper = readPepper(config.pepperFile);
-  const store = await openStore(config.database);
+  const store = await openStore(config.database, { lockWaitMs: config.storeLockWaitMs });
   try {
     const keys = new KeyAdmin(store, systemClock);
     const hasher = new PasswordHasher(pepper ? { pepper } : {});

@@ -44,13 +44,18 @@ export interface KeygateOptions {
   argon2?: Argon2Params;
   /** Password hashes running at once; the default leaves one core to the event loop. */
   hashConcurrency?: number;
+  /** How long a request waits for a store another process has locked (KEYGATE_STORE_LOCK_WAIT_MS). */
+  storeLockWaitMs?: number;
 }
 
 export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   if (!options.secret && options.database !== ':memory:') {
     throw new Error('A database on disk needs its session secret (readSessionSecret in config.ts).');
   }
-  const store = await openStore(options.database);
+  const store = await openStore(
+    options.database,
+    options.storeLockWaitMs === undefined ? {} : { lockWaitMs: options.storeLockWaitMs },
+  );
   const clock = options.clock ?? systemClock;
   const sessionPolicy = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;
   const directory = new KeyDirectory(store, options.pollMs === undefined ? {} : { pollMs: options.pollMs });
@@ -88,12 +93,21 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     keyring,
   });
   const keys = new KeyAdmin(store, clock, directory);
+  // One round at a time: a large backlog is deleted in small batches that let requests run in
+  // between, so a round may outlast the interval.
+  let pruning = false;
   const pruner = setInterval(() => {
-    Promise.all([
-      store.pruneJti(clock()),
-      store.pruneSessions(clock()),
-      store.pruneLoginAttempts(clock()),
-    ]).catch(() => {
+    if (pruning) return;
+    pruning = true;
+    (async () => {
+      try {
+        await store.pruneJti(clock());
+        await store.pruneSessions(clock());
+        await store.pruneLoginAttempts(clock());
+      } finally {
+        pruning = false;
+      }
+    })().catch(() => {
       // Expired rows are harmless (bindJti replaces them, ended sessions are refused, an ended
       // throttle window counts nothing); the next round tries again.
     });

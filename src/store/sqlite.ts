@@ -19,6 +19,7 @@ import {
 } from '../core/login-throttle.ts';
 import type { Role } from '../core/roles.ts';
 import { normalizeUserName } from '../core/user-name.ts';
+import { LockWait } from './sqlite-lock-wait.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 import {
   ConflictError,
@@ -36,6 +37,30 @@ type Row = Record<string, SQLInputValue>;
 
 /** The scope of a name's account-wide attempt counter; a client address is never empty. */
 const ACCOUNT_SCOPE = '';
+
+export interface SqliteStoreOptions {
+  /**
+   * How long a call waits, in all, for a lock another connection holds before it fails with
+   * StoreUnavailableError (KEYGATE_STORE_LOCK_WAIT_MS). The wait never blocks the event loop.
+   */
+  lockWaitMs?: number;
+}
+
+export const DEFAULT_LOCK_WAIT_MS = 3000;
+
+/**
+ * SQLite's own busy wait blocks the thread, so it is kept to what another connection's commit
+ * takes; anything longer is waited for with timers (LockWait).
+ */
+const BUSY_TIMEOUT_MS = 2;
+
+/**
+ * Pruning deletes in batches sized to take about this long, with the event loop running between
+ * them: a jti binding costs ~3 us to delete, a session ~20 us (its id index is random), and a
+ * slow disk more; one DELETE of 500k rows held the loop for 664 ms.
+ */
+const PRUNE_BATCH_MS = 4;
+const PRUNE_BATCH_ROWS = { first: 100, least: 10, most: 5000 };
 
 /** A prepared statement whose every run reports database failures as StoreUnavailableError. */
 interface Statement {
@@ -75,8 +100,11 @@ export class SqliteStore implements Store {
   readonly dialect = 'sqlite';
   private readonly db: DatabaseSync;
   private readonly statements = new Map<string, Statement>();
+  private readonly lockWait: LockWait;
+  /** True while a read() or write() unit runs: the only place a statement may run. */
+  private inUnit = false;
 
-  constructor(path: string) {
+  constructor(path: string, options: SqliteStoreOptions = {}) {
     if (path !== ':memory:') {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       // The file holds password hashes and the session signing key: readable by its owner only.
@@ -97,7 +125,40 @@ export class SqliteStore implements Store {
     this.db.function('keygate_user_name', { deterministic: true }, (value) =>
       normalizeUserName(String(value)),
     );
+    // Opening waits for locks the blocking way: nothing is served yet, and migrations must run.
     this.migrate();
+    this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    this.lockWait = new LockWait(options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, () =>
+      this.guard(() => {
+        this.db.exec('BEGIN IMMEDIATE');
+        this.db.exec('ROLLBACK');
+      }),
+    );
+  }
+
+  /**
+   * Runs `work`, which reads only, as one unit: on a lock it runs again as a whole, after a wait
+   * that leaves the event loop free.
+   */
+  private read<T>(work: () => T): Promise<T> {
+    return this.lockWait.run(() => this.unit(work), 'read');
+  }
+
+  /**
+   * Runs `work` as one unit that writes: a single statement, or a transaction that, when it meets
+   * a lock, is rolled back and run again from BEGIN, so it never commits half.
+   */
+  private write<T>(work: () => T): Promise<T> {
+    return this.lockWait.run(() => this.unit(work), 'write');
+  }
+
+  private unit<T>(work: () => T): T {
+    this.inUnit = true;
+    try {
+      return work();
+    } finally {
+      this.inUnit = false;
+    }
   }
 
   /** Each step re-reads the version inside its own write transaction: concurrent openers migrate once. */
@@ -114,6 +175,10 @@ export class SqliteStore implements Store {
 
   /** Every statement runs through here, so that the database's failures are told apart from bugs. */
   private sql(text: string): Statement {
+    if (!this.inUnit) {
+      // A statement outside read()/write() would meet a lock with no wait to retry it.
+      throw new Error('SqliteStore: run every statement inside this.read() or this.write().');
+    }
     let statement = this.statements.get(text);
     if (!statement) {
       const prepared = this.guard(() => this.db.prepare(text));
@@ -169,22 +234,26 @@ export class SqliteStore implements Store {
       singleUseTokens: input.singleUseTokens ?? false,
       createdAt: now,
     };
-    this.sql('INSERT INTO orgs (id, name, single_use_tokens, created_at) VALUES (?, ?, ?, ?)').run(
-      org.id,
-      org.name,
-      org.singleUseTokens ? 1 : 0,
-      now,
+    await this.write(() =>
+      this.sql('INSERT INTO orgs (id, name, single_use_tokens, created_at) VALUES (?, ?, ?, ?)').run(
+        org.id,
+        org.name,
+        org.singleUseTokens ? 1 : 0,
+        now,
+      ),
     );
     return org;
   }
 
   async getOrg(id: string): Promise<Org | undefined> {
-    const row = this.sql('SELECT * FROM orgs WHERE id = ?').get(id) as Row | undefined;
+    const row = await this.read(() => this.sql('SELECT * FROM orgs WHERE id = ?').get(id) as Row | undefined);
     return row && toOrg(row);
   }
 
   async listOrgs(): Promise<Org[]> {
-    return (this.sql('SELECT * FROM orgs ORDER BY created_at, id').all() as Row[]).map(toOrg);
+    return (await this.read(() => this.sql('SELECT * FROM orgs ORDER BY created_at, id').all() as Row[])).map(
+      toOrg,
+    );
   }
 
   async insertKey(key: NewKey, now: number): Promise<KeyRecord> {
@@ -196,31 +265,35 @@ export class SqliteStore implements Store {
       lastUsedAt: null,
     };
     try {
-      this.transaction(() => {
-        this.sql(
-          `INSERT INTO keys (id, org_id, spki_pem, thumbprint, family, bits, status, expires_at, roles, default_role,
-             label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
-          record.id,
-          record.orgId,
-          record.spkiPem,
-          record.thumbprint,
-          record.family,
-          record.bits,
-          record.status,
-          record.expiresAt,
-          record.roles.join(','),
-          record.defaultRole,
-          record.label,
-          now,
-        );
-        this.bumpKeyRevision();
-      });
+      await this.write(() =>
+        this.transaction(() => {
+          this.sql(
+            `INSERT INTO keys (id, org_id, spki_pem, thumbprint, family, bits, status, expires_at, roles, default_role,
+               label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          ).run(
+            record.id,
+            record.orgId,
+            record.spkiPem,
+            record.thumbprint,
+            record.family,
+            record.bits,
+            record.status,
+            record.expiresAt,
+            record.roles.join(','),
+            record.defaultRole,
+            record.label,
+            now,
+          );
+          this.bumpKeyRevision();
+        }),
+      );
     } catch (error) {
       if (String((error as Error).message).includes('UNIQUE constraint failed')) {
-        const sameOrg = this.sql('SELECT 1 FROM keys WHERE thumbprint = ? AND org_id = ?').get(
-          record.thumbprint,
-          record.orgId,
+        const sameOrg = await this.read(() =>
+          this.sql('SELECT 1 FROM keys WHERE thumbprint = ? AND org_id = ?').get(
+            record.thumbprint,
+            record.orgId,
+          ),
         );
         if (sameOrg)
           throw new ConflictError('public_key', 'This organization has already registered this public key.');
@@ -237,18 +310,22 @@ export class SqliteStore implements Store {
   }
 
   async getKey(kid: string): Promise<KeyRecord | undefined> {
-    const row = this.sql('SELECT * FROM keys WHERE id = ?').get(kid) as Row | undefined;
+    const row = await this.read(
+      () => this.sql('SELECT * FROM keys WHERE id = ?').get(kid) as Row | undefined,
+    );
     return row && toKey(row);
   }
 
   async listKeys(orgId: string): Promise<KeyRecord[]> {
-    return (this.sql('SELECT * FROM keys WHERE org_id = ? ORDER BY created_at, id').all(orgId) as Row[]).map(
-      toKey,
+    const rows = await this.read(
+      () => this.sql('SELECT * FROM keys WHERE org_id = ? ORDER BY created_at, id').all(orgId) as Row[],
     );
+    return rows.map(toKey);
   }
 
   async listKeyStates(): Promise<KeyState[]> {
-    return (this.sql('SELECT id, status, expires_at FROM keys').all() as Row[]).map((row) => ({
+    const rows = await this.read(() => this.sql('SELECT id, status, expires_at FROM keys').all() as Row[]);
+    return rows.map((row) => ({
       id: String(row.id),
       status: String(row.status) as KeyStatus,
       expiresAt: row.expires_at === null ? null : Number(row.expires_at),
@@ -256,27 +333,34 @@ export class SqliteStore implements Store {
   }
 
   async setKeyStatus(kid: string, status: KeyStatus): Promise<StatusChange> {
-    return this.transaction((): StatusChange => {
-      const row = this.sql('SELECT status FROM keys WHERE id = ?').get(kid) as Row | undefined;
-      if (!row) return { ok: false, reason: 'not_found' };
-      if (row.status === 'revoked' && status !== 'revoked') return { ok: false, reason: 'revoked_is_final' };
-      this.sql('UPDATE keys SET status = ? WHERE id = ?').run(status, kid);
-      this.bumpKeyRevision();
-      return { ok: true, key: toKey(this.sql('SELECT * FROM keys WHERE id = ?').get(kid) as Row) };
-    });
+    return this.write(() =>
+      this.transaction((): StatusChange => {
+        const row = this.sql('SELECT status FROM keys WHERE id = ?').get(kid) as Row | undefined;
+        if (!row) return { ok: false, reason: 'not_found' };
+        if (row.status === 'revoked' && status !== 'revoked')
+          return { ok: false, reason: 'revoked_is_final' };
+        this.sql('UPDATE keys SET status = ? WHERE id = ?').run(status, kid);
+        this.bumpKeyRevision();
+        return { ok: true, key: toKey(this.sql('SELECT * FROM keys WHERE id = ?').get(kid) as Row) };
+      }),
+    );
   }
 
   async touchKeys(lastUsed: ReadonlyMap<string, number>): Promise<void> {
-    this.transaction(() => {
-      const update = this.sql(
-        'UPDATE keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?',
-      );
-      for (const [kid, at] of lastUsed) update.run(at, kid);
-    });
+    await this.write(() =>
+      this.transaction(() => {
+        const update = this.sql(
+          'UPDATE keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?',
+        );
+        for (const [kid, at] of lastUsed) update.run(at, kid);
+      }),
+    );
   }
 
   async keyRevision(): Promise<number> {
-    return Number((this.sql("SELECT value FROM meta WHERE name = 'key_revision'").get() as Row).value);
+    return this.read(() =>
+      Number((this.sql("SELECT value FROM meta WHERE name = 'key_revision'").get() as Row).value),
+    );
   }
 
   async bindJti(
@@ -286,18 +370,24 @@ export class SqliteStore implements Store {
     expiresAt: number,
     now: number,
   ): Promise<JtiBinding> {
-    // One statement: insert, or take over a binding that has expired. SQLite runs it atomically.
-    const inserted = this.sql(
-      `INSERT INTO jti_ledger (iss, jti, token_hash, expires_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (iss, jti) DO UPDATE SET token_hash = excluded.token_hash, expires_at = excluded.expires_at
-       WHERE jti_ledger.expires_at <= ?
-       RETURNING token_hash`,
-    ).get(iss, jti, tokenHash, expiresAt, now);
-    if (inserted) return 'bound';
-    return this.peekJti(iss, jti, tokenHash, now);
+    return this.write(() => {
+      // One statement: insert, or take over a binding that has expired. SQLite runs it atomically.
+      const inserted = this.sql(
+        `INSERT INTO jti_ledger (iss, jti, token_hash, expires_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (iss, jti) DO UPDATE SET token_hash = excluded.token_hash, expires_at = excluded.expires_at
+         WHERE jti_ledger.expires_at <= ?
+         RETURNING token_hash`,
+      ).get(iss, jti, tokenHash, expiresAt, now);
+      if (inserted) return 'bound';
+      return this.peek(iss, jti, tokenHash, now);
+    });
   }
 
   async peekJti(iss: string, jti: string, tokenHash: string, now: number): Promise<JtiBinding> {
+    return this.read(() => this.peek(iss, jti, tokenHash, now));
+  }
+
+  private peek(iss: string, jti: string, tokenHash: string, now: number): JtiBinding {
     const row = this.sql('SELECT token_hash, expires_at FROM jti_ledger WHERE iss = ? AND jti = ?').get(
       iss,
       jti,
@@ -307,23 +397,33 @@ export class SqliteStore implements Store {
   }
 
   async pruneJti(now: number): Promise<number> {
-    return Number(this.sql('DELETE FROM jti_ledger WHERE expires_at <= ?').run(now).changes);
+    return this.inBatches((limit) => {
+      const deleted = Number(
+        this.sql(
+          `DELETE FROM jti_ledger WHERE (iss, jti) IN
+             (SELECT iss, jti FROM jti_ledger WHERE expires_at <= ? LIMIT ?)`,
+        ).run(now, limit).changes,
+      );
+      return { deleted, done: deleted < limit };
+    });
   }
 
   async createUser(user: UserRecord): Promise<UserRecord> {
     try {
-      this.sql(
-        `INSERT INTO users (id, org_id, email, screen_name, role, status, password_hash, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        user.id,
-        user.orgId,
-        user.email,
-        user.screenName,
-        user.role,
-        user.status,
-        user.passwordHash,
-        user.createdAt,
+      await this.write(() =>
+        this.sql(
+          `INSERT INTO users (id, org_id, email, screen_name, role, status, password_hash, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          user.id,
+          user.orgId,
+          user.email,
+          user.screenName,
+          user.role,
+          user.status,
+          user.passwordHash,
+          user.createdAt,
+        ),
       );
     } catch (error) {
       if (String((error as Error).message).includes('UNIQUE constraint failed')) {
@@ -335,41 +435,53 @@ export class SqliteStore implements Store {
   }
 
   async getUser(id: string): Promise<UserRecord | undefined> {
-    const row = this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+    const row = await this.read(
+      () => this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined,
+    );
     return row && toUser(row);
   }
 
   async getUserByEmail(email: string): Promise<UserRecord | undefined> {
-    const row = this.sql('SELECT * FROM users WHERE email = ?').get(email) as Row | undefined;
+    // Read under the write lock: a login for an existing account goes on to write (a failure
+    // count, a session), so when another connection holds the lock past the wait, the lookup
+    // must fail for every name alike, or 503 for real names and 401 for unknown ones tell them apart.
+    const row = await this.write(() =>
+      this.transaction(() => this.sql('SELECT * FROM users WHERE email = ?').get(email) as Row | undefined),
+    );
     return row && toUser(row);
   }
 
   async listUsers(orgId: string): Promise<UserRecord[]> {
-    return (
-      this.sql('SELECT * FROM users WHERE org_id = ? ORDER BY created_at, email').all(orgId) as Row[]
-    ).map(toUser);
+    const rows = await this.read(
+      () => this.sql('SELECT * FROM users WHERE org_id = ? ORDER BY created_at, email').all(orgId) as Row[],
+    );
+    return rows.map(toUser);
   }
 
   async setUserStatus(id: string, status: UserStatus, now: number): Promise<UserRecord | undefined> {
-    return this.transaction(() => {
-      if (this.sql('UPDATE users SET status = ? WHERE id = ?').run(status, id).changes === 0)
-        return undefined;
-      if (status === 'disabled') this.revokeSessionsOf(id, now, 'user_disabled');
-      return toUser(this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row);
-    });
+    return this.write(() =>
+      this.transaction(() => {
+        if (this.sql('UPDATE users SET status = ? WHERE id = ?').run(status, id).changes === 0)
+          return undefined;
+        if (status === 'disabled') this.revokeSessionsOf(id, now, 'user_disabled');
+        return toUser(this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row);
+      }),
+    );
   }
 
   async setUserPassword(id: string, passwordHash: string, now: number): Promise<UserRecord | undefined> {
-    return this.transaction(() => {
-      const changed = this.sql('UPDATE users SET password_hash = ? WHERE id = ?').run(
-        passwordHash,
-        id,
-      ).changes;
-      if (changed === 0) return undefined;
-      this.revokeSessionsOf(id, now, 'password_changed');
-      this.clearAttemptsOf(String((this.sql('SELECT email FROM users WHERE id = ?').get(id) as Row).email));
-      return toUser(this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row);
-    });
+    return this.write(() =>
+      this.transaction(() => {
+        const changed = this.sql('UPDATE users SET password_hash = ? WHERE id = ?').run(
+          passwordHash,
+          id,
+        ).changes;
+        if (changed === 0) return undefined;
+        this.revokeSessionsOf(id, now, 'password_changed');
+        this.clearAttemptsOf(String((this.sql('SELECT email FROM users WHERE id = ?').get(id) as Row).email));
+        return toUser(this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row);
+      }),
+    );
   }
 
   private revokeSessionsOf(userId: string, now: number, reason: string): void {
@@ -379,7 +491,7 @@ export class SqliteStore implements Store {
   }
 
   async upgradePasswordHash(id: string, passwordHash: string): Promise<void> {
-    this.sql('UPDATE users SET password_hash = ? WHERE id = ?').run(passwordHash, id);
+    await this.write(() => this.sql('UPDATE users SET password_hash = ? WHERE id = ?').run(passwordHash, id));
   }
 
   async reserveLoginAttempt(
@@ -389,14 +501,16 @@ export class SqliteStore implements Store {
     policy: LoginThrottlePolicy,
   ): Promise<LoginReservation> {
     requireAddress(address);
-    return this.transaction((): LoginReservation => {
-      const perAddress = this.attemptCounter(name, address);
-      const decision = decideAttempt(this.attemptCounter(name, ACCOUNT_SCOPE), perAddress, now, policy);
-      if (!decision.allowed) return decision;
-      this.writeAttempts(name, ACCOUNT_SCOPE, decision.account, 0);
-      this.writeAttempts(name, address, decision.address, perAddress?.trustedUntil ?? 0);
-      return { allowed: true };
-    });
+    return this.write(() =>
+      this.transaction((): LoginReservation => {
+        const perAddress = this.attemptCounter(name, address);
+        const decision = decideAttempt(this.attemptCounter(name, ACCOUNT_SCOPE), perAddress, now, policy);
+        if (!decision.allowed) return decision;
+        this.writeAttempts(name, ACCOUNT_SCOPE, decision.account, 0);
+        this.writeAttempts(name, address, decision.address, perAddress?.trustedUntil ?? 0);
+        return { allowed: true };
+      }),
+    );
   }
 
   async settleLoginAttempt(
@@ -406,20 +520,26 @@ export class SqliteStore implements Store {
     policy: LoginThrottlePolicy,
   ): Promise<void> {
     requireAddress(address);
-    this.transaction(() => {
-      this.clearAttemptsOf(name);
-      const trustedUntil = Math.max(
-        now + policy.trustSeconds,
-        this.attemptCounter(name, address)?.trustedUntil ?? 0,
-      );
-      this.writeAttempts(name, address, { attempts: 0, windowEndsAt: now, blockedUntil: 0 }, trustedUntil);
-    });
+    await this.write(() =>
+      this.transaction(() => {
+        this.clearAttemptsOf(name);
+        const trustedUntil = Math.max(
+          now + policy.trustSeconds,
+          this.attemptCounter(name, address)?.trustedUntil ?? 0,
+        );
+        this.writeAttempts(name, address, { attempts: 0, windowEndsAt: now, blockedUntil: 0 }, trustedUntil);
+      }),
+    );
   }
 
   async getLoginAttempts(name: string, now: number): Promise<LoginAttemptRecord[]> {
-    const rows = this.sql(
-      'SELECT * FROM login_attempts WHERE name = ? AND expires_at > ? ORDER BY scope',
-    ).all(name, now) as Row[];
+    const rows = await this.read(
+      () =>
+        this.sql('SELECT * FROM login_attempts WHERE name = ? AND expires_at > ? ORDER BY scope').all(
+          name,
+          now,
+        ) as Row[],
+    );
     return rows.map((row) => ({
       address: row.scope === ACCOUNT_SCOPE ? null : String(row.scope),
       attempts: Number(row.attempts),
@@ -430,11 +550,13 @@ export class SqliteStore implements Store {
   }
 
   async clearLoginAttempts(name: string): Promise<void> {
-    this.clearAttemptsOf(name);
+    await this.write(() => this.clearAttemptsOf(name));
   }
 
   async pruneLoginAttempts(now: number): Promise<number> {
-    return Number(this.sql('DELETE FROM login_attempts WHERE expires_at <= ?').run(now).changes);
+    return this.write(() =>
+      Number(this.sql('DELETE FROM login_attempts WHERE expires_at <= ?').run(now).changes),
+    );
   }
 
   private attemptCounter(name: string, scope: string): AddressCounter | undefined {
@@ -476,33 +598,93 @@ export class SqliteStore implements Store {
   }
 
   async createSession(session: SessionRecord): Promise<void> {
-    this.sql(
-      'INSERT INTO sessions (id, user_id, role, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
-    ).run(session.id, session.userId, session.role, session.createdAt, session.lastSeenAt, session.expiresAt);
+    await this.write(() =>
+      this.sql(
+        'INSERT INTO sessions (id, user_id, role, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ).run(
+        session.id,
+        session.userId,
+        session.role,
+        session.createdAt,
+        session.lastSeenAt,
+        session.expiresAt,
+      ),
+    );
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
-    const row = this.sql('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
+    const row = await this.read(
+      () => this.sql('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined,
+    );
     return row && toSession(row);
   }
 
   async touchSession(id: string, now: number): Promise<void> {
-    this.sql('UPDATE sessions SET last_seen_at = max(last_seen_at, ?) WHERE id = ?').run(now, id);
+    await this.write(() =>
+      this.sql('UPDATE sessions SET last_seen_at = max(last_seen_at, ?) WHERE id = ?').run(now, id),
+    );
   }
 
   async revokeSession(id: string, now: number, reason: string): Promise<boolean> {
-    const result = this.sql(
-      'UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL',
-    ).run(now, reason, id);
+    const result = await this.write(() =>
+      this.sql(
+        'UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL',
+      ).run(now, reason, id),
+    );
     return Number(result.changes) > 0;
   }
 
   async pruneSessions(now: number): Promise<number> {
-    return Number(this.sql('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes);
+    // Sessions have no index on expires_at: walk the table in rowid order, `limit` rows at a
+    // time, so that no step scans more than that however many sessions are live.
+    let after = Number.MIN_SAFE_INTEGER;
+    return this.inBatches((limit) => {
+      const { last } = this.sql(
+        'SELECT max(rowid) AS last FROM (SELECT rowid FROM sessions WHERE rowid > ? ORDER BY rowid LIMIT ?)',
+      ).get(after, limit) as Row;
+      if (last === null || last === undefined) return { deleted: 0, done: true };
+      const deleted = Number(
+        this.sql('DELETE FROM sessions WHERE rowid > ? AND rowid <= ? AND expires_at <= ?').run(
+          after,
+          last,
+          now,
+        ).changes,
+      );
+      after = Number(last);
+      return { deleted, done: false };
+    });
+  }
+
+  /**
+   * Runs `batch(limit)` as write units until it reports done, letting the event loop run between
+   * two; `limit` adapts so that a batch takes about PRUNE_BATCH_MS. Returns the rows deleted.
+   */
+  private async inBatches(batch: (limit: number) => { deleted: number; done: boolean }): Promise<number> {
+    let limit = PRUNE_BATCH_ROWS.first;
+    let total = 0;
+    for (;;) {
+      let took = 0;
+      const { deleted, done } = await this.write(() => {
+        const started = performance.now();
+        try {
+          return batch(limit);
+        } finally {
+          took = performance.now() - started;
+        }
+      });
+      total += deleted;
+      if (done) return total;
+      if (took < PRUNE_BATCH_MS / 2) limit = Math.min(limit * 2, PRUNE_BATCH_ROWS.most);
+      else if (took > PRUNE_BATCH_MS * 2) limit = Math.max(Math.floor(limit / 2), PRUNE_BATCH_ROWS.least);
+      await yieldToEventLoop();
+    }
   }
 
   async listServerKeys(): Promise<ServerKeyRecord[]> {
-    return (this.sql('SELECT * FROM server_keys ORDER BY created_at, id').all() as Row[]).map((row) => ({
+    const rows = await this.read(
+      () => this.sql('SELECT * FROM server_keys ORDER BY created_at, id').all() as Row[],
+    );
+    return rows.map((row) => ({
       id: String(row.id),
       sealedPrivateKey: row.sealed_private_key === null ? null : String(row.sealed_private_key),
       publicJwk: String(row.public_jwk),
@@ -516,21 +698,26 @@ export class SqliteStore implements Store {
     key: ServerKeyRecord & { sealedPrivateKey: string },
     options: { onlyIfNone?: boolean } = {},
   ): Promise<void> {
-    this.transaction(() => {
-      if (options.onlyIfNone && this.sql("SELECT 1 FROM server_keys WHERE status = 'active'").get()) return;
-      this.sql(
-        "UPDATE server_keys SET status = 'retired', retired_at = ?, sealed_private_key = NULL WHERE status = 'active'",
-      ).run(key.createdAt);
-      this.sql(
-        'INSERT INTO server_keys (id, sealed_private_key, public_jwk, status, created_at) VALUES (?, ?, ?, ?, ?)',
-      ).run(key.id, key.sealedPrivateKey, key.publicJwk, 'active', key.createdAt);
-    });
+    await this.write(() =>
+      this.transaction(() => {
+        if (options.onlyIfNone && this.sql("SELECT 1 FROM server_keys WHERE status = 'active'").get()) return;
+        this.sql(
+          "UPDATE server_keys SET status = 'retired', retired_at = ?, sealed_private_key = NULL WHERE status = 'active'",
+        ).run(key.createdAt);
+        this.sql(
+          'INSERT INTO server_keys (id, sealed_private_key, public_jwk, status, created_at) VALUES (?, ?, ?, ?, ?)',
+        ).run(key.id, key.sealedPrivateKey, key.publicJwk, 'active', key.createdAt);
+      }),
+    );
   }
 
   async resealServerKey(id: string, from: string, to: string): Promise<boolean> {
-    const changed = this.sql(
-      "UPDATE server_keys SET sealed_private_key = ? WHERE id = ? AND sealed_private_key = ? AND status = 'active'",
-    ).run(to, id, from).changes;
+    const changed = await this.write(
+      () =>
+        this.sql(
+          "UPDATE server_keys SET sealed_private_key = ? WHERE id = ? AND sealed_private_key = ? AND status = 'active'",
+        ).run(to, id, from).changes,
+    );
     if (Number(changed) === 0) return false;
     // The page images holding the old value leave the write-ahead log for the main file (where
     // secure_delete zeroes them); best effort: a reader holding the log open only delays it.
@@ -543,18 +730,27 @@ export class SqliteStore implements Store {
   }
 
   async deleteRetiredServerKeys(retiredBy: number): Promise<number> {
-    return Number(
-      this.sql("DELETE FROM server_keys WHERE status = 'retired' AND retired_at <= ?").run(retiredBy).changes,
+    return this.write(() =>
+      Number(
+        this.sql("DELETE FROM server_keys WHERE status = 'retired' AND retired_at <= ?").run(retiredBy)
+          .changes,
+      ),
     );
   }
 
   async ping(): Promise<void> {
-    this.sql('SELECT 1').get();
+    await this.read(() => this.sql('SELECT 1').get());
   }
 
   async close(): Promise<void> {
     if (this.db.isOpen) this.db.close();
+    this.lockWait.close();
   }
+}
+
+/** Lets timers and I/O run between two batches of a long job. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function toOrg(row: Row): Org {

@@ -42,8 +42,9 @@ export class ConflictError extends Error {
 }
 
 /**
- * The database itself failed (closed, locked past the busy timeout, full, I/O error): the request
- * may succeed later. A bug in a caller or in the store is never reported as this.
+ * The database itself failed (closed, locked by another connection for longer than the store
+ * waits, full, I/O error): the request may succeed later. A bug in a caller or in the store is
+ * never reported as this.
  */
 export class StoreUnavailableError extends CodedError {
   override readonly name = 'StoreUnavailableError';
@@ -96,7 +97,11 @@ export interface Store {
   /** Fails with ConflictError when the email is taken; callers pass it normalised (user-name.ts). */
   createUser(user: UserRecord): Promise<UserRecord>;
   getUser(id: string): Promise<UserRecord | undefined>;
-  /** An exact match: callers pass the name normalised, as it is stored. */
+  /**
+   * An exact match: callers pass the name normalised, as it is stored.
+   * Fails when the store cannot take writes, for an unknown email as for a known one: login goes
+   * on to write for existing accounts only, and must not answer the two differently.
+   */
   getUserByEmail(email: string): Promise<UserRecord | undefined>;
   listUsers(orgId: string): Promise<UserRecord[]>;
   /** Disabling a user also revokes every session of theirs, in the same transaction. */

@@ -59,6 +59,7 @@ async function runWorker(config: Config, alone: boolean): Promise<void> {
     database: config.database,
     policy: config.policy,
     sessionPolicy: config.session,
+    storeLockWaitMs: config.storeLockWaitMs,
     ...(pepper && { pepper }),
     ...(secret && { secret }),
   });
