@@ -10,10 +10,10 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { freePort, waitForHealth } from './server-process.ts';
 
 // The CLI with files it does not own and answers it cannot trust: keygen --force never writes
 // through what is at the path, human output never hands a terminal its control sequences, and a
@@ -162,26 +162,10 @@ describe('hello on a terminal, against a token built to take it over', { skip: !
   let url: string;
 
   before(async () => {
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as { port: number };
-        probe.close(() => resolve(port));
-      });
-    });
+    const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     server = spawn(process.execPath, [MAIN, 'serve', '--port', String(port)], { env, stdio: 'ignore' });
-    for (let i = 0; i < 200; i++) {
-      if (server.exitCode !== null) throw new Error('the server exited');
-      if (
-        await fetch(`${url}/healthz`).then(
-          (r) => r.ok,
-          () => false,
-        )
-      )
-        return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error('the server did not start');
+    await waitForHealth(url, server);
   });
   after(() => server?.kill('SIGTERM'));
 

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { freePort, waitForHealth } from './server-process.ts';
 
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'keygate-cli-'));
@@ -22,15 +22,6 @@ function json(args: string[], input?: string) {
   return JSON.parse(result.stdout);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Retries `attempt` until `done` holds (a change made by the CLI reaches the server within its 250 ms poll). */
 async function until<T>(attempt: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
   let value = await attempt();
@@ -39,19 +30,6 @@ async function until<T>(attempt: () => Promise<T>, done: (value: T) => boolean):
     value = await attempt();
   }
   return value;
-}
-
-async function waitForHealth(url: string, server: ChildProcess): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (server.exitCode !== null) throw new Error('the server exited');
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('the server did not start');
 }
 
 describe('keygate CLI end to end', () => {

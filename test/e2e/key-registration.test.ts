@@ -3,26 +3,17 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AUD, ecPair, signJwt, type TestPair } from '../helpers.ts';
+import { freePort } from './server-process.ts';
 
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 
 interface Outcome {
   status: number;
   code?: string;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** GET /v1/whoami on a fresh connection, so that with several workers consecutive calls reach each of them. */

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { freePort, waitForHealth } from './server-process.ts';
 
 // The password prompt under a real pseudo-terminal: util-linux `script` runs the CLI with a
 // terminal as its stdin, and everything the terminal shows comes back on script's stdout.
@@ -78,15 +78,6 @@ function assertNothingEchoed(screen: string, typed: string): void {
   assert.ok(!screen.includes(typed), 'the typed password never appears');
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 describe('the password prompt on a terminal', { skip }, () => {
   let server: ChildProcess;
   let url: string;
@@ -104,18 +95,7 @@ describe('the password prompt on a terminal', { skip }, () => {
       env,
       stdio: 'ignore',
     });
-    for (let i = 0; i < 200; i++) {
-      if (server.exitCode !== null) throw new Error('the server exited');
-      if (
-        await fetch(`${url}/healthz`).then(
-          (r) => r.ok,
-          () => false,
-        )
-      )
-        return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error('the server did not start');
+    await waitForHealth(url, server);
   });
   after(() => {
     server?.kill('SIGTERM');

@@ -10,11 +10,11 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './server-process.ts';
 
 // The project brings its own Node 24 (the pinned `node` dependency): `npm ci && npm start` and
 // `./bin/keygate.js` work on a machine whose own Node is older. These run the machine's Node.
@@ -55,15 +55,6 @@ function firstOnPath(command: string, path: string): string | undefined {
     }
   }
   return undefined;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-runtime-'));
