@@ -152,22 +152,7 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
 
 /** Reads the pepper named by KEYGATE_PEPPER_FILE; refuses a file others can read. */
 export function readPepper(path: string | undefined): Buffer | undefined {
-  if (!path) return undefined;
-  let stat: ReturnType<typeof statSync>;
-  try {
-    stat = statSync(path);
-  } catch {
-    throw new ConfigError(`KEYGATE_PEPPER_FILE=${path} cannot be read.`);
-  }
-  if ((stat.mode & 0o077) !== 0) {
-    throw new ConfigError(`KEYGATE_PEPPER_FILE=${path} is readable by others; chmod 600 it.`);
-  }
-  const pepper = readFileSync(path);
-  if (pepper.length < 16)
-    throw new ConfigError(
-      `KEYGATE_PEPPER_FILE=${path} holds ${pepper.length} bytes; use at least 16 random bytes.`,
-    );
-  return pepper;
+  return path ? readSecretFile(path, `KEYGATE_PEPPER_FILE=${path}`, 16) : undefined;
 }
 
 /** Bytes of a secret file Keygate makes itself. */
@@ -197,7 +182,8 @@ export function readSessionSecret(config: Pick<Config, 'secretFile' | 'database'
   return readSecretFile(path, `The secret file ${path} (set KEYGATE_SECRET_FILE to keep it elsewhere)`);
 }
 
-function readSecretFile(path: string, name: string): Buffer {
+/** Reads a secret file: a regular file that only its owner can read, of at least `minBytes`. */
+function readSecretFile(path: string, name: string, minBytes = SECRET_BYTES): Buffer {
   let stat: ReturnType<typeof statSync>;
   try {
     stat = statSync(path);
@@ -211,8 +197,8 @@ function readSecretFile(path: string, name: string): Buffer {
     );
   }
   const secret = readFileSync(path);
-  if (secret.length < SECRET_BYTES)
-    throw new ConfigError(`${name} holds ${secret.length} bytes; use at least ${SECRET_BYTES} random bytes.`);
+  if (secret.length < minBytes)
+    throw new ConfigError(`${name} holds ${secret.length} bytes; use at least ${minBytes} random bytes.`);
   return secret;
 }
 

@@ -442,11 +442,10 @@ export class SqliteStore implements Store {
   }
 
   async getUserByEmail(email: string): Promise<UserRecord | undefined> {
-    // Read under the write lock: a login for an existing account goes on to write (a failure
-    // count, a session), so when another connection holds the lock past the wait, the lookup
-    // must fail for every name alike, or 503 for real names and 401 for unknown ones tell them apart.
-    const row = await this.write(() =>
-      this.transaction(() => this.sql('SELECT * FROM users WHERE email = ?').get(email) as Row | undefined),
+    // A plain read: a login writes its attempt (reserveLoginAttempt) before this lookup, for
+    // every name alike, so a store that cannot take writes already refused it the same way.
+    const row = await this.read(
+      () => this.sql('SELECT * FROM users WHERE email = ?').get(email) as Row | undefined,
     );
     return row && toUser(row);
   }

@@ -97,11 +97,7 @@ export interface Store {
   /** Fails with ConflictError when the email is taken; callers pass it normalised (user-name.ts). */
   createUser(user: UserRecord): Promise<UserRecord>;
   getUser(id: string): Promise<UserRecord | undefined>;
-  /**
-   * An exact match: callers pass the name normalised, as it is stored.
-   * Fails when the store cannot take writes, for an unknown email as for a known one: login goes
-   * on to write for existing accounts only, and must not answer the two differently.
-   */
+  /** An exact match: callers pass the name normalised, as it is stored. */
   getUserByEmail(email: string): Promise<UserRecord | undefined>;
   listUsers(orgId: string): Promise<UserRecord[]>;
   /** Disabling a user also revokes every session of theirs, in the same transaction. */
