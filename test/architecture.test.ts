@@ -13,7 +13,7 @@ import ts from 'typescript';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SRC = join(ROOT, 'src');
 
-type Layer = 'core' | 'store' | 'service' | 'http' | 'cli' | 'sdk' | 'config' | 'version';
+type Layer = 'core' | 'store' | 'service' | 'http' | 'cli' | 'sdk' | 'web' | 'config' | 'version';
 
 interface Rule {
   /** The layers whose files it may import (its own included when listed). */
@@ -38,6 +38,8 @@ const RULES: Record<Layer, Rule> = {
   config: { may: ['core'], packages: false },
   // Clients embed the SDK: it must not pull in the server's rules of storage or its packages.
   sdk: { may: ['core', 'sdk'], packages: false },
+  // The dashboard runs in a browser: nothing of the server's, no package, no built-in.
+  web: { may: ['web'], packages: false },
   version: { may: [], packages: false },
 };
 
@@ -218,12 +220,23 @@ const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
 const RUNTIME_PACKAGES = new Set(Object.keys(manifest.dependencies ?? {}));
 
 const files = listTs(SRC).map((path) => ({ path: srcPath(path), text: readFileSync(path, 'utf8') }));
+/**
+ * The file a relative import names. src/web's modules name each other as the browser asks for
+ * them, `./x.js`, which the server makes from `x.ts`.
+ */
+function resolveImport(from: string, specifier: string): string | undefined {
+  const named = join(dirname(join(SRC, from)), specifier);
+  const candidates =
+    layerOf(from) === 'web' && named.endsWith('.js') ? [named.replace(/\.js$/, '.ts')] : [named];
+  const target = candidates.find((path) => statSync(path, { throwIfNoEntry: false })?.isFile() ?? false);
+  return target === undefined ? undefined : srcPath(target);
+}
+
 const edges: Edge[] = files.flatMap(({ path, text }) =>
   importsOf(path, text).map((found): Edge => {
     if (!found.specifier.startsWith('.')) return { ...found, from: path };
-    const target = join(dirname(join(SRC, path)), found.specifier);
-    const exists = statSync(target, { throwIfNoEntry: false })?.isFile() ?? false;
-    return { ...found, from: path, ...(exists && { to: srcPath(target) }) };
+    const to = resolveImport(path, found.specifier);
+    return { ...found, from: path, ...(to !== undefined && { to }) };
   }),
 );
 const where = (edge: Edge) => `src/${edge.from}:${edge.line} imports '${edge.specifier}'`;
@@ -337,6 +350,8 @@ describe('the import graph of src/', () => {
   test('built-ins are named with node:, and packages are runtime dependencies where a layer may use any', () => {
     const wrong = edges.flatMap((edge) => {
       if (edge.specifier.startsWith('.')) return [];
+      if (layerOf(edge.from) === 'web')
+        return [`${where(edge)}: src/web runs in a browser, with no modules but its own`];
       if (isBuiltin(edge.specifier))
         return edge.specifier.startsWith('node:') ? [] : [`${where(edge)}: write 'node:${edge.specifier}'`];
       if (!RULES[layerOf(edge.from) as Layer].packages)

@@ -11,6 +11,7 @@ import { handleError } from './error-handler.ts';
 import { withSafeSerializers } from './logging.ts';
 import { refuseCredentialsInQuery } from './query-credentials.ts';
 import { tokenGuard } from './require-token.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
 import { helloRoutes } from './routes/hello.ts';
 import { sessionRoutes } from './routes/sessions.ts';
@@ -94,6 +95,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   // Each route gets only the services it uses, so its dependencies are read off its signature.
   const { store, policy, authenticator, sessions, hasher, keyring } = keygate;
   healthRoutes(app, { store });
+  dashboardRoutes(app);
   helloRoutes(app, { authenticator, policy });
   whoamiRoutes(app, tokenGuard(authenticator));
   await sessionRoutes(

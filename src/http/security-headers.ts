@@ -27,6 +27,26 @@ const DOCS_CSP = {
   frameAncestors: ["'none'"],
 };
 
+/**
+ * The dashboard runs only its own module scripts and stylesheet: no inline script or style (not
+ * even a style attribute), so an injected string can never run, and it talks to this origin only.
+ * Trusted Types with no policy make every string-to-HTML sink (innerHTML and the like) throw: the
+ * page builds its DOM from elements and text nodes. Its icon is a file; data: images are allowed
+ * for the browser's own placeholder images.
+ */
+const DASHBOARD_CSP = {
+  defaultSrc: ["'none'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  connectSrc: ["'self'"],
+  imgSrc: ["'self'", 'data:'],
+  baseUri: ["'none'"],
+  formAction: ["'none'"],
+  frameAncestors: ["'none'"],
+  requireTrustedTypesFor: ["'script'"],
+  trustedTypes: ["'none'"],
+};
+
 const HELMET_OPTIONS: HelmetOptions = {
   // HSTS is for whoever terminates TLS: sent from here it would bind every subdomain of a host
   // behind a proxy for a year, and a browser ignores it over plain http anyway.
@@ -48,14 +68,22 @@ export const RAW_RESPONSE_HEADERS: readonly (readonly [string, string])[] = [
  * What a cache may keep of a 200. Answers carry tokens, principals and key details, so nothing is
  * stored by default; the JWK Set is public and read by every gateway, so it may be kept five minutes
  * (JWT libraries fetch it again on an unknown kid). The API reference's static files say their
- * own (revalidate with ETag).
+ * own (revalidate with ETag). A 304 repeats what its 200 said.
  */
 const CACHE_CONTROL: Readonly<Record<string, string>> = {
   '/.well-known/jwks.json': 'public, max-age=300',
+  // The dashboard's page and modules hold no secret; they are kept but checked by ETag on every
+  // use, so a new release is never run against an old module.
+  '/': 'no-cache',
+  '/web/:file': 'no-cache',
 };
 
 function isDocsRoute(url: string): boolean {
   return url === '/docs' || url.startsWith('/docs/');
+}
+
+function isDashboardRoute(url: string): boolean {
+  return url === '/' || url === '/web/:file';
 }
 
 /**
@@ -72,15 +100,21 @@ export function securityHeaders(app: FastifyInstance): void {
     ...HELMET_OPTIONS,
     contentSecurityPolicy: { useDefaults: false, directives: DOCS_CSP },
   });
+  const dashboard = helmet({
+    ...HELMET_OPTIONS,
+    contentSecurityPolicy: { useDefaults: false, directives: DASHBOARD_CSP },
+  });
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('cache-control', 'no-store');
-    const headers = isDocsRoute(request.routeOptions.url ?? '') ? docs : api;
+    const route = request.routeOptions.url ?? '';
+    const headers = isDocsRoute(route) ? docs : isDashboardRoute(route) ? dashboard : api;
     headers(request.raw, reply.raw, () => done());
   });
   // Only a success may be kept: a refusal (a credential in the query, an outage) never is.
   app.addHook('onSend', (request, reply, payload, done) => {
     const cacheable = CACHE_CONTROL[request.routeOptions.url ?? ''];
-    if (cacheable !== undefined && reply.statusCode === 200) reply.header('cache-control', cacheable);
+    if (cacheable !== undefined && (reply.statusCode === 200 || reply.statusCode === 304))
+      reply.header('cache-control', cacheable);
     done(null, payload);
   });
 }

@@ -1,0 +1,85 @@
+import { wireAddKey } from './add-key.js';
+import { onSessionEnded, SessionEndedError } from './api.js';
+import { wireDebugger } from './debugger.js';
+import { announce, byId, fill } from './dom.js';
+import { wireKeyActions } from './key-actions.js';
+import { loadKeys, wireKeyList } from './keys.js';
+import { logout, resume, showLogin, wireLogin } from './login.js';
+import { wireSnippets } from './snippets.js';
+import { type Me, setMe } from './state.js';
+
+// The dashboard's entry point: one page, three views picked by the URL's fragment (#keys,
+// #debugger, #snippets), so Back and bookmarks work. The fragment never carries anything secret.
+
+const VIEWS = ['keys', 'debugger', 'snippets'] as const;
+type View = (typeof VIEWS)[number];
+
+function viewOf(hash: string): View {
+  const name = hash.replace(/^#/, '');
+  return (VIEWS as readonly string[]).includes(name) ? (name as View) : 'keys';
+}
+
+function showView(view: View, moveFocus: boolean): void {
+  for (const name of VIEWS) byId(`${name}-view`, HTMLElement).hidden = name !== view;
+  for (const link of document.querySelectorAll<HTMLAnchorElement>('#nav a')) {
+    if (link.hash === `#${view}`) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  // Its heading takes focus, so a screen reader starts reading the view that was just opened.
+  if (moveFocus) byId(`${view}-title`, HTMLElement).focus();
+}
+
+function setLoggedIn(me: Me | undefined): void {
+  byId('login-view', HTMLElement).hidden = me !== undefined;
+  byId('nav', HTMLElement).hidden = me === undefined;
+  byId('account', HTMLElement).hidden = me === undefined;
+  fill(byId('account-email', HTMLElement), me?.user.email ?? '');
+  if (me === undefined) for (const name of VIEWS) byId(`${name}-view`, HTMLElement).hidden = true;
+}
+
+function enter(me: Me, moveFocus: boolean): void {
+  setMe(me);
+  setLoggedIn(me);
+  showView(viewOf(location.hash), moveFocus);
+  loadKeys().catch(() => {});
+}
+
+function leave(notice?: string): void {
+  setMe(undefined);
+  setLoggedIn(undefined);
+  showLogin(notice);
+}
+
+function start(): void {
+  wireLogin((me) => {
+    enter(me, true);
+    announce(`Logged in as ${me.user.email}.`);
+  });
+  wireKeyList();
+  wireKeyActions(loadKeys);
+  wireAddKey(loadKeys);
+  wireDebugger();
+  wireSnippets();
+  // Any 401 on a call made with the session: back to the login form, saying why.
+  onSessionEnded((message) => {
+    for (const dialog of document.querySelectorAll('dialog')) dialog.close();
+    leave(`Your session has ended: ${message} Log in again to continue.`);
+  });
+  byId('logout', HTMLButtonElement).addEventListener('click', () => {
+    logout()
+      .then(() => leave('You have logged out.'))
+      .catch(() => leave('You have logged out.'));
+  });
+  window.addEventListener('hashchange', () => {
+    if (!byId('nav', HTMLElement).hidden) showView(viewOf(location.hash), true);
+  });
+  resume()
+    .then((me) => (me ? enter(me, false) : leave()))
+    .catch((error: unknown) => {
+      // An ended session has shown the login form already.
+      if (!(error instanceof SessionEndedError))
+        leave(`The dashboard could not start: ${(error as Error).message}`);
+    });
+}
+
+start();
