@@ -62,12 +62,19 @@ export function radioValue(form: HTMLFormElement, name: string): string {
  * Says `message` in the page's polite live region, so a screen reader hears what a click did
  * without its focus moving.
  */
+let fading: ReturnType<typeof setTimeout> | undefined;
+
 export function announce(message: string): void {
   const region = byId('status', HTMLElement);
   // Emptied first: the same message twice in a row is read twice.
   region.textContent = '';
+  clearTimeout(fading);
   requestAnimationFrame(() => {
     region.textContent = message;
+    // Seen long enough to read, then out of the way; it has been spoken by then.
+    fading = setTimeout(() => {
+      region.textContent = '';
+    }, 8000);
   });
 }
 

@@ -7,7 +7,11 @@ import { currentMe, setKeys } from './state.js';
 // The keys the user may see, as a table that turns into stacked cards on a phone (the CSS reads
 // each cell's data-label for the caption it shows there).
 
-const FAMILY: Record<KeyView['family'], string> = { 'ec-p256': 'P-256', rsa: 'RSA' };
+const STATUS_WORDS: Record<KeyView['status'], string> = {
+  active: 'Active',
+  disabled: 'Disabled',
+  revoked: 'Revoked',
+};
 const STATUS_ORDER: Record<KeyView['status'], number> = { active: 0, disabled: 1, revoked: 2 };
 
 function ownerText(key: KeyView): string {
@@ -18,7 +22,7 @@ function ownerText(key: KeyView): string {
 
 function statusCell(key: KeyView) {
   return [
-    h('span', { class: `badge badge-${key.status}` }, key.status),
+    h('span', { class: `badge badge-${key.status}` }, STATUS_WORDS[key.status]),
     key.revokes_at && key.status !== 'revoked'
       ? h('span', { class: 'relative' }, `rotated out: revoked ${fromNow(key.revokes_at)}`)
       : null,
@@ -56,10 +60,18 @@ function row(key: KeyView): HTMLTableRowElement {
       { scope: 'row', 'data-label': 'Key' },
       h('span', { class: 'key-label' }, key.label ?? 'Unlabelled key'),
       h('span', { class: 'mono small' }, key.key_id),
-      h('span', { class: 'small muted' }, `${FAMILY[key.family]} ${key.bits} · ${key.algorithms.join(', ')}`),
+      h(
+        'span',
+        { class: 'small muted' },
+        `${key.family === 'rsa' ? `RSA ${key.bits}` : 'P-256'} · ${key.algorithms.join(', ')}`,
+      ),
     ),
     cell('Status', ...statusCell(key)),
-    cell('Fingerprint', h('span', { class: 'mono small' }, key.fingerprint)),
+    h(
+      'td',
+      { 'data-label': 'Fingerprint', class: 'fingerprint' },
+      h('span', { class: 'mono small' }, key.fingerprint),
+    ),
     cell('Owner', ownerText(key)),
     cell('Last used', timeCell(key.last_used_at, 'never')),
     cell('Expires', timeCell(key.expires_at, 'never')),
