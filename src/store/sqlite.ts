@@ -283,9 +283,10 @@ export class SqliteStore implements Store {
       if (row.status !== 'active') return { ok: false, reason: 'not_active' };
       if (row.revokes_at !== null) return { ok: false, reason: 'already_rotated' };
       // The old key is on its way out, so it does not hold a place the replacement needs.
-      this.sql('UPDATE keys SET revokes_at = ?, replaced_by = ? WHERE id = ?').run(revokesAt, record.id, kid);
+      this.sql('UPDATE keys SET revokes_at = ? WHERE id = ?').run(revokesAt, kid);
       this.checkCaps(record, caps);
       this.insertKeyRow(record);
+      this.sql('UPDATE keys SET replaced_by = ? WHERE id = ?').run(record.id, kid);
       this.bumpKeyRevision();
       const old = toKey(this.sql('SELECT * FROM keys WHERE id = ?').get(kid) as Row);
       return { ok: true, old, key: record };
