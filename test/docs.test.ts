@@ -48,7 +48,8 @@ test('the reason-code registry holds the closed set DESIGN.md names', () => {
     [...REASON_CODE_LIST].sort(),
     `token_missing token_malformed alg_not_allowed kid_missing kid_unknown kid_mismatch key_revoked
 key_disabled key_expired iss_mismatch signature_invalid claim_missing claim_invalid token_expired
-token_not_yet_valid lifetime_too_long iat_in_future aud_mismatch role_invalid role_not_permitted jti_reused session_revoked`
+token_not_yet_valid lifetime_too_long iat_in_future aud_mismatch role_invalid role_not_permitted
+sub_not_permitted jti_reused session_revoked`
       .split(/\s+/)
       .sort(),
   );

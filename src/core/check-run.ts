@@ -12,6 +12,7 @@ export const CHECK_NAMES = [
   'signature',
   'iss',
   'sub',
+  'owner',
   'jti',
   'exp',
   'iat',

@@ -53,6 +53,11 @@ export const ERROR_CODES = {
     message: 'This clashes with something that exists already; nothing was changed.',
     hint: 'Use the one that exists, or change the request.',
   },
+  limit_reached: {
+    status: 409,
+    message: 'This would take you past a limit on how many live keys may be held; nothing was changed.',
+    hint: 'Revoke a key you no longer use, or rotate one instead of adding another.',
+  },
   body_too_large: {
     status: 413,
     message: 'The request body is too large.',

@@ -8,6 +8,13 @@ import { isoTime } from './time.ts';
 /** A key may sign only while it is active and unexpired. */
 export function checkKeyUsable(key: KeyRecord, now: number): Rejection | undefined {
   if (key.status === 'revoked') return reject('key_revoked', { actual: 'revoked' });
+  if (key.revokesAt !== null && now >= key.revokesAt) {
+    return reject('key_revoked', {
+      message: `The key that signed this token was rotated out${key.replacedBy ? ` (replaced by ${key.replacedBy})` : ''}; its grace ended at ${isoTime(key.revokesAt)}.`,
+      hint: 'Sign with the key that replaced it.',
+      actual: 'revoked',
+    });
+  }
   if (key.status === 'disabled') return reject('key_disabled', { actual: 'disabled' });
   if (key.expiresAt !== null && now >= key.expiresAt) {
     return reject('key_expired', { expected: `before ${isoTime(key.expiresAt)}`, actual: isoTime(now) });

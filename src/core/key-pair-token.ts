@@ -12,6 +12,7 @@ import {
 } from './claim-checks.ts';
 import { checkHeaderAlg, checkHeaderParams, resolveKid } from './header-checks.ts';
 import { checkAlgorithmForKey, checkKeyUsable, verifySignature } from './key-checks.ts';
+import { checkOwner, checkOwnerRole, type KeyOwner } from './key-owner.ts';
 import type { VerificationPolicy } from './policy.ts';
 import { type Rejection, reject } from './reason-codes.ts';
 import type { Role } from './roles.ts';
@@ -30,6 +31,7 @@ export interface KeyPairValues {
   signature: true;
   iss: string;
   sub: string;
+  owner: KeyOwner | null;
   jti: string;
   exp: UnixSeconds;
   iat: UnixSeconds;
@@ -42,6 +44,8 @@ export interface KeyPairValues {
 export interface KeyPairEnv<K extends ResolvedKey = ResolvedKey> {
   /** The key the service found for the kid the token names, if any. */
   key: K | undefined;
+  /** The owner of `key` when it is a user's key, as the store has them now. */
+  owner?: KeyOwner | undefined;
   policy: VerificationPolicy;
   now: UnixSeconds;
 }
@@ -114,6 +118,11 @@ export const KEY_PAIR_CHECKS: readonly Check<KeyPairValues, KeyPairEnv>[] = chec
       run: ({ key, format }) => checkIssuer(format.payload, key.record),
     }),
     check({ name: 'sub', needs: ['format'], run: ({ format }) => checkStringClaim(format.payload, 'sub') }),
+    check({
+      name: 'owner',
+      needs: ['signature', 'key', 'sub'],
+      run: ({ key, sub }, { owner }) => checkOwner(sub, key.record, owner),
+    }),
     check({ name: 'jti', needs: ['format'], run: ({ format }) => checkStringClaim(format.payload, 'jti') }),
     check({
       name: 'exp',
@@ -143,7 +152,10 @@ export const KEY_PAIR_CHECKS: readonly Check<KeyPairValues, KeyPairEnv>[] = chec
     check({
       name: 'role',
       needs: ['signature', 'key', 'format'],
-      run: ({ key, format }) => checkRole(format.payload, key.record),
+      run: ({ key, format }, { owner }) => {
+        const role = checkRole(format.payload, key.record);
+        return (role.ok && key.record.ownerUserId !== null && checkOwnerRole(role.value, owner)) || role;
+      },
     }),
   ],
 );

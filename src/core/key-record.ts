@@ -17,6 +17,12 @@ export interface KeyRecord {
   roles: Role[];
   defaultRole: Role;
   label: string | null;
+  /** The user the key belongs to, or null for a key of the organization (DESIGN.md "Key ownership"). */
+  ownerUserId: string | null;
+  /** Set on a key being rotated out: from this time it is revoked, by itself. */
+  revokesAt: number | null;
+  /** The key that replaced this one in a rotation. */
+  replacedBy: string | null;
   createdAt: number;
   lastUsedAt: number | null;
 }

@@ -84,6 +84,10 @@ export const REASON_CODES = {
     message: 'The key is not allowed to sign tokens with this role.',
     hint: 'Use a role the key allows, or ask an administrator to register a key with that role.',
   },
+  sub_not_permitted: {
+    message: 'The key belongs to one user, and the token names someone else as "sub".',
+    hint: 'Set "sub" to the user id of the key\'s owner (GET /auth/signing-keys shows it), or sign with a key of the organization.',
+  },
   jti_reused: {
     message: 'This token id (jti) was already used by a different token.',
     hint: 'Give every new token a fresh jti (a UUID or a nanosecond timestamp); reuse the same token instead of re-signing with the same jti.',

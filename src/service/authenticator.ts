@@ -2,6 +2,7 @@ import type { UserRecord } from '../core/account-records.ts';
 import { type CheckResult, CheckRun, fail, type Outcome, pass, type Step } from '../core/check-run.ts';
 import { kidToLookUp } from '../core/header-checks.ts';
 import { checkKeyUsable } from '../core/key-checks.ts';
+import { grantableRoles, type KeyOwner } from '../core/key-owner.ts';
 import { type KeyPairClaims, verifyKeyPairToken } from '../core/key-pair-token.ts';
 import type { VerificationPolicy } from '../core/policy.ts';
 import { type ReasonCode, type Rejection, reject } from '../core/reason-codes.ts';
@@ -48,7 +49,7 @@ export interface AuthenticatorDeps {
 /** The replay ledger is consulted only for a token that passed every other check. */
 const REPLAY: Step = {
   name: 'replay',
-  needs: ['iss', 'sub', 'jti', 'exp', 'iat', 'nbf', 'lifetime', 'aud', 'role'],
+  needs: ['iss', 'sub', 'owner', 'jti', 'exp', 'iat', 'nbf', 'lifetime', 'aud', 'role'],
 };
 /** The session's state in the store, for a session token that passed every other check. */
 const SESSION_STATE: Step = {
@@ -79,7 +80,8 @@ export class Authenticator {
   async authenticate(input: string): Promise<Principal> {
     const now = this.clock();
     const hash = TokenCache.hash(input);
-    const hit = this.cachedPrincipal(hash, now);
+    const cached = this.cachedPrincipal(hash, now);
+    const hit = cached instanceof Promise ? await cached : cached;
     if (hit) return hit;
     const run = new CheckRun('first-failure');
     const token = intake(run, input);
@@ -144,16 +146,48 @@ export class Authenticator {
   }
 
   /** A token verified before, still in date and signed by a key that is usable right now. */
-  private cachedPrincipal(hash: string, now: UnixSeconds): Principal | undefined {
+  private cachedPrincipal(
+    hash: string,
+    now: UnixSeconds,
+  ): Principal | undefined | Promise<Principal | undefined> {
     const hit = this.cache.get(hash);
     if (!hit) return undefined;
     const key = this.deps.directory.cached(hit.kid);
     if (key && hit.exp > now - this.deps.policy.leewaySeconds && !checkKeyUsable(key.record, now)) {
+      if (key.record.ownerUserId !== null)
+        return this.cachedForOwner(hash, hit.principal, key.record.ownerUserId, now);
       this.deps.directory.noteUsed(hit.kid, now);
       return hit.principal;
     }
     this.cache.delete(hash);
     return undefined;
+  }
+
+  /**
+   * A cached token of a user's key stands only while its owner still may sign it (active, and
+   * holding a role that covers the token's): the owner is read on every request, as a session's
+   * user is. Otherwise the token goes through every check again, which names the reason.
+   */
+  private async cachedForOwner(
+    hash: string,
+    principal: Principal,
+    ownerId: string,
+    now: UnixSeconds,
+  ): Promise<Principal | undefined> {
+    const owner = await this.ownerOf(ownerId);
+    if (owner?.status === 'active' && grantableRoles(owner.role).includes(principal.role)) {
+      this.deps.directory.noteUsed(principal.kid, now);
+      return principal;
+    }
+    this.cache.delete(hash);
+    return undefined;
+  }
+
+  /** The owner of a user's key as the store has them now; undefined for a key of the organization. */
+  private async ownerOf(userId: string | null | undefined): Promise<KeyOwner | undefined> {
+    if (!userId) return undefined;
+    const user = await this.deps.store.getUser(userId);
+    return user && { id: user.id, email: user.email, status: user.status, role: user.role };
   }
 
   /** The registered key a key-pair token names: from memory, or (awaited only then) the store. */
@@ -167,7 +201,12 @@ export class Authenticator {
   private async verifyKeyPair(jws: CompactJws, now: UnixSeconds, run: CheckRun): Promise<VerifiedKeyPair> {
     const found = this.keyFor(jws);
     const key = found instanceof Promise ? await found : found;
-    const verified = verifyKeyPairToken<DirectoryEntry>(jws, { key, policy: this.deps.policy, now }, run);
+    const owner = key?.record.ownerUserId ? await this.ownerOf(key.record.ownerUserId) : undefined;
+    const verified = verifyKeyPairToken<DirectoryEntry>(
+      jws,
+      { key, owner, policy: this.deps.policy, now },
+      run,
+    );
     if (!verified.ok) throw new AuthError(verified.rejection);
     return verified.claims;
   }
@@ -206,7 +245,12 @@ export class Authenticator {
     now: UnixSeconds,
   ): Promise<Principal | undefined> {
     const key = await this.keyFor(jws);
-    const verified = verifyKeyPairToken<DirectoryEntry>(jws, { key, policy: this.deps.policy, now }, run);
+    const owner = await this.ownerOf(key?.record.ownerUserId);
+    const verified = verifyKeyPairToken<DirectoryEntry>(
+      jws,
+      { key, owner, policy: this.deps.policy, now },
+      run,
+    );
     if (!run.ready(REPLAY) || !verified.ok) return undefined;
     const { iss, jti, key: entry } = verified.claims;
     const binding = await this.deps.store.peekJti(iss, jti, TokenCache.hash(input), now);

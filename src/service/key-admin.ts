@@ -1,10 +1,18 @@
 import type { Algorithm } from '../core/algorithms.ts';
 import { isIssuedId } from '../core/ids.ts';
 import { intakePublicKey, KeyIntakeError } from '../core/key-intake.ts';
+import { grantableRoles } from '../core/key-owner.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import { DEFAULT_KEY_ROLES, DEFAULT_ROLE, isRole, ROLES, type Role } from '../core/roles.ts';
 import { type Clock, isoTime, type UnixSeconds } from '../core/time.ts';
-import { ConflictError, type Org, type Store } from '../store/store.ts';
+import {
+  ConflictError,
+  KeyCapError,
+  type KeyCaps,
+  type NewKey,
+  type Org,
+  type Store,
+} from '../store/store.ts';
 import { InputError } from './input-error.ts';
 import type { KeyDirectory } from './key-directory.ts';
 
@@ -18,6 +26,10 @@ export interface RegisterKeyInput {
   label?: string;
   /** Only an admin may register a key that can sign admin tokens. */
   grantedByAdmin: boolean;
+  /** The user the key will belong to (DESIGN.md "Key ownership"); absent for a key of the organization. */
+  owner?: { id: string; role: Role };
+  /** Live-key caps to hold the organization and the owner to; the CLI operator has none. */
+  caps?: KeyCaps;
 }
 
 export interface RegisteredKey {
@@ -27,6 +39,7 @@ export interface RegisteredKey {
   algorithms: readonly Algorithm[];
   roles: Role[];
   default_role: Role;
+  owner_user_id: string | null;
 }
 
 /** Organizations and their keys: registration, listing, and status changes. */
@@ -74,7 +87,19 @@ export class KeyAdmin {
   async registerKey(input: RegisterKeyInput): Promise<RegisteredKey> {
     const now = this.clock();
     await this.requireOrg(input.orgId);
-    const roles = parseRoles(input.roles, input.grantedByAdmin);
+    const prepared = this.prepareKey(input, now);
+    const record = await this.storeKey(() => this.store.insertKey(prepared.key, now, input.caps));
+    this.directory?.invalidate(record);
+    return registered(record, prepared.algorithms);
+  }
+
+  /**
+   * Checks every field of a registration and reads the public key, changing nothing: a
+   * registration or a rotation stores what this returns.
+   */
+  prepareKey(input: RegisterKeyInput, now: UnixSeconds): { key: NewKey; algorithms: readonly Algorithm[] } {
+    const ceiling = input.owner ? grantableRoles(input.owner.role) : ROLES;
+    const roles = parseRoles(input.roles, input.grantedByAdmin, ceiling, input.owner?.role);
     const defaultRole = parseDefaultRole(input.defaultRole, roles);
     const expiresAt = parseExpiry(input.expiresAt, now);
     const label = input.label?.trim() || null;
@@ -94,22 +119,27 @@ export class KeyAdmin {
         throw new InputError('invalid_input', 'public_key', error.message, error.hint);
       throw error;
     }
-    let record: KeyRecord;
+    return {
+      key: {
+        orgId: input.orgId,
+        spkiPem: canonical.spkiPem,
+        thumbprint: canonical.thumbprint,
+        family: canonical.family,
+        bits: canonical.bits,
+        expiresAt,
+        roles,
+        defaultRole,
+        label,
+        ownerUserId: input.owner?.id ?? null,
+      },
+      algorithms: canonical.algorithms,
+    };
+  }
+
+  /** Runs a store write that inserts a key, turning what the store refuses into input errors. */
+  async storeKey<T>(write: () => Promise<T>): Promise<T> {
     try {
-      record = await this.store.insertKey(
-        {
-          orgId: input.orgId,
-          spkiPem: canonical.spkiPem,
-          thumbprint: canonical.thumbprint,
-          family: canonical.family,
-          bits: canonical.bits,
-          expiresAt,
-          roles,
-          defaultRole,
-          label,
-        },
-        now,
-      );
+      return await write();
     } catch (error) {
       if (error instanceof ConflictError) {
         throw new InputError(
@@ -120,17 +150,18 @@ export class KeyAdmin {
             'Use the key id you were given for it (keygate key list), or register a new key pair.',
         );
       }
+      if (error instanceof KeyCapError) {
+        throw new InputError(
+          'limit_reached',
+          'public_key',
+          error.scope === 'org'
+            ? `This organization already has ${error.limit} live keys, the most it may hold.`
+            : `You already have ${error.limit} live keys, the most one user may hold.`,
+          'Revoke a key you no longer use (or rotate one instead of adding another), then try again.',
+        );
+      }
       throw error;
     }
-    this.directory?.invalidate(record);
-    return {
-      org_id: record.orgId,
-      key_id: record.id,
-      fingerprint: record.thumbprint,
-      algorithms: canonical.algorithms,
-      roles: record.roles,
-      default_role: record.defaultRole,
-    };
   }
 
   async listKeys(orgId: string): Promise<KeyRecord[]> {
@@ -161,8 +192,29 @@ export class KeyAdmin {
   }
 }
 
-function parseRoles(roles: readonly string[] | undefined, grantedByAdmin: boolean): Role[] {
-  if (roles === undefined || roles.length === 0) return [...DEFAULT_KEY_ROLES];
+/** The fields a registration answers with. */
+export function registered(record: KeyRecord, algorithms: readonly Algorithm[]): RegisteredKey {
+  return {
+    org_id: record.orgId,
+    key_id: record.id,
+    fingerprint: record.thumbprint,
+    algorithms,
+    roles: record.roles,
+    default_role: record.defaultRole,
+    owner_user_id: record.ownerUserId,
+  };
+}
+
+function parseRoles(
+  roles: readonly string[] | undefined,
+  grantedByAdmin: boolean,
+  ceiling: readonly Role[],
+  ownerRole: Role | undefined,
+): Role[] {
+  if (roles === undefined || roles.length === 0) {
+    const defaults = DEFAULT_KEY_ROLES.filter((role) => ceiling.includes(role));
+    return defaults.length > 0 ? defaults : [...ceiling];
+  }
   const unique = [...new Set(roles.map((r) => r.trim()))];
   for (const role of unique) {
     if (!isRole(role)) {
@@ -180,6 +232,15 @@ function parseRoles(roles: readonly string[] | undefined, grantedByAdmin: boolea
       'roles',
       'Only an administrator may register a key that signs admin tokens.',
       'Leave out "admin", or ask an administrator.',
+    );
+  }
+  const beyond = (unique as Role[]).find((role) => !ceiling.includes(role));
+  if (beyond && ownerRole) {
+    throw new InputError(
+      'forbidden',
+      'roles',
+      `You hold the role "${ownerRole}", so a key of yours cannot sign "${beyond}" tokens: a user cannot grant a role they do not hold.`,
+      `Leave "roles" out, or use ${ceiling.map((role) => `"${role}"`).join(', ')}.`,
     );
   }
   return unique as Role[];

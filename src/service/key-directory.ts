@@ -114,8 +114,17 @@ export class KeyDirectory {
         this.knownKids = new Set(states.map((state) => state.id));
         for (const state of states) {
           const entry = this.entries.get(state.id);
-          if (entry && (entry.record.status !== state.status || entry.record.expiresAt !== state.expiresAt)) {
-            entry.record = { ...entry.record, status: state.status, expiresAt: state.expiresAt };
+          if (
+            entry &&
+            (entry.record.status !== state.status ||
+              entry.record.expiresAt !== state.expiresAt ||
+              entry.record.revokesAt !== state.revokesAt)
+          ) {
+            // A changed revokesAt is a rotation, which also named the replacement: read it again.
+            entry.record =
+              entry.record.revokesAt === state.revokesAt
+                ? { ...entry.record, status: state.status, expiresAt: state.expiresAt }
+                : ((await this.store.getKey(state.id)) ?? entry.record);
           }
         }
         for (const kid of this.entries.keys()) if (!this.knownKids.has(kid)) this.entries.delete(kid);

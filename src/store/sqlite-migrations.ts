@@ -166,4 +166,14 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   DROP TABLE server_keys;
   ALTER TABLE server_keys_v4 RENAME TO server_keys;
   `,
+  `
+  -- Key ownership (DESIGN.md): a key registered by a user for themselves names them; a key of
+  -- the organization names no one. A rotated key records its replacement and the end of its
+  -- grace, from which it is revoked (the service's sweep then sets its status).
+  ALTER TABLE keys ADD COLUMN owner_user_id TEXT REFERENCES users(id);
+  ALTER TABLE keys ADD COLUMN revokes_at INTEGER;
+  ALTER TABLE keys ADD COLUMN replaced_by TEXT REFERENCES keys(id);
+  CREATE INDEX keys_by_owner ON keys (owner_user_id) WHERE owner_user_id IS NOT NULL;
+  CREATE INDEX keys_by_revokes_at ON keys (revokes_at) WHERE revokes_at IS NOT NULL AND status <> 'revoked';
+  `,
 ];

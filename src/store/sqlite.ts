@@ -24,10 +24,13 @@ import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 import {
   ConflictError,
   type JtiBinding,
+  KeyCapError,
+  type KeyCaps,
   type KeyState,
   type LoginReservation,
   type NewKey,
   type Org,
+  type RotateResult,
   type StatusChange,
   type Store,
   StoreUnavailableError,
@@ -256,37 +259,58 @@ export class SqliteStore implements Store {
     );
   }
 
-  async insertKey(key: NewKey, now: number): Promise<KeyRecord> {
-    const record: KeyRecord = {
-      ...key,
-      id: randomUUID(),
-      status: 'active',
-      createdAt: now,
-      lastUsedAt: null,
-    };
-    try {
-      await this.write(() =>
-        this.transaction(() => {
-          this.sql(
-            `INSERT INTO keys (id, org_id, spki_pem, thumbprint, family, bits, status, expires_at, roles, default_role,
-               label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          ).run(
-            record.id,
-            record.orgId,
-            record.spkiPem,
-            record.thumbprint,
-            record.family,
-            record.bits,
-            record.status,
-            record.expiresAt,
-            record.roles.join(','),
-            record.defaultRole,
-            record.label,
+  async insertKey(key: NewKey, now: number, caps?: KeyCaps): Promise<KeyRecord> {
+    const record = newKeyRecord(key, now);
+    await this.writeKey(record, () => {
+      this.checkCaps(record, caps);
+      this.insertKeyRow(record);
+      this.bumpKeyRevision();
+    });
+    return record;
+  }
+
+  async rotateKey(
+    kid: string,
+    replacement: NewKey,
+    revokesAt: number,
+    now: number,
+    caps?: KeyCaps,
+  ): Promise<RotateResult> {
+    const record = newKeyRecord(replacement, now);
+    return this.writeKey(record, (): RotateResult => {
+      const row = this.sql('SELECT status, revokes_at FROM keys WHERE id = ?').get(kid) as Row | undefined;
+      if (!row) return { ok: false, reason: 'not_found' };
+      if (row.status !== 'active') return { ok: false, reason: 'not_active' };
+      if (row.revokes_at !== null) return { ok: false, reason: 'already_rotated' };
+      // The old key is on its way out, so it does not hold a place the replacement needs.
+      this.sql('UPDATE keys SET revokes_at = ? WHERE id = ?').run(revokesAt, kid);
+      this.checkCaps(record, caps);
+      this.insertKeyRow(record);
+      this.sql('UPDATE keys SET replaced_by = ? WHERE id = ?').run(record.id, kid);
+      this.bumpKeyRevision();
+      const old = toKey(this.sql('SELECT * FROM keys WHERE id = ?').get(kid) as Row);
+      return { ok: true, old, key: record };
+    });
+  }
+
+  async revokeDueKeys(now: number): Promise<number> {
+    return this.write(() =>
+      this.transaction(() => {
+        const changes = Number(
+          this.sql("UPDATE keys SET status = 'revoked' WHERE revokes_at <= ? AND status <> 'revoked'").run(
             now,
-          );
-          this.bumpKeyRevision();
-        }),
-      );
+          ).changes,
+        );
+        if (changes > 0) this.bumpKeyRevision();
+        return changes;
+      }),
+    );
+  }
+
+  /** Runs `work` (which inserts `record`) in a write transaction; a taken thumbprint is a ConflictError. */
+  private async writeKey<T>(record: KeyRecord, work: () => T): Promise<T> {
+    try {
+      return await this.write(() => this.transaction(work));
     } catch (error) {
       if (String((error as Error).message).includes('UNIQUE constraint failed')) {
         const sameOrg = await this.read(() =>
@@ -306,7 +330,46 @@ export class SqliteStore implements Store {
       }
       throw error;
     }
-    return record;
+  }
+
+  /** Inside the insert's transaction, so concurrent inserts cannot both take the last place. */
+  private checkCaps(record: KeyRecord, caps: KeyCaps | undefined): void {
+    if (!caps) return;
+    const live = "status <> 'revoked' AND revokes_at IS NULL";
+    const inOrg = Number(
+      (this.sql(`SELECT count(*) AS n FROM keys WHERE org_id = ? AND ${live}`).get(record.orgId) as Row).n,
+    );
+    if (inOrg >= caps.perOrg) throw new KeyCapError('org', caps.perOrg);
+    if (record.ownerUserId === null) return;
+    const owned = Number(
+      (
+        this.sql(`SELECT count(*) AS n FROM keys WHERE owner_user_id = ? AND ${live}`).get(
+          record.ownerUserId,
+        ) as Row
+      ).n,
+    );
+    if (owned >= caps.perOwner) throw new KeyCapError('owner', caps.perOwner);
+  }
+
+  private insertKeyRow(record: KeyRecord): void {
+    this.sql(
+      `INSERT INTO keys (id, org_id, spki_pem, thumbprint, family, bits, status, expires_at, roles, default_role,
+         label, owner_user_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      record.id,
+      record.orgId,
+      record.spkiPem,
+      record.thumbprint,
+      record.family,
+      record.bits,
+      record.status,
+      record.expiresAt,
+      record.roles.join(','),
+      record.defaultRole,
+      record.label,
+      record.ownerUserId,
+      record.createdAt,
+    );
   }
 
   async getKey(kid: string): Promise<KeyRecord | undefined> {
@@ -323,12 +386,23 @@ export class SqliteStore implements Store {
     return rows.map(toKey);
   }
 
+  async listKeysByOwner(userId: string): Promise<KeyRecord[]> {
+    const rows = await this.read(
+      () =>
+        this.sql('SELECT * FROM keys WHERE owner_user_id = ? ORDER BY created_at, id').all(userId) as Row[],
+    );
+    return rows.map(toKey);
+  }
+
   async listKeyStates(): Promise<KeyState[]> {
-    const rows = await this.read(() => this.sql('SELECT id, status, expires_at FROM keys').all() as Row[]);
+    const rows = await this.read(
+      () => this.sql('SELECT id, status, expires_at, revokes_at FROM keys').all() as Row[],
+    );
     return rows.map((row) => ({
       id: String(row.id),
       status: String(row.status) as KeyStatus,
-      expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+      expiresAt: nullableNumber(row.expires_at),
+      revokesAt: nullableNumber(row.revokes_at),
     }));
   }
 
@@ -826,7 +900,26 @@ function toKey(row: Row): KeyRecord {
     roles: String(row.roles).split(',') as Role[],
     defaultRole: String(row.default_role) as Role,
     label: row.label === null ? null : String(row.label),
+    ownerUserId: row.owner_user_id === null ? null : String(row.owner_user_id),
+    revokesAt: nullableNumber(row.revokes_at),
+    replacedBy: row.replaced_by === null ? null : String(row.replaced_by),
     createdAt: Number(row.created_at),
-    lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
+    lastUsedAt: nullableNumber(row.last_used_at),
+  };
+}
+
+function nullableNumber(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value);
+}
+
+function newKeyRecord(key: NewKey, now: number): KeyRecord {
+  return {
+    ...key,
+    id: randomUUID(),
+    status: 'active',
+    revokesAt: null,
+    replacedBy: null,
+    createdAt: now,
+    lastUsedAt: null,
   };
 }

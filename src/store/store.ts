@@ -12,9 +12,25 @@ export interface Org {
   createdAt: UnixSeconds;
 }
 
-export type KeyState = Pick<KeyRecord, 'id' | 'status' | 'expiresAt'>;
+export type KeyState = Pick<KeyRecord, 'id' | 'status' | 'expiresAt' | 'revokesAt'>;
 
-export type NewKey = Omit<KeyRecord, 'id' | 'status' | 'createdAt' | 'lastUsedAt'>;
+export type NewKey = Omit<
+  KeyRecord,
+  'id' | 'status' | 'createdAt' | 'lastUsedAt' | 'revokesAt' | 'replacedBy'
+>;
+
+/**
+ * How many live keys (not revoked, not being rotated out) an organization and one user may hold.
+ * A key of the organization counts toward `perOrg` only; a user's key toward both.
+ */
+export interface KeyCaps {
+  perOrg: number;
+  perOwner: number;
+}
+
+export type RotateResult =
+  | { ok: true; old: KeyRecord; key: KeyRecord }
+  | { ok: false; reason: 'not_found' | 'not_active' | 'already_rotated' };
 
 /** What binding a (iss, jti) pair found: new, held by this same token, or held by another token. */
 export type JtiBinding = 'bound' | 'same-token' | 'reused';
@@ -46,6 +62,18 @@ export class ConflictError extends Error {
  * waits, full, I/O error): the request may succeed later. A bug in a caller or in the store is
  * never reported as this.
  */
+/** An insert would take the organization or the owner past its KeyCaps; nothing was written. */
+export class KeyCapError extends Error {
+  override readonly name = 'KeyCapError';
+  readonly scope: 'org' | 'owner';
+  readonly limit: number;
+  constructor(scope: 'org' | 'owner', limit: number) {
+    super(`The ${scope === 'org' ? 'organization' : 'user'} already holds ${limit} live keys.`);
+    this.scope = scope;
+    this.limit = limit;
+  }
+}
+
 export class StoreUnavailableError extends CodedError {
   override readonly name = 'StoreUnavailableError';
   /** `message` says what the database reported: for the log and the operator, never for a client. */
@@ -69,9 +97,25 @@ export interface Store {
    * Fails with ConflictError when any key, in any organization, has the same thumbprint: one key
    * pair belongs to one organization. Of concurrent inserts of one key pair, exactly one succeeds.
    */
-  insertKey(key: NewKey, now: UnixSeconds): Promise<KeyRecord>;
+  insertKey(key: NewKey, now: UnixSeconds, caps?: KeyCaps): Promise<KeyRecord>;
   getKey(kid: string): Promise<KeyRecord | undefined>;
   listKeys(orgId: string): Promise<KeyRecord[]>;
+  /** The keys one user owns. */
+  listKeysByOwner(userId: string): Promise<KeyRecord[]>;
+  /**
+   * Registers `replacement` (as insertKey, caps counted without the old key) and marks `kid`
+   * replaced by it and revoked from `revokesAt`, in one transaction. Only an active key that is
+   * not already being rotated out can be rotated.
+   */
+  rotateKey(
+    kid: string,
+    replacement: NewKey,
+    revokesAt: UnixSeconds,
+    now: UnixSeconds,
+    caps?: KeyCaps,
+  ): Promise<RotateResult>;
+  /** Revokes every key whose rotation grace has ended by `now`; returns how many. */
+  revokeDueKeys(now: UnixSeconds): Promise<number>;
   /** Every key's id and what can change about it: what a verifying node needs to stay current. */
   listKeyStates(): Promise<KeyState[]>;
   /** Revocation is final: a revoked key can be neither enabled nor disabled. */

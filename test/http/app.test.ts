@@ -119,7 +119,20 @@ test('/auth/hello answers 200 for any token, by GET, by form POST (spec 004) and
     assert.deepEqual(
       results.checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok]),
       [
-        ...['token', 'format', 'header', 'alg', 'kid', 'key', 'algorithm', 'signature', 'iss', 'sub', 'jti'],
+        ...[
+          'token',
+          'format',
+          'header',
+          'alg',
+          'kid',
+          'key',
+          'algorithm',
+          'signature',
+          'iss',
+          'sub',
+          'owner',
+          'jti',
+        ],
         ...['exp', 'iat', 'nbf', 'lifetime', 'aud', 'role', 'replay'],
       ].map((name) => [name, true]),
     );

@@ -25,7 +25,7 @@ async function outcome(token: string): Promise<'accepted' | string> {
 
 async function explainCode(token: string): Promise<string | undefined> {
   const report = await f.keygate.authenticator.explain(token);
-  assert.equal(report.checks.length, 18, 'every key-pair check is reported');
+  assert.equal(report.checks.length, 19, 'every key-pair check is reported');
   return report.code;
 }
 

@@ -62,6 +62,7 @@ test('writes waiting for another process to release its lock leave the event loo
           roles: ['user'],
           defaultRole: 'user',
           label: null,
+          ownerUserId: null,
         },
         NOW,
       ),

@@ -210,6 +210,7 @@ test('migration 4 on an older database: one key pair per org, normalised user na
           roles: ['user'],
           defaultRole: 'user',
           label: null,
+          ownerUserId: null,
         },
         NOW,
       ),

@@ -31,6 +31,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         roles: ['user', 'service'],
         defaultRole: 'user',
         label: 'ci',
+        ownerUserId: null,
       };
     };
 
@@ -56,6 +57,8 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         ...input,
         id: key.id,
         status: 'active',
+        revokesAt: null,
+        replacedBy: null,
         createdAt: NOW,
         lastUsedAt: null,
       });
@@ -63,7 +66,9 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       await assert.rejects(store.insertKey(input, NOW), ConflictError);
       assert.equal(await store.keyRevision(), afterInsert, 'a refused insert changes nothing');
       assert.deepEqual(await store.listKeys(org.id), [key]);
-      assert.deepEqual(await store.listKeyStates(), [{ id: key.id, status: 'active', expiresAt: null }]);
+      assert.deepEqual(await store.listKeyStates(), [
+        { id: key.id, status: 'active', expiresAt: null, revokesAt: null },
+      ]);
       assert.equal(await store.getKey('00000000-0000-4000-8000-000000000000'), undefined);
       const other = await store.createOrg({ name: 'Other' }, NOW);
       await assert.rejects(store.insertKey({ ...input, orgId: other.id }, NOW), ConflictError);
