@@ -3,6 +3,7 @@ import { generatePair, type KeyKind } from './crypto.js';
 import { announce, busy, byId, control, radioValue } from './dom.js';
 import { expiryOf, onSubmit } from './forms.js';
 import { showGenerated } from './key-result.js';
+import { refusePrivateKey } from './key-text.js';
 
 // Two ways to add a key: make a pair here (only the public half is sent), or register a public
 // key made elsewhere, pasted or read from a file in this page (the file is not uploaded as such:
@@ -45,6 +46,7 @@ async function generate(form: HTMLFormElement, reload: () => Promise<void>): Pro
 async function upload(form: HTMLFormElement, reload: () => Promise<void>): Promise<void> {
   const button = control(form, 'submit', HTMLButtonElement);
   const publicKey = control(form, 'public_key', HTMLTextAreaElement).value;
+  refusePrivateKey(publicKey, 'public_key');
   const key = await busy(button, 'Registering…', () => register(publicKey, optionsOf(form)));
   form.reset();
   announce(`Public key registered as ${key.key_id}.`);

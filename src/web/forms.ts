@@ -19,12 +19,24 @@ export function clearErrors(form: HTMLFormElement): void {
   if (formError) fill(formError);
 }
 
+/** A refusal made in this page before anything was sent, shown as the API's own would be. */
+export class FieldError extends Error {
+  readonly field: string;
+  readonly hint: string;
+  constructor(field: string, message: string, hint: string) {
+    super(message);
+    this.field = field;
+    this.hint = hint;
+  }
+}
+
 function describe(error: unknown): {
   message: string;
   hint?: string | undefined;
   field?: string | undefined;
 } {
   if (error instanceof ApiError) return error.detail;
+  if (error instanceof FieldError) return error;
   return { message: error instanceof Error ? error.message : String(error) };
 }
 

@@ -4,6 +4,7 @@ import { announce, busy, byId, control, fill, radioValue } from './dom.js';
 import { fromNow, keyName } from './format.js';
 import { onSubmit } from './forms.js';
 import { showGenerated } from './key-result.js';
+import { refusePrivateKey } from './key-text.js';
 
 // Revoke and rotate, each in a modal <dialog>: the browser traps focus in it, Escape closes it,
 // and focus goes back where it was.
@@ -58,6 +59,8 @@ async function rotate(form: HTMLFormElement): Promise<void> {
   const button = control(form, 'confirm', HTMLButtonElement);
   const mode = radioValue(form, 'mode');
   const grace = control(form, 'grace_seconds', HTMLInputElement).value.trim();
+  if (mode === 'paste')
+    refusePrivateKey(control(form, 'public_key', HTMLTextAreaElement).value, 'public_key');
   await busy(button, 'Rotating…', async () => {
     let pair: GeneratedPair | undefined;
     let publicKey = control(form, 'public_key', HTMLTextAreaElement).value;
