@@ -27,7 +27,7 @@ function register(publicKey: string, options: KeyOptions): Promise<RegisteredKey
   return api<RegisteredKey>('POST', '/auth/signing-keys', { body: { public_key: publicKey, ...options } });
 }
 
-async function generate(form: HTMLFormElement, reload: () => Promise<void>): Promise<void> {
+async function generate(form: HTMLFormElement, reload: () => Promise<unknown>): Promise<void> {
   const button = control(form, 'submit', HTMLButtonElement);
   const kind = radioValue(form, 'kind') as KeyKind;
   const options = optionsOf(form);
@@ -43,7 +43,7 @@ async function generate(form: HTMLFormElement, reload: () => Promise<void>): Pro
   await showGenerated(pair, key, 'Key pair generated and registered');
 }
 
-async function upload(form: HTMLFormElement, reload: () => Promise<void>): Promise<void> {
+async function upload(form: HTMLFormElement, reload: () => Promise<unknown>): Promise<void> {
   const button = control(form, 'submit', HTMLButtonElement);
   const publicKey = control(form, 'public_key', HTMLTextAreaElement).value;
   refusePrivateKey(publicKey, 'public_key');
@@ -65,7 +65,7 @@ async function readKeyFile(input: HTMLInputElement, field: HTMLTextAreaElement):
   announce(`Read ${file.name} into the public key field.`);
 }
 
-export function wireAddKey(reload: () => Promise<void>): void {
+export function wireAddKey(reload: () => Promise<unknown>): void {
   const generateForm = byId('generate-form', HTMLFormElement);
   const uploadForm = byId('upload-form', HTMLFormElement);
   onSubmit(generateForm, (form) => generate(form, reload));

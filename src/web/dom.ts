@@ -64,6 +64,12 @@ export function radioValue(form: HTMLFormElement, name: string): string {
  */
 let fading: ReturnType<typeof setTimeout> | undefined;
 
+/** Takes the last status message away (it belongs to a page that is no longer shown). */
+export function clearAnnouncement(): void {
+  clearTimeout(fading);
+  byId('status', HTMLElement).textContent = '';
+}
+
 export function announce(message: string): void {
   const region = byId('status', HTMLElement);
   // Emptied first: the same message twice in a row is read twice.

@@ -9,12 +9,14 @@ import { refusePrivateKey } from './key-text.js';
 // Revoke and rotate, each in a modal <dialog>: the browser traps focus in it, Escape closes it,
 // and focus goes back where it was.
 
-let reload: () => Promise<void> = async () => {};
+let reload: () => Promise<unknown> = async () => {};
 let target: KeyView | undefined;
 
-function afterChange(message: string): Promise<void> {
-  announce(message);
-  return reload().then(() => byId('keys-title', HTMLElement).focus());
+/** Reloads the list, then says what changed (`message` is read after the reload: its times are then measured on a fresh server clock). */
+async function afterChange(message: () => string): Promise<void> {
+  await reload();
+  byId('keys-title', HTMLElement).focus();
+  announce(message());
 }
 
 export function openRevoke(key: KeyView): void {
@@ -50,7 +52,7 @@ async function revoke(form: HTMLFormElement): Promise<void> {
     api<KeyView>('DELETE', `/auth/signing-keys/${encodeURIComponent(key.key_id)}`),
   );
   byId('revoke-dialog', HTMLDialogElement).close();
-  await afterChange(`Key ${keyName(key)} is revoked: tokens it signed are refused from now on.`);
+  await afterChange(() => `Key ${keyName(key)} is revoked: tokens it signed are refused from now on.`);
 }
 
 async function rotate(form: HTMLFormElement): Promise<void> {
@@ -77,16 +79,16 @@ async function rotate(form: HTMLFormElement): Promise<void> {
     );
     byId('rotate-dialog', HTMLDialogElement).close();
     const old = rotation.replaced;
-    const until = old.revokes_at ? `is revoked ${fromNow(old.revokes_at)}` : 'is revoked';
-    await afterChange(
-      `Key ${keyName(key)} rotated: the new key is ${rotation.key.key_id}; the old one ${until}.`,
-    );
+    await afterChange(() => {
+      const until = old.revokes_at ? `is revoked ${fromNow(old.revokes_at)}` : 'is revoked';
+      return `Key ${keyName(key)} rotated: the new key is ${rotation.key.key_id}; the old one ${until}.`;
+    });
     if (pair) await showGenerated(pair, rotation.key, 'Key rotated: the new pair');
   });
 }
 
 /** Wires both dialogs; `afterwards` reloads the key list once a key changed. */
-export function wireKeyActions(afterwards: () => Promise<void>): void {
+export function wireKeyActions(afterwards: () => Promise<unknown>): void {
   reload = afterwards;
   const revokeForm = byId('revoke-form', HTMLFormElement);
   const rotateForm = byId('rotate-form', HTMLFormElement);

@@ -27,6 +27,15 @@ function idRow(term: string, value: string) {
   return [h('dt', {}, term), h('dd', { class: 'mono' }, value)];
 }
 
+function closeButton(): HTMLButtonElement {
+  const button = h('button', { type: 'button', class: 'button-quiet' }, 'Done: I saved the private key');
+  button.addEventListener('click', () => {
+    forgetPrivateKey();
+    byId('keys-title', HTMLElement).focus();
+  });
+  return button;
+}
+
 export async function showGenerated(pair: GeneratedPair, key: RegisteredKey, title: string): Promise<void> {
   forgetPrivateKey();
   downloadUrl = URL.createObjectURL(new Blob([pair.privatePem], { type: 'application/x-pem-file' }));
@@ -63,6 +72,7 @@ export async function showGenerated(pair: GeneratedPair, key: RegisteredKey, tit
     ),
     h('h3', {}, 'Test token'),
     verdict,
+    h('p', { class: 'result-actions' }, closeButton()),
   );
   card.hidden = false;
   card.focus();

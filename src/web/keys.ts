@@ -24,7 +24,7 @@ function statusCell(key: KeyView) {
   return [
     h('span', { class: `badge badge-${key.status}` }, STATUS_WORDS[key.status]),
     key.revokes_at && key.status !== 'revoked'
-      ? h('span', { class: 'relative' }, `rotated out: revoked ${fromNow(key.revokes_at)}`)
+      ? h('span', { class: 'relative' }, `Rotated out: revoked ${fromNow(key.revokes_at)}`)
       : null,
   ];
 }
@@ -32,18 +32,20 @@ function statusCell(key: KeyView) {
 function actionsCell(key: KeyView) {
   if (key.status === 'revoked') return h('span', { class: 'muted' }, 'none');
   const name = keyName(key);
-  const rotate = h(
-    'button',
-    { type: 'button', class: 'button-small', 'aria-label': `Rotate key ${name}` },
-    'Rotate',
-  );
   const revoke = h(
     'button',
     { type: 'button', class: 'button-small button-danger', 'aria-label': `Revoke key ${name}` },
     'Revoke',
   );
-  rotate.addEventListener('click', () => openRotate(key));
   revoke.addEventListener('click', () => openRevoke(key));
+  // A key being rotated out has its replacement already: it can only be revoked sooner.
+  if (key.revokes_at !== null) return h('div', { class: 'row-actions' }, revoke);
+  const rotate = h(
+    'button',
+    { type: 'button', class: 'button-small', 'aria-label': `Rotate key ${name}` },
+    'Rotate',
+  );
+  rotate.addEventListener('click', () => openRotate(key));
   return h('div', { class: 'row-actions' }, rotate, revoke);
 }
 
@@ -93,8 +95,8 @@ function table(keys: KeyView[]): HTMLElement {
   );
 }
 
-/** Fetches the key list, shares it with the other views and draws it. */
-export async function loadKeys(): Promise<void> {
+/** Fetches the key list, shares it with the other views and draws it; false when it could not. */
+export async function loadKeys(): Promise<boolean> {
   const error = byId('keys-error', HTMLElement);
   const holder = byId('keys-table', HTMLElement);
   try {
@@ -107,14 +109,17 @@ export async function loadKeys(): Promise<void> {
         ? h('p', { class: 'empty' }, 'No keys yet. Generate a key pair or upload a public key below.')
         : table(list.keys),
     );
+    return true;
   } catch (caught) {
-    if (caught instanceof SessionEndedError) return;
+    if (caught instanceof SessionEndedError) return false;
     const detail = (caught as { detail?: { message: string; hint?: string } }).detail;
     fill(
       error,
       h('span', {}, `The keys could not be loaded: ${detail?.message ?? (caught as Error).message}`),
       detail?.hint ? h('span', { class: 'hint' }, detail.hint) : null,
     );
+    fill(holder);
+    return false;
   }
 }
 
@@ -122,7 +127,9 @@ export function wireKeyList(): void {
   const refresh = byId('keys-refresh', HTMLButtonElement);
   refresh.addEventListener('click', () => {
     busy(refresh, 'Refreshing…', loadKeys)
-      .then(() => announce('Key list refreshed.'))
+      .then((loaded) => {
+        if (loaded) announce('Key list refreshed.');
+      })
       .catch(() => {});
   });
 }

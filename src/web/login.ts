@@ -50,8 +50,11 @@ export function showLogin(notice?: string): void {
   const box = byId('login-notice', HTMLElement);
   fill(box, notice ?? '');
   box.hidden = notice === undefined;
-  control(form, 'password', HTMLInputElement).value = '';
-  control(form, 'user', HTMLInputElement).focus();
+  const password = control(form, 'password', HTMLInputElement);
+  password.value = '';
+  const user = control(form, 'user', HTMLInputElement);
+  // Back after a session ended, the email is still there: the password is what is missing.
+  (user.value ? password : user).focus();
 }
 
 export function wireLogin(onLogin: (me: Me) => void): void {

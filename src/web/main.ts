@@ -1,7 +1,7 @@
 import { wireAddKey } from './add-key.js';
 import { onSessionEnded, SessionEndedError } from './api.js';
 import { wireDebugger } from './debugger.js';
-import { announce, byId, fill } from './dom.js';
+import { announce, byId, clearAnnouncement, fill } from './dom.js';
 import { wireKeyActions } from './key-actions.js';
 import { loadKeys, wireKeyList } from './keys.js';
 import { logout, resume, showLogin, wireLogin } from './login.js';
@@ -41,10 +41,11 @@ function enter(me: Me, moveFocus: boolean): void {
   setMe(me);
   setLoggedIn(me);
   showView(viewOf(location.hash), moveFocus);
-  loadKeys().catch(() => {});
+  loadKeys().catch(() => false);
 }
 
 function leave(notice?: string): void {
+  clearAnnouncement();
   setMe(undefined);
   setLoggedIn(undefined);
   showLogin(notice);

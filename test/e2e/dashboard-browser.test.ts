@@ -115,6 +115,10 @@ describe('the dashboard in a browser', { skip }, () => {
 
   /** A full-page screenshot at desktop and at phone width; at phone width nothing may overflow sideways. */
   async function snap(name: string): Promise<void> {
+    // A full-page capture draws the fixed status message half-way down the page, over whatever is
+    // there: it is emptied first (its text is asserted where it matters). Not by the screenshot's
+    // own injected style, which the page's CSP refuses, as it should.
+    await page.evaluate('document.getElementById("status").textContent = ""');
     for (const [device, size] of Object.entries(VIEWPORTS)) {
       await page.setViewportSize(size);
       await page.screenshot({ path: new URL(`${name}-${device}.png`, SHOTS).pathname, fullPage: true });
@@ -317,7 +321,10 @@ describe('the dashboard in a browser', { skip }, () => {
     const result = page.locator('#key-result');
     await result.getByRole('heading', { name: 'Key rotated: the new pair' }).waitFor();
     await result.getByText('the pair works').waitFor({ timeout: 15_000 });
-    await row(generatedKid).getByText('rotated out: revoked in 1 hour').waitFor();
+    await row(generatedKid).getByText('Rotated out: revoked in 1 hour').waitFor();
+    assert.deepEqual(await row(generatedKid).getByRole('button').allTextContents(), ['Revoke']);
+    await page.locator('#status').getByText('the old one is revoked in 1 hour').waitFor();
+    await snap('09-rotated');
     assert.equal(await row('Laptop').count(), 2, 'the new key keeps the label');
   });
 
@@ -330,7 +337,7 @@ describe('the dashboard in a browser', { skip }, () => {
     await dialog.getByRole('button', { name: 'Revoke key' }).click();
     await row('CI server').getByText('Revoked').waitFor();
     assert.equal(await row('CI server').getByRole('button').count(), 0, 'a revoked key has no actions');
-    await snap('09-revoked');
+    await snap('10-revoked');
     const refused = await api('/v1/whoami', userToken(rsa.privateKey, rsaKid));
     assert.equal(refused.status, 401);
     assert.equal(refused.body.error.code, 'key_revoked');
@@ -357,7 +364,9 @@ describe('the dashboard in a browser', { skip }, () => {
     assert.match((await notice.textContent()) ?? '', /Your session has ended: .+ Log in again/);
     assert.equal(await session(), null);
     assert.equal(await page.getByRole('heading', { name: 'Signing keys' }).isVisible(), false);
-    await snap('10-session-ended');
+    assert.equal(await page.locator('#status').textContent(), '', 'no message of the page left behind');
+    assert.equal(await page.evaluate('document.activeElement.id'), 'login-password');
+    await snap('11-session-ended');
   });
 
   test('no request held the password or a private key, none left this origin; no console error but the expected', async () => {
