@@ -32,6 +32,12 @@ const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, 
 const skip =
   existsSync(CHROMIUM) || process.env.CI ? false : 'needs Debian chromium (apt-get install chromium)';
 
+// The Python snippet runs too where PyJWT is installed (Debian's python3-jwt, which .ci/run
+// installs, lives under /usr/bin/python3, which another python3 on PATH may shadow).
+const python = ['python3', '/usr/bin/python3'].find(
+  (candidate) => spawnSync(candidate, ['-c', 'import jwt, cryptography'], { stdio: 'ignore' }).status === 0,
+);
+
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 interface Recorded {
@@ -275,7 +281,7 @@ describe('the dashboard in a browser', { skip }, () => {
     await snap('05-debugger');
   });
 
-  test("snippets carry the user's ids; the copied TypeScript signs a token the API accepts", async () => {
+  test("snippets carry the user's ids; the copied TypeScript (and Python) sign tokens the API accepts", async () => {
     await page.getByRole('link', { name: 'Code snippets' }).click();
     await page.getByLabel('Key', { exact: true }).selectOption(generatedKid);
     const ids = (await page.locator('#snippet-body dl').textContent()) ?? '';
@@ -301,11 +307,22 @@ describe('the dashboard in a browser', { skip }, () => {
     assert.equal(whoami.status, 200, JSON.stringify(whoami.body));
     assert.deepEqual([whoami.body.results.sub, whoami.body.results.kid], [userId, generatedKid]);
 
+    const texts: Record<string, string> = {};
     for (const name of ['Python', 'Go']) {
       await page.getByRole('tab', { name }).click();
       const text = (await page.locator('#snippet-panel pre').textContent()) ?? '';
       for (const value of [f.orgId, generatedKid, userId, AUD])
         assert.ok(text.includes(value), `${name}: ${value}`);
+      texts[name] = text;
+    }
+    await page.getByRole('tab', { name: 'curl' }).click();
+    assert.ok((await page.locator('#snippet-panel pre').textContent())?.includes(`${base}/v1/whoami`));
+    if (python) {
+      writeFileSync(join(work, 'keygate_token.py'), texts.Python as string);
+      const py = spawnSync(python, ['keygate_token.py'], { cwd: work, encoding: 'utf8' });
+      assert.equal(py.status, 0, py.stderr);
+      const accepted = await api('/v1/whoami', py.stdout.trim());
+      assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
     }
   });
 
