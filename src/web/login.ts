@@ -2,7 +2,6 @@ import { api, clearSession, type LoginResult, type Principal, readSession, saveS
 import { sha256Hex } from './crypto.js';
 import { busy, byId, control, fill } from './dom.js';
 import { onSubmit } from './forms.js';
-import { forgetPrivateKey } from './key-result.js';
 import { type Me, setMe } from './state.js';
 
 // Logging in and out. Spec 004's login takes `pass_hash`, the SHA-256 hex of the password: the
@@ -40,7 +39,6 @@ export async function logout(): Promise<void> {
   const session = readSession();
   clearSession();
   setMe(undefined);
-  forgetPrivateKey();
   if (session) await api('POST', '/auth/logout', { token: session.token }).catch(() => {});
 }
 

@@ -1,8 +1,10 @@
 import { wireAddKey } from './add-key.js';
 import { onSessionEnded, SessionEndedError } from './api.js';
 import { wireDebugger } from './debugger.js';
-import { announce, byId, clearAnnouncement, fill } from './dom.js';
+import { announce, byId, clearAnnouncement, fill, h } from './dom.js';
+import { clearErrors } from './forms.js';
 import { wireKeyActions } from './key-actions.js';
+import { forgetPrivateKey } from './key-result.js';
 import { loadKeys, wireKeyList } from './keys.js';
 import { logout, resume, showLogin, wireLogin } from './login.js';
 import { wireSnippets } from './snippets.js';
@@ -44,8 +46,27 @@ function enter(me: Me, moveFocus: boolean): void {
   loadKeys().catch(() => false);
 }
 
-function leave(notice?: string): void {
+/**
+ * Empties everything the last user saw or typed: the next person at this tab, after a log out or
+ * an ended session, finds no key list, token or private key of theirs.
+ */
+function forgetViews(): void {
   clearAnnouncement();
+  forgetPrivateKey();
+  for (const id of ['generate-form', 'upload-form', 'debug-form']) {
+    const form = byId(id, HTMLFormElement);
+    form.reset();
+    clearErrors(form);
+  }
+  const debugResult = byId('debug-result', HTMLElement);
+  fill(debugResult);
+  debugResult.hidden = true;
+  fill(byId('keys-error', HTMLElement));
+  fill(byId('keys-table', HTMLElement), h('p', { class: 'muted' }, 'Loading keys…'));
+}
+
+function leave(notice?: string): void {
+  forgetViews();
   setMe(undefined);
   setLoggedIn(undefined);
   showLogin(notice);

@@ -56,6 +56,7 @@ describe('keygate CLI end to end', () => {
 
   test('the server prints the way from a public key to an accepted token', () => {
     assert.match(banner, /listening on http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(banner, /dashboard: http:\/\/127\.0\.0\.1:\d+\/ /);
     for (const step of ['org create', 'keygen --out my.key', 'key add', 'token --key my.key', 'hello --url'])
       assert.ok(banner.includes(step), step);
   });

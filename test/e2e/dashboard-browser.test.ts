@@ -374,6 +374,14 @@ describe('the dashboard in a browser', { skip }, () => {
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('heading', { name: 'Signing keys' }).waitFor();
     await row('Laptop').first().waitFor();
+    // Nothing of before the log out is left: no private key on offer, no debugged token.
+    assert.equal(await page.locator('#key-result').isVisible(), false);
+    assert.deepEqual(
+      await page.evaluate(
+        '[document.getElementById("debug-result").hidden, document.getElementById("debug-token").value]',
+      ),
+      [true, ''],
+    );
     f.now.value += 31 * 60;
     await page.getByRole('button', { name: 'Refresh' }).click();
     const notice = page.locator('#login-notice');

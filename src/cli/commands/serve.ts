@@ -106,6 +106,7 @@ function printBanner(config: Config, workers: number): void {
       `Keygate ${PACKAGE_VERSION} listening on ${url} (${workers} worker${workers === 1 ? '' : 's'})`,
       `  store:     ${database}`,
       `  audiences: ${config.policy.audiences.join(', ')}`,
+      `  dashboard: ${url}/ (log in as a user: keys, token debugger, code snippets)`,
       '',
       'From a public key to an accepted token, in another terminal:',
       `  ${cli} org create --name "My Org"                         # prints ORG_ID`,
