@@ -31,15 +31,15 @@ const DOCS_CSP = {
  * The dashboard runs only its own module scripts and stylesheet: no inline script or style (not
  * even a style attribute), so an injected string can never run, and it talks to this origin only.
  * Trusted Types with no policy make every string-to-HTML sink (innerHTML and the like) throw: the
- * page builds its DOM from elements and text nodes. Its icon is a file; data: images are allowed
- * for the browser's own placeholder images.
+ * page builds its DOM from elements and text nodes. Its one image, the icon, is a file of its
+ * own, so images need no data: URLs either.
  */
 const DASHBOARD_CSP = {
   defaultSrc: ["'none'"],
   scriptSrc: ["'self'"],
   styleSrc: ["'self'"],
   connectSrc: ["'self'"],
-  imgSrc: ["'self'", 'data:'],
+  imgSrc: ["'self'"],
   baseUri: ["'none'"],
   formAction: ["'none'"],
   frameAncestors: ["'none'"],

@@ -326,18 +326,22 @@ describe('the dashboard in a browser', { skip }, () => {
     }
   });
 
-  test('rotates a key with a pair made in the page: the old one is revoked after the grace period', async () => {
+  test('rotates a key to an RSA 4096 pair made in the page: the old one is revoked after the grace period', async () => {
     await page.getByRole('link', { name: 'Keys' }).click();
     await row('Laptop').getByRole('button', { name: 'Rotate key Laptop' }).click();
     const dialog = page.getByRole('dialog', { name: 'Rotate this key' });
     await dialog.waitFor();
     assert.equal(await dialog.getByLabel('Algorithm').inputValue(), 'p256', 'the same algorithm by default');
+    // The other kind the page makes: RSA 4096, signing RS256 (RSASSA-PKCS1-v1_5).
+    await dialog.getByLabel('Algorithm').selectOption('rsa4096');
     await dialog.getByLabel('Grace period in seconds').fill('3600');
     await snap('08-rotate-dialog');
     await dialog.getByRole('button', { name: 'Rotate key' }).click();
     const result = page.locator('#key-result');
-    await result.getByRole('heading', { name: 'Key rotated: the new pair' }).waitFor();
+    await result.getByRole('heading', { name: 'Key rotated: the new pair' }).waitFor({ timeout: 60_000 });
     await result.getByText('the pair works').waitFor({ timeout: 15_000 });
+    assert.match((await result.locator('dl').first().textContent()) ?? '', /AlgorithmRS256$/);
+    await row('RSA 4096').getByText('Laptop').waitFor();
     await row(generatedKid).getByText('Rotated out: revoked in 1 hour').waitFor();
     assert.deepEqual(await row(generatedKid).getByRole('button').allTextContents(), ['Revoke']);
     await page.locator('#status').getByText('the old one is revoked in 1 hour').waitFor();

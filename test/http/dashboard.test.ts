@@ -12,7 +12,7 @@ import { type Fixture, fixture } from '../helpers.ts';
 // allowlist names, every module parses as plain JavaScript, and the page carries no inline code.
 
 const DASHBOARD_CSP =
-  "default-src 'none';script-src 'self';style-src 'self';connect-src 'self';img-src 'self' data:;base-uri 'none';form-action 'none';frame-ancestors 'none';require-trusted-types-for 'script';trusted-types 'none'";
+  "default-src 'none';script-src 'self';style-src 'self';connect-src 'self';img-src 'self';base-uri 'none';form-action 'none';frame-ancestors 'none';require-trusted-types-for 'script';trusted-types 'none'";
 
 let f: Fixture;
 let app: FastifyInstance;
