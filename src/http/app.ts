@@ -14,6 +14,7 @@ import { tokenGuard } from './require-token.ts';
 import { healthRoutes } from './routes/health.ts';
 import { helloRoutes } from './routes/hello.ts';
 import { sessionRoutes } from './routes/sessions.ts';
+import { signatureRoutes } from './routes/signatures.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 import { securityHeaders, setRawResponseHeaders } from './security-headers.ts';
 
@@ -92,9 +93,10 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   // Each route gets only the services it uses, so its dependencies are read off its signature.
-  const { store, policy, authenticator, sessions, hasher, keyring } = keygate;
+  const { store, policy, authenticator, sessions, hasher, keyring, signatures } = keygate;
   healthRoutes(app, { store });
   helloRoutes(app, { authenticator, policy });
+  signatureRoutes(app, { signatures });
   whoamiRoutes(app, tokenGuard(authenticator));
   await sessionRoutes(
     app,

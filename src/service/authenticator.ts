@@ -15,6 +15,7 @@ import type { JtiBinding, Store } from '../store/store.ts';
 import { AuthError } from './auth-error.ts';
 import { systemClock } from './clock.ts';
 import type { DirectoryEntry, KeyDirectory } from './key-directory.ts';
+import { readKeyOwner } from './key-owners.ts';
 import type { Principal } from './principal.ts';
 import type { ServerKeyring } from './server-keyring.ts';
 import type { Sessions } from './sessions.ts';
@@ -183,11 +184,8 @@ export class Authenticator {
     return undefined;
   }
 
-  /** The owner of a user's key as the store has them now; undefined for a key of the organization. */
-  private async ownerOf(userId: string | null | undefined): Promise<KeyOwner | undefined> {
-    if (!userId) return undefined;
-    const user = await this.deps.store.getUser(userId);
-    return user && { id: user.id, email: user.email, status: user.status, role: user.role };
+  private ownerOf(userId: string | null | undefined): Promise<KeyOwner | undefined> {
+    return readKeyOwner(this.deps.store, userId);
   }
 
   /** The registered key a key-pair token names: from memory, or (awaited only then) the store. */

@@ -12,6 +12,7 @@ import { KeyDirectory } from './key-directory.ts';
 import { type Argon2Params, PasswordHasher } from './password-hasher.ts';
 import { ServerKeyring } from './server-keyring.ts';
 import { Sessions } from './sessions.ts';
+import { Signatures } from './signatures.ts';
 import { UserAdmin } from './users.ts';
 
 /** The services one Keygate process runs, wired to one store. */
@@ -24,6 +25,7 @@ export interface Keygate {
   keys: KeyAdmin;
   users: UserAdmin;
   sessions: Sessions;
+  signatures: Signatures;
   keyring: ServerKeyring;
   hasher: PasswordHasher;
   close(): Promise<void>;
@@ -122,6 +124,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     keys,
     users: new UserAdmin({ store, hasher, clock, keys }),
     sessions,
+    signatures: new Signatures({ store, directory, clock }),
     keyring,
     hasher,
     async close() {
