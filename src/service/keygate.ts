@@ -116,7 +116,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
         pruning = false;
       }
     })().catch(() => {
-      // Expired rows are harmless (bindJti replaces them, ended sessions are refused, an ended
+      // Expired rows are harmless (bindJtis replaces them, ended sessions are refused, an ended
       // throttle window counts nothing); the next round tries again.
     });
   }, 60_000);
