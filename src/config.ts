@@ -37,6 +37,8 @@ export interface Config {
   limits: ServerLimits;
   /** How long a request waits for a store another process has locked before answering 503. */
   storeLockWaitMs: number;
+  /** Live keys an organization (KEYGATE_MAX_KEYS_PER_ORG) and a user (KEYGATE_MAX_KEYS_PER_USER) may hold through the API. */
+  keyCaps: { perOrg: number; perOwner: number };
 }
 
 export class ConfigError extends Error {
@@ -90,6 +92,10 @@ export function loadConfig(
     loginRateLimit: integer('KEYGATE_LOGIN_RATE_LIMIT', env.KEYGATE_LOGIN_RATE_LIMIT, 20, 1, 100000),
     limits: serverLimits(env),
     storeLockWaitMs: integer('KEYGATE_STORE_LOCK_WAIT_MS', env.KEYGATE_STORE_LOCK_WAIT_MS, 3000, 0, 60000),
+    keyCaps: {
+      perOrg: integer('KEYGATE_MAX_KEYS_PER_ORG', env.KEYGATE_MAX_KEYS_PER_ORG, 1000, 1, 10_000_000),
+      perOwner: integer('KEYGATE_MAX_KEYS_PER_USER', env.KEYGATE_MAX_KEYS_PER_USER, 10, 1, 10_000),
+    },
   };
 }
 

@@ -5,6 +5,7 @@ import type { VerificationPolicy } from '../src/core/policy.ts';
 import type { ReasonCode } from '../src/core/reason-codes.ts';
 import { AuthError } from '../src/service/auth-error.ts';
 import { type Keygate, startKeygate } from '../src/service/keygate.ts';
+import type { KeyCaps } from '../src/store/store.ts';
 
 export const VECTORS = new URL('./vectors/', import.meta.url);
 
@@ -83,7 +84,7 @@ let sharedRsa: TestPair | undefined;
 
 /** A Keygate on an in-memory SQLite store with a frozen clock, one org and one RSA-2048 key. */
 export async function fixture(
-  options: { pair?: TestPair; roles?: string[]; policy?: VerificationPolicy } = {},
+  options: { pair?: TestPair; roles?: string[]; policy?: VerificationPolicy; keyCaps?: KeyCaps } = {},
 ): Promise<Fixture> {
   sharedRsa ??= rsaPair(2048);
   const pair = options.pair ?? sharedRsa;
@@ -92,6 +93,7 @@ export async function fixture(
     database: ':memory:',
     policy: options.policy ?? POLICY,
     clock: () => now.value,
+    ...(options.keyCaps && { keyCaps: options.keyCaps }),
   });
   const org = await keygate.keys.createOrg('Test Org');
   const key = await keygate.keys.registerKey({

@@ -17,6 +17,7 @@ import { systemClock } from './clock.ts';
 import type { DirectoryEntry, KeyDirectory } from './key-directory.ts';
 import { readKeyOwner } from './key-owners.ts';
 import type { Principal } from './principal.ts';
+import { ReplayLedger } from './replay-ledger.ts';
 import type { ServerKeyring } from './server-keyring.ts';
 import type { Sessions } from './sessions.ts';
 import { TokenCache } from './token-cache.ts';
@@ -71,11 +72,13 @@ export class Authenticator {
   readonly cache: TokenCache;
   private readonly deps: AuthenticatorDeps;
   private readonly clock: Clock;
+  private readonly ledger: ReplayLedger;
 
   constructor(deps: AuthenticatorDeps) {
     this.deps = deps;
     this.clock = deps.clock ?? systemClock;
     this.cache = deps.cache ?? new TokenCache();
+    this.ledger = new ReplayLedger(deps.store, this.clock);
   }
 
   async authenticate(input: string): Promise<Principal> {
@@ -88,13 +91,12 @@ export class Authenticator {
     const token = intake(run, input);
     if (token.kind === 'session') return this.authenticateSession(token.jws, now);
     const verified = await this.verifyKeyPair(token.jws, now, run);
-    const binding = await this.deps.store.bindJti(
-      verified.iss,
-      verified.jti,
-      hash,
-      verified.exp + this.deps.policy.leewaySeconds,
-      now,
-    );
+    const binding = await this.ledger.bind({
+      iss: verified.iss,
+      jti: verified.jti,
+      tokenHash: hash,
+      expiresAt: verified.exp + this.deps.policy.leewaySeconds,
+    });
     const replay = replayOutcome(binding, verified.key.singleUseTokens);
     if (!replay.ok) throw new AuthError(replay.rejection);
     const principal = keyPrincipal(verified);

@@ -4,7 +4,7 @@ import type { VerificationPolicy } from '../core/policy.ts';
 import { DEFAULT_SESSION_POLICY, type SessionPolicy } from '../core/session-policy.ts';
 import type { Clock } from '../core/time.ts';
 import { openStore } from '../store/open-store.ts';
-import type { Store } from '../store/store.ts';
+import type { KeyCaps, Store } from '../store/store.ts';
 import { Authenticator } from './authenticator.ts';
 import { systemClock } from './clock.ts';
 import { KeyAdmin } from './key-admin.ts';
@@ -13,6 +13,7 @@ import { type Argon2Params, PasswordHasher } from './password-hasher.ts';
 import { ServerKeyring } from './server-keyring.ts';
 import { Sessions } from './sessions.ts';
 import { Signatures } from './signatures.ts';
+import { SigningKeys } from './signing-keys.ts';
 import { UserAdmin } from './users.ts';
 
 /** The services one Keygate process runs, wired to one store. */
@@ -28,6 +29,7 @@ export interface Keygate {
   signatures: Signatures;
   keyring: ServerKeyring;
   hasher: PasswordHasher;
+  signingKeys: SigningKeys;
   close(): Promise<void>;
 }
 
@@ -48,7 +50,11 @@ export interface KeygateOptions {
   hashConcurrency?: number;
   /** How long a request waits for a store another process has locked (KEYGATE_STORE_LOCK_WAIT_MS). */
   storeLockWaitMs?: number;
+  /** Live keys an organization and a user may hold through the API (KEYGATE_MAX_KEYS_PER_*). */
+  keyCaps?: KeyCaps;
 }
+
+export const DEFAULT_KEY_CAPS: KeyCaps = { perOrg: 1000, perOwner: 10 };
 
 export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   if (!options.secret && options.database !== ':memory:') {
@@ -106,11 +112,13 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
         await store.pruneJti(clock());
         await store.pruneSessions(clock());
         await store.pruneLoginAttempts(clock());
+        // Keys past their rotation grace are refused already (checkKeyUsable); this records it.
+        await store.revokeDueKeys(clock());
       } finally {
         pruning = false;
       }
     })().catch(() => {
-      // Expired rows are harmless (bindJti replaces them, ended sessions are refused, an ended
+      // Expired rows are harmless (bindJtis replaces them, ended sessions are refused, an ended
       // throttle window counts nothing); the next round tries again.
     });
   }, 60_000);
@@ -127,6 +135,13 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     signatures: new Signatures({ store, directory, clock }),
     keyring,
     hasher,
+    signingKeys: new SigningKeys({
+      store,
+      keys,
+      directory,
+      clock,
+      caps: options.keyCaps ?? DEFAULT_KEY_CAPS,
+    }),
     async close() {
       clearInterval(pruner);
       keyring.stop();

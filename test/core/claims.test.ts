@@ -78,6 +78,7 @@ test('/auth/hello reports every check in order, with expected, actual and a hint
       ['signature', true, null],
       ['iss', true, null],
       ['sub', true, null],
+      ['owner', true, null],
       ['jti', true, null],
       ['exp', false, 'token_expired'],
       ['iat', true, null],

@@ -1,0 +1,299 @@
+import type { Algorithm } from '../core/algorithms.ts';
+import { ALGORITHMS_BY_FAMILY } from '../core/algorithms.ts';
+import { isIssuedId } from '../core/ids.ts';
+import { grantableRoles } from '../core/key-owner.ts';
+import type { KeyRecord } from '../core/key-record.ts';
+import type { Role } from '../core/roles.ts';
+import { type Clock, isoTime } from '../core/time.ts';
+import type { KeyCaps, Store } from '../store/store.ts';
+import { InputError } from './input-error.ts';
+import type { KeyAdmin } from './key-admin.ts';
+import type { KeyDirectory } from './key-directory.ts';
+import type { Principal } from './principal.ts';
+
+/** Who is managing keys: an admin manages every key of the org, anyone else only their own. */
+export interface Actor {
+  orgId: string;
+  /** The user acting (a session's, or the owner of the admin key that signed the token); null for an org key. */
+  userId: string | null;
+  role: Role;
+}
+
+export type KeyOwnerView = { type: 'org'; id: string } | { type: 'user'; id: string; email: string | null };
+
+/** A key as GET /auth/signing-keys lists it. */
+export interface KeyView {
+  key_id: string;
+  org_id: string;
+  status: KeyRecord['status'];
+  label: string | null;
+  fingerprint: string;
+  family: KeyRecord['family'];
+  bits: number;
+  algorithms: readonly Algorithm[];
+  roles: Role[];
+  default_role: Role;
+  owner: KeyOwnerView;
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string | null;
+  revokes_at: string | null;
+  replaced_by: string | null;
+}
+
+export interface RegistrationView {
+  org_id: string;
+  key_id: string;
+  fingerprint: string;
+  algorithms: readonly Algorithm[];
+  roles: Role[];
+  default_role: Role;
+  owner: KeyOwnerView;
+}
+
+export interface RegisterBody {
+  public_key: string;
+  label?: string;
+  roles?: string[];
+  default_role?: string;
+  expires_at?: string | number;
+  /** "self": the key is the actor's own; "org": the organization's (admins only). */
+  owner?: 'self' | 'org';
+}
+
+/** The longest a rotated-out key may keep signing: long enough for a weekly deploy, no longer. */
+export const MAX_GRACE_SECONDS = 7 * 86400;
+
+/**
+ * Self-service signing keys (spec 002's registerSigningKey, DESIGN.md "Key ownership"): a user
+ * registers, lists, rotates and revokes their own keys; an admin those of the whole organization.
+ * What another organization holds, or another user for a non-admin, does not exist (404).
+ */
+export class SigningKeys {
+  private readonly deps: {
+    store: Store;
+    keys: KeyAdmin;
+    directory: KeyDirectory;
+    clock: Clock;
+    caps: KeyCaps;
+  };
+
+  constructor(deps: SigningKeys['deps']) {
+    this.deps = deps;
+  }
+
+  /**
+   * The actor behind a verified token. A session acts as its user; a key-pair token only with the
+   * admin role, as its key's owner (an organization key acts for no one user).
+   */
+  async actorFor(principal: Principal): Promise<Actor> {
+    if (principal.method === 'session')
+      return { orgId: principal.org_id, userId: principal.sub, role: principal.role };
+    if (principal.role !== 'admin') {
+      throw new InputError(
+        'forbidden',
+        'authorization',
+        `A key-pair token with the role "${principal.role}" cannot manage signing keys.`,
+        'Log in (POST /auth/login) and send the session token, or sign a token with the role "admin" with an admin key.',
+      );
+    }
+    const key = await this.deps.store.getKey(principal.kid);
+    return { orgId: principal.org_id, userId: key?.ownerUserId ?? null, role: 'admin' };
+  }
+
+  async register(actor: Actor, body: RegisterBody): Promise<RegistrationView> {
+    const owner = await this.ownerFor(actor, body.owner);
+    const registered = await this.deps.keys.registerKey({
+      orgId: actor.orgId,
+      publicKey: body.public_key,
+      grantedByAdmin: actor.role === 'admin',
+      caps: this.deps.caps,
+      ...(owner && { owner: { id: owner.id, role: owner.role } }),
+      ...(body.roles !== undefined && { roles: body.roles }),
+      ...(body.default_role !== undefined && { defaultRole: body.default_role }),
+      ...(body.expires_at !== undefined && { expiresAt: body.expires_at }),
+      ...(body.label !== undefined && { label: body.label }),
+    });
+    return {
+      org_id: registered.org_id,
+      key_id: registered.key_id,
+      fingerprint: registered.fingerprint,
+      algorithms: registered.algorithms,
+      roles: registered.roles,
+      default_role: registered.default_role,
+      owner: owner ? { type: 'user', id: owner.id, email: owner.email } : { type: 'org', id: actor.orgId },
+    };
+  }
+
+  async list(actor: Actor): Promise<KeyView[]> {
+    // Last-used times are batched in memory; write them first so the list shows this process's.
+    await this.deps.directory.flushLastUsed();
+    const records =
+      actor.role === 'admin'
+        ? await this.deps.store.listKeys(actor.orgId)
+        : actor.userId
+          ? await this.deps.store.listKeysByOwner(actor.userId)
+          : [];
+    const emails = await this.ownerEmails(records);
+    const now = this.deps.clock();
+    return records.map((record) => keyView(record, emails, now));
+  }
+
+  /** Revocation is final and immediate: the next request signed by the key is refused, cached or not. */
+  async revoke(actor: Actor, kid: string): Promise<KeyView> {
+    const record = await this.visibleKey(actor, kid);
+    const revoked = record.status === 'revoked' ? record : await this.deps.keys.setKeyStatus(kid, 'revoked');
+    return keyView(revoked, await this.ownerEmails([revoked]), this.deps.clock());
+  }
+
+  /**
+   * Registers `public_key` in place of key `kid`, with the old key's roles, label, expiry and
+   * owner, and lets the old key sign until `grace_seconds` from now, when it is revoked by itself.
+   */
+  async rotate(
+    actor: Actor,
+    kid: string,
+    body: { public_key: string; grace_seconds: number },
+  ): Promise<{ key: RegistrationView; replaced: KeyView }> {
+    const old = await this.visibleKey(actor, kid);
+    const grace = body.grace_seconds;
+    if (!Number.isSafeInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
+      throw new InputError(
+        'invalid_input',
+        'grace_seconds',
+        `grace_seconds must be a whole number from 0 to ${MAX_GRACE_SECONDS} (7 days).`,
+        'Give how long the old key may keep signing while your clients switch, e.g. 86400 for a day.',
+      );
+    }
+    if (old.status !== 'active' || old.revokesAt !== null) {
+      throw new InputError(
+        'conflict',
+        'kid',
+        old.revokesAt !== null
+          ? `Key ${kid} is already being rotated out (replaced by ${old.replacedBy}).`
+          : `Key ${kid} is ${old.status}; only an active key can be rotated.`,
+        'Rotate the key that replaced it, or register a new key.',
+      );
+    }
+    const now = this.deps.clock();
+    const owner = old.ownerUserId === null ? undefined : await this.deps.store.getUser(old.ownerUserId);
+    // A demoted owner's replacement gets only the roles they may still grant.
+    const roles = owner ? old.roles.filter((role) => grantableRoles(owner.role).includes(role)) : old.roles;
+    const prepared = this.deps.keys.prepareKey(
+      {
+        orgId: old.orgId,
+        publicKey: body.public_key,
+        roles,
+        ...(roles.includes(old.defaultRole) && { defaultRole: old.defaultRole }),
+        ...(old.expiresAt !== null && old.expiresAt > now && { expiresAt: old.expiresAt }),
+        ...(old.label !== null && { label: old.label }),
+        grantedByAdmin: true,
+        ...(owner && { owner: { id: owner.id, role: owner.role } }),
+      },
+      now,
+    );
+    const result = await this.deps.keys.storeKey(() =>
+      this.deps.store.rotateKey(kid, prepared.key, now + grace, now, this.deps.caps),
+    );
+    if (!result.ok) {
+      throw new InputError(
+        result.reason === 'not_found' ? 'not_found' : 'conflict',
+        'kid',
+        `Key ${kid} changed while it was being rotated (${result.reason.replace('_', ' ')}).`,
+        'List the keys again and retry.',
+      );
+    }
+    this.deps.directory.invalidate(result.old);
+    this.deps.directory.invalidate(result.key);
+    const emails = await this.ownerEmails([result.old]);
+    const view = keyView(result.key, emails, now);
+    return {
+      key: {
+        org_id: view.org_id,
+        key_id: view.key_id,
+        fingerprint: view.fingerprint,
+        algorithms: prepared.algorithms,
+        roles: view.roles,
+        default_role: view.default_role,
+        owner: view.owner,
+      },
+      replaced: keyView(result.old, emails, now),
+    };
+  }
+
+  /** The user a new key will belong to, or undefined for a key of the organization. */
+  private async ownerFor(actor: Actor, wanted: 'self' | 'org' | undefined) {
+    const admin = actor.role === 'admin';
+    const choice = wanted ?? (admin ? 'org' : 'self');
+    if (choice === 'org') {
+      if (!admin) {
+        throw new InputError(
+          'forbidden',
+          'owner',
+          'Only an administrator may register a key of the organization.',
+          'Leave "owner" out: your key will be your own.',
+        );
+      }
+      return undefined;
+    }
+    const user = actor.userId ? await this.deps.store.getUser(actor.userId) : undefined;
+    if (!user) {
+      throw new InputError(
+        'invalid_input',
+        'owner',
+        'This token acts for the organization, not for a user, so a key cannot be "self".',
+        'Leave "owner" out to register a key of the organization, or log in as the user.',
+      );
+    }
+    return user;
+  }
+
+  /** The key, if the actor may see it; anything else is a 404 that says nothing of who holds it. */
+  private async visibleKey(actor: Actor, kid: string): Promise<KeyRecord> {
+    const record = isIssuedId(kid) ? await this.deps.store.getKey(kid) : undefined;
+    const visible =
+      record !== undefined &&
+      record.orgId === actor.orgId &&
+      (actor.role === 'admin' || (actor.userId !== null && record.ownerUserId === actor.userId));
+    if (!record || !visible) {
+      throw new InputError(
+        'not_found',
+        'kid',
+        `You have no key with the id ${JSON.stringify(kid.slice(0, 80))}.`,
+        'Use a key_id from GET /auth/signing-keys.',
+      );
+    }
+    return record;
+  }
+
+  private async ownerEmails(records: readonly KeyRecord[]): Promise<Map<string, string | null>> {
+    const ids = [...new Set(records.flatMap((record) => (record.ownerUserId ? [record.ownerUserId] : [])))];
+    const users = await Promise.all(ids.map((id) => this.deps.store.getUser(id)));
+    return new Map(ids.map((id, i) => [id, users[i]?.email ?? null]));
+  }
+}
+
+/** `now` decides the status of a key whose rotation grace has ended before the sweep marked it. */
+function keyView(record: KeyRecord, emails: ReadonlyMap<string, string | null>, now: number): KeyView {
+  return {
+    key_id: record.id,
+    org_id: record.orgId,
+    status: record.revokesAt !== null && now >= record.revokesAt ? 'revoked' : record.status,
+    label: record.label,
+    fingerprint: record.thumbprint,
+    family: record.family,
+    bits: record.bits,
+    algorithms: ALGORITHMS_BY_FAMILY[record.family],
+    roles: record.roles,
+    default_role: record.defaultRole,
+    owner:
+      record.ownerUserId === null
+        ? { type: 'org', id: record.orgId }
+        : { type: 'user', id: record.ownerUserId, email: emails.get(record.ownerUserId) ?? null },
+    created_at: isoTime(record.createdAt),
+    last_used_at: record.lastUsedAt === null ? null : isoTime(record.lastUsedAt),
+    expires_at: record.expiresAt === null ? null : isoTime(record.expiresAt),
+    revokes_at: record.revokesAt === null ? null : isoTime(record.revokesAt),
+    replaced_by: record.replacedBy,
+  };
+}
