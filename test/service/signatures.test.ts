@@ -106,6 +106,32 @@ describe('Signatures.verify', () => {
     assert.deepEqual(await refusal(signed(pair, kid)), ['key_revoked', kid]);
   });
 
+  test('a rotated key signs through its grace, and is key_revoked after it', async () => {
+    const old = ecPair();
+    const kid = await register(old);
+    const replacement = f.keygate.keys.prepareKey(
+      { orgId: f.orgId, publicKey: ecPair().publicPem, grantedByAdmin: true },
+      NOW,
+    );
+    const rotated = await f.keygate.store.rotateKey(kid, replacement.key, NOW + 300, NOW);
+    assert.ok(rotated.ok);
+    await f.keygate.directory.refresh();
+    assert.equal((await verify(signed(old, kid))).valid, true);
+    f.now.value = NOW + 300;
+    try {
+      const verdict = await verify(signed(old, kid));
+      assert.equal(verdict.code, 'key_revoked');
+      assert.ok(
+        verdict.message?.startsWith(
+          `The key that signed this token was rotated out (replaced by ${rotated.key.id})`,
+        ),
+        verdict.message,
+      );
+    } finally {
+      f.now.value = NOW;
+    }
+  });
+
   test('the algorithm comes from the key: an RS256 header on a P-256 key is refused', async () => {
     assert.deepEqual(await refusal(signed(rsaPair(), f.kid, { alg: 'RS256' })), ['alg_not_allowed', f.kid]);
   });
