@@ -29,7 +29,10 @@ export interface MessageJws {
   signingInput: string;
 }
 
-export type ParsedMessage = { ok: true; jws: MessageJws } | { ok: false; rejection: Rejection };
+/** A refusal keeps the header when it decoded, so the answer can echo the kid that was sent. */
+export type ParsedMessage =
+  | { ok: true; jws: MessageJws }
+  | { ok: false; rejection: Rejection; header?: JsonObject };
 
 const malformed = (message: string, hint?: string): { ok: false; rejection: Rejection } => ({
   ok: false,
@@ -72,12 +75,12 @@ export function parseMessageJws(jws: string, detachedPayload?: string): ParsedMe
   const header = decodeHeader(headerPart);
   if (!header.ok) return header;
   const signature = decodeSignature(jws.slice(second + 1));
-  if (!signature.ok) return signature;
+  if (!signature.ok) return { ...signature, header: header.value };
   const payload =
     payloadPart === ''
       ? detachedMessage(headerPart, detachedPayload)
       : attachedMessage(payloadPart, detachedPayload);
-  if (!payload.ok) return payload;
+  if (!payload.ok) return { ...payload, header: header.value };
   const { text, signingInput } = payload.value;
   return {
     ok: true,

@@ -39,7 +39,7 @@ export class Signatures {
   async verify(input: SignedMessageInput): Promise<SignatureVerdict> {
     const now = this.clock();
     const parsed = parseMessageJws(input.jws, input.payload);
-    if (!parsed.ok) return refusedVerdict(parsed.rejection, undefined);
+    if (!parsed.ok) return refusedVerdict(parsed.rejection, parsed.header);
     const { header } = parsed.jws;
     const kid = messageKidToLookUp(header);
     const found = kid === undefined ? undefined : this.deps.directory.lookup(kid);

@@ -110,6 +110,16 @@ describe('parseMessageJws', () => {
   test('refuses a payload sent twice, or not at all, saying which field to change', () => {
     const attached = signMessage(HEADER, MESSAGE, ec.privateKey);
     const detached = signMessage(HEADER, MESSAGE, ec.privateKey, { detached: true });
+    // The header decoded, so the answer can still echo the kid that was sent.
+    assert.deepEqual(parseMessageJws(detached), {
+      ok: false,
+      rejection: {
+        code: 'token_malformed',
+        message: 'The "jws" is detached (nothing between its two dots), and no "payload" was sent beside it.',
+        hint: 'Send the signed message in "payload" (an empty message as ""), or sign it attached.',
+      },
+      header: HEADER,
+    });
     assert.equal(
       malformed(attached, MESSAGE),
       'The "jws" carries its payload, and a "payload" was sent beside it too.',

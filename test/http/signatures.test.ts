@@ -107,14 +107,14 @@ test('a payload sent twice, or missing beside a detached JWS, is a 200 refusal n
     code: 'token_malformed',
     message: 'The "jws" carries its payload, and a "payload" was sent beside it too.',
     hint: 'Send the message once: leave out "payload", or sign it detached (header..signature) and keep "payload".',
-    key_id: null,
+    key_id: f.kid,
   });
   assert.deepEqual((await post({ jws: signed(f.pair, f.kid, true) })).body.results, {
     ...REFUSED,
     code: 'token_malformed',
     message: 'The "jws" is detached (nothing between its two dots), and no "payload" was sent beside it.',
     hint: 'Send the signed message in "payload" (an empty message as ""), or sign it attached.',
-    key_id: null,
+    key_id: f.kid,
   });
 });
 

@@ -80,7 +80,8 @@ describe('Signatures.verify', () => {
       'signature_invalid',
       kid,
     ]);
-    assert.deepEqual(await refusal(signed(pair, kid, { detached: true })), ['token_malformed', null]);
+    assert.deepEqual(await refusal(signed(pair, kid, { detached: true })), ['token_malformed', kid]);
+    assert.deepEqual(await refusal(`x${signed(pair, kid)}`), ['token_malformed', null]);
   });
 
   test('unknown kids are kid_unknown, echoed as sent', async () => {
