@@ -5,10 +5,25 @@ import type { JsonObject } from './strict-json.ts';
 
 const KEY_CARRYING_PARAMS = new Set(['jwk', 'jku', 'x5u', 'x5c', 'x5t', 'x5t#S256']);
 const ALLOWED_PARAMS = new Set(['alg', 'typ', 'kid']);
-const JWT_TYPES = new Set(['jwt', 'application/jwt']);
+
+/** The `typ` values one kind of JWS may carry, compared without case (RFC 7515 4.1.9); none is fine too. */
+export interface TypRule {
+  accepted: ReadonlySet<string>;
+  /** How the kind is typed, for the message: `a key-pair token is typed "JWT" or untyped`. */
+  rule: string;
+  expected: string;
+  hint: string;
+}
+
+export const TOKEN_TYP: TypRule = {
+  accepted: new Set(['jwt', 'application/jwt']),
+  rule: 'a key-pair token is typed "JWT" or untyped',
+  expected: 'JWT',
+  hint: 'Set "typ" to "JWT" or leave it out.',
+};
 
 /** The header may carry only alg, typ and kid: anything else changes how a token is read. */
-export function checkHeaderParams(header: JsonObject): Outcome<true> {
+export function checkHeaderParams(header: JsonObject, typRule: TypRule = TOKEN_TYP): Outcome<true> {
   for (const name of Object.keys(header)) {
     if (ALLOWED_PARAMS.has(name)) continue;
     const quoted = JSON.stringify(name.slice(0, 40));
@@ -38,12 +53,12 @@ export function checkHeaderParams(header: JsonObject): Outcome<true> {
     );
   }
   const typ = header.typ;
-  if (typ !== undefined && (typeof typ !== 'string' || !JWT_TYPES.has(typ.toLowerCase()))) {
+  if (typ !== undefined && (typeof typ !== 'string' || !typRule.accepted.has(typ.toLowerCase()))) {
     return fail(
       reject('token_malformed', {
-        message: `The header "typ" is ${JSON.stringify(typ)}; a key-pair token is typed "JWT" or untyped.`,
-        hint: 'Set "typ" to "JWT" or leave it out.',
-        expected: 'JWT',
+        message: `The header "typ" is ${JSON.stringify(typ)}; ${typRule.rule}.`,
+        hint: typRule.hint,
+        expected: typRule.expected,
         actual: String(typ),
       }),
     );

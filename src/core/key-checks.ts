@@ -4,6 +4,26 @@ import { fail, type Outcome, pass } from './check-run.ts';
 import type { KeyRecord } from './key-record.ts';
 import { type Rejection, reject } from './reason-codes.ts';
 import { isoTime } from './time.ts';
+import type { ResolvedKey } from './verifying-key.ts';
+
+/**
+ * The key a JWS names must be the one the service found for its kid, and usable now. An unknown
+ * kid echoes at most 80 characters of what was sent.
+ */
+export function checkNamedKey<K extends ResolvedKey>(
+  kid: string,
+  key: K | undefined,
+  now: number,
+): Outcome<K> {
+  if (!key || key.record.id !== kid) return fail(reject('kid_unknown', { actual: kid.slice(0, 80) }));
+  const { record } = key;
+  const unusable = checkKeyUsable(record, now);
+  if (unusable) return fail(unusable);
+  return pass(key, () => ({
+    message: `Key ${record.id} is active${record.expiresAt === null ? '' : ' and unexpired'}.`,
+    actual: `${record.family}, ${record.bits} bits, thumbprint ${record.thumbprint}`,
+  }));
+}
 
 /** A key may sign only while it is active and unexpired. */
 export function checkKeyUsable(key: KeyRecord, now: number): Rejection | undefined {

@@ -21,16 +21,12 @@ export function grantableRoles(role: Role): readonly Role[] {
 }
 
 /**
- * A key of the organization signs for any `sub`. A user's key signs only for its owner, and only
- * while the owner is an active user: disabling them stops every key of theirs.
+ * A user's key signs only while its owner exists and is active: disabling them stops every key of
+ * theirs. A key of the organization has no owner to ask about (null).
  */
-export function checkOwner(
-  sub: string,
-  key: KeyRecord,
-  owner: KeyOwner | undefined,
-): Outcome<KeyOwner | null> {
+export function checkOwnerActive(key: KeyRecord, owner: KeyOwner | undefined): Outcome<KeyOwner | null> {
   if (key.ownerUserId === null) {
-    return pass(null, () => ({ message: 'The key belongs to the organization: it may sign for any sub.' }));
+    return pass(null, () => ({ message: 'The key belongs to the organization.' }));
   }
   if (!owner || owner.id !== key.ownerUserId) {
     return fail(
@@ -49,18 +45,33 @@ export function checkOwner(
       }),
     );
   }
-  if (sub !== owner.id) {
+  return pass(owner, () => ({ message: `The key belongs to ${owner.email}, an active user.` }));
+}
+
+/** A key of the organization signs for any `sub`; a user's key only for its active owner. */
+export function checkOwner(
+  sub: string,
+  key: KeyRecord,
+  owner: KeyOwner | undefined,
+): Outcome<KeyOwner | null> {
+  const active = checkOwnerActive(key, owner);
+  if (!active.ok) return active;
+  if (active.value === null) {
+    return pass(null, () => ({ message: 'The key belongs to the organization: it may sign for any sub.' }));
+  }
+  const { email, id } = active.value;
+  if (sub !== id) {
     return fail(
       reject('sub_not_permitted', {
-        message: `The key belongs to ${owner.email}, so its tokens must name them as "sub".`,
-        expected: owner.id,
+        message: `The key belongs to ${email}, so its tokens must name them as "sub".`,
+        expected: id,
         actual: sub.slice(0, 80),
       }),
     );
   }
-  return pass(owner, () => ({
-    message: `The key belongs to ${owner.email}, and the token speaks for them.`,
-    expected: owner.id,
+  return pass(active.value, () => ({
+    message: `The key belongs to ${email}, and the token speaks for them.`,
+    expected: id,
     actual: sub,
   }));
 }

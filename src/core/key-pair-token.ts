@@ -11,7 +11,7 @@ import {
   checkStringClaim,
 } from './claim-checks.ts';
 import { checkHeaderAlg, checkHeaderParams, resolveKid } from './header-checks.ts';
-import { checkAlgorithmForKey, checkKeyUsable, verifySignature } from './key-checks.ts';
+import { checkAlgorithmForKey, checkNamedKey, verifySignature } from './key-checks.ts';
 import { checkOwner, checkOwnerRole, type KeyOwner } from './key-owner.ts';
 import type { VerificationPolicy } from './policy.ts';
 import { type Rejection, reject } from './reason-codes.ts';
@@ -79,16 +79,7 @@ export const KEY_PAIR_CHECKS: readonly Check<KeyPairValues, KeyPairEnv>[] = chec
     check({
       name: 'key',
       needs: ['header', 'alg', 'kid'],
-      run: ({ kid }, { key, now }) => {
-        if (!key || key.record.id !== kid) return fail(reject('kid_unknown', { actual: kid.slice(0, 80) }));
-        const { record } = key;
-        const unusable = checkKeyUsable(record, now);
-        if (unusable) return fail(unusable);
-        return pass(key, () => ({
-          message: `Key ${record.id} is active${record.expiresAt === null ? '' : ' and unexpired'}.`,
-          actual: `${record.family}, ${record.bits} bits, thumbprint ${record.thumbprint}`,
-        }));
-      },
+      run: ({ kid }, { key, now }) => checkNamedKey(kid, key, now),
     }),
     check({
       name: 'algorithm',

@@ -15,7 +15,7 @@ export interface CompactJws {
 
 export type ParsedToken = { ok: true; jws: CompactJws } | { ok: false; rejection: Rejection };
 
-const malformed = (message: string, hint?: string): ParsedToken => ({
+const malformed = (message: string, hint?: string): { ok: false; rejection: Rejection } => ({
   ok: false,
   rejection: reject('token_malformed', hint ? { message, hint } : { message }),
 });
@@ -48,42 +48,63 @@ export function parseCompactJws(token: string): ParsedToken {
   const headerPart = token.slice(0, first);
   const payloadPart = token.slice(first + 1, second);
   const signaturePart = token.slice(second + 1);
-  const header = decodeSegment(headerPart, 'header');
+  const header = decodeHeader(headerPart);
   if (!header.ok) return header;
   const payload = decodeSegment(payloadPart, 'payload');
   if (!payload.ok) return payload;
-  // An empty signature parses: the alg check names "none" for what it is, and any real algorithm
-  // then fails on the signature's length.
-  const signature = decodeBase64url(signaturePart);
+  const signature = decodeSignature(signaturePart);
+  if (!signature.ok) return signature;
+  return {
+    ok: true,
+    jws: {
+      header: header.value,
+      payload: payload.value,
+      signature: signature.value,
+      signingInput: token.slice(0, second),
+    },
+  };
+}
+
+/** A decoded segment of a compact JWS, or why it is not one. */
+export type Decoded<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };
+
+type Segment = Decoded<JsonObject>;
+
+/** The protected header of any compact JWS: canonical base64url of a strict JSON object. */
+export function decodeHeader(text: string): Segment {
+  return decodeSegment(text, 'header');
+}
+
+/**
+ * The signature segment, canonical base64url. An empty signature decodes: the alg check names
+ * "none" for what it is, and any real algorithm then fails on the signature's length.
+ */
+export function decodeSignature(text: string): Decoded<Buffer> {
+  const signature = decodeBase64url(text);
   if (!signature) {
     return malformed(
       'The signature segment is not canonical base64url (no padding, no "+" or "/", no whitespace).',
     );
   }
-  return {
-    ok: true,
-    jws: { header: header.value, payload: payload.value, signature, signingInput: token.slice(0, second) },
-  };
+  return { ok: true, value: signature };
 }
-
-type Segment = { ok: true; value: JsonObject } | { ok: false; rejection: Rejection };
 
 function decodeSegment(text: string, which: 'header' | 'payload'): Segment {
   const bytes = decodeBase64url(text);
   if (!bytes || bytes.length === 0) {
     return malformed(
       `The ${which} segment is ${text.length === 0 ? 'empty' : 'not canonical base64url (no padding, no "+" or "/", no whitespace)'}.`,
-    ) as Segment;
+    );
   }
   let value: JsonValue;
   try {
     value = parseStrictJson(bytes);
   } catch (error) {
     if (error instanceof JsonError && error.unicode) return notUnicode(which, error);
-    return malformed(`The ${which} is not strict JSON: it ${(error as Error).message}.`) as Segment;
+    return malformed(`The ${which} is not strict JSON: it ${(error as Error).message}.`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return malformed(`The ${which} must be a JSON object, not ${describeJsonType(value)}.`) as Segment;
+    return malformed(`The ${which} must be a JSON object, not ${describeJsonType(value)}.`);
   }
   return { ok: true, value };
 }

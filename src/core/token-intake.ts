@@ -5,7 +5,8 @@ import { type CompactJws, parseCompactJws } from './token-format.ts';
 
 /**
  * The kinds of token Keygate verifies, told apart before any key is chosen. Each kind has its own
- * check table and never borrows another kind's keys (signed messages will be the third kind).
+ * check table and never borrows another kind's keys. Signed messages are not tokens: they have
+ * their own parser and table (message-format.ts, signed-message.ts) over the registered keys.
  */
 export type ClassifiedToken = { kind: 'key-pair'; jws: CompactJws } | { kind: 'session'; jws: CompactJws };
 

@@ -15,6 +15,7 @@ import { dashboardRoutes } from './routes/dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
 import { helloRoutes } from './routes/hello.ts';
 import { sessionRoutes } from './routes/sessions.ts';
+import { signatureRoutes } from './routes/signatures.ts';
 import { signingKeyRoutes } from './routes/signing-keys.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 import { securityHeaders, setRawResponseHeaders } from './security-headers.ts';
@@ -94,12 +95,13 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   // Each route gets only the services it uses, so its dependencies are read off its signature.
-  const { store, policy, clock, authenticator, sessions, hasher, keyring, signingKeys } = keygate;
+  const { store, policy, clock, authenticator, sessions, hasher, keyring, signingKeys, signatures } = keygate;
   const guard = tokenGuard(authenticator);
   const loginRateLimit = options.loginRateLimit ?? 20;
   healthRoutes(app, { store });
   dashboardRoutes(app);
   helloRoutes(app, { authenticator, policy });
+  signatureRoutes(app, { signatures });
   whoamiRoutes(app, guard);
   // Registers the rate limiter the signing-key routes use too.
   await sessionRoutes(app, { sessions, hasher, authenticator, keyring }, { loginRateLimit });

@@ -15,7 +15,9 @@ import type { JtiBinding, Store } from '../store/store.ts';
 import { AuthError } from './auth-error.ts';
 import { systemClock } from './clock.ts';
 import type { DirectoryEntry, KeyDirectory } from './key-directory.ts';
+import { readKeyOwner } from './key-owners.ts';
 import type { Principal } from './principal.ts';
+import { ReplayLedger } from './replay-ledger.ts';
 import type { ServerKeyring } from './server-keyring.ts';
 import type { Sessions } from './sessions.ts';
 import { TokenCache } from './token-cache.ts';
@@ -70,11 +72,13 @@ export class Authenticator {
   readonly cache: TokenCache;
   private readonly deps: AuthenticatorDeps;
   private readonly clock: Clock;
+  private readonly ledger: ReplayLedger;
 
   constructor(deps: AuthenticatorDeps) {
     this.deps = deps;
     this.clock = deps.clock ?? systemClock;
     this.cache = deps.cache ?? new TokenCache();
+    this.ledger = new ReplayLedger(deps.store, this.clock);
   }
 
   async authenticate(input: string): Promise<Principal> {
@@ -87,13 +91,12 @@ export class Authenticator {
     const token = intake(run, input);
     if (token.kind === 'session') return this.authenticateSession(token.jws, now);
     const verified = await this.verifyKeyPair(token.jws, now, run);
-    const binding = await this.deps.store.bindJti(
-      verified.iss,
-      verified.jti,
-      hash,
-      verified.exp + this.deps.policy.leewaySeconds,
-      now,
-    );
+    const binding = await this.ledger.bind({
+      iss: verified.iss,
+      jti: verified.jti,
+      tokenHash: hash,
+      expiresAt: verified.exp + this.deps.policy.leewaySeconds,
+    });
     const replay = replayOutcome(binding, verified.key.singleUseTokens);
     if (!replay.ok) throw new AuthError(replay.rejection);
     const principal = keyPrincipal(verified);
@@ -183,11 +186,8 @@ export class Authenticator {
     return undefined;
   }
 
-  /** The owner of a user's key as the store has them now; undefined for a key of the organization. */
-  private async ownerOf(userId: string | null | undefined): Promise<KeyOwner | undefined> {
-    if (!userId) return undefined;
-    const user = await this.deps.store.getUser(userId);
-    return user && { id: user.id, email: user.email, status: user.status, role: user.role };
+  private ownerOf(userId: string | null | undefined): Promise<KeyOwner | undefined> {
+    return readKeyOwner(this.deps.store, userId);
   }
 
   /** The registered key a key-pair token names: from memory, or (awaited only then) the store. */

@@ -12,6 +12,7 @@ import { KeyDirectory } from './key-directory.ts';
 import { type Argon2Params, PasswordHasher } from './password-hasher.ts';
 import { ServerKeyring } from './server-keyring.ts';
 import { Sessions } from './sessions.ts';
+import { Signatures } from './signatures.ts';
 import { SigningKeys } from './signing-keys.ts';
 import { UserAdmin } from './users.ts';
 
@@ -25,6 +26,7 @@ export interface Keygate {
   keys: KeyAdmin;
   users: UserAdmin;
   sessions: Sessions;
+  signatures: Signatures;
   keyring: ServerKeyring;
   hasher: PasswordHasher;
   signingKeys: SigningKeys;
@@ -116,7 +118,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
         pruning = false;
       }
     })().catch(() => {
-      // Expired rows are harmless (bindJti replaces them, ended sessions are refused, an ended
+      // Expired rows are harmless (bindJtis replaces them, ended sessions are refused, an ended
       // throttle window counts nothing); the next round tries again.
     });
   }, 60_000);
@@ -130,6 +132,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     keys,
     users: new UserAdmin({ store, hasher, clock, keys }),
     sessions,
+    signatures: new Signatures({ store, directory, clock }),
     keyring,
     hasher,
     signingKeys: new SigningKeys({

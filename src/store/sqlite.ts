@@ -24,6 +24,7 @@ import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 import {
   ConflictError,
   type JtiBinding,
+  type JtiClaim,
   KeyCapError,
   type KeyCaps,
   type KeyState,
@@ -437,24 +438,22 @@ export class SqliteStore implements Store {
     );
   }
 
-  async bindJti(
-    iss: string,
-    jti: string,
-    tokenHash: string,
-    expiresAt: number,
-    now: number,
-  ): Promise<JtiBinding> {
-    return this.write(() => {
-      // One statement: insert, or take over a binding that has expired. SQLite runs it atomically.
-      const inserted = this.sql(
-        `INSERT INTO jti_ledger (iss, jti, token_hash, expires_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (iss, jti) DO UPDATE SET token_hash = excluded.token_hash, expires_at = excluded.expires_at
-         WHERE jti_ledger.expires_at <= ?
-         RETURNING token_hash`,
-      ).get(iss, jti, tokenHash, expiresAt, now);
-      if (inserted) return 'bound';
-      return this.peek(iss, jti, tokenHash, now);
-    });
+  async bindJtis(claims: readonly JtiClaim[], now: number): Promise<JtiBinding[]> {
+    if (claims.length === 0) return [];
+    return this.write(() =>
+      this.transaction(() =>
+        claims.map(({ iss, jti, tokenHash, expiresAt }) => {
+          // Insert, or take over a binding that has expired; a claim earlier in the batch counts.
+          const inserted = this.sql(
+            `INSERT INTO jti_ledger (iss, jti, token_hash, expires_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (iss, jti) DO UPDATE SET token_hash = excluded.token_hash, expires_at = excluded.expires_at
+             WHERE jti_ledger.expires_at <= ?
+             RETURNING token_hash`,
+          ).get(iss, jti, tokenHash, expiresAt, now);
+          return inserted ? 'bound' : this.peek(iss, jti, tokenHash, now);
+        }),
+      ),
+    );
   }
 
   async peekJti(iss: string, jti: string, tokenHash: string, now: number): Promise<JtiBinding> {

@@ -32,6 +32,14 @@ export type RotateResult =
   | { ok: true; old: KeyRecord; key: KeyRecord }
   | { ok: false; reason: 'not_found' | 'not_active' | 'already_rotated' };
 
+/** A token's claim on its (iss, jti) pair in the replay ledger, until `expiresAt`. */
+export interface JtiClaim {
+  iss: string;
+  jti: string;
+  tokenHash: string;
+  expiresAt: UnixSeconds;
+}
+
 /** What binding a (iss, jti) pair found: new, held by this same token, or held by another token. */
 export type JtiBinding = 'bound' | 'same-token' | 'reused';
 
@@ -125,17 +133,14 @@ export interface Store {
   /** A number that changes whenever any key is added or changes status, for cache invalidation. */
   keyRevision(): Promise<number>;
   /**
-   * Binds (iss, jti) to `tokenHash` until `expiresAt`, atomically: of concurrent callers with
-   * different tokens exactly one receives 'bound'. An expired binding is replaced.
+   * Binds each claim's (iss, jti) to its `tokenHash` until its `expiresAt`, in order, in one
+   * transaction, and answers one binding per claim: 'bound' for the first token to hold the pair
+   * (an expired binding is replaced), 'same-token' when that same token holds it, 'reused' when
+   * another does. Atomic across processes: of concurrent callers with different tokens for one
+   * pair, exactly one receives 'bound'. Nothing is answered before the batch is committed.
    */
-  bindJti(
-    iss: string,
-    jti: string,
-    tokenHash: string,
-    expiresAt: UnixSeconds,
-    now: UnixSeconds,
-  ): Promise<JtiBinding>;
-  /** What bindJti would answer, without binding: for /auth/hello. */
+  bindJtis(claims: readonly JtiClaim[], now: UnixSeconds): Promise<JtiBinding[]>;
+  /** What bindJtis would answer for one claim, without binding: for /auth/hello. */
   peekJti(iss: string, jti: string, tokenHash: string, now: UnixSeconds): Promise<JtiBinding>;
   pruneJti(now: UnixSeconds): Promise<number>;
   /** Fails with ConflictError when the email is taken; callers pass it normalised (user-name.ts). */

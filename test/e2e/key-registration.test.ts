@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -42,11 +42,11 @@ async function whoamiEach(url: string, token: string, times: number): Promise<Ou
   return outcomes;
 }
 
-function sign(pair: TestPair, orgId: string, kid: string): string {
+function sign(pair: TestPair, orgId: string, kid: string, sub = 'loop'): string {
   const now = Math.floor(Date.now() / 1000);
   return signJwt(
     { alg: 'ES256', typ: 'JWT' },
-    { aud: AUD, exp: now + 300, iat: now, iss: orgId, jti: randomUUID(), sub: 'loop', kid },
+    { aud: AUD, exp: now + 300, iat: now, iss: orgId, jti: randomUUID(), sub, kid },
     pair.privateKey,
   );
 }
@@ -59,6 +59,9 @@ class Server {
     KEYGATE_DATABASE: join(this.dir, 'keygate.db'),
     KEYGATE_AUDIENCES: AUD,
     KEYGATE_LOG_LEVEL: 'warn',
+    // One user registers a key per round, all from this one address.
+    KEYGATE_MAX_KEYS_PER_USER: '100',
+    KEYGATE_LOGIN_RATE_LIMIT: '1000',
     // Each CLI run would otherwise strip and compile the same sources again: half its CPU.
     NODE_COMPILE_CACHE: join(this.dir, 'compile-cache'),
   };
@@ -88,12 +91,18 @@ class Server {
   }
 
   /** Runs the CLI as its own process, as an operator would, and parses its --json output. */
-  cli(args: string[]): Promise<Record<string, string>> {
+  cli(args: string[], input?: string): Promise<Record<string, string>> {
     return new Promise((resolve, reject) => {
-      execFile(process.execPath, [MAIN, ...args, '--json'], { env: this.env }, (error, stdout, stderr) => {
-        if (error) reject(new Error(`keygate ${args.join(' ')}: ${stderr}${stdout}`));
-        else resolve(JSON.parse(stdout));
-      });
+      const child = execFile(
+        process.execPath,
+        [MAIN, ...args, '--json'],
+        { env: this.env },
+        (error, stdout, stderr) => {
+          if (error) reject(new Error(`keygate ${args.join(' ')}: ${stderr}${stdout}`));
+          else resolve(JSON.parse(stdout));
+        },
+      );
+      child.stdin?.end(input ?? '');
     });
   }
 
@@ -162,3 +171,68 @@ for (const workers of [1, 2]) {
     });
   });
 }
+
+describe('keygate serve --workers 2: a key a user registers through the API', () => {
+  const server = new Server();
+  let orgId = '';
+  let user = { id: '', email: 'maya@example.com', session: '' };
+
+  before(async () => {
+    await server.start(2);
+    orgId = (await server.cli(['org', 'create', '--name', 'Self-service Org'])).org_id as string;
+    const password = 'a long and private passphrase';
+    const created = await server.cli(
+      ['user', 'create', '--org', orgId, '--email', user.email, '--password-stdin'],
+      password,
+    );
+    const login = await fetch(`${server.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        user: user.email,
+        pass_hash: createHash('sha256').update(password).digest('hex'),
+      }),
+    });
+    const session = ((await login.json()) as { results: { token: { HY_APP_AUTH_v1: string } } }).results
+      .token;
+    user = { ...user, id: created.id as string, session: session.HY_APP_AUTH_v1 };
+  });
+  after(() => server.stop());
+
+  async function registerOwnKey(): Promise<{ pair: TestPair; kid: string }> {
+    const pair = ecPair();
+    const response = await fetch(`${server.url}/auth/signing-keys`, {
+      method: 'POST',
+      headers: { authorization: `bearer ${user.session}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ public_key: pair.publicPem }),
+    });
+    assert.equal(response.status, 201, await response.clone().text());
+    return { pair, kid: ((await response.json()) as { results: { key_id: string } }).results.key_id };
+  }
+
+  test('works on the next request on every worker, and only for its owner', async () => {
+    const outcomes: Outcome[] = [];
+    for (let round = 0; round < 20; round++) {
+      const { pair, kid } = await registerOwnKey();
+      outcomes.push(...(await whoamiEach(server.url, sign(pair, orgId, kid, user.id), 2)));
+    }
+    assert.deepEqual(
+      outcomes.filter((outcome) => outcome.status !== 200),
+      [],
+    );
+    const { pair, kid } = await registerOwnKey();
+    assert.deepEqual(await whoamiEach(server.url, sign(pair, orgId, kid, 'someone-else'), 2), [
+      { status: 401, code: 'sub_not_permitted' },
+      { status: 401, code: 'sub_not_permitted' },
+    ]);
+  });
+
+  test('user disable in another process stops the key on the very next request of every worker', async () => {
+    const { pair, kid } = await registerOwnKey();
+    const token = sign(pair, orgId, kid, user.id);
+    assert.deepEqual(await whoamiEach(server.url, token, 2), [{ status: 200 }, { status: 200 }]);
+    await server.cli(['user', 'disable', user.email]);
+    const disabled = { status: 401, code: 'key_disabled' };
+    assert.deepEqual(await whoamiEach(server.url, token, 2), [disabled, disabled]);
+  });
+});

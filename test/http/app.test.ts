@@ -250,6 +250,7 @@ test('/docs serves the API reference, built from the route schemas', async () =>
     '/auth/hello',
     '/auth/login',
     '/auth/logout',
+    '/v1/signatures/verify',
     '/healthz',
     '/readyz',
     '/.well-known/jwks.json',

@@ -20,6 +20,7 @@ const paths = [
   '/auth/login',
   '/auth/hello',
   '/auth/logout',
+  '/v1/signatures/verify',
   '/v1/whoami',
   '/healthz',
   '/readyz',
@@ -43,6 +44,12 @@ test('no request, however malformed, gets a 5xx or an answer outside the envelop
       .record({ user: fc.anything({ maxDepth: 2 }), pass_hash: fc.anything({ maxDepth: 2 }) })
       .map((v) => JSON.stringify(v)),
     fc.record({ token: fc.anything({ maxDepth: 2 }) }).map((v) => JSON.stringify(v)),
+    fc
+      .record(
+        { jws: fc.anything({ maxDepth: 2 }), payload: fc.anything({ maxDepth: 2 }) },
+        { requiredKeys: [] },
+      )
+      .map((v) => JSON.stringify(v)),
   );
   await fc.assert(
     fc.asyncProperty(

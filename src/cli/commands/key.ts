@@ -17,7 +17,11 @@ export function keyView(key: KeyRecord) {
     roles: key.roles,
     default_role: key.defaultRole,
     label: key.label,
+    /** The user the key belongs to; null for a key of the organization. */
+    owner_user_id: key.ownerUserId,
     expires_at: key.expiresAt === null ? null : isoTime(key.expiresAt),
+    revokes_at: key.revokesAt === null ? null : isoTime(key.revokesAt),
+    replaced_by: key.replacedBy,
     created_at: isoTime(key.createdAt),
     last_used_at: key.lastUsedAt === null ? null : isoTime(key.lastUsedAt),
   };
@@ -90,12 +94,13 @@ export function keyCommands(program: Command): void {
         keys.length === 0
           ? 'No keys yet.'
           : table([
-              ['KEY ID', 'STATUS', 'TYPE', 'ROLES', 'LAST USED', 'LABEL'],
+              ['KEY ID', 'STATUS', 'TYPE', 'ROLES', 'OWNER', 'LAST USED', 'LABEL'],
               ...keys.map((k) => [
                 k.key_id,
-                k.status,
+                k.revokes_at === null ? k.status : `${k.status} until ${k.revokes_at}`,
                 `${k.family}-${k.bits}`,
                 k.roles.join(','),
+                k.owner_user_id ?? 'org',
                 k.last_used_at ?? 'never',
                 k.label ?? '',
               ]),

@@ -1,10 +1,9 @@
-import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
 import { isAcceptedAlgorithm } from '../../core/algorithms.ts';
 import { signToken } from '../../sdk/sign-token.ts';
-import { readUserFile } from '../io.ts';
 import { CliError, print } from '../output.ts';
+import { readPrivateKey } from '../private-key.ts';
 
 interface TokenOptions {
   key: string;
@@ -56,15 +55,4 @@ export function tokenCommand(program: Command): void {
       });
       print(options, { token }, () => token);
     });
-}
-
-function readPrivateKey(path: string): KeyObject {
-  const pem = readUserFile(path, 'Give the private key file from keygate keygen or ssh-keygen -m PEM.');
-  try {
-    return createPrivateKey(pem);
-  } catch {
-    throw new CliError('invalid_key', `${path} is not a private key in PEM form.`, {
-      hint: 'Give the private key file from keygate keygen or ssh-keygen -m PEM (not the .pub file).',
-    });
-  }
 }

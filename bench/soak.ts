@@ -1,0 +1,379 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { signToken } from '../src/sdk/sign-token.ts';
+import { KeyAdmin } from '../src/service/key-admin.ts';
+import { PasswordHasher } from '../src/service/password-hasher.ts';
+import { UserAdmin } from '../src/service/users.ts';
+import { SqliteStore } from '../src/store/sqlite.ts';
+
+// Mixed traffic against a spawned `keygate serve` for a while, every answer checked against what
+// it must be. Run: npm run soak -- --minutes 10 (or --seconds 30).
+
+const AUD = 'api.happypathology.com';
+const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname;
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const PASSWORD = 'a soak-test passphrase nobody guesses';
+
+interface Answer {
+  status: number;
+  code: string | undefined;
+  body: Record<string, unknown>;
+}
+
+export interface SoakReport {
+  seconds: number;
+  requests: number;
+  answers: Record<string, number>;
+  serverErrors: number;
+  wrong: string[];
+  rssStartMb: number;
+  rssEndMb: number;
+}
+
+class Client {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  private readonly port: number;
+  requests = 0;
+  constructor(port: number) {
+    this.port = port;
+  }
+
+  /** `from` is the client address (any of 127.0.0.0/8): each soak client logs in from its own. */
+  call(method: string, path: string, token?: string, body?: unknown, from?: string): Promise<Answer> {
+    this.requests++;
+    return new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const headers: Record<string, string> = {};
+      if (token !== undefined) headers.authorization = `Bearer ${token}`;
+      if (payload !== undefined) headers['content-type'] = 'application/json';
+      const target = { host: '127.0.0.1', port: this.port, method, path, headers, agent: this.agent };
+      const req = request(from === undefined ? target : { ...target, localAddress: from }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => {
+          let parsed: Record<string, unknown> = {};
+          try {
+            parsed = JSON.parse(text) as Record<string, unknown>;
+          } catch {
+            // A non-JSON answer is checked (and counted wrong) by its status and missing code.
+          }
+          const error = parsed.error as { code?: string } | undefined;
+          resolve({ status: res.statusCode ?? 0, code: error?.code, body: parsed });
+        });
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+interface World {
+  orgId: string;
+  orgKey: { privateKey: KeyObject; kid: string };
+  users: { email: string; id: string }[];
+  victim: string;
+}
+
+async function setup(database: string, users_: number): Promise<World> {
+  const store = new SqliteStore(database);
+  const clock = () => Math.floor(Date.now() / 1000);
+  const keys = new KeyAdmin(store, clock);
+  const org = await keys.createOrg('Soak');
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const key = await keys.registerKey({
+    orgId: org.id,
+    publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    grantedByAdmin: true,
+  });
+  const users = new UserAdmin({ store, hasher: new PasswordHasher(), clock, keys });
+  const made = [];
+  for (let i = 0; i < users_; i++) {
+    const user = await users.create({
+      orgId: org.id,
+      email: `soak${i}@example.com`,
+      passHash: sha256(PASSWORD),
+    });
+    made.push({ email: user.email, id: user.id });
+  }
+  // Wrong passwords go to an account of their own, so its throttle never locks out the others.
+  await users.create({ orgId: org.id, email: 'victim@example.com', passHash: sha256(PASSWORD) });
+  await store.close();
+  return {
+    orgId: org.id,
+    orgKey: { privateKey, kid: key.key_id },
+    users: made,
+    victim: 'victim@example.com',
+  };
+}
+
+function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
+  return Number(line?.replace(/\D+/g, '') ?? 0) / 1024;
+}
+
+/** One kind of traffic: what it sends, and whether each answer is the one it must be. */
+type Check = (kind: string, answer: Answer, want: number, code?: string) => void;
+/** One soak client: its own account, address and sessions, as a real client would have. */
+interface Seat {
+  user: World['users'][number];
+  from: string;
+  sessions: string[];
+}
+type Scenario = (client: Client, check: Check, seat: Seat) => Promise<void>;
+
+function scenarios(world: World): [weight: number, name: string, run: Scenario][] {
+  const { orgId, orgKey } = world;
+  const orgToken = (claims: { sub?: string; kid?: string; key?: KeyObject } = {}) =>
+    signToken({
+      privateKey: claims.key ?? orgKey.privateKey,
+      orgId,
+      kid: claims.kid ?? orgKey.kid,
+      sub: claims.sub ?? 'soak-client',
+      aud: AUD,
+      ttlSeconds: 600,
+    });
+  const warm = orgToken();
+  const login = async (client: Client, check: Check, seat: Seat) => {
+    const body = { user: seat.user.email, pass_hash: sha256(PASSWORD) };
+    const answer = await client.call('POST', '/auth/login', undefined, body, seat.from);
+    check('login', answer, 202);
+    const token = (answer.body.results as { token?: { HY_APP_AUTH_v1?: string } } | undefined)?.token
+      ?.HY_APP_AUTH_v1;
+    return { user: seat.user, token: token ?? '' };
+  };
+  return [
+    [
+      30,
+      'warm token',
+      async (client, check) => check('warm', await client.call('GET', '/v1/whoami', warm), 200),
+    ],
+    [
+      25,
+      'fresh token',
+      async (client, check) => check('fresh', await client.call('GET', '/v1/whoami', orgToken()), 200),
+    ],
+    [
+      8,
+      'invalid tokens',
+      async (client, check) => {
+        check('malformed', await client.call('GET', '/v1/whoami', 'not.a.token'), 401, 'token_malformed');
+        const good = orgToken();
+        const forged = `${good.slice(0, good.lastIndexOf('.') + 1)}${'A'.repeat(342)}`;
+        check('bad signature', await client.call('GET', '/v1/whoami', forged), 401, 'signature_invalid');
+        const unknown = orgToken({ kid: randomUUID() });
+        check('unknown kid', await client.call('GET', '/v1/whoami', unknown), 401, 'kid_unknown');
+      },
+    ],
+    [
+      12,
+      'session token',
+      async (client, check, seat) => {
+        if (seat.sessions.length < 2) {
+          const { token } = await login(client, check, seat);
+          if (token) seat.sessions.push(token);
+          return;
+        }
+        const token = seat.sessions[Math.floor(Math.random() * seat.sessions.length)] as string;
+        check('session', await client.call('GET', '/v1/whoami', token), 200);
+      },
+    ],
+    [
+      3,
+      'wrong password',
+      async (client, check, seat) => {
+        const body = { user: world.victim, pass_hash: sha256('guess') };
+        const answer = await client.call('POST', '/auth/login', undefined, body, seat.from);
+        check('wrong password', answer, 401, 'invalid_credentials');
+      },
+    ],
+    [
+      2,
+      'login, logout',
+      async (client, check, seat) => {
+        const { token } = await login(client, check, seat);
+        check('logout', await client.call('POST', '/auth/logout', token), 200);
+        check('after logout', await client.call('GET', '/v1/whoami', token), 401, 'session_revoked');
+      },
+    ],
+    [
+      3,
+      'key life',
+      async (client, check, seat) => {
+        const { user, token: session } = await login(client, check, seat);
+        const first = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+        const registered = await client.call('POST', '/auth/signing-keys', session, {
+          public_key: first.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        });
+        check('register', registered, 201);
+        const kid = (registered.body.results as { key_id?: string } | undefined)?.key_id ?? '';
+        const own = (key: KeyObject, id: string, sub = user.id) =>
+          signToken({ privateKey: key, orgId, kid: id, sub, aud: AUD, ttlSeconds: 600 });
+        check('new key at once', await client.call('GET', '/v1/whoami', own(first.privateKey, kid)), 200);
+        check(
+          'not its owner',
+          await client.call('GET', '/v1/whoami', own(first.privateKey, kid, 'x')),
+          401,
+          'sub_not_permitted',
+        );
+        const second = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+        const rotated = await client.call('POST', `/auth/signing-keys/${kid}/rotate`, session, {
+          public_key: second.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+          grace_seconds: 0,
+        });
+        check('rotate', rotated, 201);
+        const next = (rotated.body.results as { key?: { key_id?: string } } | undefined)?.key?.key_id ?? '';
+        check(
+          'rotated out',
+          await client.call('GET', '/v1/whoami', own(first.privateKey, kid)),
+          401,
+          'key_revoked',
+        );
+        const cached = own(second.privateKey, next);
+        check('replacement', await client.call('GET', '/v1/whoami', cached), 200);
+        check('revoke', await client.call('DELETE', `/auth/signing-keys/${next}`, session), 200);
+        check('revoked, cached', await client.call('GET', '/v1/whoami', cached), 401, 'key_revoked');
+        await client.call('POST', '/auth/logout', session);
+      },
+    ],
+  ];
+}
+
+async function startServer(dir: string, port: number): Promise<ChildProcess> {
+  const server = spawn(process.execPath, [MAIN, 'serve', '--port', String(port)], {
+    env: {
+      ...process.env,
+      KEYGATE_DATABASE: join(dir, 'soak.db'),
+      KEYGATE_AUDIENCES: AUD,
+      KEYGATE_LOG_LEVEL: 'warn',
+      KEYGATE_LOGIN_RATE_LIMIT: '100000',
+      KEYGATE_MAX_CONNECTIONS_PER_ADDRESS: '0',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const probe = new Client(port);
+  try {
+    for (let i = 0; i < 200; i++) {
+      if (server.exitCode !== null) throw new Error('the server exited');
+      try {
+        if ((await probe.call('GET', '/healthz')).status === 200) return server;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  } finally {
+    probe.close();
+  }
+  throw new Error('the server did not start');
+}
+
+/** Runs the soak; `concurrency` clients loop over weighted scenarios until the time is up. */
+export async function runSoak(options: {
+  seconds: number;
+  concurrency?: number;
+  port?: number;
+}): Promise<SoakReport> {
+  const dir = mkdtempSync(join(tmpdir(), 'keygate-soak-'));
+  const port = options.port ?? 20000 + Math.floor(Math.random() * 20000);
+  const concurrency = options.concurrency ?? 16;
+  const world = await setup(join(dir, 'soak.db'), concurrency);
+  const server = await startServer(dir, port);
+  const client = new Client(port);
+  const answers: Record<string, number> = {};
+  const wrong: string[] = [];
+  let serverErrors = 0;
+  const check = (kind: string, answer: Answer, want: number, code?: string) => {
+    answers[kind] = (answers[kind] ?? 0) + 1;
+    if (answer.status >= 500) serverErrors++;
+    if (answer.status !== want || (code !== undefined && answer.code !== code)) {
+      if (wrong.length < 1000)
+        wrong.push(`${kind}: ${answer.status} ${answer.code ?? ''} (wanted ${want} ${code ?? ''})`);
+    }
+  };
+  const table = scenarios(world);
+  const total = table.reduce((sum, [weight]) => sum + weight, 0);
+  const pick = () => {
+    let roll = Math.random() * total;
+    for (const [weight, , run] of table) {
+      roll -= weight;
+      if (roll < 0) return run;
+    }
+    return (table[0] as (typeof table)[number])[2];
+  };
+  // RSS is taken after a warm-up (JIT, caches, first allocations), then at the end.
+  const warmUpMs = Math.min(10_000, options.seconds * 100);
+  const started = Date.now();
+  const end = started + options.seconds * 1000;
+  let rssStartMb = 0;
+  const warmUp = setTimeout(() => {
+    rssStartMb = rssMb(server.pid as number);
+  }, warmUpMs);
+  try {
+    await Promise.all(
+      world.users.map(async (user, i) => {
+        const seat: Seat = { user, from: `127.0.1.${i + 1}`, sessions: [] };
+        while (Date.now() < end) {
+          try {
+            await pick()(client, check, seat);
+          } catch (error) {
+            wrong.push(`request failed: ${(error as Error).message}`);
+          }
+        }
+      }),
+    );
+    const rssEndMb = rssMb(server.pid as number);
+    return {
+      seconds: (Date.now() - started) / 1000,
+      requests: client.requests,
+      answers,
+      serverErrors,
+      wrong,
+      rssStartMb,
+      rssEndMb,
+    };
+  } finally {
+    clearTimeout(warmUp);
+    client.close();
+    server.kill('SIGTERM');
+    await new Promise((resolve) => server.once('exit', resolve));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function printSoak(report: SoakReport): boolean {
+  const growth = report.rssStartMb > 0 ? (report.rssEndMb - report.rssStartMb) / report.rssStartMb : 0;
+  const lines = [
+    `Soak: ${report.seconds.toFixed(0)} s, ${report.requests} requests (${(report.requests / report.seconds).toFixed(0)}/s)`,
+    ...Object.entries(report.answers)
+      .sort(([, a], [, b]) => b - a)
+      .map(([kind, count]) => `  ${kind.padEnd(18)} ${count}`),
+    `5xx answers:   ${report.serverErrors}`,
+    `wrong answers: ${report.wrong.length}${report.wrong.length ? `\n  ${[...new Set(report.wrong)].slice(0, 10).join('\n  ')}` : ''}`,
+    `server RSS:    ${report.rssStartMb.toFixed(1)} MB after warm-up -> ${report.rssEndMb.toFixed(1)} MB at the end (${(growth * 100).toFixed(1)}%)`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return report.serverErrors === 0 && report.wrong.length === 0 && growth < 0.1;
+}
+
+if (import.meta.main) {
+  const args = process.argv.slice(2);
+  const value = (flag: string) => {
+    const at = args.indexOf(flag);
+    return at >= 0 ? Number(args[at + 1]) : undefined;
+  };
+  const seconds = (value('--minutes') ?? 0) * 60 || value('--seconds') || 60;
+  const ok = printSoak(await runSoak({ seconds }));
+  process.exitCode = ok ? 0 : 1;
+}
