@@ -4,7 +4,7 @@ import { fail, type Outcome, pass } from './check-run.ts';
 import type { KeyRecord } from './key-record.ts';
 import { type Rejection, reject } from './reason-codes.ts';
 import { isoTime } from './time.ts';
-import type { ResolvedKey } from './verifying-key.ts';
+import type { ResolvedKey, VerifyingKey } from './verifying-key.ts';
 
 /**
  * The key a JWS names must be the one the service found for its kid, and usable now. An unknown
@@ -95,6 +95,26 @@ export function verifySignature(
     return ok ? undefined : reject('signature_invalid');
   }
   return verify(HASH_BY_ALGORITHM[alg], data, key, signature) ? undefined : reject('signature_invalid');
+}
+
+/**
+ * The signature check of a token or a message: `signingInput` and `signature` as the parser read
+ * them, verified with the registered key under the algorithm the key allows.
+ */
+export function checkSignature(
+  algorithm: Algorithm,
+  key: VerifyingKey,
+  jws: { signingInput: string; signature: Buffer },
+): Outcome<true> {
+  const invalid = verifySignature(
+    algorithm,
+    key.keyObject,
+    key.signatureBytes,
+    jws.signingInput,
+    jws.signature,
+  );
+  if (invalid) return fail(invalid);
+  return pass(true as const, () => ({ message: 'The signature verifies with the registered public key.' }));
 }
 
 function isZero(bytes: Buffer, start: number, end: number): boolean {

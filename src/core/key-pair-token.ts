@@ -1,5 +1,5 @@
 import type { Algorithm } from './algorithms.ts';
-import { type Check, CheckRun, checkTable, defineCheck, fail, pass } from './check-run.ts';
+import { type Check, CheckRun, checkTable, defineCheck } from './check-run.ts';
 import {
   checkAudience,
   checkExpiry,
@@ -11,7 +11,7 @@ import {
   checkStringClaim,
 } from './claim-checks.ts';
 import { checkHeaderAlg, checkHeaderParams, resolveKid } from './header-checks.ts';
-import { checkAlgorithmForKey, checkNamedKey, verifySignature } from './key-checks.ts';
+import { checkAlgorithmForKey, checkNamedKey, checkSignature } from './key-checks.ts';
 import { checkOwner, checkOwnerRole, type KeyOwner } from './key-owner.ts';
 import type { VerificationPolicy } from './policy.ts';
 import { type Rejection, reject } from './reason-codes.ts';
@@ -89,19 +89,7 @@ export const KEY_PAIR_CHECKS: readonly Check<KeyPairValues, KeyPairEnv>[] = chec
     check({
       name: 'signature',
       needs: ['algorithm', 'key', 'format'],
-      run: ({ algorithm, key, format }) => {
-        const invalid = verifySignature(
-          algorithm,
-          key.keyObject,
-          key.signatureBytes,
-          format.signingInput,
-          format.signature,
-        );
-        if (invalid) return fail(invalid);
-        return pass(true as const, () => ({
-          message: 'The signature verifies with the registered public key.',
-        }));
-      },
+      run: ({ algorithm, key, format }) => checkSignature(algorithm, key, format),
     }),
     check({
       name: 'iss',

@@ -1,7 +1,7 @@
 import type { Algorithm } from './algorithms.ts';
 import { type Check, CheckRun, checkTable, defineCheck, fail, type Outcome, pass } from './check-run.ts';
 import { checkHeaderAlg, checkHeaderParams, type TypRule } from './header-checks.ts';
-import { checkAlgorithmForKey, checkNamedKey, verifySignature } from './key-checks.ts';
+import { checkAlgorithmForKey, checkNamedKey, checkSignature } from './key-checks.ts';
 import { checkOwnerActive, type KeyOwner } from './key-owner.ts';
 import type { MessageJws } from './message-format.ts';
 import { type Rejection, reject } from './reason-codes.ts';
@@ -120,16 +120,7 @@ export const MESSAGE_CHECKS: readonly Check<MessageValues, MessageEnv>[] = check
     check({
       name: 'signature',
       needs: ['algorithm', 'key', 'format'],
-      run: ({ algorithm, key, format }) => {
-        const invalid = verifySignature(
-          algorithm,
-          key.keyObject,
-          key.signatureBytes,
-          format.signingInput,
-          format.signature,
-        );
-        return invalid ? fail(invalid) : pass(true as const);
-      },
+      run: ({ algorithm, key, format }) => checkSignature(algorithm, key, format),
     }),
     check({
       name: 'owner',

@@ -7,7 +7,7 @@ import type { Role } from '../core/roles.ts';
 import { type Clock, isoTime } from '../core/time.ts';
 import type { KeyCaps, Store } from '../store/store.ts';
 import { InputError } from './input-error.ts';
-import type { KeyAdmin } from './key-admin.ts';
+import type { KeyAdmin, RegisteredKey } from './key-admin.ts';
 import type { KeyDirectory } from './key-directory.ts';
 import type { Principal } from './principal.ts';
 
@@ -41,15 +41,8 @@ export interface KeyView {
   replaced_by: string | null;
 }
 
-export interface RegistrationView {
-  org_id: string;
-  key_id: string;
-  fingerprint: string;
-  algorithms: readonly Algorithm[];
-  roles: Role[];
-  default_role: Role;
-  owner: KeyOwnerView;
-}
+/** What a registration answers: the key's ids, algorithms and roles, and whose it is. */
+export type RegistrationView = Omit<RegisteredKey, 'owner_user_id'> & { owner: KeyOwnerView };
 
 export interface RegisterBody {
   public_key: string;
