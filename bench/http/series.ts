@@ -10,12 +10,18 @@ export class Series {
   readonly latencies: number[] = [];
   /** The server's resident memory after this row's latest round. */
   rss = Number.NaN;
+  /** Server CPU time over the rounds, all its threads: less sensitive to a busy machine than a rate. */
+  private cpuMs = 0;
 
   constructor(server: Server) {
     this.server = server;
   }
 
-  add(shot: Shot): void {
+  /** Runs one round and records it. */
+  async round(run: () => Promise<Shot>): Promise<void> {
+    const cpuBefore = this.server.cpuMs();
+    const shot = await run();
+    this.cpuMs += this.server.cpuMs() - cpuBefore;
     this.rps.push(shot.rps);
     for (const ms of shot.latencies) this.latencies.push(ms);
     this.rss = this.server.rssMb();
@@ -31,9 +37,15 @@ export class Series {
     return percentile(this.latencies, at);
   }
 
-  /** The p50, p99 and RSS columns. */
+  /** The p50, p99, server CPU and RSS columns. */
   cells(): string[] {
-    return [`${this.p(50).toFixed(2)} ms`, `${this.p(99).toFixed(2)} ms`, `${this.rss.toFixed(0)} MB`];
+    const cpuPerRequest = (this.cpuMs * 1000) / this.latencies.length;
+    return [
+      `${this.p(50).toFixed(2)} ms`,
+      `${this.p(99).toFixed(2)} ms`,
+      `${cpuPerRequest.toFixed(0)} us`,
+      `${this.rss.toFixed(0)} MB`,
+    ];
   }
 }
 
@@ -53,7 +65,9 @@ export async function interleave(loads: Load[], rounds: number): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? loads : [...loads].reverse();
     for (const load of order) {
-      load.series.add(await fire(`${load.series.server.url}${load.path}`, load.source(round), load.expect));
+      await load.series.round(() =>
+        fire(`${load.series.server.url}${load.path}`, load.source(round), load.expect),
+      );
     }
   }
 }

@@ -12,6 +12,8 @@ export interface Server {
   pid: number;
   /** Resident memory now, in MB, from /proc. */
   rssMb(): number;
+  /** CPU time the process has used so far, all threads, in ms. */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -64,6 +66,7 @@ async function started(name: string, child: ChildProcess, port: number): Promise
     url: `http://127.0.0.1:${port}`,
     pid,
     rssMb: () => rssMb(pid),
+    cpuMs: () => cpuMs(pid),
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
@@ -124,4 +127,12 @@ export async function readyTimes(database: string, firstPort: number, count: num
 export function rssMb(pid: number): number {
   const line = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(line?.[1] ?? Number.NaN) / 1024;
+}
+
+/** utime + stime from /proc/<pid>/stat, which counts in USER_HZ ticks (100 a second on Linux). */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name, which may itself hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
