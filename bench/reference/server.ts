@@ -1,11 +1,13 @@
 /**
- * The baseline for Keygate's fresh-token rows: the token check an API team would write without
- * Keygate, with the library most would pick. Fastify, `jose.jwtVerify`, and public keys imported
- * once into a Map keyed by kid; the same claim rules as Keygate (iss = the key's organization,
- * aud, exp and iat with 60 s leeway, exp - iat <= 3600, the claims spec 001 requires, kid from
- * the header or the payload, algorithms by key type). What such a server leaves out, as most do:
- * a replay ledger (a jti is never remembered), a verified-token cache, key revocation, and the
- * strict parsing Keygate adds on top of jose. Run: node server.ts PORT KEYS_JSON AUDIENCE.
+ * The baseline of the fresh-token rows: a token check written without Keygate, the usual way,
+ * with the usual library. Fastify, `jose.jwtVerify`, and public keys imported once into a Map
+ * keyed by kid, under the same claim rules as Keygate (iss = the key's organization, aud, exp
+ * and iat with 60 s leeway, exp - iat <= 3600, the claims spec 001 requires, kid from the header
+ * or the payload, algorithms by key type). Like most such servers it keeps no replay ledger (a
+ * jti is never remembered), no verified-token cache and no revocation, and leaves parsing to
+ * jose. jose verifies through WebCrypto, which runs each signature check on libuv's thread pool:
+ * this server spreads over every core, where Keygate verifies on its one event loop.
+ * Run: node server.ts PORT KEYS_JSON AUDIENCE.
  */
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
