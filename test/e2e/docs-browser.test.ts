@@ -12,7 +12,8 @@ import { type Fixture, fixture } from '../helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 // Skipped without chromium on a developer's machine; under CI (which installs it) its absence fails.
-const skip = existsSync(CHROMIUM) || process.env.CI ? false : 'needs Debian chromium (apt-get install chromium)';
+const skip =
+  existsSync(CHROMIUM) || process.env.CI ? false : 'needs Debian chromium (apt-get install chromium)';
 
 describe('/docs in a browser', { skip }, () => {
   let f: Fixture;
