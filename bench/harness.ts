@@ -43,27 +43,44 @@ export function median(values: number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/** The value at percentile `p` (0-100), nearest rank. */
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
 export interface Row {
   case: string;
   value: string;
+  /** Cells of the table's extra columns, in order. */
+  extra?: string[];
   baseline: string;
   ratio: number;
   target?: number;
 }
 
-export function printTable(title: string, rows: Row[]): boolean {
+/** Extra columns go between the measured value and the baseline; `measured` renames that column. */
+export interface Columns {
+  measured?: string;
+  extra?: string[];
+}
+
+export function printTable(title: string, rows: Row[], columns: Columns = {}): boolean {
   let ok = true;
+  const extra = columns.extra ?? [];
+  const cells = (values: string[]) => values.map((value) => ` ${value} |`).join('');
   const lines = [
     `### ${title}`,
     '',
-    '| case | measured (median or percentile) | baseline (same run) | ratio | target | |',
-    '| --- | ---: | --- | ---: | ---: | --- |',
+    `| case | ${columns.measured ?? 'measured (median or percentile)'} |${cells(extra)} baseline (same run) | ratio | target | |`,
+    `| --- | ---: |${cells(extra.map(() => '---:'))} --- | ---: | ---: | --- |`,
   ];
   for (const row of rows) {
     const pass = row.target === undefined ? '' : row.ratio >= row.target ? 'ok' : 'MISSED';
     if (pass === 'MISSED') ok = false;
+    const filled = extra.map((_, i) => row.extra?.[i] ?? '');
     lines.push(
-      `| ${row.case} | ${row.value} | ${row.baseline} | ${row.ratio.toFixed(2)}x | ${row.target === undefined ? '' : `>= ${row.target}x`} | ${pass} |`,
+      `| ${row.case} | ${row.value} |${cells(filled)} ${row.baseline} | ${row.ratio.toFixed(2)}x | ${row.target === undefined ? '' : `>= ${row.target}x`} | ${pass} |`,
     );
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);

@@ -1,3 +1,4 @@
+import { benchHttp } from './http.ts';
 import { benchLogin } from './login.ts';
 import { benchVerify } from './verify.ts';
 
@@ -7,6 +8,7 @@ const only = process.argv[2];
 const results = [
   only === undefined || only === 'verify' ? await benchVerify() : true,
   only === undefined || only === 'login' ? await benchLogin() : true,
+  only === undefined || only === 'http' ? await benchHttp() : true,
 ];
 if (results.some((ok) => !ok)) {
   process.stdout.write('Some targets were missed (see MISSED above).\n');

@@ -2,7 +2,7 @@ import { createPublicKey, generateKeyPairSync, type KeyObject, verify } from 'no
 import { importSPKI, jwtVerify } from 'jose';
 import { signToken } from '../src/sdk/sign-token.ts';
 import { type Keygate, startKeygate } from '../src/service/keygate.ts';
-import { fmt, measure, printTable, type Row } from './harness.ts';
+import { fmt, measure, printTable, type Row, type Variant } from './harness.ts';
 
 const AUD = 'api.happypathology.com';
 const policy = { audiences: [AUD], leewaySeconds: 60, maxLifetimeSeconds: 3600 };
@@ -40,6 +40,48 @@ function cycle(tokens: string[]) {
   return () => tokens[i++ % tokens.length] as string;
 }
 
+/**
+ * Keygate's verifier, raw `crypto.verify` and an awaited `jose.jwtVerify` over the same fresh
+ * RS256 tokens of one key size, as harness variants (the HTTP benchmark reuses the first two).
+ */
+export async function verifierVariants(bits: number, count: number) {
+  const s = await setup(bits, count);
+  const joseKey = await importSPKI(s.spkiPem, 'RS256');
+  const next = cycle(s.tokens);
+  const raw = () => {
+    const token = next();
+    const dot = token.lastIndexOf('.');
+    return verify(
+      'sha256',
+      Buffer.from(token.slice(0, dot)),
+      s.spki,
+      Buffer.from(token.slice(dot + 1), 'base64url'),
+    );
+  };
+  return {
+    raw: {
+      name: 'raw',
+      run: (n) => {
+        for (let i = 0; i < n; i++) if (!raw()) throw new Error('raw verify failed');
+      },
+    } satisfies Variant,
+    keygate: {
+      name: 'keygate',
+      run: async (n) => {
+        for (let i = 0; i < n; i++) await s.keygate.authenticator.verifyToken(next());
+      },
+    } satisfies Variant,
+    jose: {
+      name: 'jose',
+      run: async (n) => {
+        for (let i = 0; i < n; i++)
+          await jwtVerify(next(), joseKey, { audience: AUD, algorithms: ['RS256'] });
+      },
+    } satisfies Variant,
+    close: () => s.keygate.close(),
+  };
+}
+
 export async function benchVerify(): Promise<boolean> {
   let ok = true;
   const rows: Row[] = [];
@@ -48,44 +90,9 @@ export async function benchVerify(): Promise<boolean> {
     [2048, 2000, 2000, 0.7],
     [4096, 600, 600, 0.85],
   ] as const) {
-    const s = await setup(bits, count);
-    const joseKey = await importSPKI(s.spkiPem, 'RS256');
-    const next = cycle(s.tokens);
-    const raw = () => {
-      const token = next();
-      const dot = token.lastIndexOf('.');
-      return verify(
-        'sha256',
-        Buffer.from(token.slice(0, dot)),
-        s.spki,
-        Buffer.from(token.slice(dot + 1), 'base64url'),
-      );
-    };
+    const v = await verifierVariants(bits, count);
     // The ledger must not see the same jti twice across rounds: authenticate gets its own, larger token set.
-    const results = await measure(
-      [
-        {
-          name: 'raw',
-          run: (n) => {
-            for (let i = 0; i < n; i++) if (!raw()) throw new Error('raw verify failed');
-          },
-        },
-        {
-          name: 'keygate',
-          run: async (n) => {
-            for (let i = 0; i < n; i++) await s.keygate.authenticator.verifyToken(next());
-          },
-        },
-        {
-          name: 'jose',
-          run: async (n) => {
-            for (let i = 0; i < n; i++)
-              await jwtVerify(next(), joseKey, { audience: AUD, algorithms: ['RS256'] });
-          },
-        },
-      ],
-      { rounds: 7, opsPerRound },
-    );
+    const results = await measure([v.raw, v.keygate, v.jose], { rounds: 7, opsPerRound });
     const rawOps = results.get('raw')?.median ?? 0;
     const keygateOps = results.get('keygate')?.median ?? 0;
     const joseOps = results.get('jose')?.median ?? 0;
@@ -106,7 +113,7 @@ export async function benchVerify(): Promise<boolean> {
         target: 2,
       },
     );
-    await s.keygate.close();
+    await v.close();
   }
   // Fresh vs cached through authenticate(), the path every protected route takes (with the SQLite jti ledger).
   const s = await setup(2048, 4000);

@@ -1,0 +1,238 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fmt, measure, median, printTable, type Row } from './harness.ts';
+import { makeFixture } from './http/fixture.ts';
+import { CONNECTIONS, eachOnce, fire, perConnection } from './http/load.ts';
+import { paced } from './http/paced.ts';
+import { interleave, Series } from './http/series.ts';
+import { readyTimes, type Server, startKeygate, startReference } from './http/servers.ts';
+import { sessionTokens } from './http/sessions.ts';
+import { FRESH, ROUNDS, signSets, type TokenSets } from './http/token-sets.ts';
+import { verifierVariants } from './verify.ts';
+
+/** Length of one round of the rows that reuse their requests (/healthz, warm and session tokens). */
+const ROUND_SECONDS = 1;
+const P99_CEILING_MS = 5;
+const IDLE_RSS_CEILING_MB = 80;
+const READY_CEILING_MS = 300;
+const READY_STARTS = 5;
+const WHOAMI = '/v1/whoami';
+
+const perSecond = (rate: number) => `${fmt(rate).replace('/s', '')} req/s`;
+
+function vs(label: string, series: Series, base: Series, baseLabel: string, target?: number): Row {
+  return {
+    case: label,
+    value: perSecond(series.rate),
+    extra: series.cells(),
+    baseline: `${baseLabel} ${perSecond(base.rate)}`,
+    ratio: series.rate / base.rate,
+    ...(target !== undefined && { target }),
+  };
+}
+
+/** A lower-is-better figure against its ceiling: the ratio is ceiling / measured, so >= 1 passes. */
+function underCeiling(label: string, value: number, ceiling: number, unit: string): Row {
+  return {
+    case: label,
+    value: `${value.toFixed(unit === 'MB' ? 1 : 0)} ${unit}`,
+    baseline: `ceiling ${ceiling} ${unit} (ratio = ceiling / measured)`,
+    ratio: ceiling / value,
+    target: 1,
+  };
+}
+
+async function warmUp(server: Server, sets: TokenSets, warm?: string[]): Promise<void> {
+  await fire(`${server.url}/healthz`, { duration: 1 }, 200);
+  if (warm) await fire(`${server.url}${WHOAMI}`, perConnection(warm, 1), 200);
+  for (const { kind } of FRESH) await fire(`${server.url}${WHOAMI}`, eachOnce(sets.fresh[kind].warmUp), 200);
+}
+
+/** The rows that reuse one server's requests or refuse them, interleaved with both /healthz rows. */
+async function requestRows(keygate: Server, reference: Server, sets: TokenSets, sessions: string[]) {
+  const s = {
+    healthz: new Series(keygate),
+    bareHealthz: new Series(reference),
+    warm: new Series(keygate),
+    session: new Series(keygate),
+    malformed: new Series(keygate),
+    badSignature: new Series(keygate),
+    unknownKid: new Series(keygate),
+  };
+  const forSeconds = () => ({ duration: ROUND_SECONDS });
+  await interleave(
+    [
+      { series: s.healthz, path: '/healthz', source: forSeconds, expect: 200 },
+      { series: s.bareHealthz, path: '/healthz', source: forSeconds, expect: 200 },
+      { series: s.warm, path: WHOAMI, source: () => perConnection(sets.warm, ROUND_SECONDS), expect: 200 },
+      { series: s.session, path: WHOAMI, source: () => perConnection(sessions, ROUND_SECONDS), expect: 200 },
+      {
+        series: s.malformed,
+        path: WHOAMI,
+        source: () => ({ duration: ROUND_SECONDS, headers: { authorization: sets.malformed } }),
+        expect: 401,
+      },
+      {
+        series: s.badSignature,
+        path: WHOAMI,
+        source: (i) => eachOnce(sets.badSignature[i] ?? []),
+        expect: 401,
+      },
+      { series: s.unknownKid, path: WHOAMI, source: (i) => eachOnce(sets.unknownKid[i] ?? []), expect: 401 },
+    ],
+    ROUNDS,
+  );
+  return s;
+}
+
+/** Fresh tokens on Keygate and on the reference, key kind by key kind, each pair interleaved. */
+async function freshRows(keygate: Server, reference: Server, sets: TokenSets) {
+  const rows: Row[] = [];
+  const series = {} as Record<(typeof FRESH)[number]['kind'], Series>;
+  for (const { kind, target } of FRESH) {
+    const k = new Series(keygate);
+    const r = new Series(reference);
+    const set = sets.fresh[kind];
+    await interleave(
+      [
+        { series: k, path: WHOAMI, source: (i) => eachOnce(set.keygate[i] ?? []), expect: 200 },
+        { series: r, path: WHOAMI, source: (i) => eachOnce(set.reference[i] ?? []), expect: 200 },
+      ],
+      ROUNDS,
+    );
+    series[kind] = k;
+    rows.push(
+      vs(`GET ${WHOAMI}, fresh ${kind} tokens: Keygate`, k, r, 'reference', target),
+      vs(`GET ${WHOAMI}, fresh ${kind} tokens: reference (jose)`, r, r, 'itself'),
+    );
+    if (kind === 'RS256-2048') rows.push(...(await halfRateRows(keygate, sets, k.rate)));
+  }
+  return { rows, series };
+}
+
+/**
+ * Right after the maximum was measured, on the same warm server: latency at half of it, evenly
+ * paced (the row with the target), and as autocannon's `overallRate` sends it, for comparison.
+ */
+async function halfRateRows(keygate: Server, sets: TokenSets, maximum: number): Promise<Row[]> {
+  const url = `${keygate.url}${WHOAMI}`;
+  const even = new Series(keygate);
+  await even.round(() => paced(url, sets.paced, maximum / 2, 200));
+  const bursts = new Series(keygate);
+  await bursts.round(() => fire(url, eachOnce(sets.pacedByAutocannon), 200, Math.round(maximum / 2)));
+  return [
+    {
+      case: 'fresh RS256-2048 at half the maximum rate, evenly paced: p99',
+      value: perSecond(even.rate),
+      extra: even.cells(),
+      baseline: `ceiling ${P99_CEILING_MS} ms (ratio = ceiling / p99)`,
+      ratio: P99_CEILING_MS / even.p(99),
+      target: 1,
+    },
+    {
+      case: "the same rate by autocannon's overallRate (per-second bursts at full speed)",
+      value: perSecond(bursts.rate),
+      extra: bursts.cells(),
+      baseline: `ceiling ${P99_CEILING_MS} ms (ratio = ceiling / p99)`,
+      ratio: P99_CEILING_MS / bursts.p(99),
+    },
+  ];
+}
+
+/** In process, with the servers stopped: the verifier alone against OpenSSL through node:crypto. */
+async function verifierRow(): Promise<Row> {
+  const v = await verifierVariants(2048, 2000);
+  const results = await measure([v.raw, v.keygate], { rounds: 7, opsPerRound: 2000 });
+  await v.close();
+  const raw = results.get('raw')?.median ?? 0;
+  const keygate = results.get('keygate')?.median ?? 0;
+  return {
+    case: 'in process: Keygate verifier, fresh RS256-2048',
+    value: fmt(keygate),
+    baseline: `raw crypto.verify ${fmt(raw)}`,
+    ratio: keygate / raw,
+    target: 0.85,
+  };
+}
+
+/** `npm run bench -- http`: Keygate's HTTP server against Fastify's ceiling and a jose-based reference. */
+export async function benchHttp(): Promise<boolean> {
+  const dir = mkdtempSync(join(tmpdir(), 'keygate-http-bench-'));
+  const database = join(dir, 'keygate.db');
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const servers: Server[] = [];
+  const loadBefore = loadavg()[0] as number;
+  try {
+    const fixture = await makeFixture(dir, database);
+    const signing = performance.now();
+    const sets = await signSets(fixture);
+    const signSeconds = (performance.now() - signing) / 1000;
+    const ready = median(await readyTimes(database, port + 10, READY_STARTS));
+    const keygate = await startKeygate(database, port);
+    servers.push(keygate);
+    // Let start-up garbage be collected before reading the idle size.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const idleRss = keygate.rssMb();
+    const reference = await startReference(fixture.referenceKeys, port + 1);
+    servers.push(reference);
+    const sessions = await sessionTokens(keygate.url, CONNECTIONS);
+    await warmUp(keygate, sets, sets.warm);
+    await warmUp(reference, sets);
+    const s = await requestRows(keygate, reference, sets, sessions);
+    const fresh = await freshRows(keygate, reference, sets);
+    for (const server of servers.splice(0)) await server.stop();
+    const rows: Row[] = [
+      underCeiling(
+        'idle RSS of keygate serve (after start, before any load)',
+        idleRss,
+        IDLE_RSS_CEILING_MB,
+        'MB',
+      ),
+      underCeiling(
+        `ready: spawn to first /healthz answer (median of ${READY_STARTS})`,
+        ready,
+        READY_CEILING_MS,
+        'ms',
+      ),
+      vs('GET /healthz: Keygate', s.healthz, s.bareHealthz, 'bare Fastify'),
+      vs('GET /healthz: bare Fastify (the reference server)', s.bareHealthz, s.bareHealthz, 'itself'),
+      vs(
+        `GET ${WHOAMI}, warm key-pair tokens (one per connection)`,
+        s.warm,
+        s.healthz,
+        'Keygate /healthz',
+        0.9,
+      ),
+      vs(`GET ${WHOAMI}, session tokens (one per connection)`, s.session, s.healthz, 'Keygate /healthz'),
+      ...fresh.rows,
+      vs(`GET ${WHOAMI}, malformed token (401)`, s.malformed, s.healthz, 'Keygate /healthz'),
+      vs(
+        `GET ${WHOAMI}, bad RS256-2048 signature, registered kid (401)`,
+        s.badSignature,
+        fresh.series['RS256-2048'],
+        'fresh RS256-2048',
+      ),
+      vs(
+        `GET ${WHOAMI}, flood of unknown random kids (401)`,
+        s.unknownKid,
+        s.healthz,
+        'Keygate /healthz',
+        0.8,
+      ),
+      await verifierRow(),
+    ];
+    process.stdout.write(
+      `HTTP: autocannon in this process, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds per row, ` +
+        `${availableParallelism()} cores, load average ${loadBefore.toFixed(1)} before and ` +
+        `${(loadavg()[0] as number).toFixed(1)} after; tokens signed beforehand in ${signSeconds.toFixed(0)} s.\n\n`,
+    );
+    return printTable('HTTP throughput (server in its own process)', rows, {
+      measured: 'measured',
+      extra: ['p50', 'p99', 'server CPU/req', 'server RSS after'],
+    });
+  } finally {
+    for (const server of servers) await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,73 @@
+import type autocannon from 'autocannon';
+import { median, percentile } from '../harness.ts';
+import { fire, type Shot } from './load.ts';
+import type { Server } from './servers.ts';
+
+/** The rounds of one table row: one server, one path, one kind of request. */
+export class Series {
+  readonly server: Server;
+  readonly rps: number[] = [];
+  readonly latencies: number[] = [];
+  /** The server's resident memory after this row's latest round. */
+  rss = Number.NaN;
+  /** Server CPU time over the rounds, all its threads: less sensitive to a busy machine than a rate. */
+  private cpuMs = 0;
+
+  constructor(server: Server) {
+    this.server = server;
+  }
+
+  /** Runs one round and records it. */
+  async round(run: () => Promise<Shot>): Promise<void> {
+    const cpuBefore = this.server.cpuMs();
+    const shot = await run();
+    this.cpuMs += this.server.cpuMs() - cpuBefore;
+    this.rps.push(shot.rps);
+    for (const ms of shot.latencies) this.latencies.push(ms);
+    this.rss = this.server.rssMb();
+  }
+
+  /** Median of the rounds' rates. */
+  get rate(): number {
+    return median(this.rps);
+  }
+
+  /** Over every request of every round. */
+  p(at: number): number {
+    return percentile(this.latencies, at);
+  }
+
+  /** The p50, p99, server CPU and RSS columns. */
+  cells(): string[] {
+    const cpuPerRequest = (this.cpuMs * 1000) / this.latencies.length;
+    return [
+      `${this.p(50).toFixed(2)} ms`,
+      `${this.p(99).toFixed(2)} ms`,
+      `${cpuPerRequest.toFixed(0)} us`,
+      `${this.rss.toFixed(0)} MB`,
+    ];
+  }
+}
+
+export interface Load {
+  series: Series;
+  path: string;
+  /** The requests of one round. */
+  source: (round: number) => Partial<autocannon.Options>;
+  expect: number;
+}
+
+/**
+ * Runs every load once per round, in reverse order on odd rounds, so that noise from the shared
+ * machine and drift over the run fall on all of them alike.
+ */
+export async function interleave(loads: Load[], rounds: number): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? loads : [...loads].reverse();
+    for (const load of order) {
+      await load.series.round(() =>
+        fire(`${load.series.server.url}${load.path}`, load.source(round), load.expect),
+      );
+    }
+  }
+}

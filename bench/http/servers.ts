@@ -1,0 +1,138 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { AUD } from './fixture.ts';
+
+const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const REFERENCE = new URL('../reference/server.ts', import.meta.url).pathname;
+
+export interface Server {
+  name: string;
+  url: string;
+  pid: number;
+  /** Resident memory now, in MB, from /proc. */
+  rssMb(): number;
+  /** CPU time the process has used so far, all threads, in ms. */
+  cpuMs(): number;
+  stop(): Promise<void>;
+}
+
+/** `keygate serve` on the bench database, with every cap that would throttle a one-address load turned off. */
+export function keygateCommand(database: string, port: number): { args: string[]; env: NodeJS.ProcessEnv } {
+  return {
+    args: [MAIN, 'serve', '--port', String(port)],
+    env: {
+      ...process.env,
+      KEYGATE_DATABASE: database,
+      KEYGATE_AUDIENCES: AUD,
+      KEYGATE_LOG_LEVEL: 'warn',
+      KEYGATE_MAX_CONNECTIONS_PER_ADDRESS: '0',
+      KEYGATE_LOGIN_RATE_LIMIT: '100000',
+    },
+  };
+}
+
+export async function startKeygate(database: string, port: number): Promise<Server> {
+  const { args, env } = keygateCommand(database, port);
+  return started(
+    'Keygate',
+    spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] }),
+    port,
+  );
+}
+
+export async function startReference(keysFile: string, port: number): Promise<Server> {
+  const child = spawn(process.execPath, [REFERENCE, String(port), keysFile, AUD], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return started('reference', child, port);
+}
+
+async function started(name: string, child: ChildProcess, port: number): Promise<Server> {
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    await firstAnswer(port, exited);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`${name} did not start: ${(error as Error).message}\n${stderr}`);
+  }
+  const pid = child.pid as number;
+  return {
+    name,
+    url: `http://127.0.0.1:${port}`,
+    pid,
+    rssMb: () => rssMb(pid),
+    cpuMs: () => cpuMs(pid),
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/**
+ * Polls /healthz every 5 ms until it answers 200; resolves with the milliseconds from `since`.
+ * Each poll opens its own connection, as the listener may not exist yet.
+ */
+export async function firstAnswer(
+  port: number,
+  exited: Promise<void>,
+  since = performance.now(),
+): Promise<number> {
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  const deadline = since + 20_000;
+  while (performance.now() < deadline) {
+    if (gone) throw new Error('the process exited');
+    if ((await status(port)) === 200) return performance.now() - since;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error('no answer from /healthz within 20 s');
+}
+
+function status(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const request = get({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+    });
+    request.on('error', () => resolve(0));
+  });
+}
+
+/** Milliseconds from spawning `keygate serve` to its first /healthz answer, `count` times. */
+export async function readyTimes(database: string, firstPort: number, count: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const { args, env } = keygateCommand(database, firstPort + i);
+    const since = performance.now();
+    const child = spawn(process.execPath, args, { env, stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      times.push(await firstAnswer(firstPort + i, exited, since));
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }
+  return times;
+}
+
+export function rssMb(pid: number): number {
+  const line = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(line?.[1] ?? Number.NaN) / 1024;
+}
+
+/** utime + stime from /proc/<pid>/stat, which counts in USER_HZ ticks (100 a second on Linux). */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name, which may itself hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}

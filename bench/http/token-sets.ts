@@ -1,0 +1,59 @@
+import type { Fixture, KeyKind } from './fixture.ts';
+import { badSignatures, malformed, signTokens } from './tokens.ts';
+
+/** Every row runs this many rounds, interleaved with its comparison rows; the table shows medians. */
+export const ROUNDS = 3;
+
+/**
+ * Tokens per round of each fresh-token row: about a second at the rate the issue measured
+ * (RS256-2048 ~5.7k/s, RS256-4096 ~4k/s). RSA-4096 signing, at a few hundred a second per
+ * core, is what bounds these sets: the benchmark must stay within a few minutes.
+ */
+export const FRESH: { kind: KeyKind; perRound: number; target: number }[] = [
+  { kind: 'RS256-2048', perRound: 6000, target: 1.3 },
+  { kind: 'RS256-4096', perRound: 4000, target: 1.5 },
+  { kind: 'ES256', perRound: 6000, target: 1.3 },
+];
+
+/** Requests per round of the invalid-token rows, each token new to the server. */
+const INVALID_PER_ROUND = 8000;
+/** Tokens sent at half the measured maximum: a few seconds' worth. */
+const PACED_TOKENS = 9000;
+/** Enough requests for the JIT to settle on the verify path of each kind of key. */
+const WARM_UP_TOKENS = 300;
+
+const bearer = (tokens: string[]) => tokens.map((token) => `Bearer ${token}`);
+
+function split(all: string[], perRound: number): string[][] {
+  return Array.from({ length: ROUNDS }, (_, i) => all.slice(i * perRound, (i + 1) * perRound));
+}
+
+export type TokenSets = Awaited<ReturnType<typeof signSets>>;
+
+/** Every Authorization value the timed part sends, made before it starts; each set is sent once. */
+export async function signSets({ orgId, keys }: Fixture) {
+  const rounds = async (kind: KeyKind, perRound: number) =>
+    split(bearer(await signTokens(keys[kind], orgId, perRound * ROUNDS)), perRound);
+  const fresh = {} as Record<KeyKind, { keygate: string[][]; reference: string[][]; warmUp: string[] }>;
+  for (const { kind, perRound } of FRESH) {
+    fresh[kind] = {
+      keygate: await rounds(kind, perRound),
+      // Keygate accepts a token's jti once: the reference gets a set of its own, of the same size.
+      reference: await rounds(kind, perRound),
+      // Warm-ups verify on both servers: the reference keeps no ledger, so it may see Keygate's.
+      warmUp: bearer(await signTokens(keys[kind], orgId, WARM_UP_TOKENS)),
+    };
+  }
+  const rsa = keys['RS256-2048'];
+  const unknownKids = await signTokens(keys.ES256, orgId, INVALID_PER_ROUND * ROUNDS, 'random');
+  return {
+    fresh,
+    /** One per connection, reused on every request. */
+    warm: bearer(await signTokens(rsa, orgId, 50)),
+    paced: bearer(await signTokens(rsa, orgId, PACED_TOKENS)),
+    pacedByAutocannon: bearer(await signTokens(rsa, orgId, PACED_TOKENS)),
+    unknownKid: split(bearer(unknownKids), INVALID_PER_ROUND),
+    badSignature: split(bearer(badSignatures(rsa, orgId, INVALID_PER_ROUND * ROUNDS)), INVALID_PER_ROUND),
+    malformed: `Bearer ${malformed(rsa, orgId)}`,
+  };
+}
