@@ -1,8 +1,16 @@
-import { type KeyObject, verify } from 'node:crypto';
-import { ALGORITHMS_BY_FAMILY, type Algorithm, HASH_BY_ALGORITHM } from './algorithms.ts';
+import type { KeyObject } from 'node:crypto';
+import { ALGORITHMS_BY_FAMILY, type Algorithm } from './algorithms.ts';
 import { fail, type Outcome, pass } from './check-run.ts';
 import type { KeyRecord } from './key-record.ts';
 import { type Rejection, reject } from './reason-codes.ts';
+import {
+  type SignatureVerdict,
+  type SignedInput,
+  signatureShapeProblem,
+  signatureWork,
+  verdictFor,
+  verifyNow,
+} from './signature-work.ts';
 import { isoTime } from './time.ts';
 import type { ResolvedKey, VerifyingKey } from './verifying-key.ts';
 
@@ -76,48 +84,31 @@ export function verifySignature(
   signingInput: string,
   signature: Buffer,
 ): Rejection | undefined {
-  if (signature.length !== expectedLength) {
-    return reject('signature_invalid', {
-      message: `An ${alg} signature for this key is ${expectedLength} bytes; this one is ${signature.length}.`,
-      hint:
-        alg === 'ES256'
-          ? 'Send the raw R||S signature as JWS requires, not a DER-encoded one.'
-          : reject('signature_invalid').hint,
-      expected: `${expectedLength} bytes`,
-      actual: `${signature.length} bytes`,
-    });
-  }
-  // The signing input is base64url and dots only (checked by the parser), so any encoding reads it.
-  const data = Buffer.from(signingInput);
-  if (alg === 'ES256') {
-    if (isZero(signature, 0, 32) || isZero(signature, 32, 64)) return reject('signature_invalid');
-    const ok = verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature);
-    return ok ? undefined : reject('signature_invalid');
-  }
-  return verify(HASH_BY_ALGORITHM[alg], data, key, signature) ? undefined : reject('signature_invalid');
+  const problem = signatureShapeProblem(alg, expectedLength, signature);
+  if (problem) return problem;
+  const work = signatureWork(
+    alg,
+    { keyObject: key, signatureBytes: expectedLength },
+    { signingInput, signature },
+  );
+  return verifyNow(work) ? undefined : reject('signature_invalid');
 }
 
 /**
  * The signature check of a token or a message: `signingInput` and `signature` as the parser read
- * them, verified with the registered key under the algorithm the key allows.
+ * them, verified with the registered key under the algorithm the key allows. A `verdict` the
+ * service computed for exactly this token, key and algorithm (off the event loop) stands in for
+ * verifying here; any other is ignored.
  */
 export function checkSignature(
   algorithm: Algorithm,
   key: VerifyingKey,
-  jws: { signingInput: string; signature: Buffer },
+  jws: SignedInput,
+  verdict?: SignatureVerdict,
 ): Outcome<true> {
-  const invalid = verifySignature(
-    algorithm,
-    key.keyObject,
-    key.signatureBytes,
-    jws.signingInput,
-    jws.signature,
-  );
-  if (invalid) return fail(invalid);
+  const problem = signatureShapeProblem(algorithm, key.signatureBytes, jws.signature);
+  if (problem) return fail(problem);
+  const valid = verdictFor(verdict, algorithm, key, jws) ?? verifyNow(signatureWork(algorithm, key, jws));
+  if (!valid) return fail(reject('signature_invalid'));
   return pass(true as const, () => ({ message: 'The signature verifies with the registered public key.' }));
-}
-
-function isZero(bytes: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (bytes[i] !== 0) return false;
-  return true;
 }

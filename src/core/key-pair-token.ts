@@ -16,6 +16,7 @@ import { checkOwner, checkOwnerRole, type KeyOwner } from './key-owner.ts';
 import type { VerificationPolicy } from './policy.ts';
 import { type Rejection, reject } from './reason-codes.ts';
 import type { Role } from './roles.ts';
+import type { SignatureVerdict } from './signature-work.ts';
 import type { UnixSeconds } from './time.ts';
 import type { CompactJws } from './token-format.ts';
 import type { ResolvedKey } from './verifying-key.ts';
@@ -46,6 +47,8 @@ export interface KeyPairEnv<K extends ResolvedKey = ResolvedKey> {
   key: K | undefined;
   /** The owner of `key` when it is a user's key, as the store has them now. */
   owner?: KeyOwner | undefined;
+  /** The signature's verification, when the service ran it itself (off the event loop). */
+  verdict?: SignatureVerdict | undefined;
   policy: VerificationPolicy;
   now: UnixSeconds;
 }
@@ -89,7 +92,7 @@ export const KEY_PAIR_CHECKS: readonly Check<KeyPairValues, KeyPairEnv>[] = chec
     check({
       name: 'signature',
       needs: ['algorithm', 'key', 'format'],
-      run: ({ algorithm, key, format }) => checkSignature(algorithm, key, format),
+      run: ({ algorithm, key, format }, { verdict }) => checkSignature(algorithm, key, format, verdict),
     }),
     check({
       name: 'iss',
