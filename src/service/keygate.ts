@@ -60,10 +60,10 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   if (!options.secret && options.database !== ':memory:') {
     throw new Error('A database on disk needs its session secret (readSessionSecret in config.ts).');
   }
-  const store = await openStore(
-    options.database,
-    options.storeLockWaitMs === undefined ? {} : { lockWaitMs: options.storeLockWaitMs },
-  );
+  const store = await openStore(options.database, {
+    backgroundCheckpoints: true,
+    ...(options.storeLockWaitMs !== undefined && { lockWaitMs: options.storeLockWaitMs }),
+  });
   const clock = options.clock ?? systemClock;
   const sessionPolicy = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;
   const directory = new KeyDirectory(store, options.pollMs === undefined ? {} : { pollMs: options.pollMs });

@@ -19,6 +19,7 @@ import {
 } from '../core/login-throttle.ts';
 import type { Role } from '../core/roles.ts';
 import { normalizeUserName } from '../core/user-name.ts';
+import { Checkpointer } from './sqlite-checkpointer.ts';
 import { LockWait } from './sqlite-lock-wait.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 import {
@@ -48,7 +49,15 @@ export interface SqliteStoreOptions {
    * StoreUnavailableError (KEYGATE_STORE_LOCK_WAIT_MS). The wait never blocks the event loop.
    */
   lockWaitMs?: number;
+  /**
+   * Checkpoint the WAL from a worker thread (sqlite-checkpointer.ts) rather than inside the
+   * commits of this connection: for a long-running server. Short-lived CLI runs leave it off.
+   */
+  backgroundCheckpoints?: boolean;
 }
+
+/** With background checkpoints, the WAL size (in pages) at which a commit still checkpoints itself. */
+const FALLBACK_CHECKPOINT_PAGES = 20_000;
 
 export const DEFAULT_LOCK_WAIT_MS = 3000;
 
@@ -105,6 +114,7 @@ export class SqliteStore implements Store {
   private readonly db: DatabaseSync;
   private readonly statements = new Map<string, Statement>();
   private readonly lockWait: LockWait;
+  private readonly checkpointer: Checkpointer | undefined;
   /** True while a read() or write() unit runs: the only place a statement may run. */
   private inUnit = false;
 
@@ -132,6 +142,10 @@ export class SqliteStore implements Store {
     // Opening waits for locks the blocking way: nothing is served yet, and migrations must run.
     this.migrate();
     this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (options.backgroundCheckpoints && path !== ':memory:') {
+      this.db.exec(`PRAGMA wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
+      this.checkpointer = new Checkpointer(path);
+    }
     this.lockWait = new LockWait(options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, () =>
       this.guard(() => {
         this.db.exec('BEGIN IMMEDIATE');
@@ -815,6 +829,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
     if (this.db.isOpen) this.db.close();
     this.lockWait.close();
   }
