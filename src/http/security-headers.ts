@@ -88,27 +88,21 @@ function isDashboardRoute(url: string): boolean {
 
 /**
  * Security headers on every answer of the app: helmet's set (nosniff, CSP, framing, referrer,
- * cross-origin policies) and Cache-Control. helmet itself, built once per CSP: @fastify/helmet
- * builds a new helmet middleware on every request, measured at 4.1 us a request against 0.15 us.
+ * cross-origin policies) and Cache-Control. helmet's answer depends only on its options, never on
+ * the request, so it is run once per CSP at start-up against a recording response, and each
+ * request gets the recorded headers in one call: a tenth of the cost of running helmet's dozen
+ * middlewares per request (and @fastify/helmet builds a new helmet on every request besides).
  */
 export function securityHeaders(app: FastifyInstance): void {
-  const api = helmet({
-    ...HELMET_OPTIONS,
-    contentSecurityPolicy: { useDefaults: false, directives: API_CSP },
-  });
-  const docs = helmet({
-    ...HELMET_OPTIONS,
-    contentSecurityPolicy: { useDefaults: false, directives: DOCS_CSP },
-  });
-  const dashboard = helmet({
-    ...HELMET_OPTIONS,
-    contentSecurityPolicy: { useDefaults: false, directives: DASHBOARD_CSP },
-  });
+  const variant = (directives: Record<string, string[]>) =>
+    recordHeaders(helmet({ ...HELMET_OPTIONS, contentSecurityPolicy: { useDefaults: false, directives } }));
+  const api = variant(API_CSP);
+  const docs = variant(DOCS_CSP);
+  const dashboard = variant(DASHBOARD_CSP);
   app.addHook('onRequest', (request, reply, done) => {
-    reply.header('cache-control', 'no-store');
     const route = request.routeOptions.url ?? '';
-    const headers = isDocsRoute(route) ? docs : isDashboardRoute(route) ? dashboard : api;
-    headers(request.raw, reply.raw, () => done());
+    reply.headers(isDocsRoute(route) ? docs : isDashboardRoute(route) ? dashboard : api);
+    done();
   });
   // Only a success may be kept: a refusal (a credential in the query, an outage) never is.
   app.addHook('onSend', (request, reply, payload, done) => {
@@ -117,6 +111,26 @@ export function securityHeaders(app: FastifyInstance): void {
       reply.header('cache-control', cacheable);
     done(null, payload);
   });
+}
+
+/** The headers a helmet middleware sets, with Cache-Control: no-store first. */
+function recordHeaders(middleware: ReturnType<typeof helmet>): Readonly<Record<string, string>> {
+  const headers: Record<string, string> = { 'cache-control': 'no-store' };
+  const recorder = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    },
+    removeHeader(name: string) {
+      delete headers[name.toLowerCase()];
+    },
+  };
+  let finished = false;
+  middleware({} as never, recorder as never, () => {
+    finished = true;
+  });
+  // helmet calls next synchronously; if a release ever did not, every answer would lack its headers.
+  if (!finished) throw new Error('helmet did not finish synchronously');
+  return Object.freeze(headers);
 }
 
 /** For answers sent where no onRequest hook ran (Fastify's framework errors). */
