@@ -72,7 +72,32 @@ type Segment = Decoded<JsonObject>;
 
 /** The protected header of any compact JWS: canonical base64url of a strict JSON object. */
 export function decodeHeader(text: string): Segment {
-  return decodeSegment(text, 'header');
+  const known = decodedHeaders.get(text);
+  if (known) return known;
+  const decoded = decodeSegment(text, 'header');
+  if (text.length > MAX_REMEMBERED_LENGTH) return decoded;
+  if (decodedHeaders.size >= MAX_DECODED_HEADERS)
+    decodedHeaders.delete(decodedHeaders.keys().next().value as string);
+  // Frozen: every token with this header segment shares the one object.
+  if (decoded.ok) deepFreeze(decoded.value);
+  decodedHeaders.set(text, decoded);
+  return decoded;
+}
+
+/**
+ * Header segments decoded before, with their outcome. A client sends the same header on every
+ * token ({"alg":"RS256","typ":"JWT"} and its kid), so decoding and parsing it once per distinct
+ * segment rather than once per token is a plain memo of a pure function; bounded, oldest first.
+ */
+const decodedHeaders = new Map<string, Segment>();
+const MAX_DECODED_HEADERS = 1024;
+/** Real headers are under 200 characters; a longer one is decoded but not kept (memory stays small). */
+const MAX_REMEMBERED_LENGTH = 512;
+
+function deepFreeze(value: JsonValue): void {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;
+  for (const member of Object.values(value)) deepFreeze(member);
+  Object.freeze(value);
 }
 
 /**
