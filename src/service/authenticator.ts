@@ -50,6 +50,14 @@ export interface AuthenticatorDeps {
   keyring: ServerKeyring;
 }
 
+/**
+ * How many fresh tokens must be in hand at once before signatures are verified on the thread
+ * pool. Below it the loop keeps up, and a trip to the pool only adds latency (and on a machine
+ * with few cores, pool threads that compete with the loop for the same core); above it the loop
+ * is the bottleneck, and the pool's threads take the other cores.
+ */
+const OFF_LOOP_FROM = 4;
+
 /** The replay ledger is consulted only for a token that passed every other check. */
 const REPLAY: Step = {
   name: 'replay',
@@ -96,7 +104,7 @@ export class Authenticator {
     if (token.kind === 'session') return this.authenticateSession(token.jws, now);
     this.inHand++;
     try {
-      const verified = await this.verifyKeyPair(token.jws, now, run, this.inHand > 1);
+      const verified = await this.verifyKeyPair(token.jws, now, run, this.inHand > OFF_LOOP_FROM);
       const binding = await this.ledger.bind({
         iss: verified.iss,
         jti: verified.jti,
