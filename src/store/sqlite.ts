@@ -19,6 +19,7 @@ import {
 } from '../core/login-throttle.ts';
 import type { Role } from '../core/roles.ts';
 import { normalizeUserName } from '../core/user-name.ts';
+import { newKeyRecord, thumbprintConflict } from './key-rows.ts';
 import { Checkpointer } from './sqlite-checkpointer.ts';
 import { LockWait } from './sqlite-lock-wait.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
@@ -334,14 +335,7 @@ export class SqliteStore implements Store {
             record.orgId,
           ),
         );
-        if (sameOrg)
-          throw new ConflictError('public_key', 'This organization has already registered this public key.');
-        // Never which organization: that is another tenant's business.
-        throw new ConflictError(
-          'public_key',
-          'This public key is registered to another organization. Make a new key pair for each organization: a key pair belongs to one organization only.',
-          'Make one with "keygate keygen --out new.key" and register new.key.pub.',
-        );
+        throw thumbprintConflict(sameOrg !== undefined);
       }
       throw error;
     }
@@ -924,16 +918,4 @@ function toKey(row: Row): KeyRecord {
 
 function nullableNumber(value: unknown): number | null {
   return value === null || value === undefined ? null : Number(value);
-}
-
-function newKeyRecord(key: NewKey, now: number): KeyRecord {
-  return {
-    ...key,
-    id: randomUUID(),
-    status: 'active',
-    revokesAt: null,
-    replacedBy: null,
-    createdAt: now,
-    lastUsedAt: null,
-  };
 }

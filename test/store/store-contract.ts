@@ -19,13 +19,23 @@ async function bindJti(
 }
 
 import { NOW, rsaPair } from '../helpers.ts';
+import { keyContract } from './store-contract-keys.ts';
+import { raceContract } from './store-contract-races.ts';
 
 /**
  * The behaviour every Store must have; run against each implementation on a real database.
  * `open` must return a new, empty store on every call: each test starts from nothing, so it can
- * assert exact counts, and a failing test leaves nothing behind for the next one.
+ * assert exact counts, and a failing test leaves nothing behind for the next one. `openNodes`
+ * returns several stores on one new, empty database, as several nodes would open it, for the
+ * races; by default the one store of `open` races its own callers.
  */
-export function storeContract(name: string, open: () => Promise<Store>): void {
+export function storeContract(
+  name: string,
+  open: () => Promise<Store>,
+  openNodes: () => Promise<Store[]> = async () => [await open()],
+): void {
+  keyContract(name, open);
+  raceContract(name, openNodes);
   describe(`${name} store contract`, () => {
     let store: Store;
     beforeEach(async () => {

@@ -1,0 +1,153 @@
+import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
+import { newKeyRecord, thumbprintConflict } from './key-rows.ts';
+import type { PgDatabase, Sql } from './postgres-database.ts';
+import { violatedUnique } from './postgres-errors.ts';
+import { toKey } from './postgres-rows.ts';
+import { KeyCapError, type KeyCaps, type NewKey, type RotateResult, type StatusChange } from './store.ts';
+
+// The key writes of the PostgreSQL store (Store's insertKey, rotateKey, setKeyStatus,
+// revokeDueKeys, touchKeys), each one transaction that bumps the key revision when it changes a key.
+
+const THUMBPRINT_CONSTRAINTS = new Set(['keys_thumbprint_unique', 'keys_org_thumbprint_unique']);
+
+export async function insertKey(
+  db: PgDatabase,
+  key: NewKey,
+  now: number,
+  caps?: KeyCaps,
+): Promise<KeyRecord> {
+  const record = newKeyRecord(key, now);
+  await writeKey(db, record, async (sql) => {
+    await lockPlaces(sql, record);
+    await checkCaps(sql, record, caps);
+    await insertKeyRow(sql, record);
+    await bumpKeyRevision(sql);
+  });
+  return record;
+}
+
+export function rotateKey(
+  db: PgDatabase,
+  kid: string,
+  replacement: NewKey,
+  revokesAt: number,
+  now: number,
+  caps?: KeyCaps,
+): Promise<RotateResult> {
+  const record = newKeyRecord(replacement, now);
+  return writeKey(db, record, async (sql): Promise<RotateResult> => {
+    await lockPlaces(sql, record);
+    // Locked, so that of concurrent rotations of one key the later ones see the first one's mark.
+    const row = await sql.one('SELECT status, revokes_at FROM keys WHERE id = $1 FOR UPDATE', [kid]);
+    if (!row) return { ok: false, reason: 'not_found' };
+    if (row.status !== 'active') return { ok: false, reason: 'not_active' };
+    if (row.revokes_at !== null) return { ok: false, reason: 'already_rotated' };
+    // The old key is on its way out, so it does not hold a place the replacement needs.
+    await sql.run('UPDATE keys SET revokes_at = $1 WHERE id = $2', [revokesAt, kid]);
+    await checkCaps(sql, record, caps);
+    await insertKeyRow(sql, record);
+    const old = await sql.one('UPDATE keys SET replaced_by = $1 WHERE id = $2 RETURNING *', [record.id, kid]);
+    await bumpKeyRevision(sql);
+    return { ok: true, old: toKey(old as NonNullable<typeof old>), key: record };
+  });
+}
+
+export function setKeyStatus(db: PgDatabase, kid: string, status: KeyStatus): Promise<StatusChange> {
+  return db.transaction(async (sql): Promise<StatusChange> => {
+    const row = await sql.one('SELECT status FROM keys WHERE id = $1 FOR UPDATE', [kid]);
+    if (!row) return { ok: false, reason: 'not_found' };
+    if (row.status === 'revoked' && status !== 'revoked') return { ok: false, reason: 'revoked_is_final' };
+    const key = await sql.one('UPDATE keys SET status = $1 WHERE id = $2 RETURNING *', [status, kid]);
+    await bumpKeyRevision(sql);
+    return { ok: true, key: toKey(key as NonNullable<typeof key>) };
+  });
+}
+
+export function revokeDueKeys(db: PgDatabase, now: number): Promise<number> {
+  return db.transaction(async (sql) => {
+    const changes = await sql.run(
+      "UPDATE keys SET status = 'revoked' WHERE revokes_at <= $1 AND status <> 'revoked'",
+      [now],
+    );
+    if (changes > 0) await bumpKeyRevision(sql);
+    return changes;
+  });
+}
+
+export async function touchKeys(db: PgDatabase, lastUsed: ReadonlyMap<string, number>): Promise<void> {
+  if (lastUsed.size === 0) return;
+  await db.run(
+    `UPDATE keys SET last_used_at = greatest(coalesce(keys.last_used_at, 0), used.at)
+     FROM unnest($1::text[], $2::bigint[]) AS used (id, at) WHERE keys.id = used.id`,
+    [[...lastUsed.keys()], [...lastUsed.values()]],
+  );
+}
+
+/** Runs `work` (which inserts `record`) in a transaction; a taken thumbprint is a ConflictError. */
+async function writeKey<T>(db: PgDatabase, record: KeyRecord, work: (sql: Sql) => Promise<T>): Promise<T> {
+  try {
+    return await db.transaction(work);
+  } catch (error) {
+    if (!THUMBPRINT_CONSTRAINTS.has(violatedUnique(error) ?? '')) throw error;
+    const sameOrg = await db.one('SELECT 1 FROM keys WHERE thumbprint = $1 AND org_id = $2', [
+      record.thumbprint,
+      record.orgId,
+    ]);
+    throw thumbprintConflict(sameOrg !== undefined);
+  }
+}
+
+/**
+ * Locks the rows of the organization and the owner the key counts against, until the transaction
+ * ends: concurrent inserts for one organization take turns, so each counts the keys the ones
+ * before it committed, and a cap is never overshot. A row lock rather than SERIALIZABLE: under
+ * SERIALIZABLE, 20 registrations at once would mostly fail and retry; here they wait for each
+ * other, briefly, and only within one organization. FOR NO KEY UPDATE leaves the foreign-key
+ * checks of inserts elsewhere (a new user of the organization) free to run.
+ */
+async function lockPlaces(sql: Sql, record: KeyRecord): Promise<void> {
+  await sql.run('SELECT 1 FROM orgs WHERE id = $1 FOR NO KEY UPDATE', [record.orgId]);
+  if (record.ownerUserId !== null)
+    await sql.run('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [record.ownerUserId]);
+}
+
+async function checkCaps(sql: Sql, record: KeyRecord, caps: KeyCaps | undefined): Promise<void> {
+  if (!caps) return;
+  const live = "status <> 'revoked' AND revokes_at IS NULL";
+  const inOrg = await sql.one(`SELECT count(*)::int AS n FROM keys WHERE org_id = $1 AND ${live}`, [
+    record.orgId,
+  ]);
+  if (Number(inOrg?.n) >= caps.perOrg) throw new KeyCapError('org', caps.perOrg);
+  if (record.ownerUserId === null) return;
+  const owned = await sql.one(`SELECT count(*)::int AS n FROM keys WHERE owner_user_id = $1 AND ${live}`, [
+    record.ownerUserId,
+  ]);
+  if (Number(owned?.n) >= caps.perOwner) throw new KeyCapError('owner', caps.perOwner);
+}
+
+async function insertKeyRow(sql: Sql, record: KeyRecord): Promise<void> {
+  await sql.run(
+    `INSERT INTO keys (id, org_id, spki_pem, thumbprint, family, bits, status, expires_at, roles, default_role,
+       label, owner_user_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+    [
+      record.id,
+      record.orgId,
+      record.spkiPem,
+      record.thumbprint,
+      record.family,
+      record.bits,
+      record.status,
+      record.expiresAt,
+      record.roles,
+      record.defaultRole,
+      record.label,
+      record.ownerUserId,
+      record.createdAt,
+    ],
+  );
+}
+
+/** Every key change bumps it in its own transaction: a node that sees the number sees the change. */
+async function bumpKeyRevision(sql: Sql): Promise<void> {
+  await sql.run("UPDATE meta SET value = value + 1 WHERE name = 'key_revision'");
+}

@@ -1,0 +1,108 @@
+import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
+import type { KeyFamily } from '../core/algorithms.ts';
+import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
+import type { AddressCounter, LoginAttemptRecord } from '../core/login-throttle.ts';
+import type { Role } from '../core/roles.ts';
+import type { Row } from './postgres-database.ts';
+import type { KeyState, Org } from './store.ts';
+
+// Rows as pg returns them: BIGINT arrives as a string (it may not fit a double; Keygate's
+// seconds always do), TEXT[] as an array, BOOLEAN as a boolean.
+
+export function toOrg(row: Row): Org {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    singleUseTokens: row.single_use_tokens === true,
+    createdAt: Number(row.created_at),
+  };
+}
+
+export function toKey(row: Row): KeyRecord {
+  return {
+    id: String(row.id),
+    orgId: String(row.org_id),
+    spkiPem: String(row.spki_pem),
+    thumbprint: String(row.thumbprint),
+    family: String(row.family) as KeyFamily,
+    bits: Number(row.bits),
+    status: String(row.status) as KeyStatus,
+    expiresAt: nullableNumber(row.expires_at),
+    roles: [...(row.roles as string[])] as Role[],
+    defaultRole: String(row.default_role) as Role,
+    label: nullableString(row.label),
+    ownerUserId: nullableString(row.owner_user_id),
+    revokesAt: nullableNumber(row.revokes_at),
+    replacedBy: nullableString(row.replaced_by),
+    createdAt: Number(row.created_at),
+    lastUsedAt: nullableNumber(row.last_used_at),
+  };
+}
+
+export function toKeyState(row: Row): KeyState {
+  return {
+    id: String(row.id),
+    status: String(row.status) as KeyStatus,
+    expiresAt: nullableNumber(row.expires_at),
+    revokesAt: nullableNumber(row.revokes_at),
+  };
+}
+
+export function toUser(row: Row): UserRecord {
+  return {
+    id: String(row.id),
+    orgId: String(row.org_id),
+    email: String(row.email),
+    screenName: String(row.screen_name),
+    role: String(row.role) as Role,
+    status: String(row.status) as UserStatus,
+    passwordHash: String(row.password_hash),
+    createdAt: Number(row.created_at),
+  };
+}
+
+export function toSession(row: Row): SessionRecord {
+  return {
+    id: String(row.id),
+    userId: String(row.user_id),
+    role: String(row.role) as Role,
+    createdAt: Number(row.created_at),
+    lastSeenAt: Number(row.last_seen_at),
+    expiresAt: Number(row.expires_at),
+    revokedAt: nullableNumber(row.revoked_at),
+    revokedReason: nullableString(row.revoked_reason),
+  };
+}
+
+export function toServerKey(row: Row): ServerKeyRecord {
+  return {
+    id: String(row.id),
+    sealedPrivateKey: nullableString(row.sealed_private_key),
+    publicJwk: String(row.public_jwk),
+    status: String(row.status) as ServerKeyRecord['status'],
+    createdAt: Number(row.created_at),
+    retiredAt: nullableNumber(row.retired_at),
+  };
+}
+
+export function toAttemptCounter(row: Row): AddressCounter {
+  return {
+    attempts: Number(row.attempts),
+    windowEndsAt: Number(row.window_ends_at),
+    blockedUntil: Number(row.blocked_until),
+    trustedUntil: Number(row.trusted_until),
+  };
+}
+
+/** `scope` '' is the account-wide counter (postgres-logins.ts). */
+export function toAttemptRecord(row: Row): LoginAttemptRecord {
+  return { address: row.scope === '' ? null : String(row.scope), ...toAttemptCounter(row) };
+}
+
+function nullableNumber(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value);
+}
+
+function nullableString(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}

@@ -1,0 +1,395 @@
+import { randomUUID } from 'node:crypto';
+import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
+import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
+import type { LoginAttemptRecord, LoginThrottlePolicy } from '../core/login-throttle.ts';
+import { PgDatabase, type Sql, storeError } from './postgres-database.ts';
+import { violatedUnique } from './postgres-errors.ts';
+import * as keys from './postgres-keys.ts';
+import * as logins from './postgres-logins.ts';
+import { migrate } from './postgres-migrations.ts';
+import { toKey, toKeyState, toOrg, toServerKey, toSession, toUser } from './postgres-rows.ts';
+import {
+  ConflictError,
+  type JtiBinding,
+  type JtiClaim,
+  type KeyCaps,
+  type KeyState,
+  type LoginReservation,
+  type NewKey,
+  type Org,
+  type RotateResult,
+  type StatusChange,
+  type Store,
+} from './store.ts';
+
+export interface PostgresStoreOptions {
+  /** Connections this process keeps to the server (KEYGATE_DATABASE_POOL_SIZE). */
+  poolSize?: number;
+  /**
+   * How long a statement waits for a lock another connection holds before the call fails with
+   * StoreUnavailableError (KEYGATE_STORE_LOCK_WAIT_MS): the server's lock_timeout.
+   */
+  lockWaitMs?: number;
+  /** How long a call waits for a connection, new or from a busy pool, before it fails the same way. */
+  connectTimeoutMs?: number;
+}
+
+export const DEFAULT_POOL_SIZE = 10;
+const DEFAULT_LOCK_WAIT_MS = 3000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+
+/** Expired rows are deleted this many at a time, so that no prune holds many row locks for long. */
+const PRUNE_BATCH_ROWS = 5000;
+
+/**
+ * The store for several Keygate nodes sharing one PostgreSQL database. Each method is one
+ * statement or one READ COMMITTED transaction that locks what it decides on (the methods say
+ * what), so that of concurrent callers on any connections of any nodes exactly one wins.
+ */
+export class PostgresStore implements Store {
+  readonly dialect = 'postgres';
+  private readonly db: PgDatabase;
+
+  private constructor(db: PgDatabase) {
+    this.db = db;
+  }
+
+  /** Connects to `url` (postgres://...) and brings its schema up to date (postgres-migrations.ts). */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const connection = {
+      connectionString: url,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      application_name: 'keygate',
+    };
+    try {
+      await migrate(connection);
+    } catch (error) {
+      throw storeError(error);
+    }
+    return new PostgresStore(
+      new PgDatabase({
+        ...connection,
+        max: options.poolSize ?? DEFAULT_POOL_SIZE,
+        // 0 would wait forever; SQLite's 0 fails at once.
+        lock_timeout: Math.max(1, options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS),
+        keepAlive: true,
+      }),
+    );
+  }
+
+  async createOrg(input: { name: string; singleUseTokens?: boolean }, now: number): Promise<Org> {
+    const org: Org = {
+      id: randomUUID(),
+      name: input.name,
+      singleUseTokens: input.singleUseTokens ?? false,
+      createdAt: now,
+    };
+    await this.db.run('INSERT INTO orgs (id, name, single_use_tokens, created_at) VALUES ($1, $2, $3, $4)', [
+      org.id,
+      org.name,
+      org.singleUseTokens,
+      now,
+    ]);
+    return org;
+  }
+
+  async getOrg(id: string): Promise<Org | undefined> {
+    const row = await this.db.one('SELECT * FROM orgs WHERE id = $1', [id]);
+    return row && toOrg(row);
+  }
+
+  async listOrgs(): Promise<Org[]> {
+    return (await this.db.rows('SELECT * FROM orgs ORDER BY created_at, id')).map(toOrg);
+  }
+
+  insertKey(key: NewKey, now: number, caps?: KeyCaps): Promise<KeyRecord> {
+    return keys.insertKey(this.db, key, now, caps);
+  }
+
+  rotateKey(
+    kid: string,
+    replacement: NewKey,
+    revokesAt: number,
+    now: number,
+    caps?: KeyCaps,
+  ): Promise<RotateResult> {
+    return keys.rotateKey(this.db, kid, replacement, revokesAt, now, caps);
+  }
+
+  revokeDueKeys(now: number): Promise<number> {
+    return keys.revokeDueKeys(this.db, now);
+  }
+
+  async getKey(kid: string): Promise<KeyRecord | undefined> {
+    const row = await this.db.one('SELECT * FROM keys WHERE id = $1', [kid]);
+    return row && toKey(row);
+  }
+
+  async listKeys(orgId: string): Promise<KeyRecord[]> {
+    return (await this.db.rows('SELECT * FROM keys WHERE org_id = $1 ORDER BY created_at, id', [orgId])).map(
+      toKey,
+    );
+  }
+
+  async listKeysByOwner(userId: string): Promise<KeyRecord[]> {
+    const rows = await this.db.rows('SELECT * FROM keys WHERE owner_user_id = $1 ORDER BY created_at, id', [
+      userId,
+    ]);
+    return rows.map(toKey);
+  }
+
+  async listKeyStates(): Promise<KeyState[]> {
+    return (await this.db.rows('SELECT id, status, expires_at, revokes_at FROM keys')).map(toKeyState);
+  }
+
+  setKeyStatus(kid: string, status: KeyStatus): Promise<StatusChange> {
+    return keys.setKeyStatus(this.db, kid, status);
+  }
+
+  touchKeys(lastUsed: ReadonlyMap<string, number>): Promise<void> {
+    return keys.touchKeys(this.db, lastUsed);
+  }
+
+  async keyRevision(): Promise<number> {
+    return Number((await this.db.one("SELECT value FROM meta WHERE name = 'key_revision'"))?.value);
+  }
+
+  /**
+   * One statement (keygate_bind_jtis, in the first migration), one round trip per batch. Measured
+   * against a loop of statements in a transaction, on a local server: 2.8 against 6.0 ms for a
+   * batch of 16 claims, 4.6 against 18 ms for 128 (the commit's flush is most of the first).
+   */
+  async bindJtis(claims: readonly JtiClaim[], now: number): Promise<JtiBinding[]> {
+    if (claims.length === 0) return [];
+    const row = await this.db.one('SELECT keygate_bind_jtis($1, $2, $3, $4, $5) AS answers', [
+      claims.map((claim) => claim.iss),
+      claims.map((claim) => claim.jti),
+      claims.map((claim) => claim.tokenHash),
+      claims.map((claim) => claim.expiresAt),
+      now,
+    ]);
+    return row?.answers as JtiBinding[];
+  }
+
+  async peekJti(iss: string, jti: string, tokenHash: string, now: number): Promise<JtiBinding> {
+    const row = await this.db.one(
+      'SELECT token_hash, expires_at FROM jti_ledger WHERE iss = $1 AND jti = $2',
+      [iss, jti],
+    );
+    if (!row || Number(row.expires_at) <= now) return 'bound';
+    return row.token_hash === tokenHash ? 'same-token' : 'reused';
+  }
+
+  pruneJti(now: number): Promise<number> {
+    return this.pruneExpired('jti_ledger', now);
+  }
+
+  async createUser(user: UserRecord): Promise<UserRecord> {
+    try {
+      await this.db.run(
+        `INSERT INTO users (id, org_id, email, screen_name, role, status, password_hash, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [
+          user.id,
+          user.orgId,
+          user.email,
+          user.screenName,
+          user.role,
+          user.status,
+          user.passwordHash,
+          user.createdAt,
+        ],
+      );
+    } catch (error) {
+      if (violatedUnique(error) === 'users_email_unique')
+        throw new ConflictError('email', `A user with the email ${user.email} exists already.`);
+      throw error;
+    }
+    return user;
+  }
+
+  async getUser(id: string): Promise<UserRecord | undefined> {
+    const row = await this.db.one('SELECT * FROM users WHERE id = $1', [id]);
+    return row && toUser(row);
+  }
+
+  async getUserByEmail(email: string): Promise<UserRecord | undefined> {
+    const row = await this.db.one('SELECT * FROM users WHERE email = $1', [email]);
+    return row && toUser(row);
+  }
+
+  async listUsers(orgId: string): Promise<UserRecord[]> {
+    return (
+      await this.db.rows('SELECT * FROM users WHERE org_id = $1 ORDER BY created_at, email', [orgId])
+    ).map(toUser);
+  }
+
+  setUserStatus(id: string, status: UserStatus, now: number): Promise<UserRecord | undefined> {
+    return this.db.transaction(async (sql) => {
+      const row = await sql.one('UPDATE users SET status = $1 WHERE id = $2 RETURNING *', [status, id]);
+      if (!row) return undefined;
+      if (status === 'disabled') await revokeSessionsOf(sql, id, now, 'user_disabled');
+      return toUser(row);
+    });
+  }
+
+  setUserPassword(id: string, passwordHash: string, now: number): Promise<UserRecord | undefined> {
+    return this.db.transaction(async (sql) => {
+      const row = await sql.one('UPDATE users SET password_hash = $1 WHERE id = $2 RETURNING *', [
+        passwordHash,
+        id,
+      ]);
+      if (!row) return undefined;
+      await revokeSessionsOf(sql, id, now, 'password_changed');
+      const user = toUser(row);
+      await logins.lockName(sql, user.email);
+      await logins.clearAttemptsOf(sql, user.email);
+      return user;
+    });
+  }
+
+  async upgradePasswordHash(id: string, passwordHash: string): Promise<void> {
+    await this.db.run('UPDATE users SET password_hash = $1 WHERE id = $2', [passwordHash, id]);
+  }
+
+  reserveLoginAttempt(
+    name: string,
+    address: string,
+    now: number,
+    policy: LoginThrottlePolicy,
+  ): Promise<LoginReservation> {
+    return logins.reserveLoginAttempt(this.db, name, address, now, policy);
+  }
+
+  settleLoginAttempt(name: string, address: string, now: number, policy: LoginThrottlePolicy): Promise<void> {
+    return logins.settleLoginAttempt(this.db, name, address, now, policy);
+  }
+
+  getLoginAttempts(name: string, now: number): Promise<LoginAttemptRecord[]> {
+    return logins.getLoginAttempts(this.db, name, now);
+  }
+
+  clearLoginAttempts(name: string): Promise<void> {
+    return this.db.transaction(async (sql) => {
+      await logins.lockName(sql, name);
+      await logins.clearAttemptsOf(sql, name);
+    });
+  }
+
+  pruneLoginAttempts(now: number): Promise<number> {
+    return this.pruneExpired('login_attempts', now);
+  }
+
+  async createSession(session: SessionRecord): Promise<void> {
+    await this.db.run(
+      `INSERT INTO sessions (id, user_id, role, created_at, last_seen_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [session.id, session.userId, session.role, session.createdAt, session.lastSeenAt, session.expiresAt],
+    );
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const row = await this.db.one('SELECT * FROM sessions WHERE id = $1', [id]);
+    return row && toSession(row);
+  }
+
+  async touchSession(id: string, now: number): Promise<void> {
+    await this.db.run('UPDATE sessions SET last_seen_at = greatest(last_seen_at, $1) WHERE id = $2', [
+      now,
+      id,
+    ]);
+  }
+
+  /** One statement: a concurrent revocation holds the row, and this one then finds it revoked. */
+  async revokeSession(id: string, now: number, reason: string): Promise<boolean> {
+    const changed = await this.db.run(
+      'UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL',
+      [now, reason, id],
+    );
+    return changed > 0;
+  }
+
+  pruneSessions(now: number): Promise<number> {
+    return this.pruneExpired('sessions', now);
+  }
+
+  async listServerKeys(): Promise<ServerKeyRecord[]> {
+    return (await this.db.rows('SELECT * FROM server_keys ORDER BY created_at, id')).map(toServerKey);
+  }
+
+  async rotateServerKey(
+    key: ServerKeyRecord & { sealedPrivateKey: string },
+    options: { onlyIfNone?: boolean } = {},
+  ): Promise<void> {
+    await this.db.transaction(async (sql) => {
+      // Rotations take turns (the mode conflicts with itself, not with reads): of nodes starting
+      // at once with onlyIfNone, the later ones see the first one's key.
+      await sql.run('LOCK TABLE server_keys IN SHARE ROW EXCLUSIVE MODE');
+      if (options.onlyIfNone && (await sql.one("SELECT 1 FROM server_keys WHERE status = 'active'"))) return;
+      await sql.run(
+        `UPDATE server_keys SET status = 'retired', retired_at = $1, sealed_private_key = NULL
+         WHERE status = 'active'`,
+        [key.createdAt],
+      );
+      await sql.run(
+        `INSERT INTO server_keys (id, sealed_private_key, public_jwk, status, created_at)
+         VALUES ($1, $2, $3, 'active', $4)`,
+        [key.id, key.sealedPrivateKey, key.publicJwk, key.createdAt],
+      );
+    });
+  }
+
+  /**
+   * Compare and set, in one statement. Unlike SQLite's secure_delete, PostgreSQL leaves the old
+   * row version in its files until VACUUM reuses the space; that is no worse here, as this store
+   * never held a plaintext key (the only value a re-seal replaces, server-keyring.ts).
+   */
+  async resealServerKey(id: string, from: string, to: string): Promise<boolean> {
+    const changed = await this.db.run(
+      `UPDATE server_keys SET sealed_private_key = $1
+       WHERE id = $2 AND sealed_private_key = $3 AND status = 'active'`,
+      [to, id, from],
+    );
+    return changed > 0;
+  }
+
+  deleteRetiredServerKeys(retiredBy: number): Promise<number> {
+    return this.db.run("DELETE FROM server_keys WHERE status = 'retired' AND retired_at <= $1", [retiredBy]);
+  }
+
+  async ping(): Promise<void> {
+    await this.db.one('SELECT 1');
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  /**
+   * Deletes rows past their expires_at, a batch at a time. The condition is repeated outside the
+   * batch's subquery: a row that a concurrent bindJtis has just taken over is checked again as
+   * it is now, and kept.
+   */
+  private async pruneExpired(
+    table: 'jti_ledger' | 'sessions' | 'login_attempts',
+    now: number,
+  ): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const deleted = await this.db.run(
+        `DELETE FROM ${table} WHERE expires_at <= $1
+           AND ctid = ANY (ARRAY (SELECT ctid FROM ${table} WHERE expires_at <= $1 LIMIT $2))`,
+        [now, PRUNE_BATCH_ROWS],
+      );
+      total += deleted;
+      if (deleted < PRUNE_BATCH_ROWS) return total;
+    }
+  }
+}
+
+async function revokeSessionsOf(sql: Sql, userId: string, now: number, reason: string): Promise<void> {
+  await sql.run(
+    'UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL',
+    [now, reason, userId],
+  );
+}

@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { PostgresStore } from '../../src/store/postgres.ts';
+import { POSTGRES_MIGRATIONS } from '../../src/store/postgres-migrations.ts';
+import { StoreUnavailableError } from '../../src/store/store.ts';
+import { NOW } from '../helpers.ts';
+import { TestDatabase } from './postgres-test-database.ts';
+import { storeContract } from './store-contract.ts';
+import { keyInput } from './store-fixtures.ts';
+
+// The contract and PostgreSQL's own cases, on the server KEYGATE_TEST_DATABASE_URL names (a
+// database to connect to for CREATE DATABASE, e.g. postgres://postgres@127.0.0.1:5432/postgres).
+// Unset, they are skipped; set, they must run: a server that cannot be reached fails them.
+const adminUrl = process.env.KEYGATE_TEST_DATABASE_URL;
+
+if (!adminUrl) {
+  test('PostgreSQL store', {
+    skip: 'KEYGATE_TEST_DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/postgres)',
+  });
+} else {
+  const database = await TestDatabase.create(adminUrl).catch((error: Error) => error);
+  if (database instanceof Error) {
+    test('PostgreSQL at KEYGATE_TEST_DATABASE_URL can be reached', () => {
+      throw new Error(
+        `KEYGATE_TEST_DATABASE_URL is set, but no test database could be made there: ${database.message}`,
+        {
+          cause: database,
+        },
+      );
+    });
+  } else {
+    after(() => database.drop());
+    postgresTests(database);
+  }
+}
+
+function postgresTests(database: TestDatabase): void {
+  // Several stores on one schema are several nodes: each has a pool of its own.
+  storeContract(
+    'PostgreSQL',
+    () => database.openStore(),
+    async () => {
+      const url = await database.newSchemaUrl();
+      return Promise.all([PostgresStore.open(url), PostgresStore.open(url)]);
+    },
+  );
+
+  test('nodes starting at once on a new database migrate it exactly once', async () => {
+    const url = await database.newSchemaUrl();
+    const stores = await Promise.all(Array.from({ length: 8 }, () => PostgresStore.open(url)));
+    const schema = new URL(url).searchParams.get('options')?.split('=')[1];
+    try {
+      const { rows } = await database.query(
+        `SELECT version FROM ${schema}.schema_migrations ORDER BY version`,
+      );
+      assert.deepEqual(
+        rows.map((row) => row.version),
+        POSTGRES_MIGRATIONS.map((_, i) => i + 1),
+      );
+      const org = await stores[3]?.createOrg({ name: 'Migrated' }, NOW);
+      assert.equal((await stores[5]?.getOrg(org?.id as string))?.name, 'Migrated');
+      const locks = await database.query(
+        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      );
+      assert.equal(locks.rows[0]?.n, 0, 'the migration lock is released');
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+    const reopened = await PostgresStore.open(url);
+    await reopened.close();
+    const { rows } = await database.query(`SELECT count(*)::int AS n FROM ${schema}.schema_migrations`);
+    assert.equal(rows[0]?.n, POSTGRES_MIGRATIONS.length, 'reopening applies nothing again');
+  });
+
+  test('a server that cannot be reached is StoreUnavailableError, at open and after', async () => {
+    const nowhere = new URL(database.url);
+    nowhere.port = '1';
+    await assert.rejects(PostgresStore.open(nowhere.href, { connectTimeoutMs: 1000 }), StoreUnavailableError);
+    const store = await database.openStore();
+    await store.close();
+    await assert.rejects(store.getOrg('x'), StoreUnavailableError, 'a closed store');
+  });
+
+  test('connections the server ends are replaced: the next call succeeds', async () => {
+    const url = await database.newSchemaUrl();
+    const store = await PostgresStore.open(url);
+    try {
+      const org = await store.createOrg({ name: 'Before' }, NOW);
+      await database.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE application_name = 'keygate' AND datname = current_database()`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal((await store.getOrg(org.id))?.name, 'Before');
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a lock held past lockWaitMs is StoreUnavailableError; the write is not done', async () => {
+    const url = await database.newSchemaUrl();
+    const store = await PostgresStore.open(url, { lockWaitMs: 200 });
+    const holder = await database.connect(url);
+    try {
+      const org = await store.createOrg({ name: 'Locked' }, NOW);
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE', [org.id]);
+      const started = Date.now();
+      await assert.rejects(store.insertKey(keyInput(org.id), NOW), StoreUnavailableError);
+      assert.ok(Date.now() - started >= 200, 'it waited for the lock first');
+      await holder.query('ROLLBACK');
+      assert.deepEqual(await store.listKeys(org.id), []);
+      await store.insertKey(keyInput(org.id), NOW);
+    } finally {
+      await holder.end();
+      await store.close();
+    }
+  });
+
+  test('a bug is not an outage: a broken statement keeps its own error', async () => {
+    const store = await database.openStore();
+    try {
+      await assert.rejects(
+        store.createUser({
+          id: 'u',
+          orgId: 'no-such-org',
+          email: 'a@example.com',
+          screenName: 'A',
+          role: 'user',
+          status: 'active',
+          passwordHash: 'h',
+          createdAt: NOW,
+        }),
+        (error: Error) => !(error instanceof StoreUnavailableError) && /foreign key/.test(error.message),
+      );
+    } finally {
+      await store.close();
+    }
+  });
+}
