@@ -37,6 +37,8 @@ export interface Config {
   limits: ServerLimits;
   /** How long a request waits for a store another process has locked before answering 503. */
   storeLockWaitMs: number;
+  /** KEYGATE_DATABASE_POOL_SIZE: connections each process keeps to a PostgreSQL store. */
+  databasePoolSize: number;
   /** Live keys an organization (KEYGATE_MAX_KEYS_PER_ORG) and a user (KEYGATE_MAX_KEYS_PER_USER) may hold through the API. */
   keyCaps: { perOrg: number; perOwner: number };
 }
@@ -92,6 +94,7 @@ export function loadConfig(
     loginRateLimit: integer('KEYGATE_LOGIN_RATE_LIMIT', env.KEYGATE_LOGIN_RATE_LIMIT, 20, 1, 100000),
     limits: serverLimits(env),
     storeLockWaitMs: integer('KEYGATE_STORE_LOCK_WAIT_MS', env.KEYGATE_STORE_LOCK_WAIT_MS, 3000, 0, 60000),
+    databasePoolSize: integer('KEYGATE_DATABASE_POOL_SIZE', env.KEYGATE_DATABASE_POOL_SIZE, 10, 1, 1000),
     keyCaps: {
       perOrg: integer('KEYGATE_MAX_KEYS_PER_ORG', env.KEYGATE_MAX_KEYS_PER_ORG, 1000, 1, 10_000_000),
       perOwner: integer('KEYGATE_MAX_KEYS_PER_USER', env.KEYGATE_MAX_KEYS_PER_USER, 10, 1, 10_000),

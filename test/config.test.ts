@@ -39,6 +39,8 @@ test('defaults are the documented ones', () => {
   assert.equal(loadConfig({ KEYGATE_PORT: '9000' }, { port: '9001' }).port, 9001, 'flags win');
   assert.equal(loadConfig({}).storeLockWaitMs, 3000);
   assert.equal(loadConfig({ KEYGATE_STORE_LOCK_WAIT_MS: '250' }).storeLockWaitMs, 250);
+  assert.equal(loadConfig({}).databasePoolSize, 10);
+  assert.equal(loadConfig({ KEYGATE_DATABASE_POOL_SIZE: '40' }).databasePoolSize, 40);
   assert.deepEqual(loadConfig({ KEYGATE_AUDIENCES: ' us.api.example , api.example ' }).policy.audiences, [
     'us.api.example',
     'api.example',
@@ -52,6 +54,7 @@ test('bad values are refused naming the variable', () => {
     ['KEYGATE_LEEWAY_SECONDS', '-1'],
     ['KEYGATE_MAX_TOKEN_LIFETIME_SECONDS', '1.5'],
     ['KEYGATE_AUDIENCES', ' , '],
+    ['KEYGATE_DATABASE_POOL_SIZE', '0'],
   ] as const) {
     assert.throws(
       () => loadConfig({ [name]: value }),

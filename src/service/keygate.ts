@@ -50,6 +50,8 @@ export interface KeygateOptions {
   hashConcurrency?: number;
   /** How long a request waits for a store another process has locked (KEYGATE_STORE_LOCK_WAIT_MS). */
   storeLockWaitMs?: number;
+  /** Connections to a PostgreSQL store (KEYGATE_DATABASE_POOL_SIZE). */
+  storePoolSize?: number;
   /** Live keys an organization and a user may hold through the API (KEYGATE_MAX_KEYS_PER_*). */
   keyCaps?: KeyCaps;
 }
@@ -63,6 +65,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   const store = await openStore(options.database, {
     backgroundCheckpoints: true,
     ...(options.storeLockWaitMs !== undefined && { lockWaitMs: options.storeLockWaitMs }),
+    ...(options.storePoolSize !== undefined && { poolSize: options.storePoolSize }),
   });
   const clock = options.clock ?? systemClock;
   const sessionPolicy = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;

@@ -60,6 +60,7 @@ async function runWorker(config: Config, alone: boolean): Promise<void> {
     policy: config.policy,
     sessionPolicy: config.session,
     storeLockWaitMs: config.storeLockWaitMs,
+    storePoolSize: config.databasePoolSize,
     keyCaps: config.keyCaps,
     ...(pepper && { pepper }),
     ...(secret && { secret }),
