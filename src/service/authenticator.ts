@@ -15,6 +15,7 @@ import type { CompactJws } from '../core/token-format.ts';
 import { type ClassifiedToken, classifyToken, INTAKE_CHECKS } from '../core/token-intake.ts';
 import type { JtiBinding, Store } from '../store/store.ts';
 import { AuthError } from './auth-error.ts';
+import { BoundedMap } from './bounded-map.ts';
 import { systemClock } from './clock.ts';
 import type { DirectoryEntry, KeyDirectory } from './key-directory.ts';
 import { readKeyOwner } from './key-owners.ts';
@@ -83,6 +84,13 @@ export class Authenticator {
   private readonly deps: AuthenticatorDeps;
   private readonly clock: Clock;
   private readonly ledger: ReplayLedger;
+  /**
+   * Session tokens whose signature and claims verified, by token hash: a client sends its session
+   * token on every request, and its ES256 check was most of a session request's cost. A hit
+   * skips only that: the expiry and the server key are checked again, and the session's state is
+   * still read from the store every time.
+   */
+  private readonly signedSessions = new BoundedMap<string, { claims: SessionClaims; kid: string }>(10_000);
   /** Fresh key-pair tokens between arriving and their answer: with others in hand, signatures go to the pool. */
   private inHand = 0;
 
@@ -99,9 +107,18 @@ export class Authenticator {
     const cached = this.cachedPrincipal(hash, now);
     const hit = cached instanceof Promise ? await cached : cached;
     if (hit) return hit;
+    const session = this.signedSessions.get(hash);
+    if (session) {
+      if (
+        session.claims.exp > now - this.deps.policy.leewaySeconds &&
+        this.deps.keyring.verifier(session.kid)
+      )
+        return this.sessionPrincipalNow(session.claims, session.kid, now);
+      this.signedSessions.delete(hash);
+    }
     const run = new CheckRun('first-failure');
     const token = intake(run, input);
-    if (token.kind === 'session') return this.authenticateSession(token.jws, now);
+    if (token.kind === 'session') return this.authenticateSession(token.jws, hash, now);
     this.inHand++;
     try {
       const verified = await this.verifyKeyPair(token.jws, now, run, this.inHand > OFF_LOOP_FROM);
@@ -138,7 +155,7 @@ export class Authenticator {
   async verifySession(input: string): Promise<SessionClaims> {
     const token = intake(new CheckRun('first-failure'), input);
     if (token.kind !== 'session') throw new AuthError(notKind('session'));
-    return (await this.checkSession(token.jws, this.clock(), false)).claims;
+    return (await this.checkSession(token.jws, this.clock())).claims;
   }
 
   /** Runs every check for /auth/hello; `input` is the token, or why none could be read. */
@@ -248,20 +265,33 @@ export class Authenticator {
     return { work, valid };
   }
 
-  private async authenticateSession(jws: CompactJws, now: UnixSeconds): Promise<Principal> {
-    const { claims, user } = await this.checkSession(jws, now, true);
-    return sessionPrincipal(claims, user, jws);
+  private async authenticateSession(jws: CompactJws, hash: string, now: UnixSeconds): Promise<Principal> {
+    const verified = verifySessionToken(jws, this.sessionEnv(jws, now));
+    if (!verified.ok) throw new AuthError(verified.rejection);
+    const kid = String(jws.header.kid);
+    this.signedSessions.set(hash, { claims: verified.claims, kid });
+    return this.sessionPrincipalNow(verified.claims, kid, now);
+  }
+
+  /** The session's state in the store, read on every request: a logout or a disabled user ends it at once. */
+  private async sessionPrincipalNow(
+    claims: SessionClaims,
+    kid: string,
+    now: UnixSeconds,
+  ): Promise<Principal> {
+    const state = await this.deps.sessions.checkSession(claims, now, true);
+    if (!state.ok) throw new AuthError(state.rejection);
+    return sessionPrincipal(claims, state.value, kid);
   }
 
   /** Session-token checks, then the session's state in the store, which names the user it acts as. */
   private async checkSession(
     jws: CompactJws,
     now: UnixSeconds,
-    touch: boolean,
   ): Promise<{ claims: SessionClaims; user: UserRecord }> {
     const verified = verifySessionToken(jws, this.sessionEnv(jws, now));
     if (!verified.ok) throw new AuthError(verified.rejection);
-    const state = await this.deps.sessions.checkSession(verified.claims, now, touch);
+    const state = await this.deps.sessions.checkSession(verified.claims, now, false);
     if (!state.ok) throw new AuthError(state.rejection);
     return { claims: verified.claims, user: state.value };
   }
@@ -304,7 +334,7 @@ export class Authenticator {
     if (!run.ready(SESSION_STATE) || !verified.ok) return undefined;
     const state = await this.deps.sessions.checkSession(verified.claims, now, false);
     return run.record(SESSION_STATE, state) && state.ok
-      ? sessionPrincipal(verified.claims, state.value, jws)
+      ? sessionPrincipal(verified.claims, state.value, String(jws.header.kid))
       : undefined;
   }
 }
@@ -358,12 +388,12 @@ function keyPrincipal(verified: VerifiedKeyPair): Principal {
 }
 
 /** Who a session acts as: its user as the store has them now, never the token's say-so. */
-function sessionPrincipal(claims: SessionClaims, user: UserRecord, jws: CompactJws): Principal {
+function sessionPrincipal(claims: SessionClaims, user: UserRecord, kid: string): Principal {
   return {
     org_id: user.orgId,
     sub: user.id,
     role: user.role,
-    kid: String(jws.header.kid),
+    kid,
     method: 'session',
     expires_at: isoTime(claims.exp),
   };
