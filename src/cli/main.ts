@@ -32,6 +32,9 @@ loginCommand(program);
 serverKeyCommands(program);
 
 const json = process.argv.includes('--json');
+// Above the await below: a command failing on the store reads it while the module is still running.
+const STORE_HINT =
+  'Check KEYGATE_DATABASE: for a file, its disk and that no other process holds it locked; for PostgreSQL, that the server is up and reachable.';
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
@@ -47,8 +50,6 @@ function report(error: unknown): number {
   printError(json, failure);
   return failure.exitCode;
 }
-
-const STORE_HINT = 'Check KEYGATE_DATABASE, the disk, and that no other process holds the database locked.';
 
 function asCliError(error: unknown): CliError {
   if (error instanceof CliError) return error;

@@ -30,13 +30,17 @@ export class TestDatabase {
     return new TestDatabase(adminUrl, name);
   }
 
-  /** The URL of a new, empty schema: what a fresh deployment would point Keygate at. */
-  async newSchemaUrl(): Promise<string> {
-    const schema = `s${++this.schemas}`;
-    await this.admin.query(`CREATE SCHEMA ${schema}`);
+  /** A new, empty schema and the URL that connects to it: what a fresh deployment would point Keygate at. */
+  async newSchema(): Promise<{ name: string; url: string }> {
+    const name = `s${++this.schemas}`;
+    await this.admin.query(`CREATE SCHEMA ${name}`);
     const url = new URL(this.url);
-    url.searchParams.set('options', `-c search_path=${schema}`);
-    return url.href;
+    url.searchParams.set('options', `-c search_path=${name}`);
+    return { name, url: url.href };
+  }
+
+  async newSchemaUrl(): Promise<string> {
+    return (await this.newSchema()).url;
   }
 
   async openStore(options?: PostgresStoreOptions): Promise<PostgresStore> {

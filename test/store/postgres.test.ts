@@ -46,9 +46,8 @@ function postgresTests(database: TestDatabase): void {
   );
 
   test('nodes starting at once on a new database migrate it exactly once', async () => {
-    const url = await database.newSchemaUrl();
+    const { name: schema, url } = await database.newSchema();
     const stores = await Promise.all(Array.from({ length: 8 }, () => PostgresStore.open(url)));
-    const schema = new URL(url).searchParams.get('options')?.split('=')[1];
     try {
       const { rows } = await database.query(
         `SELECT version FROM ${schema}.schema_migrations ORDER BY version`,
