@@ -2,7 +2,7 @@ import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import { newKeyRecord, thumbprintConflict } from './key-rows.ts';
 import type { PgDatabase, Sql } from './postgres-database.ts';
 import { violatedUnique } from './postgres-errors.ts';
-import { toKey } from './postgres-rows.ts';
+import { KEY_COLUMNS, toKey } from './postgres-rows.ts';
 import { KeyCapError, type KeyCaps, type NewKey, type RotateResult, type StatusChange } from './store.ts';
 
 // The key writes of the PostgreSQL store (Store's insertKey, rotateKey, setKeyStatus,
@@ -46,7 +46,10 @@ export function rotateKey(
     await sql.run('UPDATE keys SET revokes_at = $1 WHERE id = $2', [revokesAt, kid]);
     await checkCaps(sql, record, caps);
     await insertKeyRow(sql, record);
-    const old = await sql.one('UPDATE keys SET replaced_by = $1 WHERE id = $2 RETURNING *', [record.id, kid]);
+    const old = await sql.one(`UPDATE keys SET replaced_by = $1 WHERE id = $2 RETURNING ${KEY_COLUMNS}`, [
+      record.id,
+      kid,
+    ]);
     await bumpKeyRevision(sql);
     return { ok: true, old: toKey(old as NonNullable<typeof old>), key: record };
   });
@@ -57,7 +60,10 @@ export function setKeyStatus(db: PgDatabase, kid: string, status: KeyStatus): Pr
     const row = await sql.one('SELECT status FROM keys WHERE id = $1 FOR UPDATE', [kid]);
     if (!row) return { ok: false, reason: 'not_found' };
     if (row.status === 'revoked' && status !== 'revoked') return { ok: false, reason: 'revoked_is_final' };
-    const key = await sql.one('UPDATE keys SET status = $1 WHERE id = $2 RETURNING *', [status, kid]);
+    const key = await sql.one(`UPDATE keys SET status = $1 WHERE id = $2 RETURNING ${KEY_COLUMNS}`, [
+      status,
+      kid,
+    ]);
     await bumpKeyRevision(sql);
     return { ok: true, key: toKey(key as NonNullable<typeof key>) };
   });

@@ -5,7 +5,7 @@ import {
   type LoginThrottlePolicy,
 } from '../core/login-throttle.ts';
 import type { PgDatabase, Sql } from './postgres-database.ts';
-import { toAttemptCounter, toAttemptRecord } from './postgres-rows.ts';
+import { ATTEMPT_COLUMNS, toAttemptCounter, toAttemptRecord } from './postgres-rows.ts';
 import type { LoginReservation } from './store.ts';
 
 // The login throttle's counters in PostgreSQL (Store's reserve/settle/get/clear/prune), as
@@ -36,11 +36,10 @@ export function reserveLoginAttempt(
   return db.transaction(async (sql): Promise<LoginReservation> => {
     await lockName(sql, name);
     // Read after the lock is held: this statement's snapshot has every count committed before it.
-    const rows = await sql.rows('SELECT * FROM login_attempts WHERE name = $1 AND scope IN ($2, $3)', [
-      name,
-      ACCOUNT_SCOPE,
-      address,
-    ]);
+    const rows = await sql.rows(
+      `SELECT ${ATTEMPT_COLUMNS} FROM login_attempts WHERE name = $1 AND scope IN ($2, $3)`,
+      [name, ACCOUNT_SCOPE, address],
+    );
     const account = rows.find((row) => row.scope === ACCOUNT_SCOPE);
     const perAddress = rows.find((row) => row.scope === address);
     const addressCounter = perAddress && toAttemptCounter(perAddress);
@@ -82,7 +81,7 @@ export async function getLoginAttempts(
   now: number,
 ): Promise<LoginAttemptRecord[]> {
   const rows = await db.rows(
-    'SELECT * FROM login_attempts WHERE name = $1 AND expires_at > $2 ORDER BY scope',
+    `SELECT ${ATTEMPT_COLUMNS} FROM login_attempts WHERE name = $1 AND expires_at > $2 ORDER BY scope`,
     [name, now],
   );
   return rows.map(toAttemptRecord);

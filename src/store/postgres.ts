@@ -7,7 +7,19 @@ import { violatedUnique } from './postgres-errors.ts';
 import * as keys from './postgres-keys.ts';
 import * as logins from './postgres-logins.ts';
 import { migrate } from './postgres-migrations.ts';
-import { toKey, toKeyState, toOrg, toServerKey, toSession, toUser } from './postgres-rows.ts';
+import {
+  KEY_COLUMNS,
+  ORG_COLUMNS,
+  SERVER_KEY_COLUMNS,
+  SESSION_COLUMNS,
+  toKey,
+  toKeyState,
+  toOrg,
+  toServerKey,
+  toSession,
+  toUser,
+  USER_COLUMNS,
+} from './postgres-rows.ts';
 import {
   ConflictError,
   type JtiBinding,
@@ -94,12 +106,12 @@ export class PostgresStore implements Store {
   }
 
   async getOrg(id: string): Promise<Org | undefined> {
-    const row = await this.db.one('SELECT * FROM orgs WHERE id = $1', [id]);
+    const row = await this.db.one(`SELECT ${ORG_COLUMNS} FROM orgs WHERE id = $1`, [id]);
     return row && toOrg(row);
   }
 
   async listOrgs(): Promise<Org[]> {
-    return (await this.db.rows('SELECT * FROM orgs ORDER BY created_at, id')).map(toOrg);
+    return (await this.db.rows(`SELECT ${ORG_COLUMNS} FROM orgs ORDER BY created_at, id`)).map(toOrg);
   }
 
   insertKey(key: NewKey, now: number, caps?: KeyCaps): Promise<KeyRecord> {
@@ -121,20 +133,21 @@ export class PostgresStore implements Store {
   }
 
   async getKey(kid: string): Promise<KeyRecord | undefined> {
-    const row = await this.db.one('SELECT * FROM keys WHERE id = $1', [kid]);
+    const row = await this.db.one(`SELECT ${KEY_COLUMNS} FROM keys WHERE id = $1`, [kid]);
     return row && toKey(row);
   }
 
   async listKeys(orgId: string): Promise<KeyRecord[]> {
-    return (await this.db.rows('SELECT * FROM keys WHERE org_id = $1 ORDER BY created_at, id', [orgId])).map(
-      toKey,
-    );
+    return (
+      await this.db.rows(`SELECT ${KEY_COLUMNS} FROM keys WHERE org_id = $1 ORDER BY created_at, id`, [orgId])
+    ).map(toKey);
   }
 
   async listKeysByOwner(userId: string): Promise<KeyRecord[]> {
-    const rows = await this.db.rows('SELECT * FROM keys WHERE owner_user_id = $1 ORDER BY created_at, id', [
-      userId,
-    ]);
+    const rows = await this.db.rows(
+      `SELECT ${KEY_COLUMNS} FROM keys WHERE owner_user_id = $1 ORDER BY created_at, id`,
+      [userId],
+    );
     return rows.map(toKey);
   }
 
@@ -209,24 +222,29 @@ export class PostgresStore implements Store {
   }
 
   async getUser(id: string): Promise<UserRecord | undefined> {
-    const row = await this.db.one('SELECT * FROM users WHERE id = $1', [id]);
+    const row = await this.db.one(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]);
     return row && toUser(row);
   }
 
   async getUserByEmail(email: string): Promise<UserRecord | undefined> {
-    const row = await this.db.one('SELECT * FROM users WHERE email = $1', [email]);
+    const row = await this.db.one(`SELECT ${USER_COLUMNS} FROM users WHERE email = $1`, [email]);
     return row && toUser(row);
   }
 
   async listUsers(orgId: string): Promise<UserRecord[]> {
     return (
-      await this.db.rows('SELECT * FROM users WHERE org_id = $1 ORDER BY created_at, email', [orgId])
+      await this.db.rows(`SELECT ${USER_COLUMNS} FROM users WHERE org_id = $1 ORDER BY created_at, email`, [
+        orgId,
+      ])
     ).map(toUser);
   }
 
   setUserStatus(id: string, status: UserStatus, now: number): Promise<UserRecord | undefined> {
     return this.db.transaction(async (sql) => {
-      const row = await sql.one('UPDATE users SET status = $1 WHERE id = $2 RETURNING *', [status, id]);
+      const row = await sql.one(`UPDATE users SET status = $1 WHERE id = $2 RETURNING ${USER_COLUMNS}`, [
+        status,
+        id,
+      ]);
       if (!row) return undefined;
       if (status === 'disabled') await revokeSessionsOf(sql, id, now, 'user_disabled');
       return toUser(row);
@@ -235,10 +253,10 @@ export class PostgresStore implements Store {
 
   setUserPassword(id: string, passwordHash: string, now: number): Promise<UserRecord | undefined> {
     return this.db.transaction(async (sql) => {
-      const row = await sql.one('UPDATE users SET password_hash = $1 WHERE id = $2 RETURNING *', [
-        passwordHash,
-        id,
-      ]);
+      const row = await sql.one(
+        `UPDATE users SET password_hash = $1 WHERE id = $2 RETURNING ${USER_COLUMNS}`,
+        [passwordHash, id],
+      );
       if (!row) return undefined;
       await revokeSessionsOf(sql, id, now, 'password_changed');
       const user = toUser(row);
@@ -289,7 +307,7 @@ export class PostgresStore implements Store {
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
-    const row = await this.db.one('SELECT * FROM sessions WHERE id = $1', [id]);
+    const row = await this.db.one(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1`, [id]);
     return row && toSession(row);
   }
 
@@ -314,7 +332,9 @@ export class PostgresStore implements Store {
   }
 
   async listServerKeys(): Promise<ServerKeyRecord[]> {
-    return (await this.db.rows('SELECT * FROM server_keys ORDER BY created_at, id')).map(toServerKey);
+    return (await this.db.rows(`SELECT ${SERVER_KEY_COLUMNS} FROM server_keys ORDER BY created_at, id`)).map(
+      toServerKey,
+    );
   }
 
   async rotateServerKey(

@@ -72,6 +72,27 @@ function postgresTests(database: TestDatabase): void {
     assert.equal(rows[0]?.n, POSTGRES_MIGRATIONS.length, 'reopening applies nothing again');
   });
 
+  test("a column a newer node's migration adds does not break the statements this node prepared", async () => {
+    const { name: schema, url } = await database.newSchema();
+    const store = await PostgresStore.open(url, { poolSize: 1 });
+    try {
+      const org = await store.createOrg({ name: 'Rolling' }, NOW);
+      const key = await store.insertKey(keyInput(org.id), NOW);
+      const read = async () => ({
+        org: await store.getOrg(org.id),
+        key: await store.getKey(key.id),
+        keys: await store.listKeys(org.id),
+        servers: await store.listServerKeys(),
+      });
+      const before = await read();
+      for (const table of ['orgs', 'keys', 'server_keys'])
+        await database.query(`ALTER TABLE ${schema}.${table} ADD COLUMN added_later TEXT`);
+      assert.deepEqual(await read(), before);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('a server that cannot be reached is StoreUnavailableError, at open and after', async () => {
     const nowhere = new URL(database.url);
     nowhere.port = '1';
