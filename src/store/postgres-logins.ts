@@ -87,7 +87,14 @@ export async function getLoginAttempts(
   return rows.map(toAttemptRecord);
 }
 
-/** Clears the counts and waits of `name`, under its lock; addresses stay trusted. */
+export function clearLoginAttempts(db: PgDatabase, name: string): Promise<void> {
+  return db.transaction(async (sql) => {
+    await lockName(sql, name);
+    await clearAttemptsOf(sql, name);
+  });
+}
+
+/** Clears the counts and waits of `name`; the caller holds its lock. Addresses stay trusted. */
 export async function clearAttemptsOf(sql: Sql, name: string): Promise<void> {
   await sql.run(
     `UPDATE login_attempts SET attempts = 0, blocked_until = 0, expires_at = least(expires_at, trusted_until)

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import type { LoginAttemptRecord, LoginThrottlePolicy } from '../core/login-throttle.ts';
-import { PgDatabase, type Sql, storeError } from './postgres-database.ts';
-import { violatedUnique } from './postgres-errors.ts';
+import * as accounts from './postgres-accounts.ts';
+import { PgDatabase, storeError } from './postgres-database.ts';
 import * as keys from './postgres-keys.ts';
 import * as logins from './postgres-logins.ts';
 import { migrate } from './postgres-migrations.ts';
+import { pruneExpired } from './postgres-prune.ts';
 import {
   KEY_COLUMNS,
   ORG_COLUMNS,
@@ -20,18 +21,17 @@ import {
   toUser,
   USER_COLUMNS,
 } from './postgres-rows.ts';
-import {
-  ConflictError,
-  type JtiBinding,
-  type JtiClaim,
-  type KeyCaps,
-  type KeyState,
-  type LoginReservation,
-  type NewKey,
-  type Org,
-  type RotateResult,
-  type StatusChange,
-  type Store,
+import type {
+  JtiBinding,
+  JtiClaim,
+  KeyCaps,
+  KeyState,
+  LoginReservation,
+  NewKey,
+  Org,
+  RotateResult,
+  StatusChange,
+  Store,
 } from './store.ts';
 
 export interface PostgresStoreOptions {
@@ -49,9 +49,6 @@ export interface PostgresStoreOptions {
 export const DEFAULT_POOL_SIZE = 10;
 const DEFAULT_LOCK_WAIT_MS = 3000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
-
-/** Expired rows are deleted this many at a time, so that no prune holds many row locks for long. */
-const PRUNE_BATCH_ROWS = 5000;
 
 /**
  * The store for several Keygate nodes sharing one PostgreSQL database. Each method is one
@@ -194,31 +191,11 @@ export class PostgresStore implements Store {
   }
 
   pruneJti(now: number): Promise<number> {
-    return this.pruneExpired('jti_ledger', now);
+    return pruneExpired(this.db, 'jti_ledger', now);
   }
 
-  async createUser(user: UserRecord): Promise<UserRecord> {
-    try {
-      await this.db.run(
-        `INSERT INTO users (id, org_id, email, screen_name, role, status, password_hash, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          user.id,
-          user.orgId,
-          user.email,
-          user.screenName,
-          user.role,
-          user.status,
-          user.passwordHash,
-          user.createdAt,
-        ],
-      );
-    } catch (error) {
-      if (violatedUnique(error) === 'users_email_unique')
-        throw new ConflictError('email', `A user with the email ${user.email} exists already.`);
-      throw error;
-    }
-    return user;
+  createUser(user: UserRecord): Promise<UserRecord> {
+    return accounts.createUser(this.db, user);
   }
 
   async getUser(id: string): Promise<UserRecord | undefined> {
@@ -240,30 +217,11 @@ export class PostgresStore implements Store {
   }
 
   setUserStatus(id: string, status: UserStatus, now: number): Promise<UserRecord | undefined> {
-    return this.db.transaction(async (sql) => {
-      const row = await sql.one(`UPDATE users SET status = $1 WHERE id = $2 RETURNING ${USER_COLUMNS}`, [
-        status,
-        id,
-      ]);
-      if (!row) return undefined;
-      if (status === 'disabled') await revokeSessionsOf(sql, id, now, 'user_disabled');
-      return toUser(row);
-    });
+    return accounts.setUserStatus(this.db, id, status, now);
   }
 
   setUserPassword(id: string, passwordHash: string, now: number): Promise<UserRecord | undefined> {
-    return this.db.transaction(async (sql) => {
-      const row = await sql.one(
-        `UPDATE users SET password_hash = $1 WHERE id = $2 RETURNING ${USER_COLUMNS}`,
-        [passwordHash, id],
-      );
-      if (!row) return undefined;
-      await revokeSessionsOf(sql, id, now, 'password_changed');
-      const user = toUser(row);
-      await logins.lockName(sql, user.email);
-      await logins.clearAttemptsOf(sql, user.email);
-      return user;
-    });
+    return accounts.setUserPassword(this.db, id, passwordHash, now);
   }
 
   async upgradePasswordHash(id: string, passwordHash: string): Promise<void> {
@@ -288,14 +246,11 @@ export class PostgresStore implements Store {
   }
 
   clearLoginAttempts(name: string): Promise<void> {
-    return this.db.transaction(async (sql) => {
-      await logins.lockName(sql, name);
-      await logins.clearAttemptsOf(sql, name);
-    });
+    return logins.clearLoginAttempts(this.db, name);
   }
 
   pruneLoginAttempts(now: number): Promise<number> {
-    return this.pruneExpired('login_attempts', now);
+    return pruneExpired(this.db, 'login_attempts', now);
   }
 
   async createSession(session: SessionRecord): Promise<void> {
@@ -328,7 +283,7 @@ export class PostgresStore implements Store {
   }
 
   pruneSessions(now: number): Promise<number> {
-    return this.pruneExpired('sessions', now);
+    return pruneExpired(this.db, 'sessions', now);
   }
 
   async listServerKeys(): Promise<ServerKeyRecord[]> {
@@ -337,26 +292,11 @@ export class PostgresStore implements Store {
     );
   }
 
-  async rotateServerKey(
+  rotateServerKey(
     key: ServerKeyRecord & { sealedPrivateKey: string },
     options: { onlyIfNone?: boolean } = {},
   ): Promise<void> {
-    await this.db.transaction(async (sql) => {
-      // Rotations take turns (the mode conflicts with itself, not with reads): of nodes starting
-      // at once with onlyIfNone, the later ones see the first one's key.
-      await sql.run('LOCK TABLE server_keys IN SHARE ROW EXCLUSIVE MODE');
-      if (options.onlyIfNone && (await sql.one("SELECT 1 FROM server_keys WHERE status = 'active'"))) return;
-      await sql.run(
-        `UPDATE server_keys SET status = 'retired', retired_at = $1, sealed_private_key = NULL
-         WHERE status = 'active'`,
-        [key.createdAt],
-      );
-      await sql.run(
-        `INSERT INTO server_keys (id, sealed_private_key, public_jwk, status, created_at)
-         VALUES ($1, $2, $3, 'active', $4)`,
-        [key.id, key.sealedPrivateKey, key.publicJwk, key.createdAt],
-      );
-    });
+    return accounts.rotateServerKey(this.db, key, options);
   }
 
   /**
@@ -384,32 +324,4 @@ export class PostgresStore implements Store {
   close(): Promise<void> {
     return this.db.close();
   }
-
-  /**
-   * Deletes rows past their expires_at, a batch at a time. The condition is repeated outside the
-   * batch's subquery: a row that a concurrent bindJtis has just taken over is checked again as
-   * it is now, and kept.
-   */
-  private async pruneExpired(
-    table: 'jti_ledger' | 'sessions' | 'login_attempts',
-    now: number,
-  ): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const deleted = await this.db.run(
-        `DELETE FROM ${table} WHERE expires_at <= $1
-           AND ctid = ANY (ARRAY (SELECT ctid FROM ${table} WHERE expires_at <= $1 LIMIT $2))`,
-        [now, PRUNE_BATCH_ROWS],
-      );
-      total += deleted;
-      if (deleted < PRUNE_BATCH_ROWS) return total;
-    }
-  }
-}
-
-async function revokeSessionsOf(sql: Sql, userId: string, now: number, reason: string): Promise<void> {
-  await sql.run(
-    'UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL',
-    [now, reason, userId],
-  );
 }
