@@ -164,10 +164,11 @@ test('closing the store ends the writes waiting for a lock at once, as unavailab
   await lock.released;
 });
 
+// As the server runs it: WAL checkpoints (and their fsync) in the worker thread, not in the loop.
 test('pruning 200k expired jti bindings never holds the event loop for long, and removes exactly the expired ones', async (t) => {
   const stalls = await stallsUnder(50, async () => {
     const path = newPath();
-    const store = new SqliteStore(path);
+    const store = new SqliteStore(path, { backgroundCheckpoints: true });
     const db = new DatabaseSync(path);
     const insert = db.prepare(
       'INSERT INTO jti_ledger (iss, jti, token_hash, expires_at) VALUES (?, ?, ?, ?)',
@@ -195,7 +196,7 @@ test('pruning 200k expired jti bindings never holds the event loop for long, and
 test('pruning 30k ended sessions never holds the event loop for long, and keeps every live one', async (t) => {
   const stalls = await stallsUnder(50, async () => {
     const path = newPath();
-    const store = new SqliteStore(path);
+    const store = new SqliteStore(path, { backgroundCheckpoints: true });
     const org = await store.createOrg({ name: 'Sessions' }, NOW);
     const owner = await store.createUser(user(org.id, 'sessions@example.com'));
     const db = new DatabaseSync(path);
