@@ -61,12 +61,14 @@ async function runWorker(config: Config, alone: boolean): Promise<void> {
     sessionPolicy: config.session,
     storeLockWaitMs: config.storeLockWaitMs,
     keyCaps: config.keyCaps,
+    memory: config.memory,
     ...(pepper && { pepper }),
     ...(secret && { secret }),
   });
   const app = await buildApp(keygate, {
     logger: { level: process.env.KEYGATE_LOG_LEVEL ?? 'info', redact: ['req.headers.authorization'] },
     loginRateLimit: config.loginRateLimit,
+    rateLimitEntries: config.memory.rateLimitEntries,
     limits: config.limits,
   });
   try {
