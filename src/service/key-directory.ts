@@ -48,9 +48,10 @@ export class KeyDirectory {
   /** At most `maxEntries`: an evicted key is still in `knownKids`, so it is read again, not refused. */
   private readonly entries = new Map<string, DirectoryEntry>();
   /**
-   * Every kid in the store: a cost per key registered, not per request. The API lets no one add
-   * more keys than an organization's cap (KEYGATE_MAX_KEYS_PER_ORG), and only the operator makes
-   * organizations; a kid is added here only once the store has it.
+   * Every kid in the store, revoked ones included (their rows are kept, and a revoked kid must
+   * answer key_revoked, not kid_unknown): a cost per key ever registered, not per request, and
+   * no setting bounds it. A kid is added here only once the store has it, so what grows it is
+   * registrations, which the API rate-limits per address (KEYGATE_LOGIN_RATE_LIMIT).
    */
   private knownKids = new Set<string>();
   /** Kids the store did not know, each with the time (nowMs) until which that answer stands. */
