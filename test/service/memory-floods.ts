@@ -12,6 +12,7 @@
  * hide as much growth.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { MemoryBounds } from '../../src/core/memory-bounds.ts';
 import { SESSION_ISSUER, SESSION_TYP } from '../../src/core/session-token.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { Authenticator } from '../../src/service/authenticator.ts';
@@ -42,13 +43,13 @@ const gc = (globalThis as { gc?: () => void }).gc;
 
 function heapUsed(): number {
   if (!gc) throw new Error('run with node --expose-gc');
-  // Twice: the first pass can leave garbage that only finalizers of the first made unreachable.
+  // Twice: what the first collection's weak callbacks let go of is freed by the second.
   gc();
   gc();
   return process.memoryUsage().heapUsed;
 }
 
-async function memoryKeygate(memory: Parameters<typeof startKeygate>[0]['memory']): Promise<Keygate> {
+async function memoryKeygate(memory: Partial<MemoryBounds>): Promise<Keygate> {
   return startKeygate({
     database: ':memory:',
     policy: POLICY,
