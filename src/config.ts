@@ -11,6 +11,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import { DEFAULT_MEMORY_BOUNDS, type MemoryBounds } from './core/memory-bounds.ts';
 import type { VerificationPolicy } from './core/policy.ts';
 import { DEFAULT_POLICY } from './core/policy.ts';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './core/server-limits.ts';
@@ -41,6 +42,8 @@ export interface Config {
   databasePoolSize: number;
   /** Live keys an organization (KEYGATE_MAX_KEYS_PER_ORG) and a user (KEYGATE_MAX_KEYS_PER_USER) may hold through the API. */
   keyCaps: { perOrg: number; perOwner: number };
+  /** Entries each in-memory cache may hold (KEYGATE_TOKEN_CACHE_ENTRIES and the others). */
+  memory: MemoryBounds;
 }
 
 export class ConfigError extends Error {
@@ -99,6 +102,20 @@ export function loadConfig(
       perOrg: integer('KEYGATE_MAX_KEYS_PER_ORG', env.KEYGATE_MAX_KEYS_PER_ORG, 1000, 1, 10_000_000),
       perOwner: integer('KEYGATE_MAX_KEYS_PER_USER', env.KEYGATE_MAX_KEYS_PER_USER, 10, 1, 10_000),
     },
+    memory: memoryBounds(env),
+  };
+}
+
+/** Zero is refused: each cache keeps the entry it was just given, so zero would mean one. */
+function memoryBounds(env: Env): MemoryBounds {
+  const entries = (name: string, fallback: number) => integer(name, env[name], fallback, 1, 10_000_000);
+  const defaults = DEFAULT_MEMORY_BOUNDS;
+  return {
+    tokenCacheEntries: entries('KEYGATE_TOKEN_CACHE_ENTRIES', defaults.tokenCacheEntries),
+    keyCacheEntries: entries('KEYGATE_KEY_CACHE_ENTRIES', defaults.keyCacheEntries),
+    unknownKidEntries: entries('KEYGATE_UNKNOWN_KID_ENTRIES', defaults.unknownKidEntries),
+    sessionTouchEntries: entries('KEYGATE_SESSION_TOUCH_ENTRIES', defaults.sessionTouchEntries),
+    rateLimitEntries: entries('KEYGATE_RATE_LIMIT_ENTRIES', defaults.rateLimitEntries),
   };
 }
 

@@ -111,6 +111,45 @@ test('timeouts and connection caps: documented defaults, set from the environmen
   );
 });
 
+test('memory bounds: documented defaults, set from the environment, at least one entry each', () => {
+  assert.deepEqual(loadConfig({}).memory, {
+    tokenCacheEntries: 50_000,
+    keyCacheEntries: 10_000,
+    unknownKidEntries: 1_000,
+    sessionTouchEntries: 100_000,
+    rateLimitEntries: 5_000,
+  });
+  assert.deepEqual(
+    loadConfig({
+      KEYGATE_TOKEN_CACHE_ENTRIES: '1000',
+      KEYGATE_KEY_CACHE_ENTRIES: '200',
+      KEYGATE_UNKNOWN_KID_ENTRIES: '1',
+      KEYGATE_SESSION_TOUCH_ENTRIES: '300',
+      KEYGATE_RATE_LIMIT_ENTRIES: '10000000',
+    }).memory,
+    {
+      tokenCacheEntries: 1000,
+      keyCacheEntries: 200,
+      unknownKidEntries: 1,
+      sessionTouchEntries: 300,
+      rateLimitEntries: 10_000_000,
+    },
+  );
+  for (const [name, value] of [
+    ['KEYGATE_TOKEN_CACHE_ENTRIES', '0'],
+    ['KEYGATE_KEY_CACHE_ENTRIES', '-1'],
+    ['KEYGATE_UNKNOWN_KID_ENTRIES', '1k'],
+    ['KEYGATE_SESSION_TOUCH_ENTRIES', '2.5'],
+    ['KEYGATE_RATE_LIMIT_ENTRIES', '10000001'],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (error: unknown) => error instanceof ConfigError && error.message.includes(name),
+      `${name}=${value}`,
+    );
+  }
+});
+
 test('the pepper file must exist, be private and hold at least 16 bytes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-pepper-'));
   const path = join(dir, 'pepper');

@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { refuse } from '../core/error-codes.ts';
+import { DEFAULT_MEMORY_BOUNDS } from '../core/memory-bounds.ts';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../core/server-limits.ts';
 import type { Keygate } from '../service/keygate.ts';
 import { PACKAGE_VERSION } from '../version.ts';
@@ -10,6 +11,7 @@ import { markStart, sendRefusal } from './envelope.ts';
 import { handleError } from './error-handler.ts';
 import { withSafeSerializers } from './logging.ts';
 import { refuseCredentialsInQuery } from './query-credentials.ts';
+import type { AddressRateLimit } from './rate-limit.ts';
 import { tokenGuard } from './require-token.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -24,6 +26,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Login attempts per client address per minute (KEYGATE_LOGIN_RATE_LIMIT). */
   loginRateLimit?: number;
+  /** Client addresses the rate limiter counts per route (KEYGATE_RATE_LIMIT_ENTRIES). */
+  rateLimitEntries?: number;
   /** Timeouts and connection caps (KEYGATE_REQUEST_TIMEOUT_MS and the others); they apply once `listen` is called. */
   limits?: ServerLimits;
 }
@@ -97,14 +101,17 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   // Each route gets only the services it uses, so its dependencies are read off its signature.
   const { store, policy, clock, authenticator, sessions, hasher, keyring, signingKeys, signatures } = keygate;
   const guard = tokenGuard(authenticator);
-  const loginRateLimit = options.loginRateLimit ?? 20;
+  const rateLimit: AddressRateLimit = {
+    max: options.loginRateLimit ?? 20,
+    entries: options.rateLimitEntries ?? DEFAULT_MEMORY_BOUNDS.rateLimitEntries,
+  };
   healthRoutes(app, { store });
   dashboardRoutes(app);
   helloRoutes(app, { authenticator, policy });
   signatureRoutes(app, { signatures });
   whoamiRoutes(app, guard);
   // Registers the rate limiter the signing-key routes use too.
-  await sessionRoutes(app, { sessions, hasher, authenticator, keyring }, { loginRateLimit });
-  signingKeyRoutes(app, guard, { signingKeys, policy, clock }, { rateLimit: loginRateLimit });
+  await sessionRoutes(app, { sessions, hasher, authenticator, keyring }, { rateLimit });
+  signingKeyRoutes(app, guard, { signingKeys, policy, clock }, { rateLimit });
   return app;
 }

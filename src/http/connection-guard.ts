@@ -81,6 +81,7 @@ function capConnections(server: Server, limits: ServerLimits, log: FastifyBaseLo
   }
   server.removeListener('connection', parse);
   server.maxConnections = limits.maxConnections + REFUSALS_IN_FLIGHT;
+  // One entry per address with a connection open, deleted with its last one: no larger than the cap.
   const perAddress = new Map<string, number>();
   let open = 0;
   let refused = 0;

@@ -2,6 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { isIssuedId } from '../core/ids.ts';
 import { signatureLength } from '../core/key-checks.ts';
 import type { KeyRecord } from '../core/key-record.ts';
+import { DEFAULT_MEMORY_BOUNDS } from '../core/memory-bounds.ts';
 import type { ResolvedKey } from '../core/verifying-key.ts';
 import type { Store } from '../store/store.ts';
 
@@ -12,6 +13,7 @@ export interface DirectoryEntry extends ResolvedKey {
 export interface KeyDirectoryOptions {
   /** How often to look for key changes made by other processes (the CLI, other nodes). */
   pollMs?: number;
+  /** Keys held parsed at once (KEYGATE_KEY_CACHE_ENTRIES); the oldest goes first. */
   maxEntries?: number;
   /**
    * Store queries per second, at most, for kids memory cannot answer: kids this process has not
@@ -20,7 +22,7 @@ export interface KeyDirectoryOptions {
   missLookupsPerSecond?: number;
   /** How long a kid the store did not know is answered `undefined` from memory. */
   unknownKidTtlMs?: number;
-  /** How many such kids are remembered at once; the oldest goes first. */
+  /** How many such kids are remembered at once (KEYGATE_UNKNOWN_KID_ENTRIES); the oldest goes first. */
   maxUnknownKids?: number;
   /** A monotonic clock in milliseconds for the budget and the unknown-kid entries; tests freeze it. */
   nowMs?: () => number;
@@ -43,10 +45,21 @@ export interface KeyDirectoryOptions {
  */
 export class KeyDirectory {
   private readonly store: Store;
+  /** At most `maxEntries`: an evicted key is still in `knownKids`, so it is read again, not refused. */
   private readonly entries = new Map<string, DirectoryEntry>();
+  /**
+   * Every kid in the store, revoked ones included (their rows are kept, and a revoked kid must
+   * answer key_revoked, not kid_unknown): a cost per key ever registered, not per request, and
+   * no setting bounds it. A kid is added here only once the store has it, so what grows it is
+   * registrations, which the API rate-limits per address (KEYGATE_LOGIN_RATE_LIMIT).
+   */
   private knownKids = new Set<string>();
   /** Kids the store did not know, each with the time (nowMs) until which that answer stands. */
   private readonly unknownKids = new Map<string, number>();
+  /**
+   * Store reads under way, one per kid, each gone when it settles: bounded by the kids of the
+   * store plus the reads the miss budget lets start while others wait for the store.
+   */
   private readonly pending = new Map<string, Promise<DirectoryEntry | undefined>>();
   /**
    * Moves whenever key state is applied from elsewhere (a poll that found changes, `invalidate`).
@@ -62,19 +75,19 @@ export class KeyDirectory {
   private readonly maxUnknownKids: number;
   private readonly nowMs: () => number;
   private readonly budget: MissBudget;
+  /** Kids that verified a token since the last flush (every 10 s): only kids the store has. */
   private readonly lastUsed = new Map<string, number>();
   private refreshing: Promise<void> | undefined;
 
   constructor(store: Store, options: KeyDirectoryOptions = {}) {
     this.store = store;
     this.pollMs = options.pollMs ?? 250;
-    this.maxEntries = options.maxEntries ?? 10_000;
+    this.maxEntries = options.maxEntries ?? DEFAULT_MEMORY_BOUNDS.keyCacheEntries;
     // One second: long enough that repeating a made-up kid costs one query a second, short
     // enough that a kid asked about just before its key was committed (a read replica behind,
     // say) is not refused for long; the poll overrides it sooner anyway.
     this.unknownKidTtlMs = options.unknownKidTtlMs ?? 1000;
-    // The budget already keeps live entries under about two seconds' worth of misses.
-    this.maxUnknownKids = options.maxUnknownKids ?? 1000;
+    this.maxUnknownKids = options.maxUnknownKids ?? DEFAULT_MEMORY_BOUNDS.unknownKidEntries;
     this.nowMs = options.nowMs ?? (() => performance.now());
     // 50 primary-key reads a second is noise for any store, and far more keys than people and
     // deploy scripts register and use within one poll interval.
@@ -135,6 +148,23 @@ export class KeyDirectory {
       }
     })();
     return this.refreshing;
+  }
+
+  /** How many entries each of its maps and sets holds. */
+  get sizes(): {
+    entries: number;
+    unknownKids: number;
+    pending: number;
+    lastUsed: number;
+    knownKids: number;
+  } {
+    return {
+      entries: this.entries.size,
+      unknownKids: this.unknownKids.size,
+      pending: this.pending.size,
+      lastUsed: this.lastUsed.size,
+      knownKids: this.knownKids.size,
+    };
   }
 
   /** The entry for a kid if it is loaded; no I/O. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { DEFAULT_MEMORY_BOUNDS, type MemoryBounds } from '../core/memory-bounds.ts';
 import type { VerificationPolicy } from '../core/policy.ts';
 import { DEFAULT_SESSION_POLICY, type SessionPolicy } from '../core/session-policy.ts';
 import type { Clock } from '../core/time.ts';
@@ -14,6 +15,7 @@ import { ServerKeyring } from './server-keyring.ts';
 import { Sessions } from './sessions.ts';
 import { Signatures } from './signatures.ts';
 import { SigningKeys } from './signing-keys.ts';
+import { TokenCache } from './token-cache.ts';
 import { UserAdmin } from './users.ts';
 
 /** The services one Keygate process runs, wired to one store. */
@@ -54,6 +56,8 @@ export interface KeygateOptions {
   storePoolSize?: number;
   /** Live keys an organization and a user may hold through the API (KEYGATE_MAX_KEYS_PER_*). */
   keyCaps?: KeyCaps;
+  /** Entries each cache may hold (KEYGATE_*_ENTRIES); the rate limiter's is buildApp's. */
+  memory?: Partial<MemoryBounds>;
 }
 
 export const DEFAULT_KEY_CAPS: KeyCaps = { perOrg: 1000, perOwner: 10 };
@@ -69,7 +73,12 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   });
   const clock = options.clock ?? systemClock;
   const sessionPolicy = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;
-  const directory = new KeyDirectory(store, options.pollMs === undefined ? {} : { pollMs: options.pollMs });
+  const memory = { ...DEFAULT_MEMORY_BOUNDS, ...options.memory };
+  const directory = new KeyDirectory(store, {
+    maxEntries: memory.keyCacheEntries,
+    maxUnknownKids: memory.unknownKidEntries,
+    ...(options.pollMs !== undefined && { pollMs: options.pollMs }),
+  });
   await directory.start();
   const keyring = new ServerKeyring(store, clock, {
     secret: options.secret ?? randomBytes(32),
@@ -94,12 +103,14 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     clock,
     policy: options.policy,
     sessionPolicy,
+    maxTouched: memory.sessionTouchEntries,
   });
   const authenticator = new Authenticator({
     store,
     directory,
     policy: options.policy,
     clock,
+    cache: new TokenCache(memory.tokenCacheEntries),
     sessions,
     keyring,
   });

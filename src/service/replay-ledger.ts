@@ -25,6 +25,11 @@ const MAX_BATCH = 512;
 export class ReplayLedger {
   private readonly store: Pick<Store, 'bindJtis'>;
   private readonly clock: Clock;
+  /**
+   * Emptied at the end of every turn, so it holds the fresh tokens of one turn however long a
+   * flood lasts, and needs no setting of its own. A batch handed to the store is held by its
+   * requests, which wait for it at most KEYGATE_STORE_LOCK_WAIT_MS.
+   */
   private waiting: Waiting[] = [];
   private scheduled = false;
 

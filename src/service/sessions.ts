@@ -3,6 +3,7 @@ import type { SessionRecord, UserRecord } from '../core/account-records.ts';
 import type { Outcome } from '../core/check-run.ts';
 import { CodedError } from '../core/error-codes.ts';
 import { clientScope } from '../core/login-throttle.ts';
+import { DEFAULT_MEMORY_BOUNDS } from '../core/memory-bounds.ts';
 import { checkPassHash, PASS_HASH_HINT } from '../core/pass-hash.ts';
 import type { VerificationPolicy } from '../core/policy.ts';
 import type { SessionPolicy } from '../core/session-policy.ts';
@@ -51,11 +52,25 @@ export class Sessions {
     clock: Clock;
     policy: VerificationPolicy;
     sessionPolicy: SessionPolicy;
+    /** Sessions `touched` holds at most (KEYGATE_SESSION_TOUCH_ENTRIES). */
+    maxTouched?: number;
   };
+  /**
+   * When this process last wrote each session's last-seen time, so that the requests a session
+   * sends while that write is under way do not each write it again. Bounded, most recently
+   * written last: an evicted session only falls back to the time the store holds.
+   */
   private readonly touched = new Map<string, UnixSeconds>();
+  private readonly maxTouched: number;
 
   constructor(deps: Sessions['deps']) {
     this.deps = deps;
+    this.maxTouched = deps.maxTouched ?? DEFAULT_MEMORY_BOUNDS.sessionTouchEntries;
+  }
+
+  /** Sessions whose last write is remembered; at most `maxTouched`. */
+  get touchedSize(): number {
+    return this.touched.size;
   }
 
   /** `clientAddress` is the address the request came from, as the HTTP layer sees it. */
@@ -160,11 +175,17 @@ export class Sessions {
       touch &&
       now - (this.touched.get(session.id) ?? session.lastSeenAt) >= TOUCH_EVERY_SECONDS
     ) {
-      this.touched.set(session.id, now);
-      if (this.touched.size > 100_000) this.touched.clear();
+      this.remember(session.id, now);
       await store.touchSession(session.id, now);
     }
     return state;
+  }
+
+  private remember(sessionId: string, now: UnixSeconds): void {
+    // Deleted first, so that the order of the map stays the order of the writes.
+    this.touched.delete(sessionId);
+    if (this.touched.size >= this.maxTouched) this.touched.delete(this.touched.keys().next().value as string);
+    this.touched.set(sessionId, now);
   }
 
   async logout(claims: SessionClaims): Promise<void> {

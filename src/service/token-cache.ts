@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { DEFAULT_MEMORY_BOUNDS } from '../core/memory-bounds.ts';
 import type { Principal } from './principal.ts';
 
 export interface CachedToken {
@@ -9,15 +10,16 @@ export interface CachedToken {
 
 /**
  * Tokens that verified, keyed by a SHA-256 of the whole token so that a cache hit proves the
- * caller holds exactly the token that was verified. Bounded; when full, the oldest entry goes
- * first (tokens live at most an hour, so age is the right order). The caller re-applies the time
- * and key checks on every hit.
+ * caller holds exactly the token that was verified. Bounded (KEYGATE_TOKEN_CACHE_ENTRIES); when
+ * full, the oldest entry goes first (tokens live at most an hour, so age is the right order), and
+ * an evicted token costs its next request a full verification, nothing more. The caller
+ * re-applies the time and key checks on every hit.
  */
 export class TokenCache {
   private readonly entries = new Map<string, CachedToken>();
   private readonly maxEntries: number;
 
-  constructor(maxEntries = 50_000) {
+  constructor(maxEntries = DEFAULT_MEMORY_BOUNDS.tokenCacheEntries) {
     this.maxEntries = maxEntries;
   }
 

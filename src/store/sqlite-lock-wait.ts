@@ -18,6 +18,7 @@ const LONGEST_PROBE_MS = 50;
 export class LockWait {
   private readonly budgetMs: number;
   private readonly probe: () => void;
+  /** Store calls waiting for the lock: each leaves within `budgetMs`, so a stalled store sheds them. */
   private readonly waiters = new Set<() => void>();
   private probeTimer: NodeJS.Timeout | undefined;
 

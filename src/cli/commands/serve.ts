@@ -62,12 +62,14 @@ async function runWorker(config: Config, alone: boolean): Promise<void> {
     storeLockWaitMs: config.storeLockWaitMs,
     storePoolSize: config.databasePoolSize,
     keyCaps: config.keyCaps,
+    memory: config.memory,
     ...(pepper && { pepper }),
     ...(secret && { secret }),
   });
   const app = await buildApp(keygate, {
     logger: { level: process.env.KEYGATE_LOG_LEVEL ?? 'info', redact: ['req.headers.authorization'] },
     loginRateLimit: config.loginRateLimit,
+    rateLimitEntries: config.memory.rateLimitEntries,
     limits: config.limits,
   });
   try {

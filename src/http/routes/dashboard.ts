@@ -82,6 +82,7 @@ async function build(asset: Asset): Promise<Built> {
  */
 export function dashboardRoutes(app: FastifyInstance): void {
   const assets = dashboardAssets();
+  // Keyed only by paths of `assets`: as many entries as src/web has files, whatever is asked for.
   const built = new Map<string, Promise<Built>>();
 
   const serve = async (request: FastifyRequest, reply: FastifyReply, path: string) => {

@@ -9,6 +9,7 @@ import type { ServerKeyring } from '../../service/server-keyring.ts';
 import { LoginFailedError, type Sessions } from '../../service/sessions.ts';
 import { authorizationValues } from '../authorization.ts';
 import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
+import { type AddressRateLimit, perAddressPerMinute } from '../rate-limit.ts';
 
 const LoginResults = Type.Object({
   login_timestamp: Type.String(),
@@ -47,7 +48,7 @@ export interface SessionDeps {
 export async function sessionRoutes(
   app: FastifyInstance,
   { sessions, hasher, authenticator, keyring }: SessionDeps,
-  options: { loginRateLimit: number },
+  options: { rateLimit: AddressRateLimit },
 ) {
   await app.register(rateLimit, {
     global: false,
@@ -61,7 +62,7 @@ export async function sessionRoutes(
   app.post(
     '/auth/login',
     {
-      config: { rateLimit: { max: options.loginRateLimit, timeWindow: 60_000 } },
+      config: perAddressPerMinute(options.rateLimit),
       // Shed a flood before parsing its body: the hasher could not take it anyway.
       onRequest: async () => {
         if (hasher.saturated) throw new BusyError();

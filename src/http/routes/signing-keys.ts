@@ -6,6 +6,7 @@ import type { Clock } from '../../core/time.ts';
 import { isoTime } from '../../core/time.ts';
 import { MAX_GRACE_SECONDS, type RegisterBody, type SigningKeys } from '../../service/signing-keys.ts';
 import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
+import { type AddressRateLimit, perAddressPerMinute } from '../rate-limit.ts';
 import { principalOf, type TokenGuard } from '../require-token.ts';
 
 const Role = Type.Union(ROLES.map((role) => Type.Literal(role)));
@@ -97,9 +98,9 @@ export function signingKeyRoutes(
   app: FastifyInstance,
   guard: TokenGuard,
   { signingKeys, policy, clock }: SigningKeyDeps,
-  options: { rateLimit: number },
+  options: { rateLimit: AddressRateLimit },
 ): void {
-  const limited = { rateLimit: { max: options.rateLimit, timeWindow: 60_000 } };
+  const limited = perAddressPerMinute(options.rateLimit);
   const actor = (request: FastifyRequest) => signingKeys.actorFor(principalOf(request));
   const security = [{ bearer: [] }];
 
