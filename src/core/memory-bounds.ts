@@ -5,7 +5,10 @@
  * store read, a write), never a different answer. Eviction takes the oldest entry first.
  */
 export interface MemoryBounds {
-  /** Verified tokens (KEYGATE_TOKEN_CACHE_ENTRIES); an evicted token is verified again when it returns. */
+  /**
+   * Verified tokens (KEYGATE_TOKEN_CACHE_ENTRIES), and as many session tokens whose signature
+   * verified; an evicted token is verified again when it returns.
+   */
   tokenCacheEntries: number;
   /** Parsed keys by kid (KEYGATE_KEY_CACHE_ENTRIES); an evicted key is read from the store again. */
   keyCacheEntries: number;

@@ -47,6 +47,8 @@ export interface AuthenticatorDeps {
   policy: VerificationPolicy;
   clock?: Clock;
   cache?: TokenCache;
+  /** Session tokens whose signature verified, remembered by hash (KEYGATE_TOKEN_CACHE_ENTRIES). */
+  signedSessionEntries?: number;
   sessions: Sessions;
   keyring: ServerKeyring;
 }
@@ -90,7 +92,7 @@ export class Authenticator {
    * skips only that: the expiry and the server key are checked again, and the session's state is
    * still read from the store every time.
    */
-  private readonly signedSessions = new BoundedMap<string, { claims: SessionClaims; kid: string }>(10_000);
+  private readonly signedSessions: BoundedMap<string, { claims: SessionClaims; kid: string }>;
   /** Fresh key-pair tokens between arriving and their answer: with others in hand, signatures go to the pool. */
   private inHand = 0;
 
@@ -99,6 +101,7 @@ export class Authenticator {
     this.clock = deps.clock ?? systemClock;
     this.cache = deps.cache ?? new TokenCache();
     this.ledger = new ReplayLedger(deps.store, this.clock);
+    this.signedSessions = new BoundedMap(deps.signedSessionEntries ?? 10_000);
   }
 
   async authenticate(input: string): Promise<Principal> {

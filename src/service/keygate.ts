@@ -111,6 +111,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     policy: options.policy,
     clock,
     cache: new TokenCache(memory.tokenCacheEntries),
+    signedSessionEntries: memory.tokenCacheEntries,
     sessions,
     keyring,
   });
