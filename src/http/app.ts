@@ -18,6 +18,7 @@ import { sessionRoutes } from './routes/sessions.ts';
 import { signatureRoutes } from './routes/signatures.ts';
 import { signingKeyRoutes } from './routes/signing-keys.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
+import { SchemaCompilers } from './schema-compilers.ts';
 import { securityHeaders, setRawResponseHeaders } from './security-headers.ts';
 
 export interface AppOptions {
@@ -26,6 +27,8 @@ export interface AppOptions {
   loginRateLimit?: number;
   /** Timeouts and connection caps (KEYGATE_REQUEST_TIMEOUT_MS and the others); they apply once `listen` is called. */
   limits?: ServerLimits;
+  /** Compiles each route schema on its first use; a test passes its own to compile them all. */
+  schemaCompilers?: SchemaCompilers;
 }
 
 /** Builds the HTTP face of Keygate. It never listens: `serve` does that, tests use `inject`. */
@@ -57,6 +60,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     return503OnClosing: true,
     // A number where a string belongs is an error to report, not a value to convert.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    schemaController: { compilersFactory: (options.schemaCompilers ?? new SchemaCompilers()).factories },
   });
   // Spec 004 sends /auth/hello as `http -f POST`: an (often empty) form body.
   app.addContentTypeParser(
