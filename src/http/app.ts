@@ -1,10 +1,8 @@
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { refuse } from '../core/error-codes.ts';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../core/server-limits.ts';
 import type { Keygate } from '../service/keygate.ts';
-import { PACKAGE_VERSION } from '../version.ts';
+import { apiDocs } from './api-docs.ts';
 import { clientErrorHandler, guardServer, serverOptions } from './connection-guard.ts';
 import { markStart, sendRefusal } from './envelope.ts';
 import { handleError } from './error-handler.ts';
@@ -86,18 +84,8 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
       }),
     ),
   );
-  // Before the routes: @fastify/swagger builds the OpenAPI document from their schemas.
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'Keygate',
-        version: PACKAGE_VERSION,
-        description: 'Key-pair and session authentication for APIs.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Before the routes: the OpenAPI document is built from their schemas.
+  apiDocs(app);
   // Each route gets only the services it uses, so its dependencies are read off its signature.
   const { store, policy, clock, authenticator, sessions, hasher, keyring, signingKeys, signatures } = keygate;
   const guard = tokenGuard(authenticator);
