@@ -1,5 +1,4 @@
 import rateLimit from '@fastify/rate-limit';
-import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { readBearerToken } from '../../core/bearer.ts';
 import { AuthError } from '../../service/auth-error.ts';
@@ -9,6 +8,7 @@ import type { ServerKeyring } from '../../service/server-keyring.ts';
 import { LoginFailedError, type Sessions } from '../../service/sessions.ts';
 import { authorizationValues } from '../authorization.ts';
 import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
+import { Type } from '../schema.ts';
 
 const LoginResults = Type.Object({
   login_timestamp: Type.String(),

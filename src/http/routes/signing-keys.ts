@@ -1,4 +1,3 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { VerificationPolicy } from '../../core/policy.ts';
 import { ROLES } from '../../core/roles.ts';
@@ -7,6 +6,7 @@ import { isoTime } from '../../core/time.ts';
 import { MAX_GRACE_SECONDS, type RegisterBody, type SigningKeys } from '../../service/signing-keys.ts';
 import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
 import { principalOf, type TokenGuard } from '../require-token.ts';
+import { Type } from '../schema.ts';
 
 const Role = Type.Union(ROLES.map((role) => Type.Literal(role)));
 const Time = Type.String({ description: 'ISO 8601' });
