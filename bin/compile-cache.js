@@ -3,7 +3,7 @@
 // memory). With the compile cache on, the stripped code and V8's compiled code of every module
 // come from disk instead, and the stripper is never loaded.
 import { lstatSync, mkdirSync, statSync } from 'node:fs';
-import { enableCompileCache } from 'node:module';
+import { constants, enableCompileCache } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -13,23 +13,23 @@ import { join } from 'node:path';
  * NODE_DISABLE_COMPILE_CACHE=1 turns it off. The directory is passed on in the environment so
  * that worker threads and `--workers` processes start from the same cache.
  */
-export function useCompileCache(root = tmpdir()) {
+export function useCompileCache() {
   if (process.env.NODE_COMPILE_CACHE) return;
-  const directory = privateDirectory(root);
+  const directory = privateDirectory(tmpdir());
   if (!directory) return;
+  const { ENABLED, ALREADY_ENABLED } = constants.compileCacheStatus;
   const { status } = enableCompileCache(directory);
-  if (status === 1 /* ENABLED */ || status === 2 /* ALREADY_ENABLED */) {
-    process.env.NODE_COMPILE_CACHE = directory;
-  }
+  if (status === ENABLED || status === ALREADY_ENABLED) process.env.NODE_COMPILE_CACHE = directory;
 }
 
 /**
  * Node runs what it finds in the cache (the stripped source is stored as it is, under a CRC, not
  * a signature), so a directory another user could write would let them run code inside Keygate.
- * Only a directory owned by this user, writable by no one else, in a parent where no one else can
- * swap it out (sticky, like /tmp, or not writable by others) is used; anything else leaves the
- * cache off: a slower start, never someone else's code. Several processes may fill it at once:
- * Node writes each entry to a temporary file and renames it into place.
+ * Only a directory owned by this user and closed to everyone else, in a parent where no one else
+ * can swap it out (sticky, like /tmp, or not writable by others), is used; anything else (or a
+ * system without user ids) leaves the cache off: a slower start, never someone else's code.
+ * Several processes may fill it at once: Node writes each entry to a temporary file and renames
+ * it into place.
  */
 export function privateDirectory(root) {
   if (typeof process.getuid !== 'function') return undefined;
