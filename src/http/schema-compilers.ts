@@ -12,7 +12,7 @@ type Factory<F> = (externalSchemas: unknown, options: unknown) => Compile<F>;
 
 // The compilers Fastify itself would use, resolved from Fastify's own folder (they are its
 // dependencies, not this package's), and loaded only when a schema is first compiled.
-const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastify'));
+const fromFastify = (id: string) => createRequire(createRequire(import.meta.url).resolve('fastify'))(id);
 const ajvCompiler = () => (fromFastify('@fastify/ajv-compiler') as () => Factory<Validate>)();
 const stringifyCompiler = () =>
   (fromFastify('@fastify/fast-json-stringify-compiler') as () => Factory<Serialize>)();
