@@ -10,6 +10,9 @@ const REQUIRED_MAJOR = 24;
 const major = Number(process.versions.node.split('.')[0]);
 
 if (major >= REQUIRED_MAJOR) {
+  // Before the first .ts module: see compile-cache.js.
+  const { useCompileCache } = await import('./compile-cache.js');
+  useCompileCache();
   await import('../src/cli/main.ts');
 } else {
   // `npm ci` installs the project's pinned Node beside this file: run the command under it.

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { AUD } from './fixture.ts';
 
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const MAIN = new URL('../../bin/keygate.js', import.meta.url).pathname;
 const REFERENCE = new URL('../reference/server.ts', import.meta.url).pathname;
 
 export interface Server {

@@ -3,33 +3,37 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
 import { CodedError } from '../core/error-codes.ts';
 import { PACKAGE_VERSION } from '../version.ts';
-import { helloCommand } from './commands/hello.ts';
-import { keyCommands } from './commands/key.ts';
-import { keygenCommand } from './commands/keygen.ts';
-import { loginCommand } from './commands/login.ts';
-import { orgCommands } from './commands/org.ts';
-import { serveCommand } from './commands/serve.ts';
-import { serverKeyCommands } from './commands/server-key.ts';
-import { signCommand } from './commands/sign.ts';
-import { tokenCommand } from './commands/token.ts';
-import { userCommands } from './commands/user.ts';
 import { CliError, EXIT, exitCodeFor, printError } from './output.ts';
+
+/**
+ * Each command's module, in the order help lists them. A run loads only the module of the
+ * command it names: `keygate org list` does not load the HTTP server (measured: less than half
+ * the CPU time, 20 MB less), nor `keygate serve` the admin commands (1 MB). Anything else (no
+ * command, --help, a typo) loads them all, so that help and suggestions name every command.
+ */
+const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
+  serve: async () => (await import('./commands/serve.ts')).serveCommand,
+  org: async () => (await import('./commands/org.ts')).orgCommands,
+  key: async () => (await import('./commands/key.ts')).keyCommands,
+  keygen: async () => (await import('./commands/keygen.ts')).keygenCommand,
+  token: async () => (await import('./commands/token.ts')).tokenCommand,
+  sign: async () => (await import('./commands/sign.ts')).signCommand,
+  hello: async () => (await import('./commands/hello.ts')).helloCommand,
+  user: async () => (await import('./commands/user.ts')).userCommands,
+  login: async () => (await import('./commands/login.ts')).loginCommand,
+  'server-key': async () => (await import('./commands/server-key.ts')).serverKeyCommands,
+};
 
 const program = new Command('keygate')
   .description('Key-pair and session authentication for APIs')
   .version(PACKAGE_VERSION)
   .exitOverride()
   .showSuggestionAfterError();
-serveCommand(program);
-orgCommands(program);
-keyCommands(program);
-keygenCommand(program);
-tokenCommand(program);
-signCommand(program);
-helloCommand(program);
-userCommands(program);
-loginCommand(program);
-serverKeyCommands(program);
+const named = process.argv[2] ?? '';
+const loaders = Object.hasOwn(COMMANDS, named)
+  ? Object.entries(COMMANDS).filter(([name]) => name === named)
+  : Object.entries(COMMANDS);
+for (const register of await Promise.all(loaders.map(([, load]) => load()))) register(program);
 
 const json = process.argv.includes('--json');
 // Above the await below: a command failing on the store reads it while the module is still running.

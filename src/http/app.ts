@@ -1,11 +1,9 @@
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { refuse } from '../core/error-codes.ts';
 import { DEFAULT_MEMORY_BOUNDS } from '../core/memory-bounds.ts';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../core/server-limits.ts';
 import type { Keygate } from '../service/keygate.ts';
-import { PACKAGE_VERSION } from '../version.ts';
+import { apiDocs } from './api-docs.ts';
 import { clientErrorHandler, guardServer, serverOptions } from './connection-guard.ts';
 import { markStart, sendRefusal } from './envelope.ts';
 import { handleError } from './error-handler.ts';
@@ -20,6 +18,7 @@ import { sessionRoutes } from './routes/sessions.ts';
 import { signatureRoutes } from './routes/signatures.ts';
 import { signingKeyRoutes } from './routes/signing-keys.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
+import { SchemaCompilers } from './schema-compilers.ts';
 import { securityHeaders, setRawResponseHeaders } from './security-headers.ts';
 
 export interface AppOptions {
@@ -30,6 +29,8 @@ export interface AppOptions {
   rateLimitEntries?: number;
   /** Timeouts and connection caps (KEYGATE_REQUEST_TIMEOUT_MS and the others); they apply once `listen` is called. */
   limits?: ServerLimits;
+  /** Compiles each route schema on its first use; a test passes its own to compile them all. */
+  schemaCompilers?: SchemaCompilers;
 }
 
 /** Builds the HTTP face of Keygate. It never listens: `serve` does that, tests use `inject`. */
@@ -61,6 +62,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     return503OnClosing: true,
     // A number where a string belongs is an error to report, not a value to convert.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    schemaController: { compilersFactory: (options.schemaCompilers ?? new SchemaCompilers()).factories },
   });
   // Spec 004 sends /auth/hello as `http -f POST`: an (often empty) form body.
   app.addContentTypeParser(
@@ -86,18 +88,8 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
       }),
     ),
   );
-  // Before the routes: @fastify/swagger builds the OpenAPI document from their schemas.
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'Keygate',
-        version: PACKAGE_VERSION,
-        description: 'Key-pair and session authentication for APIs.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Before the routes: the OpenAPI document is built from their schemas.
+  apiDocs(app);
   // Each route gets only the services it uses, so its dependencies are read off its signature.
   const { store, policy, clock, authenticator, sessions, hasher, keyring, signingKeys, signatures } = keygate;
   const guard = tokenGuard(authenticator);

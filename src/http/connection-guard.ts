@@ -1,10 +1,16 @@
-import { type Server, STATUS_CODES } from 'node:http';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { CodedError, ERROR_CODES, type ErrorCodeEntry, type Refusal, refuse } from '../core/error-codes.ts';
 import type { ServerLimits } from '../core/server-limits.ts';
 import { VERSION } from '../version.ts';
 import { RAW_RESPONSE_HEADERS } from './security-headers.ts';
+
+// An `import` from 'node:http' builds the module's ES namespace, which reads every export, the
+// lazy ones too: that loads Node's fetch and WebSocket client (undici), which nothing here uses
+// (measured: 20 ms of CPU and 2 MB at start). require() reads the one property.
+const { STATUS_CODES } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 /** Node's own limit, stated so that the 431 hint stays true whatever flags Node was started with. */
 const MAX_HEADER_BYTES = 16 * 1024;

@@ -1,4 +1,3 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   ERROR_CODE_LIST,
@@ -9,6 +8,7 @@ import {
 } from '../core/error-codes.ts';
 import { REASON_CODE_LIST, type ReasonCode } from '../core/reason-codes.ts';
 import { VERSION } from '../version.ts';
+import { Type } from './schema.ts';
 
 /** The spec 004 envelope: `{status, results, debug_info: {delta, version}}`. */
 export const DebugInfo = Type.Object({ delta: Type.String(), version: Type.String() });

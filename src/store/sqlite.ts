@@ -168,7 +168,11 @@ export class SqliteStore implements Store {
    * a lock, is rolled back and run again from BEGIN, so it never commits half.
    */
   private write<T>(work: () => T): Promise<T> {
-    return this.lockWait.run(() => this.unit(work), 'write');
+    return this.lockWait.run(() => {
+      const result = this.unit(work);
+      this.checkpointer?.afterWrite(this.db);
+      return result;
+    }, 'write');
   }
 
   private unit<T>(work: () => T): T {

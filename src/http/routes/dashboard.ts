@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { stripTypeScriptTypes } from 'node:module';
-import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorBody } from '../envelope.ts';
+import { Type } from '../schema.ts';
 
 /** The dashboard's sources: browser TypeScript, one page, a stylesheet and an icon. */
 const WEB_DIR = new URL('../../web/', import.meta.url);

@@ -1,7 +1,7 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { refuse } from '../../core/error-codes.ts';
 import { ErrorBody, envelopeSchema, send, sendRefusal } from '../envelope.ts';
+import { Type } from '../schema.ts';
 
 /** What readiness asks of the store: that it answers, and which kind it is. */
 export interface HealthDeps {

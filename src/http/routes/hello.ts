@@ -1,4 +1,3 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ACCEPTED_ALGORITHMS } from '../../core/algorithms.ts';
 import { readBearerToken } from '../../core/bearer.ts';
@@ -7,6 +6,7 @@ import { REASON_CODE_LIST } from '../../core/reason-codes.ts';
 import type { Authenticator } from '../../service/authenticator.ts';
 import { authorizationValues } from '../authorization.ts';
 import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
+import { Type } from '../schema.ts';
 import { PrincipalSchema } from './whoami.ts';
 
 const Check = Type.Object({

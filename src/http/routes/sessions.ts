@@ -1,5 +1,4 @@
 import rateLimit from '@fastify/rate-limit';
-import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { readBearerToken } from '../../core/bearer.ts';
 import { AuthError } from '../../service/auth-error.ts';
@@ -10,6 +9,7 @@ import { LoginFailedError, type Sessions } from '../../service/sessions.ts';
 import { authorizationValues } from '../authorization.ts';
 import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
 import { type AddressRateLimit, perAddressPerMinute } from '../rate-limit.ts';
+import { Type } from '../schema.ts';
 
 const LoginResults = Type.Object({
   login_timestamp: Type.String(),

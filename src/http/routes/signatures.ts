@@ -1,4 +1,3 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ACCEPTED_ALGORITHMS } from '../../core/algorithms.ts';
 import { CodedError } from '../../core/error-codes.ts';
@@ -6,6 +5,7 @@ import { MAX_MESSAGE_BYTES, MAX_MESSAGE_JWS_LENGTH } from '../../core/message-fo
 import { REASON_CODE_LIST } from '../../core/reason-codes.ts';
 import type { Signatures } from '../../service/signatures.ts';
 import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
+import { Type } from '../schema.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
   Type.Union([schema, Type.Null()]);

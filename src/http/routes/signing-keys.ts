@@ -1,4 +1,3 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { VerificationPolicy } from '../../core/policy.ts';
 import { ROLES } from '../../core/roles.ts';
@@ -8,6 +7,7 @@ import { MAX_GRACE_SECONDS, type RegisterBody, type SigningKeys } from '../../se
 import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
 import { type AddressRateLimit, perAddressPerMinute } from '../rate-limit.ts';
 import { principalOf, type TokenGuard } from '../require-token.ts';
+import { Type } from '../schema.ts';
 
 const Role = Type.Union(ROLES.map((role) => Type.Literal(role)));
 const Time = Type.String({ description: 'ISO 8601' });

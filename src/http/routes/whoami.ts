@@ -1,8 +1,8 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ROLES } from '../../core/roles.ts';
 import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
 import { principalOf, type TokenGuard } from '../require-token.ts';
+import { Type } from '../schema.ts';
 
 export const PrincipalSchema = Type.Object({
   org_id: Type.String(),
