@@ -172,7 +172,7 @@ async function logins(bound: number): Promise<FloodRun> {
 
 /** Distinct live sessions, each used once: every one writes its last-seen time. */
 async function sessions(bound: number): Promise<FloodRun> {
-  const keygate = await memoryKeygate({ sessionTouchEntries: bound });
+  const keygate = await memoryKeygate({ sessionTouchEntries: bound, tokenCacheEntries: bound });
   const org = await keygate.keys.createOrg('Flood Org');
   const user = await keygate.users.create({
     orgId: org.id,
