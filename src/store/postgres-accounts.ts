@@ -1,8 +1,9 @@
 import type { ServerKeyRecord, UserRecord, UserStatus } from '../core/account-records.ts';
+import { toUser } from './account-rows.ts';
 import type { PgDatabase, Sql } from './postgres-database.ts';
 import { violatedUnique } from './postgres-errors.ts';
 import { clearAttemptsOf, lockName } from './postgres-logins.ts';
-import { toUser, USER_COLUMNS } from './postgres-rows.ts';
+import { USER_COLUMNS } from './postgres-rows.ts';
 import { ConflictError } from './store.ts';
 
 // The account writes of the PostgreSQL store that take more than one plain statement: users,

@@ -1,4 +1,4 @@
-import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
+import type { ServerKeyRecord } from '../core/account-records.ts';
 import type { KeyFamily } from '../core/algorithms.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import type { AddressCounter, LoginAttemptRecord } from '../core/login-throttle.ts';
@@ -57,32 +57,6 @@ export function toKeyState(row: Row): KeyState {
     status: String(row.status) as KeyStatus,
     expiresAt: nullableNumber(row.expires_at),
     revokesAt: nullableNumber(row.revokes_at),
-  };
-}
-
-export function toUser(row: Row): UserRecord {
-  return {
-    id: String(row.id),
-    orgId: String(row.org_id),
-    email: String(row.email),
-    screenName: String(row.screen_name),
-    role: String(row.role) as Role,
-    status: String(row.status) as UserStatus,
-    passwordHash: String(row.password_hash),
-    createdAt: Number(row.created_at),
-  };
-}
-
-export function toSession(row: Row): SessionRecord {
-  return {
-    id: String(row.id),
-    userId: String(row.user_id),
-    role: String(row.role) as Role,
-    createdAt: Number(row.created_at),
-    lastSeenAt: Number(row.last_seen_at),
-    expiresAt: Number(row.expires_at),
-    revokedAt: nullableNumber(row.revoked_at),
-    revokedReason: nullableString(row.revoked_reason),
   };
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import type { LoginAttemptRecord, LoginThrottlePolicy } from '../core/login-throttle.ts';
+import { toSession, toUser } from './account-rows.ts';
 import * as accounts from './postgres-accounts.ts';
 import { PgDatabase, storeError } from './postgres-database.ts';
 import * as keys from './postgres-keys.ts';
@@ -17,8 +18,6 @@ import {
   toKeyState,
   toOrg,
   toServerKey,
-  toSession,
-  toUser,
   USER_COLUMNS,
 } from './postgres-rows.ts';
 import type {

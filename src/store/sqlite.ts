@@ -19,6 +19,7 @@ import {
 } from '../core/login-throttle.ts';
 import type { Role } from '../core/roles.ts';
 import { normalizeUserName } from '../core/user-name.ts';
+import { toSession, toUser } from './account-rows.ts';
 import { newKeyRecord, thumbprintConflict } from './key-rows.ts';
 import { Checkpointer } from './sqlite-checkpointer.ts';
 import { LockWait } from './sqlite-lock-wait.ts';
@@ -871,32 +872,6 @@ function retryWhileLocked(work: () => void): void {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
   }
-}
-
-function toUser(row: Row): UserRecord {
-  return {
-    id: String(row.id),
-    orgId: String(row.org_id),
-    email: String(row.email),
-    screenName: String(row.screen_name),
-    role: String(row.role) as Role,
-    status: String(row.status) as UserStatus,
-    passwordHash: String(row.password_hash),
-    createdAt: Number(row.created_at),
-  };
-}
-
-function toSession(row: Row): SessionRecord {
-  return {
-    id: String(row.id),
-    userId: String(row.user_id),
-    role: String(row.role) as Role,
-    createdAt: Number(row.created_at),
-    lastSeenAt: Number(row.last_seen_at),
-    expiresAt: Number(row.expires_at),
-    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
-    revokedReason: row.revoked_reason === null ? null : String(row.revoked_reason),
-  };
 }
 
 function toKey(row: Row): KeyRecord {
