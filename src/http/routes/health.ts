@@ -8,23 +8,30 @@ export interface HealthDeps {
   store: { readonly dialect: string; ping(): Promise<void> };
 }
 
+export const HEALTH_RESPONSES = {
+  healthz: { 200: envelopeSchema(Type.Object({ ok: Type.Boolean() })) },
+  readyz: { 200: envelopeSchema(Type.Object({ ok: Type.Boolean(), store: Type.String() })), 503: ErrorBody },
+};
+
+/**
+ * The probes are what a starting server is asked first (by load balancers, orchestrators and the
+ * benchmark's ready check), and their answers are objects built below with exactly the fields, in
+ * the order, of their schemas: JSON.stringify writes what the schema serializer would (a test
+ * compares them), without loading it (fast-json-stringify and the ajv it needs: 30 ms of the
+ * first answer and 3 MB) before the server can say it is up.
+ */
+const probeSerializer = () => (data: unknown) => JSON.stringify(data);
+
 export function healthRoutes(app: FastifyInstance, { store }: HealthDeps): void {
   app.get(
     '/healthz',
-    { schema: { response: { 200: envelopeSchema(Type.Object({ ok: Type.Boolean() })) } } },
+    { schema: { response: HEALTH_RESPONSES.healthz }, serializerCompiler: probeSerializer },
     (request, reply) => send(request, reply, 200, { ok: true }),
   );
 
   app.get(
     '/readyz',
-    {
-      schema: {
-        response: {
-          200: envelopeSchema(Type.Object({ ok: Type.Boolean(), store: Type.String() })),
-          503: ErrorBody,
-        },
-      },
-    },
+    { schema: { response: HEALTH_RESPONSES.readyz }, serializerCompiler: probeSerializer },
     async (request, reply) => {
       try {
         await store.ping();
