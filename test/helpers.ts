@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { createPrivateKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { signatureLength } from '../src/core/key-checks.ts';
+import type { KeyRecord } from '../src/core/key-record.ts';
 import type { VerificationPolicy } from '../src/core/policy.ts';
 import type { ReasonCode } from '../src/core/reason-codes.ts';
+import type { ResolvedKey } from '../src/core/verifying-key.ts';
 import { AuthError } from '../src/service/auth-error.ts';
 import { type Keygate, startKeygate } from '../src/service/keygate.ts';
 import type { KeyCaps } from '../src/store/store.ts';
@@ -135,4 +138,37 @@ export async function rejectsWith(promise: Promise<unknown>, code: ReasonCode): 
     assert.equal(error.rejection.code, code, error.rejection.message);
     return true;
   });
+}
+
+/**
+ * A registered key as the core checks see it, for tests with no store: `publicKey`'s record
+ * with kid `id`, organization `orgId`, roles user and service, active and never expiring.
+ */
+export function resolvedKey(
+  publicKey: KeyObject,
+  record: Pick<KeyRecord, 'id' | 'orgId'> & Partial<KeyRecord>,
+): ResolvedKey {
+  const keyObject = createPublicKey(publicKey.export({ type: 'spki', format: 'pem' }));
+  const ec = publicKey.asymmetricKeyType === 'ec';
+  return {
+    keyObject,
+    signatureBytes: signatureLength(keyObject),
+    record: {
+      spkiPem: '',
+      thumbprint: 'tp',
+      family: ec ? 'ec-p256' : 'rsa',
+      bits: ec ? 256 : (keyObject.asymmetricKeyDetails?.modulusLength ?? 0),
+      status: 'active',
+      expiresAt: null,
+      roles: ['user', 'service'],
+      defaultRole: 'user',
+      label: null,
+      ownerUserId: null,
+      revokesAt: null,
+      replacedBy: null,
+      createdAt: NOW - 100,
+      lastUsedAt: null,
+      ...record,
+    },
+  };
 }

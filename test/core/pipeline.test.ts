@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { CHECK_NAMES, CheckRun, checkTable, defineCheck, fail, pass } from '../../src/core/check-run.ts';
 import { kidToLookUp } from '../../src/core/header-checks.ts';
-import { signatureLength } from '../../src/core/key-checks.ts';
 import { KEY_PAIR_CHECKS, verifyKeyPairToken } from '../../src/core/key-pair-token.ts';
 import type { KeyRecord } from '../../src/core/key-record.ts';
 import { reject } from '../../src/core/reason-codes.ts';
@@ -11,7 +10,7 @@ import { SESSION_CHECKS, SESSION_TYP, verifySessionToken } from '../../src/core/
 import { parseCompactJws } from '../../src/core/token-format.ts';
 import { classifyToken, INTAKE_CHECKS } from '../../src/core/token-intake.ts';
 import type { ResolvedKey } from '../../src/core/verifying-key.ts';
-import { AUD, NOW, POLICY, signJwt } from '../helpers.ts';
+import { AUD, NOW, POLICY, resolvedKey, signJwt } from '../helpers.ts';
 
 /** Each stage of the verification pipeline on its own: no store, no service, no clock. */
 
@@ -23,30 +22,7 @@ function resolved(
   privateKeyOwner: { publicKey: KeyObject },
   overrides: Partial<KeyRecord> = {},
 ): ResolvedKey {
-  const keyObject = createPublicKey(privateKeyOwner.publicKey.export({ type: 'spki', format: 'pem' }));
-  return {
-    keyObject,
-    signatureBytes: signatureLength(keyObject),
-    record: {
-      id: KID,
-      orgId: ORG,
-      spkiPem: '',
-      thumbprint: 'tp',
-      family: 'ec-p256',
-      bits: 256,
-      status: 'active',
-      expiresAt: null,
-      roles: ['user', 'service'],
-      defaultRole: 'user',
-      label: null,
-      ownerUserId: null,
-      revokesAt: null,
-      replacedBy: null,
-      createdAt: NOW - 100,
-      lastUsedAt: null,
-      ...overrides,
-    },
-  };
+  return resolvedKey(privateKeyOwner.publicKey, { id: KID, orgId: ORG, ...overrides });
 }
 
 const KEY = resolved(ec);

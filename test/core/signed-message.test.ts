@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { signatureLength } from '../../src/core/key-checks.ts';
 import type { KeyOwner } from '../../src/core/key-owner.ts';
 import { verifyKeyPairToken } from '../../src/core/key-pair-token.ts';
 import type { KeyRecord } from '../../src/core/key-record.ts';
@@ -16,7 +15,7 @@ import { acceptedVerdict, refusedVerdict } from '../../src/core/signature-verdic
 import { type MessageEnv, messageKidToLookUp, verifySignedMessage } from '../../src/core/signed-message.ts';
 import { parseCompactJws } from '../../src/core/token-format.ts';
 import type { ResolvedKey } from '../../src/core/verifying-key.ts';
-import { AUD, NOW, POLICY } from '../helpers.ts';
+import { AUD, NOW, POLICY, resolvedKey } from '../helpers.ts';
 import { signMessageRaw as signMessage } from '../message-helpers.ts';
 
 /** Signed messages on their own: the parser, the check table and the answer, with no store. */
@@ -28,30 +27,7 @@ const ORG = '99999999-8888-4777-8666-555555555555';
 const USER = '77777777-6666-4555-8444-333333333333';
 
 function resolved(publicKey: KeyObject, overrides: Partial<KeyRecord> = {}): ResolvedKey {
-  const keyObject = createPublicKey(publicKey.export({ type: 'spki', format: 'pem' }));
-  return {
-    keyObject,
-    signatureBytes: signatureLength(keyObject),
-    record: {
-      id: KID,
-      orgId: ORG,
-      spkiPem: '',
-      thumbprint: 'tp',
-      family: publicKey.asymmetricKeyType === 'ec' ? 'ec-p256' : 'rsa',
-      bits: publicKey.asymmetricKeyType === 'ec' ? 256 : 2048,
-      status: 'active',
-      expiresAt: null,
-      roles: ['user'],
-      defaultRole: 'user',
-      label: null,
-      ownerUserId: null,
-      revokesAt: null,
-      replacedBy: null,
-      createdAt: NOW - 100,
-      lastUsedAt: null,
-      ...overrides,
-    },
-  };
+  return resolvedKey(publicKey, { id: KID, orgId: ORG, roles: ['user'], ...overrides });
 }
 
 const EC_KEY = resolved(ec.publicKey);
