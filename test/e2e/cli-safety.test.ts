@@ -169,23 +169,19 @@ describe('hello on a terminal, against a token built to take it over', { skip: !
   });
   after(() => server?.kill('SIGTERM'));
 
-  test('a sub that retitles and clears the terminal is printed escaped: no ESC, BEL or bidi override', async () => {
-    const org = json(['org', 'create', '--name', 'Terminal Org']);
-    const keyPath = join(dir, 'terminal.key');
+  /** A token for `sub` from a new organization and P-256 key, made with the CLI as a user would. */
+  function tokenWithSub(orgName: string, sub: string): string {
+    const org = json(['org', 'create', '--name', orgName]);
+    const keyPath = join(dir, `${org.org_id}.key`);
     json(['keygen', '--type', 'ec', '--out', keyPath]);
     const key = json(['key', 'add', '--org', org.org_id, '--public-key', `${keyPath}.pub`]);
+    const args = ['token', '--key', keyPath, '--org', org.org_id, '--kid', key.key_id, '--sub', sub];
+    return json(args).token as string;
+  }
+
+  test('a sub that retitles and clears the terminal is printed escaped: no ESC, BEL or bidi override', async () => {
     const sub = '\u001b]0;pwned\u0007\u001b[2J\u202eTOKEN OK\u009b';
-    const { token } = json([
-      'token',
-      '--key',
-      keyPath,
-      '--org',
-      org.org_id,
-      '--kid',
-      key.key_id,
-      '--sub',
-      sub,
-    ]);
+    const token = tokenWithSub('Terminal Org', sub);
     const screen = await onTerminal(['hello', '--url', url], { KEYGATE_TOKEN: token });
     assert.match(screen, /Token accepted/, screen);
     assert.ok(screen.includes('sub \\x1b]0;pwned\\x07\\x1b[2J\\u202eTOKEN OK\\x9b, role'), screen);
@@ -196,22 +192,8 @@ describe('hello on a terminal, against a token built to take it over', { skip: !
   });
 
   test('JSON output keeps the sub exactly, as JSON escapes it', () => {
-    const org = json(['org', 'create', '--name', 'Json Org']);
-    const keyPath = join(dir, 'json.key');
-    json(['keygen', '--type', 'ec', '--out', keyPath]);
-    const key = json(['key', 'add', '--org', org.org_id, '--public-key', `${keyPath}.pub`]);
     const sub = '\u001b[2Jalice';
-    const { token } = json([
-      'token',
-      '--key',
-      keyPath,
-      '--org',
-      org.org_id,
-      '--kid',
-      key.key_id,
-      '--sub',
-      sub,
-    ]);
+    const token = tokenWithSub('Json Org', sub);
     const hello = keygate(['hello', '--url', url, '--json'], token);
     assert.equal(hello.code, 0, hello.stdout);
     assert.ok(hello.stdout.includes('"sub": "\\u001b[2Jalice"'));
