@@ -3,7 +3,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fmt, measure, median, printTable, type Row } from './harness.ts';
 import { makeFixture } from './http/fixture.ts';
-import { CONNECTIONS, eachOnce, fire, perConnection } from './http/load.ts';
+import { CONNECTIONS, eachOnce, fire, perConnection, repeat } from './http/load.ts';
 import { paced } from './http/paced.ts';
 import { interleave, Series } from './http/series.ts';
 import { readyTimes, type Server, startKeygate, startReference } from './http/servers.ts';
@@ -44,7 +44,7 @@ function underCeiling(label: string, value: number, ceiling: number, unit: strin
 }
 
 async function warmUp(server: Server, sets: TokenSets, warm?: string[]): Promise<void> {
-  await fire(`${server.url}/healthz`, { duration: 1 }, 200);
+  await fire(`${server.url}/healthz`, repeat(1), 200);
   if (warm) await fire(`${server.url}${WHOAMI}`, perConnection(warm, 1), 200);
   for (const { kind } of FRESH) await fire(`${server.url}${WHOAMI}`, eachOnce(sets.fresh[kind].warmUp), 200);
 }
@@ -60,7 +60,7 @@ async function requestRows(keygate: Server, reference: Server, sets: TokenSets, 
     badSignature: new Series(keygate),
     unknownKid: new Series(keygate),
   };
-  const forSeconds = () => ({ duration: ROUND_SECONDS });
+  const forSeconds = () => repeat(ROUND_SECONDS);
   await interleave(
     [
       { series: s.healthz, path: '/healthz', source: forSeconds, expect: 200 },
@@ -70,7 +70,7 @@ async function requestRows(keygate: Server, reference: Server, sets: TokenSets, 
       {
         series: s.malformed,
         path: WHOAMI,
-        source: () => ({ duration: ROUND_SECONDS, headers: { authorization: sets.malformed } }),
+        source: () => repeat(ROUND_SECONDS, sets.malformed),
         expect: 401,
       },
       {
@@ -113,14 +113,12 @@ async function freshRows(keygate: Server, reference: Server, sets: TokenSets) {
 
 /**
  * Right after the maximum was measured, on the same warm server: latency at half of it, evenly
- * paced (the row with the target), and as autocannon's `overallRate` sends it, for comparison.
+ * paced (open loop), which is what a service sees at a comfortable load.
  */
 async function halfRateRows(keygate: Server, sets: TokenSets, maximum: number): Promise<Row[]> {
   const url = `${keygate.url}${WHOAMI}`;
   const even = new Series(keygate);
   await even.round(() => paced(url, sets.paced, maximum / 2, 200));
-  const bursts = new Series(keygate);
-  await bursts.round(() => fire(url, eachOnce(sets.pacedByAutocannon), 200, Math.round(maximum / 2)));
   return [
     {
       case: 'fresh RS256-2048 at half the maximum rate, evenly paced: p99',
@@ -129,13 +127,6 @@ async function halfRateRows(keygate: Server, sets: TokenSets, maximum: number): 
       baseline: `ceiling ${P99_CEILING_MS} ms (ratio = ceiling / p99)`,
       ratio: P99_CEILING_MS / even.p(99),
       target: 1,
-    },
-    {
-      case: "the same rate by autocannon's overallRate (per-second bursts at full speed)",
-      value: perSecond(bursts.rate),
-      extra: bursts.cells(),
-      baseline: `ceiling ${P99_CEILING_MS} ms (ratio = ceiling / p99)`,
-      ratio: P99_CEILING_MS / bursts.p(99),
     },
   ];
 }

@@ -1,6 +1,5 @@
-import type autocannon from 'autocannon';
 import { median, percentile } from '../harness.ts';
-import { fire, type Shot } from './load.ts';
+import { fire, type Shot, type Source } from './load.ts';
 import type { Server } from './servers.ts';
 
 /** The rounds of one table row: one server, one path, one kind of request. */
@@ -53,7 +52,7 @@ export interface Load {
   series: Series;
   path: string;
   /** The requests of one round. */
-  source: (round: number) => Partial<autocannon.Options>;
+  source: (round: number) => Source;
   expect: number;
 }
 

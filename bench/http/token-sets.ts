@@ -51,7 +51,6 @@ export async function signSets({ orgId, keys }: Fixture) {
     /** One per connection, reused on every request. */
     warm: bearer(await signTokens(rsa, orgId, 50)),
     paced: bearer(await signTokens(rsa, orgId, PACED_TOKENS)),
-    pacedByAutocannon: bearer(await signTokens(rsa, orgId, PACED_TOKENS)),
     unknownKid: split(bearer(unknownKids), INVALID_PER_ROUND),
     badSignature: split(bearer(badSignatures(rsa, orgId, INVALID_PER_ROUND * ROUNDS)), INVALID_PER_ROUND),
     malformed: `Bearer ${malformed(rsa, orgId)}`,
