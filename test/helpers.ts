@@ -87,7 +87,13 @@ let sharedRsa: TestPair | undefined;
 
 /** A Keygate on an in-memory SQLite store with a frozen clock, one org and one RSA-2048 key. */
 export async function fixture(
-  options: { pair?: TestPair; roles?: string[]; policy?: VerificationPolicy; keyCaps?: KeyCaps } = {},
+  options: {
+    pair?: TestPair;
+    roles?: string[];
+    policy?: VerificationPolicy;
+    keyCaps?: KeyCaps;
+    offLoopFrom?: number;
+  } = {},
 ): Promise<Fixture> {
   sharedRsa ??= rsaPair(2048);
   const pair = options.pair ?? sharedRsa;
@@ -97,6 +103,7 @@ export async function fixture(
     policy: options.policy ?? POLICY,
     clock: () => now.value,
     ...(options.keyCaps && { keyCaps: options.keyCaps }),
+    ...(options.offLoopFrom !== undefined && { offLoopFrom: options.offLoopFrom }),
   });
   const org = await keygate.keys.createOrg('Test Org');
   const key = await keygate.keys.registerKey({

@@ -58,6 +58,8 @@ export interface KeygateOptions {
   keyCaps?: KeyCaps;
   /** Entries each cache may hold (KEYGATE_*_ENTRIES); the rate limiter's is buildApp's. */
   memory?: Partial<MemoryBounds>;
+  /** Fresh tokens in hand from which signatures are verified on the thread pool (tests set it). */
+  offLoopFrom?: number;
 }
 
 export const DEFAULT_KEY_CAPS: KeyCaps = { perOrg: 1000, perOwner: 10 };
@@ -114,6 +116,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     signedSessionEntries: memory.tokenCacheEntries,
     sessions,
     keyring,
+    ...(options.offLoopFrom !== undefined && { offLoopFrom: options.offLoopFrom }),
   });
   const keys = new KeyAdmin(store, clock, directory);
   // One round at a time: a large backlog is deleted in small batches that let requests run in
