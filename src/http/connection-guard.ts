@@ -53,24 +53,22 @@ export function serverOptions(limits: ServerLimits) {
 
 /**
  * Everything Node would otherwise decide alone at the connection level, in front of the routes:
- * the connection caps, the Host rule, and Expect headers.
+ * the connection caps and Expect headers (the Host rule is `missingHost`).
  */
 export function guardServer(app: FastifyInstance, limits: ServerLimits): void {
   capConnections(app.server, limits, app.log);
   // Node answers an Expect other than 100-continue with an empty 417 by itself. Refusing it is
   // only a MAY (RFC 9110, 10.1.1): the request is served as if the header were absent.
   app.server.on('checkExpectation', (request, response) => app.server.emit('request', request, response));
-  app.addHook('onRequest', refuseMissingHost);
 }
 
-/** RFC 9112, 3.2: an HTTP/1.1 request without a Host header is answered 400. */
-async function refuseMissingHost(request: FastifyRequest): Promise<void> {
-  if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
-    throw new CodedError('invalid_request', {
-      message: 'An HTTP/1.1 request must carry a Host header.',
-      hint: 'Send "Host: " and the name of the server, as HTTP clients do by themselves.',
-    });
-  }
+/** RFC 9112, 3.2: an HTTP/1.1 request without a Host header is answered 400 (app.ts runs it first). */
+export function missingHost(request: FastifyRequest): CodedError | undefined {
+  if (request.raw.httpVersion !== '1.1' || request.headers.host !== undefined) return undefined;
+  return new CodedError('invalid_request', {
+    message: 'An HTTP/1.1 request must carry a Host header.',
+    hint: 'Send "Host: " and the name of the server, as HTTP clients do by themselves.',
+  });
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CodedError, type ErrorCode, refuse } from '../core/error-codes.ts';
+import type { Rejection } from '../core/reason-codes.ts';
 import { AuthError } from '../service/auth-error.ts';
 import { sendError, sendRefusal } from './envelope.ts';
 
@@ -9,22 +10,7 @@ import { sendError, sendRefusal } from './envelope.ts';
  * because a raw message can leak internals (a file path, a SQL fragment).
  */
 export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
-  if (error instanceof AuthError) {
-    const { code, message, hint, expected, actual } = error.rejection;
-    reply.header(
-      'www-authenticate',
-      code === 'token_missing'
-        ? 'Bearer realm="keygate"'
-        : `Bearer realm="keygate", error="invalid_token", error_description="${code}"`,
-    );
-    return sendError(request, reply, 401, {
-      code,
-      message,
-      hint,
-      ...(expected !== undefined && { expected }),
-      ...(actual !== undefined && { actual }),
-    });
-  }
+  if (error instanceof AuthError) return sendUnauthorized(request, reply, error.rejection);
   if (error instanceof CodedError) {
     // An outage is worth a log line (the error's own message says what the store reported); a
     // refused input or a shed login under a flood is not.
@@ -58,6 +44,24 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
   }
   request.log.error({ err: error }, 'unhandled error');
   return sendRefusal(request, reply, refuse('internal_error'));
+}
+
+/** A token refused: 401 with its reason code, in the body and in WWW-Authenticate (RFC 6750). */
+export function sendUnauthorized(request: FastifyRequest, reply: FastifyReply, rejection: Rejection) {
+  const { code, message, hint, expected, actual } = rejection;
+  reply.header(
+    'www-authenticate',
+    code === 'token_missing'
+      ? 'Bearer realm="keygate"'
+      : `Bearer realm="keygate", error="invalid_token", error_description="${code}"`,
+  );
+  return sendError(request, reply, 401, {
+    code,
+    message,
+    hint,
+    ...(expected !== undefined && { expected }),
+    ...(actual !== undefined && { actual }),
+  });
 }
 
 /** Fastify's and its plugins' client-error statuses; any other 4xx is answered as a 400. */

@@ -25,19 +25,20 @@ const CREDENTIAL_PARAMETERS: ReadonlyMap<string, string> = new Map([
   ),
 ]);
 
-/** The onRequest hook: a 400 `invalid_request` naming the first credential parameter of the query. */
-export async function refuseCredentialsInQuery(request: FastifyRequest): Promise<void> {
-  if (!request.url.includes('?')) return;
+/** A 400 `invalid_request` naming the first credential parameter of the query, if there is one. */
+export function credentialInQuery(request: FastifyRequest): CodedError | undefined {
+  if (!request.url.includes('?')) return undefined;
   const query = request.query;
-  if (typeof query !== 'object' || query === null) return;
+  if (typeof query !== 'object' || query === null) return undefined;
   for (const name of Object.keys(query)) {
     const home = CREDENTIAL_PARAMETERS.get(name.toLowerCase().replaceAll('-', '_'));
     if (home !== undefined) {
-      throw new CodedError('invalid_request', {
+      return new CodedError('invalid_request', {
         field: name,
         message: `The query parameter "${name}" carries a credential; credentials are never accepted in a URL.`,
         hint: home,
       });
     }
   }
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 
 /** JSON answers load nothing, run nothing and are never framed: a browser that renders one gets a dead page. */
@@ -93,24 +93,34 @@ function isDashboardRoute(url: string): boolean {
  * request gets the recorded headers in one call: a tenth of the cost of running helmet's dozen
  * middlewares per request (and @fastify/helmet builds a new helmet on every request besides).
  */
-export function securityHeaders(app: FastifyInstance): void {
+export function securityHeaders(
+  app: FastifyInstance,
+): (request: FastifyRequest, reply: FastifyReply) => void {
   const variant = (directives: Record<string, string[]>) =>
     recordHeaders(helmet({ ...HELMET_OPTIONS, contentSecurityPolicy: { useDefaults: false, directives } }));
   const api = variant(API_CSP);
   const docs = variant(DOCS_CSP);
   const dashboard = variant(DASHBOARD_CSP);
-  app.addHook('onRequest', (request, reply, done) => {
+  // Only a success may be kept: a refusal (a credential in the query, an outage) never is. The
+  // hook goes on the few routes that may be kept, not on every request.
+  app.addHook('onRoute', (route) => {
+    const cacheable = CACHE_CONTROL[route.url];
+    if (cacheable === undefined) return;
+    const keep: onSendHookHandler = (_request, reply, payload, done) => {
+      if (reply.statusCode === 200 || reply.statusCode === 304) reply.header('cache-control', cacheable);
+      done(null, payload);
+    };
+    route.onSend = [...toArray(route.onSend), keep];
+  });
+  return (request, reply) => {
     const route = request.routeOptions.url ?? '';
     reply.headers(isDocsRoute(route) ? docs : isDashboardRoute(route) ? dashboard : api);
-    done();
-  });
-  // Only a success may be kept: a refusal (a credential in the query, an outage) never is.
-  app.addHook('onSend', (request, reply, payload, done) => {
-    const cacheable = CACHE_CONTROL[request.routeOptions.url ?? ''];
-    if (cacheable !== undefined && (reply.statusCode === 200 || reply.statusCode === 304))
-      reply.header('cache-control', cacheable);
-    done(null, payload);
-  });
+  };
+}
+
+function toArray<T>(value: T | T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
 }
 
 /** The headers a helmet middleware sets, with Cache-Control: no-store first. */
