@@ -176,4 +176,17 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX keys_by_owner ON keys (owner_user_id) WHERE owner_user_id IS NOT NULL;
   CREATE INDEX keys_by_revokes_at ON keys (revokes_at) WHERE revokes_at IS NOT NULL AND status <> 'revoked';
   `,
+  `
+  -- The replay ledger in compact rows (sqlite-jti.ts): the pair and its token as 16-byte
+  -- digests, computed here by functions the store lends to SQL. Every binding is carried over.
+  CREATE TABLE jti_bindings (
+    pair BLOB PRIMARY KEY,
+    token BLOB NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO jti_bindings (pair, token, expires_at)
+    SELECT keygate_jti_pair(iss, jti), keygate_bound_token(token_hash), expires_at FROM jti_ledger;
+  DROP TABLE jti_ledger;
+  CREATE INDEX jti_bindings_by_expiry ON jti_bindings (expires_at);
+  `,
 ];

@@ -22,6 +22,7 @@ import { normalizeUserName } from '../core/user-name.ts';
 import { toSession, toUser } from './account-rows.ts';
 import { newKeyRecord, thumbprintConflict } from './key-rows.ts';
 import { Checkpointer } from './sqlite-checkpointer.ts';
+import { boundToken, jtiPair } from './sqlite-jti.ts';
 import { LockWait } from './sqlite-lock-wait.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 import {
@@ -140,6 +141,13 @@ export class SqliteStore implements Store {
     // Migration 4 stores user names normalised; SQL cannot do NFKC, so the rule is lent to it.
     this.db.function('keygate_user_name', { deterministic: true }, (value) =>
       normalizeUserName(String(value)),
+    );
+    // Migration 6 compacts the replay ledger with the digests the store writes it with.
+    this.db.function('keygate_jti_pair', { deterministic: true }, (iss, jti) =>
+      jtiPair(String(iss), String(jti)),
+    );
+    this.db.function('keygate_bound_token', { deterministic: true }, (tokenHash) =>
+      boundToken(String(tokenHash)),
     );
     // Opening waits for locks the blocking way: nothing is served yet, and migrations must run.
     this.migrate();
@@ -456,38 +464,39 @@ export class SqliteStore implements Store {
     return this.write(() =>
       this.transaction(() =>
         claims.map(({ iss, jti, tokenHash, expiresAt }) => {
+          const pair = jtiPair(iss, jti);
+          const token = boundToken(tokenHash);
           // Insert, or take over a binding that has expired; a claim earlier in the batch counts.
           const inserted = this.sql(
-            `INSERT INTO jti_ledger (iss, jti, token_hash, expires_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (iss, jti) DO UPDATE SET token_hash = excluded.token_hash, expires_at = excluded.expires_at
-             WHERE jti_ledger.expires_at <= ?
-             RETURNING token_hash`,
-          ).get(iss, jti, tokenHash, expiresAt, now);
-          return inserted ? 'bound' : this.peek(iss, jti, tokenHash, now);
+            `INSERT INTO jti_bindings (pair, token, expires_at) VALUES (?, ?, ?)
+             ON CONFLICT (pair) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
+             WHERE jti_bindings.expires_at <= ?
+             RETURNING 1`,
+          ).get(pair, token, expiresAt, now);
+          return inserted ? 'bound' : this.peek(pair, token, now);
         }),
       ),
     );
   }
 
   async peekJti(iss: string, jti: string, tokenHash: string, now: number): Promise<JtiBinding> {
-    return this.read(() => this.peek(iss, jti, tokenHash, now));
+    return this.read(() => this.peek(jtiPair(iss, jti), boundToken(tokenHash), now));
   }
 
-  private peek(iss: string, jti: string, tokenHash: string, now: number): JtiBinding {
-    const row = this.sql('SELECT token_hash, expires_at FROM jti_ledger WHERE iss = ? AND jti = ?').get(
-      iss,
-      jti,
-    ) as Row | undefined;
+  private peek(pair: Buffer, token: Buffer, now: number): JtiBinding {
+    const row = this.sql('SELECT token, expires_at FROM jti_bindings WHERE pair = ?').get(pair) as
+      | Row
+      | undefined;
     if (!row || Number(row.expires_at) <= now) return 'bound';
-    return row.token_hash === tokenHash ? 'same-token' : 'reused';
+    return token.equals(row.token as Uint8Array) ? 'same-token' : 'reused';
   }
 
   async pruneJti(now: number): Promise<number> {
     return this.inBatches((limit) => {
       const deleted = Number(
         this.sql(
-          `DELETE FROM jti_ledger WHERE (iss, jti) IN
-             (SELECT iss, jti FROM jti_ledger WHERE expires_at <= ? LIMIT ?)`,
+          `DELETE FROM jti_bindings WHERE pair IN
+             (SELECT pair FROM jti_bindings WHERE expires_at <= ? LIMIT ?)`,
         ).run(now, limit).changes,
       );
       return { deleted, done: deleted < limit };

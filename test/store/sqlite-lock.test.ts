@@ -8,6 +8,7 @@ import { after, test } from 'node:test';
 import { intakePublicKey } from '../../src/core/key-intake.ts';
 import { DEFAULT_LOGIN_THROTTLE } from '../../src/core/login-throttle.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
+import { boundToken, jtiPair } from '../../src/store/sqlite-jti.ts';
 import { StoreUnavailableError } from '../../src/store/store.ts';
 import { NOW, rsaPair } from '../helpers.ts';
 import { describeStalls, holdLock, loopTicker, stallsUnder } from './lock-holder.ts';
@@ -170,12 +171,11 @@ test('pruning 200k expired jti bindings never holds the event loop for long, and
     const path = newPath();
     const store = new SqliteStore(path, { backgroundCheckpoints: true });
     const db = new DatabaseSync(path);
-    const insert = db.prepare(
-      'INSERT INTO jti_ledger (iss, jti, token_hash, expires_at) VALUES (?, ?, ?, ?)',
-    );
+    const insert = db.prepare('INSERT INTO jti_bindings (pair, token, expires_at) VALUES (?, ?, ?)');
+    const token = boundToken('h'.repeat(43));
     db.exec('BEGIN');
-    for (let i = 0; i < 200_000; i++) insert.run(`org-${i % 7}`, `jti-${i}`, 'h'.repeat(43), NOW - (i % 3));
-    for (let i = 0; i < 1000; i++) insert.run('org-live', `jti-${i}`, 'h'.repeat(43), NOW + 1 + i);
+    for (let i = 0; i < 200_000; i++) insert.run(jtiPair(`org-${i % 7}`, `jti-${i}`), token, NOW - (i % 3));
+    for (let i = 0; i < 1000; i++) insert.run(jtiPair('org-live', `jti-${i}`), token, NOW + 1 + i);
     db.exec('COMMIT');
     // The pruning starts from a checkpointed file, not with the inserts above still in the WAL.
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
@@ -184,7 +184,7 @@ test('pruning 200k expired jti bindings never holds the event loop for long, and
     const pruned = await store.pruneJti(NOW);
     const stall = ticker.stop();
     assert.equal(pruned, 200_000);
-    assert.equal(count(path, 'jti_ledger'), 1000);
+    assert.equal(count(path, 'jti_bindings'), 1000);
     assert.equal(await store.pruneJti(NOW), 0);
     await store.close();
     return stall;

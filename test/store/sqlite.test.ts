@@ -64,6 +64,50 @@ test('a database made before the login throttle migrates, keeping its users', as
   await store.close();
 });
 
+test('migration 6 carries every jti binding over to the compact ledger', async () => {
+  const path = join(dir, 'v5-ledger.db');
+  const old = new DatabaseSync(path);
+  old.exec('PRAGMA journal_mode = WAL');
+  // Migration 4 needs the function the store lends it; a fresh database's users table is empty.
+  old.function('keygate_user_name', (value) => value);
+  for (const migration of SQLITE_MIGRATIONS.slice(0, 5)) old.exec(migration);
+  const insert = old.prepare('INSERT INTO jti_ledger (iss, jti, token_hash, expires_at) VALUES (?, ?, ?, ?)');
+  insert.run('org-a', 'j1', 'token-one', NOW + 60);
+  insert.run('org-a', 'j2', 'token-two', NOW - 1);
+  // The length prefix keeps these two pairs apart although their concatenations are equal.
+  insert.run('org-ab', 'c', 'token-three', NOW + 60);
+  old.exec('PRAGMA user_version = 5');
+  old.close();
+  const store = new SqliteStore(path);
+  assert.equal(await store.peekJti('org-a', 'j1', 'token-one', NOW), 'same-token');
+  assert.equal(await store.peekJti('org-a', 'j1', 'another token', NOW), 'reused');
+  assert.equal(
+    await store.peekJti('org-a', 'j2', 'another token', NOW),
+    'bound',
+    'an expired binding binds nothing',
+  );
+  assert.equal(await store.peekJti('org-ab', 'c', 'token-three', NOW), 'same-token');
+  assert.equal(await store.peekJti('org-a', 'bc', 'token-three', NOW), 'bound');
+  assert.deepEqual(
+    await store.bindJtis(
+      [
+        { iss: 'org-a', jti: 'j1', tokenHash: 'another token', expiresAt: NOW + 60 },
+        { iss: 'org-a', jti: 'j2', tokenHash: 'another token', expiresAt: NOW + 60 },
+      ],
+      NOW,
+    ),
+    ['reused', 'bound'],
+  );
+  await store.close();
+  const db = new DatabaseSync(path);
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'jti%'").all();
+  assert.deepEqual(
+    tables.map((row) => row.name),
+    ['jti_bindings'],
+  );
+  db.close();
+});
+
 test('login attempts reserved by several processes at once on one file: exactly the allowed number pass', async () => {
   const path = join(dir, 'workers.db');
   await new SqliteStore(path).close();
