@@ -1,15 +1,16 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fmt, measure, median, printTable, type Row } from './harness.ts';
-import { makeFixture } from './http/fixture.ts';
-import { CONNECTIONS, eachOnce, fire, perConnection, repeat } from './http/load.ts';
-import { paced } from './http/paced.ts';
+import { fmt, median, printTable, type Row } from './harness.ts';
+import { type Fixture, makeFixture } from './http/fixture.ts';
+import { boundRate, verifyCpuUs } from './http/floor.ts';
+import { inChild, stopGenerator } from './http/in-child.ts';
+import { CONNECTIONS, eachOnce, perConnection, repeat, type Source } from './http/load.ts';
 import { interleave, Series } from './http/series.ts';
 import { readyTimes, type Server, startKeygate, startReference } from './http/servers.ts';
 import { sessionTokens } from './http/sessions.ts';
 import { FRESH, ROUNDS, signSets, type TokenSets } from './http/token-sets.ts';
-import { verifierVariants } from './verify.ts';
 
 /** Length of one round of the rows that reuse their requests (/healthz, warm and session tokens). */
 const ROUND_SECONDS = 1;
@@ -18,6 +19,7 @@ const IDLE_RSS_CEILING_MB = 80;
 const READY_CEILING_MS = 300;
 const READY_STARTS = 5;
 const WHOAMI = '/v1/whoami';
+const VERIFIER_PROCESS = new URL('./http/verifier-process.ts', import.meta.url).pathname;
 
 const perSecond = (rate: number) => `${fmt(rate).replace('/s', '')} req/s`;
 
@@ -44,9 +46,11 @@ function underCeiling(label: string, value: number, ceiling: number, unit: strin
 }
 
 async function warmUp(server: Server, sets: TokenSets, warm?: string[]): Promise<void> {
-  await fire(`${server.url}/healthz`, repeat(1), 200);
-  if (warm) await fire(`${server.url}${WHOAMI}`, perConnection(warm, 1), 200);
-  for (const { kind } of FRESH) await fire(`${server.url}${WHOAMI}`, eachOnce(sets.fresh[kind].warmUp), 200);
+  const run = (path: string, source: Source) =>
+    inChild({ mode: 'closed', url: `${server.url}${path}`, source, expect: 200 });
+  await run('/healthz', repeat(1));
+  if (warm) await run(WHOAMI, perConnection(warm, 1));
+  for (const { kind } of FRESH) await run(WHOAMI, eachOnce(sets.fresh[kind].warmUp));
 }
 
 /** The rows that reuse one server's requests or refuse them, interleaved with both /healthz rows. */
@@ -87,7 +91,13 @@ async function requestRows(keygate: Server, reference: Server, sets: TokenSets, 
 }
 
 /** Fresh tokens on Keygate and on the reference, key kind by key kind, each pair interleaved. */
-async function freshRows(keygate: Server, reference: Server, sets: TokenSets) {
+async function freshRows(
+  keygate: Server,
+  reference: Server,
+  sets: TokenSets,
+  fixture: Fixture,
+  healthz: Series,
+) {
   const rows: Row[] = [];
   const series = {} as Record<(typeof FRESH)[number]['kind'], Series>;
   for (const { kind, target } of FRESH) {
@@ -102,9 +112,20 @@ async function freshRows(keygate: Server, reference: Server, sets: TokenSets) {
       ROUNDS,
     );
     series[kind] = k;
+    const verifyUs = verifyCpuUs(fixture.keys[kind], set.warmUp);
+    const bound = boundRate(healthz.serverCpuUs, verifyUs, k.generatorCpuUs);
     rows.push(
       vs(`GET ${WHOAMI}, fresh ${kind} tokens: Keygate`, k, r, 'reference', target),
       vs(`GET ${WHOAMI}, fresh ${kind} tokens: reference (jose)`, r, r, 'itself'),
+      {
+        case:
+          `fresh ${kind}, the most any server could do here: ${availableParallelism()} cores / ` +
+          `(/healthz ${healthz.serverCpuUs.toFixed(0)} us + verify ${verifyUs.toFixed(0)} us + ` +
+          `generator ${k.generatorCpuUs.toFixed(0)} us of CPU per request)`,
+        value: perSecond(bound),
+        baseline: `reference ${perSecond(r.rate)}`,
+        ratio: bound / r.rate,
+      },
     );
     if (kind === 'RS256-2048') rows.push(...(await halfRateRows(keygate, sets, k.rate)));
   }
@@ -118,7 +139,9 @@ async function freshRows(keygate: Server, reference: Server, sets: TokenSets) {
 async function halfRateRows(keygate: Server, sets: TokenSets, maximum: number): Promise<Row[]> {
   const url = `${keygate.url}${WHOAMI}`;
   const even = new Series(keygate);
-  await even.round(() => paced(url, sets.paced, maximum / 2, 200));
+  await even.round(() =>
+    inChild({ mode: 'paced', url, authorizations: sets.paced, rate: maximum / 2, expect: 200 }),
+  );
   return [
     {
       case: 'fresh RS256-2048 at half the maximum rate, evenly paced: p99',
@@ -133,11 +156,14 @@ async function halfRateRows(keygate: Server, sets: TokenSets, maximum: number): 
 
 /** In process, with the servers stopped: the verifier alone against OpenSSL through node:crypto. */
 async function verifierRow(): Promise<Row> {
-  const v = await verifierVariants(2048, 2000);
-  const results = await measure([v.raw, v.keygate], { rounds: 7, opsPerRound: 2000 });
-  await v.close();
-  const raw = results.get('raw')?.median ?? 0;
-  const keygate = results.get('keygate')?.median ?? 0;
+  const child = spawn(process.execPath, [VERIFIER_PROCESS], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`the verifier benchmark exited with ${code}`);
+  const { raw, keygate } = JSON.parse(out) as { raw: number; keygate: number };
   return {
     case: 'in process: Keygate verifier, fresh RS256-2048',
     value: fmt(keygate),
@@ -171,7 +197,7 @@ export async function benchHttp(): Promise<boolean> {
     await warmUp(keygate, sets, sets.warm);
     await warmUp(reference, sets);
     const s = await requestRows(keygate, reference, sets, sessions);
-    const fresh = await freshRows(keygate, reference, sets);
+    const fresh = await freshRows(keygate, reference, sets, fixture, s.healthz);
     for (const server of servers.splice(0)) await server.stop();
     const rows: Row[] = [
       underCeiling(
@@ -214,7 +240,7 @@ export async function benchHttp(): Promise<boolean> {
       await verifierRow(),
     ];
     process.stdout.write(
-      `HTTP: autocannon in this process, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds per row, ` +
+      `HTTP: a closed-loop generator on raw sockets in a process of its own, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds per row, ` +
         `${availableParallelism()} cores, load average ${loadBefore.toFixed(1)} before and ` +
         `${(loadavg()[0] as number).toFixed(1)} after; tokens signed beforehand in ${signSeconds.toFixed(0)} s.\n\n`,
     );
@@ -223,6 +249,7 @@ export async function benchHttp(): Promise<boolean> {
       extra: ['p50', 'p99', 'server CPU/req', 'server RSS after'],
     });
   } finally {
+    await stopGenerator();
     for (const server of servers) await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }

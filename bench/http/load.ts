@@ -9,6 +9,8 @@ export interface Shot {
   rps: number;
   /** Milliseconds from sending each request to its whole response. */
   latencies: number[];
+  /** CPU time the load generator's process used over the run, when it ran in one of its own. */
+  generatorCpuMs?: number;
 }
 
 /** What one run sends: which Authorization values, in what order, for how long. */

@@ -1,5 +1,6 @@
 import { median, percentile } from '../harness.ts';
-import { fire, type Shot, type Source } from './load.ts';
+import { inChild } from './in-child.ts';
+import type { Shot, Source } from './load.ts';
 import type { Server } from './servers.ts';
 
 /** The rounds of one table row: one server, one path, one kind of request. */
@@ -11,6 +12,8 @@ export class Series {
   rss = Number.NaN;
   /** Server CPU time over the rounds, all its threads: less sensitive to a busy machine than a rate. */
   private cpuMs = 0;
+  /** The load generator's CPU time over the rounds (its own process): its cost of the same requests. */
+  private generatorCpuMs = 0;
 
   constructor(server: Server) {
     this.server = server;
@@ -21,6 +24,7 @@ export class Series {
     const cpuBefore = this.server.cpuMs();
     const shot = await run();
     this.cpuMs += this.server.cpuMs() - cpuBefore;
+    this.generatorCpuMs += shot.generatorCpuMs ?? Number.NaN;
     this.rps.push(shot.rps);
     for (const ms of shot.latencies) this.latencies.push(ms);
     this.rss = this.server.rssMb();
@@ -36,13 +40,22 @@ export class Series {
     return percentile(this.latencies, at);
   }
 
+  /** Microseconds of server CPU (all its threads) per request. */
+  get serverCpuUs(): number {
+    return (this.cpuMs * 1000) / this.latencies.length;
+  }
+
+  /** Microseconds of the load generator's CPU per request. */
+  get generatorCpuUs(): number {
+    return (this.generatorCpuMs * 1000) / this.latencies.length;
+  }
+
   /** The p50, p99, server CPU and RSS columns. */
   cells(): string[] {
-    const cpuPerRequest = (this.cpuMs * 1000) / this.latencies.length;
     return [
       `${this.p(50).toFixed(2)} ms`,
       `${this.p(99).toFixed(2)} ms`,
-      `${cpuPerRequest.toFixed(0)} us`,
+      `${this.serverCpuUs.toFixed(0)} us`,
       `${this.rss.toFixed(0)} MB`,
     ];
   }
@@ -65,7 +78,12 @@ export async function interleave(loads: Load[], rounds: number): Promise<void> {
     const order = round % 2 === 0 ? loads : [...loads].reverse();
     for (const load of order) {
       await load.series.round(() =>
-        fire(`${load.series.server.url}${load.path}`, load.source(round), load.expect),
+        inChild({
+          mode: 'closed',
+          url: `${load.series.server.url}${load.path}`,
+          source: load.source(round),
+          expect: load.expect,
+        }),
       );
     }
   }
