@@ -9,7 +9,7 @@ import { markStart, sendRefusal } from './envelope.ts';
 import { handleError } from './error-handler.ts';
 import { withSafeSerializers } from './logging.ts';
 import { refuseCredentialsInQuery } from './query-credentials.ts';
-import type { AddressRateLimit } from './rate-limit.ts';
+import { type AddressRateLimit, withRedisFailures } from './rate-limit.ts';
 import { tokenGuard } from './require-token.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -77,7 +77,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   securityHeaders(app);
   guardServer(app, limits);
   app.addHook('onRequest', refuseCredentialsInQuery);
-  app.setErrorHandler(handleError);
+  app.setErrorHandler(withRedisFailures(keygate.redis, handleError));
   app.setNotFoundHandler((request, reply) =>
     sendRefusal(
       request,
@@ -96,8 +96,9 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   const rateLimit: AddressRateLimit = {
     max: options.loginRateLimit ?? 20,
     entries: options.rateLimitEntries ?? DEFAULT_MEMORY_BOUNDS.rateLimitEntries,
+    ...(keygate.redis && { redis: keygate.redis }),
   };
-  healthRoutes(app, { store });
+  healthRoutes(app, { store, ...(keygate.redis && { redis: keygate.redis }) });
   dashboardRoutes(app);
   helloRoutes(app, { authenticator, policy });
   signatureRoutes(app, { signatures });

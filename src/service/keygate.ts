@@ -5,6 +5,8 @@ import type { VerificationPolicy } from '../core/policy.ts';
 import { DEFAULT_SESSION_POLICY, type SessionPolicy } from '../core/session-policy.ts';
 import type { Clock } from '../core/time.ts';
 import { openStore } from '../store/open-store.ts';
+import { RedisReplayLedger } from '../store/redis-ledger.ts';
+import { RedisLink, type RedisLinkOptions } from '../store/redis-link.ts';
 import type { KeyCaps, Store } from '../store/store.ts';
 import { Authenticator } from './authenticator.ts';
 import { systemClock } from './clock.ts';
@@ -32,6 +34,8 @@ export interface Keygate {
   keyring: ServerKeyring;
   hasher: PasswordHasher;
   signingKeys: SigningKeys;
+  /** Redis, when KEYGATE_REDIS_URL is set: the replay ledger and the login rate limits of every node. */
+  redis?: RedisLink;
   close(): Promise<void>;
 }
 
@@ -58,6 +62,8 @@ export interface KeygateOptions {
   keyCaps?: KeyCaps;
   /** Entries each cache may hold (KEYGATE_*_ENTRIES); the rate limiter's is buildApp's. */
   memory?: Partial<MemoryBounds>;
+  /** KEYGATE_REDIS_URL and its settings; unset, everything Redis would hold is in the store. */
+  redis?: RedisLinkOptions & { url: string };
 }
 
 export const DEFAULT_KEY_CAPS: KeyCaps = { perOrg: 1000, perOwner: 10 };
@@ -80,6 +86,9 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     ...(options.pollMs !== undefined && { pollMs: options.pollMs }),
   });
   await directory.start();
+  const redis = options.redis && new RedisLink(options.redis.url, options.redis);
+  // Redis down at start is not fatal: what needs it answers 503 until it comes (redis-link.ts).
+  await redis?.connected(redis.timeoutMs);
   const keyring = new ServerKeyring(store, clock, {
     secret: options.secret ?? randomBytes(32),
     sessionSeconds: sessionPolicy.absoluteSeconds,
@@ -88,6 +97,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     await keyring.start({ reloadMs: 30_000 });
   } catch (error) {
     await directory.stop();
+    await redis?.close();
     await store.close();
     throw error;
   }
@@ -114,6 +124,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     signedSessionEntries: memory.tokenCacheEntries,
     sessions,
     keyring,
+    ...(redis && { ledgerStore: new RedisReplayLedger(redis) }),
   });
   const keys = new KeyAdmin(store, clock, directory);
   // One round at a time: a large backlog is deleted in small batches that let requests run in
@@ -150,6 +161,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     signatures: new Signatures({ store, directory, clock }),
     keyring,
     hasher,
+    ...(redis && { redis }),
     signingKeys: new SigningKeys({
       store,
       keys,
@@ -161,6 +173,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
       clearInterval(pruner);
       keyring.stop();
       await directory.stop();
+      await redis?.close();
       await store.close();
     },
   };
