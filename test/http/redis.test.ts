@@ -157,6 +157,7 @@ function outages(redis: TestRedis): void {
       assert.equal(response.headers['retry-after'], '1', what);
       assert.deepEqual(errorOf(response), REDIS_UNAVAILABLE, what);
       assert.ok(ms < 200, `${what}: answered after ${ms.toFixed(1)} ms, without waiting for Redis`);
+      t.diagnostic(`${what}: 503 after ${ms.toFixed(1)} ms`);
     }
     const ready = await app.inject({ url: '/readyz' });
     assert.equal(ready.statusCode, 503);
@@ -205,6 +206,7 @@ function outages(redis: TestRedis): void {
     const ms = performance.now() - started;
     assert.deepEqual(errorOf(hung), REDIS_UNAVAILABLE);
     assert.ok(ms >= 290 && ms < 1500, `answered after ${ms.toFixed(0)} ms (KEYGATE_REDIS_TIMEOUT_MS 300)`);
+    t.diagnostic(`Redis hung: 503 after ${ms.toFixed(1)} ms`);
     proxy.resume();
     const replay = await whoami(app, f.token({ jti: 'first', sub: 'mallory' }));
     assert.equal(
