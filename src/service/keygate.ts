@@ -62,7 +62,7 @@ export interface KeygateOptions {
   keyCaps?: KeyCaps;
   /** Entries each cache may hold (KEYGATE_*_ENTRIES); the rate limiter's is buildApp's. */
   memory?: Partial<MemoryBounds>;
-  /** KEYGATE_REDIS_URL and its settings; unset, everything Redis would hold is in the store. */
+  /** KEYGATE_REDIS_URL and its settings; unset, the replay ledger is in the store and the rate limits in memory. */
   redis?: RedisLinkOptions & { url: string };
 }
 
