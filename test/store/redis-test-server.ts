@@ -24,13 +24,17 @@ export class TestRedis {
   /** Fails, rather than waits, when nothing answers at `url`. */
   static async create(url: string): Promise<TestRedis> {
     const admin = new Redis(url, { lazyConnect: true, connectTimeout: 3000, retryStrategy: () => null });
-    admin.on('error', () => {});
+    // connect() rejects with "Connection is closed."; the socket's own error says why.
+    let why: Error | undefined;
+    admin.on('error', (error: Error) => {
+      why ??= error;
+    });
     try {
       await admin.connect();
       await admin.ping();
     } catch (error) {
       admin.disconnect();
-      throw error;
+      throw why ?? error;
     }
     return new TestRedis(url, admin);
   }
