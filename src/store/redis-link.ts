@@ -20,8 +20,8 @@ const MAX_RECONNECT_DELAY_MS = 1000;
  * request waiting on Redis holds a client and a socket, and an answer that comes after the
  * client gave up helps nobody. So nothing is queued while disconnected (enableOfflineQueue),
  * a command in flight when the connection drops is failed, not sent again after reconnecting
- * (a binding resent after its first run did commit would answer its own token 'same-token'),
- * and every command has a deadline. ioredis reconnects on its own; the node needs nothing else
+ * (sent again, a binding whose first run did commit would answer its own token 'same-token',
+ * which an organization with single-use tokens refuses), and every command has a deadline. ioredis reconnects on its own; the node needs nothing else
  * to recover.
  */
 export class RedisLink {
