@@ -22,7 +22,12 @@ export interface Config {
   port: number;
   host: string;
   database: string;
+  /** KEYGATE_REDIS_URL: the replay ledger and the login rate limits go to this Redis, shared by every node. */
   redisUrl: string | undefined;
+  /** KEYGATE_REDIS_PREFIX: put before every key Keygate writes in Redis. */
+  redisPrefix: string;
+  /** KEYGATE_REDIS_TIMEOUT_MS: how long a Redis command may wait for its answer before the request gets 503. */
+  redisTimeoutMs: number;
   policy: VerificationPolicy;
   session: SessionPolicy;
   /** KEYGATE_PEPPER_FILE: a secret mixed into every password hash; the path, never the bytes, is in the environment. */
@@ -69,7 +74,9 @@ export function loadConfig(
     port: integer('KEYGATE_PORT', flags.port ?? env.KEYGATE_PORT, 8080, 0, 65535),
     host: flags.host ?? env.KEYGATE_HOST ?? '127.0.0.1',
     database: flags.database ?? env.KEYGATE_DATABASE ?? './data/keygate.db',
-    redisUrl: env.KEYGATE_REDIS_URL || undefined,
+    redisUrl: redisUrl(env.KEYGATE_REDIS_URL),
+    redisPrefix: env.KEYGATE_REDIS_PREFIX ?? 'keygate:',
+    redisTimeoutMs: integer('KEYGATE_REDIS_TIMEOUT_MS', env.KEYGATE_REDIS_TIMEOUT_MS, 1000, 10, 60000),
     policy: {
       audiences,
       leewaySeconds: integer('KEYGATE_LEEWAY_SECONDS', env.KEYGATE_LEEWAY_SECONDS, 60, 0, 300),
@@ -104,6 +111,17 @@ export function loadConfig(
     },
     memory: memoryBounds(env),
   };
+}
+
+/** A redis:// or rediss:// (TLS) URL; anything else is refused here rather than by the first request. */
+function redisUrl(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  if (!/^rediss?:\/\/[^/]/.test(raw)) {
+    throw new ConfigError(
+      'KEYGATE_REDIS_URL must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379.',
+    );
+  }
+  return raw;
 }
 
 /** Zero is refused: each cache keeps the entry it was just given, so zero would mean one. */

@@ -63,6 +63,35 @@ test('bad values are refused naming the variable', () => {
   }
 });
 
+test('Redis: off unless KEYGATE_REDIS_URL is set; prefix and command timeout from the environment', () => {
+  const redis = (env: Record<string, string>) => {
+    const { redisUrl, redisPrefix, redisTimeoutMs } = loadConfig(env);
+    return { redisUrl, redisPrefix, redisTimeoutMs };
+  };
+  assert.deepEqual(redis({}), { redisUrl: undefined, redisPrefix: 'keygate:', redisTimeoutMs: 1000 });
+  assert.deepEqual(redis({ KEYGATE_REDIS_URL: '' }).redisUrl, undefined);
+  assert.deepEqual(
+    redis({
+      KEYGATE_REDIS_URL: 'rediss://:secret@redis.internal:6380/2',
+      KEYGATE_REDIS_PREFIX: 'eu:',
+      KEYGATE_REDIS_TIMEOUT_MS: '250',
+    }),
+    { redisUrl: 'rediss://:secret@redis.internal:6380/2', redisPrefix: 'eu:', redisTimeoutMs: 250 },
+  );
+  for (const [name, value] of [
+    ['KEYGATE_REDIS_URL', '127.0.0.1:6379'],
+    ['KEYGATE_REDIS_URL', 'postgres://127.0.0.1'],
+    ['KEYGATE_REDIS_TIMEOUT_MS', '0'],
+    ['KEYGATE_REDIS_TIMEOUT_MS', 'soon'],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (error: unknown) => error instanceof ConfigError && error.message.includes(name),
+      `${name}=${value}`,
+    );
+  }
+});
+
 test('timeouts and connection caps: documented defaults, set from the environment, refused when unsafe', () => {
   assert.deepEqual(loadConfig({}).limits, {
     requestTimeoutMs: 10_000,

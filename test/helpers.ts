@@ -7,7 +7,7 @@ import type { VerificationPolicy } from '../src/core/policy.ts';
 import type { ReasonCode } from '../src/core/reason-codes.ts';
 import type { ResolvedKey } from '../src/core/verifying-key.ts';
 import { AuthError } from '../src/service/auth-error.ts';
-import { type Keygate, startKeygate } from '../src/service/keygate.ts';
+import { type Keygate, type KeygateOptions, startKeygate } from '../src/service/keygate.ts';
 import type { KeyCaps } from '../src/store/store.ts';
 
 export const VECTORS = new URL('./vectors/', import.meta.url);
@@ -85,7 +85,7 @@ export interface Fixture {
 
 let sharedRsa: TestPair | undefined;
 
-/** A Keygate on an in-memory SQLite store with a frozen clock, one org and one RSA-2048 key. */
+/** A Keygate on an in-memory SQLite store (and Redis, if given) with a frozen clock, one org and one RSA-2048 key. */
 export async function fixture(
   options: {
     pair?: TestPair;
@@ -93,6 +93,7 @@ export async function fixture(
     policy?: VerificationPolicy;
     keyCaps?: KeyCaps;
     offLoopFrom?: number;
+    redis?: KeygateOptions['redis'];
   } = {},
 ): Promise<Fixture> {
   sharedRsa ??= rsaPair(2048);
@@ -104,6 +105,7 @@ export async function fixture(
     clock: () => now.value,
     ...(options.keyCaps && { keyCaps: options.keyCaps }),
     ...(options.offLoopFrom !== undefined && { offLoopFrom: options.offLoopFrom }),
+    ...(options.redis && { redis: options.redis }),
   });
   const org = await keygate.keys.createOrg('Test Org');
   const key = await keygate.keys.registerKey({

@@ -95,6 +95,12 @@ export const ERROR_CODES = {
     hint: 'Retry after the number of seconds in Retry-After; operators: check /readyz and the store.',
     retryAfterSeconds: 1,
   },
+  redis_unavailable: {
+    status: 503,
+    message: 'Keygate cannot reach Redis right now, so it cannot check this request.',
+    hint: 'Retry after the number of seconds in Retry-After; operators: check /readyz and Redis at KEYGATE_REDIS_URL.',
+    retryAfterSeconds: 1,
+  },
   too_many_connections: {
     status: 503,
     message: 'Too many connections are open, from this address or in all: this one was closed.',

@@ -9,7 +9,7 @@ import { markStart, sendRefusal } from './envelope.ts';
 import { handleError } from './error-handler.ts';
 import { withSafeSerializers } from './logging.ts';
 import { credentialInQuery } from './query-credentials.ts';
-import type { AddressRateLimit } from './rate-limit.ts';
+import { type AddressRateLimit, withRedisFailures } from './rate-limit.ts';
 import { tokenGuard } from './require-token.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -82,7 +82,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     done(missingHost(request) ?? credentialInQuery(request));
   });
   guardServer(app, limits);
-  app.setErrorHandler(handleError);
+  app.setErrorHandler(withRedisFailures(keygate.redis, handleError));
   app.setNotFoundHandler((request, reply) =>
     sendRefusal(
       request,
@@ -101,8 +101,9 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   const rateLimit: AddressRateLimit = {
     max: options.loginRateLimit ?? 20,
     entries: options.rateLimitEntries ?? DEFAULT_MEMORY_BOUNDS.rateLimitEntries,
+    ...(keygate.redis && { redis: keygate.redis }),
   };
-  healthRoutes(app, { store });
+  healthRoutes(app, { store, ...(keygate.redis && { redis: keygate.redis }) });
   dashboardRoutes(app);
   helloRoutes(app, { authenticator, policy });
   signatureRoutes(app, { signatures });

@@ -15,6 +15,7 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
     // An outage is worth a log line (the error's own message says what the store reported); a
     // refused input or a shed login under a flood is not.
     if (error.refusal.code === 'unavailable') request.log.error({ err: error }, 'store unavailable');
+    if (error.refusal.code === 'redis_unavailable') request.log.error({ err: error }, 'redis unavailable');
     return sendRefusal(request, reply, error.refusal);
   }
   const fastifyError = error as FastifyError;

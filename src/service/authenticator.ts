@@ -54,6 +54,8 @@ export interface AuthenticatorDeps {
   keyring: ServerKeyring;
   /** Fresh tokens in hand from which signatures go to the thread pool (DEFAULT_OFF_LOOP_FROM). */
   offLoopFrom?: number;
+  /** Where the replay ledger binds and peeks jtis (Redis when configured); the store by default. */
+  ledgerStore?: Pick<Store, 'bindJtis' | 'peekJti'>;
 }
 
 /**
@@ -107,7 +109,7 @@ export class Authenticator {
     this.deps = deps;
     this.clock = deps.clock ?? systemClock;
     this.cache = deps.cache ?? new TokenCache();
-    this.ledger = new ReplayLedger(deps.store, this.clock);
+    this.ledger = new ReplayLedger(deps.ledgerStore ?? deps.store, this.clock);
     this.signedSessions = new BoundedMap(deps.signedSessionEntries ?? 10_000);
     this.offLoopFrom = deps.offLoopFrom ?? DEFAULT_OFF_LOOP_FROM;
   }
@@ -331,7 +333,8 @@ export class Authenticator {
     );
     if (!run.ready(REPLAY) || !verified.ok) return undefined;
     const { iss, jti, key: entry } = verified.claims;
-    const binding = await this.deps.store.peekJti(iss, jti, TokenCache.hash(input), now);
+    const ledger = this.deps.ledgerStore ?? this.deps.store;
+    const binding = await ledger.peekJti(iss, jti, TokenCache.hash(input), now);
     const replay = replayOutcome(binding, entry.singleUseTokens);
     return run.record(REPLAY, replay) ? keyPrincipal(verified.claims) : undefined;
   }

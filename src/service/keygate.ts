@@ -5,6 +5,8 @@ import type { VerificationPolicy } from '../core/policy.ts';
 import { DEFAULT_SESSION_POLICY, type SessionPolicy } from '../core/session-policy.ts';
 import type { Clock } from '../core/time.ts';
 import { openStore } from '../store/open-store.ts';
+import { RedisReplayLedger } from '../store/redis-ledger.ts';
+import { RedisLink, type RedisLinkOptions } from '../store/redis-link.ts';
 import type { KeyCaps, Store } from '../store/store.ts';
 import { Authenticator } from './authenticator.ts';
 import { systemClock } from './clock.ts';
@@ -32,6 +34,8 @@ export interface Keygate {
   keyring: ServerKeyring;
   hasher: PasswordHasher;
   signingKeys: SigningKeys;
+  /** Redis, when KEYGATE_REDIS_URL is set: the replay ledger and the login rate limits of every node. */
+  redis?: RedisLink;
   close(): Promise<void>;
 }
 
@@ -60,6 +64,8 @@ export interface KeygateOptions {
   memory?: Partial<MemoryBounds>;
   /** Fresh tokens in hand from which signatures are verified on the thread pool (tests set it). */
   offLoopFrom?: number;
+  /** KEYGATE_REDIS_URL and its settings; unset, the replay ledger is in the store and the rate limits in memory. */
+  redis?: RedisLinkOptions & { url: string };
 }
 
 export const DEFAULT_KEY_CAPS: KeyCaps = { perOrg: 1000, perOwner: 10 };
@@ -82,6 +88,9 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     ...(options.pollMs !== undefined && { pollMs: options.pollMs }),
   });
   await directory.start();
+  const redis = options.redis && new RedisLink(options.redis.url, options.redis);
+  // Redis down at start is not fatal: what needs it answers 503 until it comes (redis-link.ts).
+  await redis?.connected(redis.timeoutMs);
   const keyring = new ServerKeyring(store, clock, {
     secret: options.secret ?? randomBytes(32),
     sessionSeconds: sessionPolicy.absoluteSeconds,
@@ -90,6 +99,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     await keyring.start({ reloadMs: 30_000 });
   } catch (error) {
     await directory.stop();
+    await redis?.close();
     await store.close();
     throw error;
   }
@@ -117,6 +127,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     sessions,
     keyring,
     ...(options.offLoopFrom !== undefined && { offLoopFrom: options.offLoopFrom }),
+    ...(redis && { ledgerStore: new RedisReplayLedger(redis) }),
   });
   const keys = new KeyAdmin(store, clock, directory);
   // One round at a time: a large backlog is deleted in small batches that let requests run in
@@ -153,6 +164,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     signatures: new Signatures({ store, directory, clock }),
     keyring,
     hasher,
+    ...(redis && { redis }),
     signingKeys: new SigningKeys({
       store,
       keys,
@@ -164,6 +176,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
       clearInterval(pruner);
       keyring.stop();
       await directory.stop();
+      await redis?.close();
       await store.close();
     },
   };

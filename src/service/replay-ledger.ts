@@ -13,7 +13,7 @@ const MAX_BATCH = 512;
 /**
  * The replay ledger as requests see it: each fresh token's claim waits for the end of the
  * event-loop turn it arrived in, and every claim of that turn is committed in one store
- * transaction. One commit per turn instead of one per token is the difference between the
+ * transaction (one script, when the ledger is in Redis). One commit per turn instead of one per token is the difference between the
  * ledger costing a third of the server's CPU under load and costing little; alone, a request
  * waits no longer than before, since its turn ends right after it.
  *

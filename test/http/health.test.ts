@@ -28,3 +28,43 @@ test('/healthz and /readyz answer exactly what their schemas serialize, up or do
     assert.equal(schemaSerializer(schema)(answer.json()), answer.body, `${url} ${status}`);
   }
 });
+
+test('/readyz with Redis configured: connected, or 503 redis_unavailable saying why; the store is asked first', async (t) => {
+  const up = () => Promise.resolve();
+  const why = () =>
+    Promise.reject(Object.assign(new Error('raw'), { reason: 'Redis did not answer within 1000 ms' }));
+  const cases = [
+    { store: up, redis: up, status: 200, results: { ok: true, store: 'postgres', redis: 'connected' } },
+    {
+      store: up,
+      redis: why,
+      status: 503,
+      error: {
+        code: 'redis_unavailable',
+        message: 'Redis cannot serve: Redis did not answer within 1000 ms.',
+        hint: 'Check that Redis at KEYGATE_REDIS_URL is up and reachable from this node; Keygate reconnects by itself.',
+      },
+    },
+    {
+      store: () => Promise.reject(new Error('gone')),
+      redis: why,
+      status: 503,
+      error: {
+        code: 'unavailable',
+        message: 'The store does not answer.',
+        hint: 'Check KEYGATE_DATABASE and that the database is up.',
+      },
+    },
+  ];
+  for (const { store, redis, status, ...expected } of cases) {
+    const app = Fastify();
+    t.after(() => app.close());
+    healthRoutes(app, { store: { dialect: 'postgres', ping: store }, redis: { ping: redis } });
+    const answer = await app.inject({ method: 'GET', url: '/readyz' });
+    assert.equal(answer.statusCode, status);
+    const { debug_info: _, ...body } = answer.json();
+    assert.deepEqual(body, { status, ...expected });
+    const schema = HEALTH_RESPONSES.readyz[status as 200 | 503];
+    assert.equal(schemaSerializer(schema)(answer.json()), answer.body, `${status}`);
+  }
+});

@@ -30,33 +30,6 @@ export function raceContract(name: string, open: () => Promise<Store[]>): void {
       results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
     const first = () => stores[0] as Store;
 
-    test('of concurrent binds of one jti by different tokens, exactly one wins', async () => {
-      const results = await race(20, (store, i) =>
-        store.bindJtis([{ iss: 'race', jti: 'j', tokenHash: `hash${i}`, expiresAt: NOW + 100 }], NOW),
-      );
-      assert.deepEqual(rejected(results), []);
-      const answers = fulfilled(results).map(([binding]) => binding);
-      assert.equal(answers.filter((answer) => answer === 'bound').length, 1);
-      assert.equal(answers.filter((answer) => answer === 'reused').length, 19);
-    });
-
-    test('batches over the same pairs in opposite orders all complete, each pair bound once', async () => {
-      const claims = Array.from({ length: 10 }, (_, i) => ({
-        iss: 'race',
-        jti: `j${i}`,
-        tokenHash: 'shared',
-        expiresAt: NOW + 100,
-      }));
-      const results = await race(10, (store, i) =>
-        store.bindJtis(i % 2 === 0 ? claims : claims.toReversed(), NOW),
-      );
-      assert.deepEqual(rejected(results), []);
-      const bound = fulfilled(results)
-        .flat()
-        .filter((answer) => answer === 'bound');
-      assert.equal(bound.length, 10, 'one bound answer per pair; every other one is same-token');
-    });
-
     test('of concurrent login attempts, exactly as many pass as the limit leaves', async () => {
       const limits = { windowSeconds: 3600, freeAttempts: 5, baseDelaySeconds: 60, maxDelaySeconds: 60 };
       const policy = { perAddress: limits, perAccount: { ...limits, freeAttempts: 100 }, trustSeconds: 60 };

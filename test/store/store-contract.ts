@@ -4,21 +4,8 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { intakePublicKey } from '../../src/core/key-intake.ts';
 import type { LoginThrottlePolicy, ThrottleLimits } from '../../src/core/login-throttle.ts';
 import { ConflictError, type NewKey, type Store } from '../../src/store/store.ts';
-
-/** One claim through the batch call, as most cases need. */
-async function bindJti(
-  store: Store,
-  iss: string,
-  jti: string,
-  tokenHash: string,
-  expiresAt: number,
-  now: number,
-) {
-  const [binding] = await store.bindJtis([{ iss, jti, tokenHash, expiresAt }], now);
-  return binding;
-}
-
 import { NOW, rsaPair } from '../helpers.ts';
+import { bindJti, ledgerContract } from './ledger-contract.ts';
 import { keyContract } from './store-contract-keys.ts';
 import { raceContract } from './store-contract-races.ts';
 
@@ -36,6 +23,7 @@ export function storeContract(
 ): void {
   keyContract(name, open);
   raceContract(name, openNodes);
+  ledgerContract(name, open, openNodes);
   describe(`${name} store contract`, () => {
     let store: Store;
     beforeEach(async () => {
@@ -174,52 +162,6 @@ export function storeContract(
       await store.touchKeys(new Map([[key.id, NOW + 10]]));
       await store.touchKeys(new Map([[key.id, NOW + 5]]));
       assert.equal((await store.getKey(key.id))?.lastUsedAt, NOW + 10);
-    });
-
-    test('a jti binds to one token until it expires', async () => {
-      assert.equal(await bindJti(store, 'org', 'j1', 'hashA', NOW + 100, NOW), 'bound');
-      assert.equal(await bindJti(store, 'org', 'j1', 'hashA', NOW + 100, NOW), 'same-token');
-      assert.equal(await bindJti(store, 'org', 'j1', 'hashB', NOW + 100, NOW), 'reused');
-      assert.equal(await bindJti(store, 'other-org', 'j1', 'hashB', NOW + 100, NOW), 'bound');
-      assert.equal(await store.peekJti('org', 'j1', 'hashB', NOW), 'reused');
-      assert.equal(await store.peekJti('org', 'j2', 'hashB', NOW), 'bound');
-      assert.equal(await store.peekJti('org', 'j2', 'hashB', NOW), 'bound', 'peek binds nothing');
-      assert.equal(
-        await bindJti(store, 'org', 'j1', 'hashB', NOW + 300, NOW + 100),
-        'bound',
-        'an expired binding is replaced',
-      );
-      assert.equal(await bindJti(store, 'org', 'j1', 'hashA', NOW + 300, NOW + 100), 'reused');
-    });
-
-    test('a batch binds in order: each claim sees the ones before it, and gets its own answer', async () => {
-      const claim = (jti: string, tokenHash: string, expiresAt = NOW + 100) => ({
-        iss: 'batch',
-        jti,
-        tokenHash,
-        expiresAt,
-      });
-      assert.deepEqual(
-        await store.bindJtis(
-          [claim('a', 'h1'), claim('a', 'h1'), claim('a', 'h2'), claim('b', 'h2'), claim('c', 'h3')],
-          NOW,
-        ),
-        ['bound', 'same-token', 'reused', 'bound', 'bound'],
-      );
-      assert.deepEqual(await store.bindJtis([], NOW), []);
-      assert.deepEqual(await store.bindJtis([claim('a', 'h2'), claim('c', 'h3')], NOW), [
-        'reused',
-        'same-token',
-      ]);
-      assert.deepEqual(await store.bindJtis([claim('a', 'h2', NOW + 500)], NOW + 100), ['bound']);
-    });
-
-    test('of concurrent binds of one jti by different tokens, exactly one wins', async () => {
-      const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => bindJti(store, 'race', 'jti', `hash${i}`, NOW + 100, NOW)),
-      );
-      assert.equal(results.filter((r) => r === 'bound').length, 1);
-      assert.equal(results.filter((r) => r === 'reused').length, 19);
     });
 
     test('users: unique email, and revocation of every session on disable or new password', async () => {

@@ -63,6 +63,9 @@ async function runWorker(config: Config, alone: boolean): Promise<void> {
     storePoolSize: config.databasePoolSize,
     keyCaps: config.keyCaps,
     memory: config.memory,
+    ...(config.redisUrl && {
+      redis: { url: config.redisUrl, prefix: config.redisPrefix, timeoutMs: config.redisTimeoutMs },
+    }),
     ...(pepper && { pepper }),
     ...(secret && { secret }),
   });
@@ -101,13 +104,15 @@ async function runWorker(config: Config, alone: boolean): Promise<void> {
 function printBanner(config: Config, workers: number): void {
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   const cli = cliName();
-  const database = /^postgres/.test(config.database)
-    ? config.database.replace(/\/\/[^@]*@/, '//***@')
-    : config.database;
+  const hidePassword = (url: string) => url.replace(/\/\/[^@]*@/, '//***@');
+  const database = /^postgres/.test(config.database) ? hidePassword(config.database) : config.database;
   process.stderr.write(
     [
       `Keygate ${PACKAGE_VERSION} listening on ${url} (${workers} worker${workers === 1 ? '' : 's'})`,
       `  store:     ${database}`,
+      ...(config.redisUrl
+        ? [`  redis:     ${hidePassword(config.redisUrl)} (keys under ${config.redisPrefix})`]
+        : []),
       `  audiences: ${config.policy.audiences.join(', ')}`,
       `  dashboard: ${url}/ (log in as a user: keys, token debugger, code snippets)`,
       '',

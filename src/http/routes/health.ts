@@ -3,14 +3,25 @@ import { refuse } from '../../core/error-codes.ts';
 import { ErrorBody, envelopeSchema, send, sendRefusal } from '../envelope.ts';
 import { Type } from '../schema.ts';
 
-/** What readiness asks of the store: that it answers, and which kind it is. */
+/** What readiness asks of the store (that it answers, and which kind it is) and of Redis when configured. */
 export interface HealthDeps {
   store: { readonly dialect: string; ping(): Promise<void> };
+  /** Fails with an error whose `reason` says why Redis cannot serve (the store's RedisLink). */
+  redis?: { ping(): Promise<void> };
 }
 
 export const HEALTH_RESPONSES = {
   healthz: { 200: envelopeSchema(Type.Object({ ok: Type.Boolean() })) },
-  readyz: { 200: envelopeSchema(Type.Object({ ok: Type.Boolean(), store: Type.String() })), 503: ErrorBody },
+  readyz: {
+    200: envelopeSchema(
+      Type.Object({
+        ok: Type.Boolean(),
+        store: Type.String(),
+        redis: Type.Optional(Type.Literal('connected')),
+      }),
+    ),
+    503: ErrorBody,
+  },
 };
 
 /**
@@ -22,7 +33,7 @@ export const HEALTH_RESPONSES = {
  */
 const probeSerializer = () => (data: unknown) => JSON.stringify(data);
 
-export function healthRoutes(app: FastifyInstance, { store }: HealthDeps): void {
+export function healthRoutes(app: FastifyInstance, { store, redis }: HealthDeps): void {
   app.get(
     '/healthz',
     { schema: { response: HEALTH_RESPONSES.healthz }, serializerCompiler: probeSerializer },
@@ -35,7 +46,6 @@ export function healthRoutes(app: FastifyInstance, { store }: HealthDeps): void 
     async (request, reply) => {
       try {
         await store.ping();
-        return send(request, reply, 200, { ok: true, store: store.dialect });
       } catch {
         return sendRefusal(
           request,
@@ -46,6 +56,21 @@ export function healthRoutes(app: FastifyInstance, { store }: HealthDeps): void 
           }),
         );
       }
+      if (!redis) return send(request, reply, 200, { ok: true, store: store.dialect });
+      try {
+        await redis.ping();
+      } catch (error) {
+        const reason = (error as { reason?: unknown } | undefined)?.reason;
+        return sendRefusal(
+          request,
+          reply,
+          refuse('redis_unavailable', {
+            message: `Redis cannot serve: ${typeof reason === 'string' ? reason : 'it does not answer'}.`,
+            hint: 'Check that Redis at KEYGATE_REDIS_URL is up and reachable from this node; Keygate reconnects by itself.',
+          }),
+        );
+      }
+      return send(request, reply, 200, { ok: true, store: store.dialect, redis: 'connected' });
     },
   );
 }

@@ -8,7 +8,7 @@ import type { ServerKeyring } from '../../service/server-keyring.ts';
 import { LoginFailedError, type Sessions } from '../../service/sessions.ts';
 import { authorizationValues } from '../authorization.ts';
 import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
-import { type AddressRateLimit, perAddressPerMinute } from '../rate-limit.ts';
+import { type AddressRateLimit, perAddressPerMinute, rateLimitCounters } from '../rate-limit.ts';
 import { Type } from '../schema.ts';
 
 const LoginResults = Type.Object({
@@ -52,6 +52,7 @@ export async function sessionRoutes(
 ) {
   await app.register(rateLimit, {
     global: false,
+    ...rateLimitCounters(options.rateLimit),
     // Only the fields the error handler reads: it turns this into the 429 envelope.
     errorResponseBuilder: (_request, context) => ({
       statusCode: 429,
