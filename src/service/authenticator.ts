@@ -1,5 +1,4 @@
 import { verify } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import type { UserRecord } from '../core/account-records.ts';
 import { type CheckResult, CheckRun, fail, type Outcome, pass, type Step } from '../core/check-run.ts';
 import { kidToLookUp } from '../core/header-checks.ts';
@@ -52,22 +51,18 @@ export interface AuthenticatorDeps {
   signedSessionEntries?: number;
   sessions: Sessions;
   keyring: ServerKeyring;
-  /** Fresh tokens in hand from which signatures go to the thread pool (DEFAULT_OFF_LOOP_FROM). */
-  offLoopFrom?: number;
+  /** Whether a core is idle for signature checks on the thread pool (SpareCores); without it, never. */
+  spareCores?: { readonly available: boolean };
   /** Where the replay ledger binds and peeks jtis (Redis when configured); the store by default. */
   ledgerStore?: Pick<Store, 'bindJtis' | 'peekJti'>;
 }
 
 /**
- * How many fresh tokens must be in hand at once before signatures are verified on libuv's thread
- * pool, by default. Below it the loop keeps up, and a trip to the pool only adds latency. Above
- * it the pool's threads can take other cores, but only where there are cores to spare: a
- * verification handed to the pool costs more CPU in all than one done on the loop (the
- * hand-off and the wake-ups), and measured on two cores shared with the rest of the machine,
- * fresh RS256-2048 tokens over HTTP took 218 us of CPU each through the pool against 158 us on
- * the loop, at a lower rate. So the pool is used only from four cores up.
+ * How many fresh tokens must be in hand at once before signatures may be verified on libuv's
+ * thread pool. Below it the loop keeps up, and a trip to the pool only adds latency; above it the
+ * loop is the bottleneck, and the pool helps when another core is idle (SpareCores).
  */
-export const DEFAULT_OFF_LOOP_FROM = availableParallelism() >= 4 ? 4 : Number.POSITIVE_INFINITY;
+const OFF_LOOP_FROM = 4;
 
 /** The replay ledger is consulted only for a token that passed every other check. */
 const REPLAY: Step = {
@@ -103,7 +98,7 @@ export class Authenticator {
   private readonly signedSessions: BoundedMap<string, { claims: SessionClaims; kid: string }>;
   /** Fresh key-pair tokens between arriving and their answer: with others in hand, signatures go to the pool. */
   private inHand = 0;
-  private readonly offLoopFrom: number;
+  private readonly spareCores: { readonly available: boolean } | undefined;
 
   constructor(deps: AuthenticatorDeps) {
     this.deps = deps;
@@ -111,7 +106,7 @@ export class Authenticator {
     this.cache = deps.cache ?? new TokenCache();
     this.ledger = new ReplayLedger(deps.ledgerStore ?? deps.store, this.clock);
     this.signedSessions = new BoundedMap(deps.signedSessionEntries ?? 10_000);
-    this.offLoopFrom = deps.offLoopFrom ?? DEFAULT_OFF_LOOP_FROM;
+    this.spareCores = deps.spareCores;
   }
 
   async authenticate(input: string): Promise<Principal> {
@@ -134,7 +129,12 @@ export class Authenticator {
     if (token.kind === 'session') return this.authenticateSession(token.jws, hash, now);
     this.inHand++;
     try {
-      const verified = await this.verifyKeyPair(token.jws, now, run, this.inHand > this.offLoopFrom);
+      const verified = await this.verifyKeyPair(
+        token.jws,
+        now,
+        run,
+        this.inHand > OFF_LOOP_FROM && this.spareCores?.available === true,
+      );
       const binding = await this.ledger.bind({
         iss: verified.iss,
         jti: verified.jti,

@@ -17,6 +17,7 @@ import { ServerKeyring } from './server-keyring.ts';
 import { Sessions } from './sessions.ts';
 import { Signatures } from './signatures.ts';
 import { SigningKeys } from './signing-keys.ts';
+import { SpareCores } from './spare-cores.ts';
 import { TokenCache } from './token-cache.ts';
 import { UserAdmin } from './users.ts';
 
@@ -62,8 +63,8 @@ export interface KeygateOptions {
   keyCaps?: KeyCaps;
   /** Entries each cache may hold (KEYGATE_*_ENTRIES); the rate limiter's is buildApp's. */
   memory?: Partial<MemoryBounds>;
-  /** Fresh tokens in hand from which signatures are verified on the thread pool (tests set it). */
-  offLoopFrom?: number;
+  /** Whether a core is idle for signature checks on the thread pool; SpareCores by default (tests fix it). */
+  spareCores?: { readonly available: boolean };
   /** KEYGATE_REDIS_URL and its settings; unset, the replay ledger is in the store and the rate limits in memory. */
   redis?: RedisLinkOptions & { url: string };
 }
@@ -117,6 +118,8 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     sessionPolicy,
     maxTouched: memory.sessionTouchEntries,
   });
+  const sampler = options.spareCores ? undefined : new SpareCores();
+  const spareCores = options.spareCores ?? sampler;
   const authenticator = new Authenticator({
     store,
     directory,
@@ -126,7 +129,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     signedSessionEntries: memory.tokenCacheEntries,
     sessions,
     keyring,
-    ...(options.offLoopFrom !== undefined && { offLoopFrom: options.offLoopFrom }),
+    spareCores,
     ...(redis && { ledgerStore: new RedisReplayLedger(redis) }),
   });
   const keys = new KeyAdmin(store, clock, directory);
@@ -174,6 +177,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     }),
     async close() {
       clearInterval(pruner);
+      sampler?.stop();
       keyring.stop();
       await directory.stop();
       await redis?.close();
