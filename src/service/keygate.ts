@@ -5,8 +5,8 @@ import type { VerificationPolicy } from '../core/policy.ts';
 import { DEFAULT_SESSION_POLICY, type SessionPolicy } from '../core/session-policy.ts';
 import type { Clock } from '../core/time.ts';
 import { openStore } from '../store/open-store.ts';
-import { RedisReplayLedger } from '../store/redis-ledger.ts';
-import { RedisLink, type RedisLinkOptions } from '../store/redis-link.ts';
+import type { RedisReplayLedger } from '../store/redis-ledger.ts';
+import type { RedisLink, RedisLinkOptions } from '../store/redis-link.ts';
 import type { KeyCaps, Store } from '../store/store.ts';
 import { Authenticator } from './authenticator.ts';
 import { systemClock } from './clock.ts';
@@ -89,7 +89,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     ...(options.pollMs !== undefined && { pollMs: options.pollMs }),
   });
   await directory.start();
-  const redis = options.redis && new RedisLink(options.redis.url, options.redis);
+  const redis = options.redis && (await openRedis(options.redis));
   // Redis down at start is not fatal: what needs it answers 503 until it comes (redis-link.ts).
   await redis?.connected(redis.timeoutMs);
   const keyring = new ServerKeyring(store, clock, {
@@ -130,7 +130,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     sessions,
     keyring,
     spareCores,
-    ...(redis && { ledgerStore: new RedisReplayLedger(redis) }),
+    ...(redis && { ledgerStore: await redisLedger(redis) }),
   });
   const keys = new KeyAdmin(store, clock, directory);
   // One round at a time: a large backlog is deleted in small batches that let requests run in
@@ -184,4 +184,16 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
       await store.close();
     },
   };
+}
+
+// ioredis and its modules are loaded only where KEYGATE_REDIS_URL is set: a node without Redis
+// does not pay for them at start.
+async function openRedis(options: RedisLinkOptions & { url: string }): Promise<RedisLink> {
+  const { RedisLink } = await import('../store/redis-link.ts');
+  return new RedisLink(options.url, options);
+}
+
+async function redisLedger(redis: RedisLink): Promise<RedisReplayLedger> {
+  const { RedisReplayLedger } = await import('../store/redis-ledger.ts');
+  return new RedisReplayLedger(redis);
 }
