@@ -11,6 +11,7 @@ import { interleave, Series } from './http/series.ts';
 import { readyTimes, type Server, startKeygate, startReference } from './http/servers.ts';
 import { sessionTokens } from './http/sessions.ts';
 import { FRESH, ROUNDS, signSets, type TokenSets } from './http/token-sets.ts';
+import { workerRows } from './http/workers.ts';
 
 /** Length of one round of the rows that reuse their requests (/healthz, warm and session tokens). */
 const ROUND_SECONDS = 1;
@@ -198,6 +199,7 @@ export async function benchHttp(): Promise<boolean> {
     await warmUp(reference, sets);
     const s = await requestRows(keygate, reference, sets, sessions);
     const fresh = await freshRows(keygate, reference, sets, fixture, s.healthz);
+    const workers = await workerRows(keygate, database, port + 2, fixture, sets.warm, vs);
     for (const server of servers.splice(0)) await server.stop();
     const rows: Row[] = [
       underCeiling(
@@ -237,6 +239,7 @@ export async function benchHttp(): Promise<boolean> {
         'Keygate /healthz',
         0.8,
       ),
+      ...workers,
       await verifierRow(),
     ];
     process.stdout.write(

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { AUD } from './fixture.ts';
 
@@ -18,9 +18,13 @@ export interface Server {
 }
 
 /** `keygate serve` on the bench database, with every cap that would throttle a one-address load turned off. */
-export function keygateCommand(database: string, port: number): { args: string[]; env: NodeJS.ProcessEnv } {
+export function keygateCommand(
+  database: string,
+  port: number,
+  extraArgs: readonly string[] = [],
+): { args: string[]; env: NodeJS.ProcessEnv } {
   return {
-    args: [MAIN, 'serve', '--port', String(port)],
+    args: [MAIN, 'serve', '--port', String(port), ...extraArgs],
     env: {
       ...process.env,
       KEYGATE_DATABASE: database,
@@ -32,10 +36,14 @@ export function keygateCommand(database: string, port: number): { args: string[]
   };
 }
 
-export async function startKeygate(database: string, port: number): Promise<Server> {
-  const { args, env } = keygateCommand(database, port);
+export async function startKeygate(
+  database: string,
+  port: number,
+  extraArgs: readonly string[] = [],
+): Promise<Server> {
+  const { args, env } = keygateCommand(database, port, extraArgs);
   return started(
-    'Keygate',
+    `Keygate${extraArgs.length > 0 ? ` ${extraArgs.join(' ')}` : ''}`,
     spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] }),
     port,
   );
@@ -65,8 +73,8 @@ async function started(name: string, child: ChildProcess, port: number): Promise
     name,
     url: `http://127.0.0.1:${port}`,
     pid,
-    rssMb: () => rssMb(pid),
-    cpuMs: () => cpuMs(pid),
+    rssMb: () => withChildren(pid).reduce((sum, each) => sum + rssMb(each), 0),
+    cpuMs: () => withChildren(pid).reduce((sum, each) => sum + cpuMs(each), 0),
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
@@ -131,8 +139,27 @@ export function rssMb(pid: number): number {
 
 /** utime + stime from /proc/<pid>/stat, which counts in USER_HZ ticks (100 a second on Linux). */
 export function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name, which may itself hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** `pid` and its child processes (the workers of `serve --workers N`), from /proc. */
+function withChildren(pid: number): number[] {
+  const children = readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((child) => {
+      try {
+        return Number(statFields(child)[1]) === pid;
+      } catch {
+        return false; // gone since the listing
+      }
+    });
+  return [pid, ...children];
+}
+
+/** The fields of /proc/<pid>/stat after the parenthesised command name, which may hold spaces. */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }

@@ -1,0 +1,57 @@
+import type { Row } from '../harness.ts';
+import type { Fixture } from './fixture.ts';
+import { eachOnce, perConnection, type Source } from './load.ts';
+import { interleave, Series } from './series.ts';
+import { type Server, startKeygate } from './servers.ts';
+import { ROUNDS } from './token-sets.ts';
+import { signTokens } from './tokens.ts';
+
+const WHOAMI = '/v1/whoami';
+/** Fresh tokens per round of each server: about a second at the rate of one worker. */
+const FRESH_PER_ROUND = 5000;
+
+/**
+ * `serve --workers 2` against the one-worker server already running, on the same database: warm
+ * tokens (each connection reusing its own) and fresh RS256-2048 tokens (each sent once; every
+ * server gets its own set, as a jti binds once), interleaved round by round.
+ */
+export async function workerRows(
+  one: Server,
+  database: string,
+  port: number,
+  fixture: Fixture,
+  warm: readonly string[],
+  row: (name: string, series: Series, base: Series, baseLabel: string) => Row,
+): Promise<Row[]> {
+  const sign = async () =>
+    (await signTokens(fixture.keys['RS256-2048'], fixture.orgId, FRESH_PER_ROUND * ROUNDS)).map(
+      (token) => `Bearer ${token}`,
+    );
+  const freshSets = { one: await sign(), two: await sign() };
+  const two = await startKeygate(database, port, ['--workers', '2']);
+  try {
+    const round = (set: string[], i: number): Source =>
+      eachOnce(set.slice(i * FRESH_PER_ROUND, (i + 1) * FRESH_PER_ROUND));
+    const s = {
+      warmOne: new Series(one),
+      warmTwo: new Series(two),
+      freshOne: new Series(one),
+      freshTwo: new Series(two),
+    };
+    await interleave(
+      [
+        { series: s.warmOne, path: WHOAMI, source: () => perConnection(warm, 1), expect: 200 },
+        { series: s.warmTwo, path: WHOAMI, source: () => perConnection(warm, 1), expect: 200 },
+        { series: s.freshOne, path: WHOAMI, source: (i) => round(freshSets.one, i), expect: 200 },
+        { series: s.freshTwo, path: WHOAMI, source: (i) => round(freshSets.two, i), expect: 200 },
+      ],
+      ROUNDS,
+    );
+    return [
+      row(`GET ${WHOAMI}, warm tokens, serve --workers 2`, s.warmTwo, s.warmOne, '--workers 1'),
+      row(`GET ${WHOAMI}, fresh RS256-2048, serve --workers 2`, s.freshTwo, s.freshOne, '--workers 1'),
+    ];
+  } finally {
+    await two.stop();
+  }
+}
