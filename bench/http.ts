@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fmt, median, printTable, type Row } from './harness.ts';
+import { distributedRows } from './http/distributed.ts';
 import { type Fixture, makeFixture } from './http/fixture.ts';
 import { boundRate, verifyCpuUs } from './http/floor.ts';
 import { inChild, stopGenerator } from './http/in-child.ts';
@@ -11,6 +12,7 @@ import { interleave, Series } from './http/series.ts';
 import { readyTimes, type Server, startKeygate, startReference } from './http/servers.ts';
 import { sessionTokens } from './http/sessions.ts';
 import { FRESH, ROUNDS, signSets, type TokenSets } from './http/token-sets.ts';
+import { signTokens } from './http/tokens.ts';
 import { workerRows } from './http/workers.ts';
 
 /** Length of one round of the rows that reuse their requests (/healthz, warm and session tokens). */
@@ -200,6 +202,9 @@ export async function benchHttp(): Promise<boolean> {
     const s = await requestRows(keygate, reference, sets, sessions);
     const fresh = await freshRows(keygate, reference, sets, fixture, s.healthz);
     const workers = await workerRows(keygate, database, port + 2, fixture, sets.warm, vs);
+    const sqliteFresh = async () =>
+      (await signTokens(fixture.keys['RS256-2048'], fixture.orgId, 4000 * ROUNDS)).map((t) => `Bearer ${t}`);
+    const distributed = await distributedRows(keygate, sets.warm, sqliteFresh, dir, port + 3, vs);
     for (const server of servers.splice(0)) await server.stop();
     const rows: Row[] = [
       underCeiling(
@@ -240,12 +245,14 @@ export async function benchHttp(): Promise<boolean> {
         0.8,
       ),
       ...workers,
+      ...distributed.rows,
       await verifierRow(),
     ];
     process.stdout.write(
       `HTTP: a closed-loop generator on raw sockets in a process of its own, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds per row, ` +
         `${availableParallelism()} cores, load average ${loadBefore.toFixed(1)} before and ` +
-        `${(loadavg()[0] as number).toFixed(1)} after; tokens signed beforehand in ${signSeconds.toFixed(0)} s.\n\n`,
+        `${(loadavg()[0] as number).toFixed(1)} after; tokens signed beforehand in ${signSeconds.toFixed(0)} s.` +
+        `${distributed.note ? ` ${distributed.note}` : ''}\n\n`,
     );
     return printTable('HTTP throughput (server in its own process)', rows, {
       measured: 'measured',

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { KeyAdmin } from '../../src/service/key-admin.ts';
 import { PasswordHasher } from '../../src/service/password-hasher.ts';
 import { UserAdmin } from '../../src/service/users.ts';
-import { SqliteStore } from '../../src/store/sqlite.ts';
+import { openStore } from '../../src/store/open-store.ts';
 
 export const AUD = 'api.happypathology.com';
 export const USER = {
@@ -36,10 +36,11 @@ const PAIRS: Record<KeyKind, () => ReturnType<typeof generateKeyPairSync>> = {
 
 /**
  * One organization with a key of each kind and one user, written with the store classes into the
- * database the server will open; the reference server gets the same keys as a file.
+ * database the server will open (a SQLite file or a postgres:// URL); the reference server gets
+ * the same keys as a file.
  */
 export async function makeFixture(dir: string, database: string): Promise<Fixture> {
-  const store = new SqliteStore(database);
+  const store = await openStore(database);
   const clock = () => Math.floor(Date.now() / 1000);
   const admin = new KeyAdmin(store, clock);
   const org = await admin.createOrg('Bench');

@@ -22,11 +22,13 @@ export function keygateCommand(
   database: string,
   port: number,
   extraArgs: readonly string[] = [],
+  extraEnv: Readonly<Record<string, string>> = {},
 ): { args: string[]; env: NodeJS.ProcessEnv } {
   return {
     args: [MAIN, 'serve', '--port', String(port), ...extraArgs],
     env: {
       ...process.env,
+      ...extraEnv,
       KEYGATE_DATABASE: database,
       KEYGATE_AUDIENCES: AUD,
       KEYGATE_LOG_LEVEL: 'warn',
@@ -40,8 +42,9 @@ export async function startKeygate(
   database: string,
   port: number,
   extraArgs: readonly string[] = [],
+  extraEnv: Readonly<Record<string, string>> = {},
 ): Promise<Server> {
-  const { args, env } = keygateCommand(database, port, extraArgs);
+  const { args, env } = keygateCommand(database, port, extraArgs, extraEnv);
   return started(
     `Keygate${extraArgs.length > 0 ? ` ${extraArgs.join(' ')}` : ''}`,
     spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] }),

@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import type { Row } from '../harness.ts';
+import { makeFixture } from './fixture.ts';
+import { eachOnce, perConnection } from './load.ts';
+import { interleave, type Load, Series } from './series.ts';
+import { type Server, startKeygate } from './servers.ts';
+import { ROUNDS } from './token-sets.ts';
+import { signTokens } from './tokens.ts';
+
+const WHOAMI = '/v1/whoami';
+/** Fresh tokens per round of each server: about a second at the rate of one node. */
+const FRESH_PER_ROUND = 4000;
+
+type RowOf = (name: string, series: Series, base: Series, baseLabel: string) => Row;
+
+/**
+ * A node on PostgreSQL, and one on PostgreSQL with Redis, against the SQLite node already running:
+ * warm tokens and fresh RS256-2048 tokens, interleaved. They run where KEYGATE_TEST_DATABASE_URL
+ * names a PostgreSQL server to create a database on (and KEYGATE_TEST_REDIS_URL a Redis, for the
+ * second node); the database and the Redis keys are the run's own and are dropped after.
+ */
+export async function distributedRows(
+  sqlite: Server,
+  sqliteWarm: readonly string[],
+  sqliteFresh: () => Promise<string[]>,
+  dir: string,
+  port: number,
+  row: RowOf,
+): Promise<{ rows: Row[]; note?: string }> {
+  const adminUrl = process.env.KEYGATE_TEST_DATABASE_URL;
+  if (!adminUrl) return { rows: [], note: 'PostgreSQL rows left out: KEYGATE_TEST_DATABASE_URL is not set.' };
+  const redisUrl = process.env.KEYGATE_TEST_REDIS_URL;
+  const name = `keygate_bench_${randomBytes(6).toString('hex')}`;
+  const prefix = `${name}:`;
+  await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
+  const servers: Server[] = [];
+  try {
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    const fixture = await makeFixture(dir, url.href);
+    const rsa = fixture.keys['RS256-2048'];
+    const bearer = (tokens: string[]) => tokens.map((token) => `Bearer ${token}`);
+    const warm = bearer(await signTokens(rsa, fixture.orgId, sqliteWarm.length));
+    const nodes: { label: string; server: Server; fresh: string[] }[] = [
+      { label: 'SQLite', server: sqlite, fresh: await sqliteFresh() },
+    ];
+    // Nodes on one PostgreSQL share the secret that seals session keys.
+    const secretFile = join(dir, 'postgres-nodes.secret');
+    writeFileSync(secretFile, randomBytes(32), { mode: 0o600 });
+    const pgNode = await startKeygate(url.href, port, [], { KEYGATE_SECRET_FILE: secretFile });
+    servers.push(pgNode);
+    nodes.push({ label: 'PostgreSQL', server: pgNode, fresh: bearer(await signFresh(rsa, fixture.orgId)) });
+    if (redisUrl) {
+      const env = {
+        KEYGATE_SECRET_FILE: secretFile,
+        KEYGATE_REDIS_URL: redisUrl,
+        KEYGATE_REDIS_PREFIX: prefix,
+      };
+      const redisNode = await startKeygate(url.href, port + 1, [], env);
+      servers.push(redisNode);
+      nodes.push({
+        label: 'PostgreSQL + Redis',
+        server: redisNode,
+        fresh: bearer(await signFresh(rsa, fixture.orgId)),
+      });
+    }
+    const series = nodes.map((node) => ({
+      ...node,
+      warm: new Series(node.server),
+      freshS: new Series(node.server),
+    }));
+    const loads: Load[] = series.flatMap((node) => [
+      {
+        series: node.warm,
+        path: WHOAMI,
+        source: () => perConnection(node.label === 'SQLite' ? sqliteWarm : warm, 1),
+        expect: 200,
+      },
+      {
+        series: node.freshS,
+        path: WHOAMI,
+        source: (i: number) => eachOnce(node.fresh.slice(i * FRESH_PER_ROUND, (i + 1) * FRESH_PER_ROUND)),
+        expect: 200,
+      },
+    ]);
+    await interleave(loads, ROUNDS);
+    const [base, ...others] = series;
+    if (!base) return { rows: [] };
+    return {
+      rows: others.flatMap((node) => [
+        row(`GET ${WHOAMI}, warm tokens, node on ${node.label}`, node.warm, base.warm, 'SQLite node'),
+        row(
+          `GET ${WHOAMI}, fresh RS256-2048, node on ${node.label}`,
+          node.freshS,
+          base.freshS,
+          'SQLite node',
+        ),
+      ]),
+      ...(!redisUrl && { note: 'The Redis row is left out: KEYGATE_TEST_REDIS_URL is not set.' }),
+    };
+  } finally {
+    for (const server of servers) await server.stop();
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    if (redisUrl) await deleteKeys(redisUrl, prefix);
+  }
+}
+
+function signFresh(key: Parameters<typeof signTokens>[0], orgId: string): Promise<string[]> {
+  return signTokens(key, orgId, FRESH_PER_ROUND * ROUNDS);
+}
+
+async function adminQuery(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
