@@ -1,10 +1,12 @@
 import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { type Config, loadConfig, readPepper, readSessionSecret } from '../../config.ts';
 import { buildApp } from '../../http/app.ts';
 import { startKeygate } from '../../service/keygate.ts';
 import { PACKAGE_VERSION } from '../../version.ts';
 import { CliError, cliName, EXIT } from '../output.ts';
+import { onStopSignal } from '../stop-signal.ts';
 
 interface ServeOptions {
   port?: string;
@@ -20,16 +22,19 @@ export function serveCommand(program: Command): void {
     .option('--port <port>', 'port to listen on (KEYGATE_PORT, default 8080)')
     .option('--host <host>', 'address to listen on (KEYGATE_HOST, default 127.0.0.1)')
     .option('--database <location>', 'SQLite file or postgres:// URL (KEYGATE_DATABASE)')
-    .option('--workers <n>', 'worker processes sharing the port', '1')
+    .option('--workers <n>', 'worker processes sharing the port, or auto for one per core', '1')
     .action(async (options: ServeOptions) => {
       const config = loadConfig(process.env, {
         ...(options.port !== undefined && { port: options.port }),
         ...(options.host !== undefined && { host: options.host }),
         ...(options.database !== undefined && { database: options.database }),
       });
-      const workers = Number(options.workers);
+      const workers = options.workers === 'auto' ? availableParallelism() : Number(options.workers);
       if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
-        throw new CliError('invalid_workers', `--workers ${options.workers} is not a number from 1 to 64.`);
+        throw new CliError(
+          'invalid_workers',
+          `--workers ${options.workers} is not a number from 1 to 64, nor auto (one worker per core).`,
+        );
       }
       if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers);
       await runWorker(config, workers === 1);
@@ -38,18 +43,30 @@ export function serveCommand(program: Command): void {
 
 function runPrimary(config: Config, workers: number): void {
   for (let i = 0; i < workers; i++) cluster.fork();
+  let stopping = false;
   cluster.on('exit', (worker, code, signal) => {
-    if (signal !== 'SIGTERM' && signal !== 'SIGINT' && code !== 0) {
+    if (!stopping && signal !== 'SIGTERM' && signal !== 'SIGINT' && code !== 0) {
       process.stderr.write(`worker ${worker.process.pid} stopped (${signal ?? code}); starting another\n`);
       cluster.fork();
     }
   });
   printBanner(config, workers);
-  const stop = () => {
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM');
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // Each worker stops as a single server does (finishing its requests); the primary waits for
+  // them all. The signal goes to each worker's process directly: cluster's own worker.kill()
+  // first disconnects, which closes the worker's listener behind its back.
+  onStopSignal(async () => {
+    stopping = true;
+    const running = Object.values(cluster.workers ?? {}).filter((worker) => worker !== undefined);
+    await Promise.all(
+      running.map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            worker.once('exit', () => resolve());
+            worker.process.kill('SIGTERM');
+          }),
+      ),
+    );
+  });
 }
 
 async function runWorker(config: Config, alone: boolean): Promise<void> {
@@ -92,13 +109,23 @@ async function runWorker(config: Config, alone: boolean): Promise<void> {
   const bound = app.server.address();
   if (alone)
     printBanner({ ...config, port: typeof bound === 'object' && bound ? bound.port : config.port }, 1);
-  const shutdown = async () => {
-    await app.close();
-    await keygate.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown());
-  process.once('SIGINT', () => void shutdown());
+  onStopSignal(
+    async () => {
+      // Stops listening, answers 503 to new requests on open connections, and waits for the
+      // requests under way (and their replay-ledger commits) to finish. Node closes the
+      // connections idle when close is called; a kept-alive connection that falls idle later
+      // would hold the close open until its keep-alive timeout, so those are closed as they go.
+      const closing = app.close();
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+      try {
+        await closing;
+      } finally {
+        clearInterval(sweep);
+      }
+      await keygate.close();
+    },
+    { secondSignalExits: alone },
+  );
 }
 
 function printBanner(config: Config, workers: number): void {
