@@ -17,7 +17,7 @@ import { KeygateNode, keygateCli, type NodeEnvironment } from './keygate-nodes.t
 const databaseServer = process.env.KEYGATE_TEST_DATABASE_URL;
 const redisServer = process.env.KEYGATE_TEST_REDIS_URL;
 const NAME = 'three keygate serve nodes on one PostgreSQL and one Redis';
-/** The bound issue 10 sets for a revocation or a logout to reach every node. */
+/** How soon a revocation or a logout must be honoured by every node. */
 const WITHIN_MS = 1000;
 
 if (!databaseServer || !redisServer) {
