@@ -1,44 +1,15 @@
-import { createPublicKey } from 'node:crypto';
 import { CodedError } from '../core/error-codes.ts';
 import { isIssuedId } from '../core/ids.ts';
-import { signatureLength } from '../core/key-checks.ts';
 import type { KeyRecord } from '../core/key-record.ts';
 import { DEFAULT_MEMORY_BOUNDS } from '../core/memory-bounds.ts';
-import type { ResolvedKey } from '../core/verifying-key.ts';
 import type { KeyChange, Store } from '../store/store.ts';
 import { BoundedMap } from './bounded-map.ts';
 import { FeedWatch } from './feed-watch.ts';
+import { type DirectoryEntry, type KeyDirectoryOptions, parseEntry } from './directory-entry.ts';
 import { MissBudget } from './miss-budget.ts';
 import { UnknownKids } from './unknown-kids.ts';
 
-export interface DirectoryEntry extends ResolvedKey {
-  singleUseTokens: boolean;
-}
-
-export interface KeyDirectoryOptions {
-  /** How often to read the key change feed for changes made by other processes (the CLI, other nodes). */
-  pollMs?: number;
-  /** Keys held parsed at once (KEYGATE_KEY_CACHE_ENTRIES); the oldest goes first. */
-  maxEntries?: number;
-  /**
-   * Store queries per second, at most, for kids memory cannot answer: kids this process does not
-   * hold and keys it holds as disabled. Up to one second's worth may be spent at once.
-   */
-  missLookupsPerSecond?: number;
-  /** How long a kid the store did not know is answered `undefined` from memory. */
-  unknownKidTtlMs?: number;
-  /** How many such kids are remembered at once (KEYGATE_UNKNOWN_KID_ENTRIES); the oldest goes first. */
-  maxUnknownKids?: number;
-  /**
-   * How long the feed may go unread before memory is no longer trusted (KEYGATE_KEY_FEED_MAX_LAG_MS):
-   * past it, requests that need a key get 503 keys_stale until a read succeeds. Keep it above two polls.
-   */
-  maxFeedLagMs?: number;
-  /** Changes read per feed query; a node that fell behind reads batch after batch. */
-  feedBatch?: number;
-  /** A monotonic clock in milliseconds for the budget, the unknown-kid entries and the feed's lag; tests freeze it. */
-  nowMs?: () => number;
-}
+export type { DirectoryEntry, KeyDirectoryOptions } from './directory-entry.ts';
 
 export const DEFAULT_FEED_MAX_LAG_MS = 1000;
 
@@ -66,9 +37,11 @@ export const DEFAULT_FEED_MAX_LAG_MS = 1000;
  * process (`invalidate`) at once. A disabled key is the exception: `key enable` elsewhere must
  * apply to the very next request, so a disabled entry is re-read (within the same budget).
  *
- * Fail closed: a node that has not read the feed for `maxFeedLagMs` may have missed a
- * revocation, so `cached` answers nothing and `lookup` refuses with 503 keys_stale until a read
- * succeeds; that read applies every change missed meanwhile.
+ * Fail closed: memory is never trusted past `maxFeedLagMs` after the last successful feed read.
+ * Past it `cached` answers nothing and `lookup` reads the feed first (one query, shared by every
+ * lookup meanwhile, which applies every change missed); when that read fails, or one has hung
+ * past the bound, it refuses with 503 keys_stale. A late timer costs a read, a store that cannot
+ * answer the feed a refusal.
  */
 export class KeyDirectory {
   private readonly store: Store;
@@ -173,9 +146,13 @@ export class KeyDirectory {
     return this.refreshing;
   }
 
-  /** Why memory is not trusted right now (the feed has gone unread too long), for /readyz. */
-  staleReason(): string | undefined {
-    return this.feed.reason();
+  /** Why memory cannot be trusted right now (the feed cannot be read), for /readyz; reads it if due. */
+  async staleReason(): Promise<string | undefined> {
+    if (!this.feed.stale) return undefined;
+    return this.catchUp().then(
+      () => undefined,
+      () => this.feed.reason(),
+    );
   }
 
   /** How many entries each of its maps holds. */
@@ -195,9 +172,12 @@ export class KeyDirectory {
     };
   }
 
-  /** The entry for a kid if it is loaded and memory is current; no I/O. */
+  /** The entry for a kid if it is loaded and memory is current; no I/O waited for. */
   cached(kid: string): DirectoryEntry | undefined {
-    return this.feed.stale ? undefined : this.entries.get(kid);
+    if (!this.feed.stale) return this.entries.get(kid);
+    // The caller goes on to `lookup`, which waits for this same read.
+    this.catchUp().catch(() => {});
+    return undefined;
   }
 
   /**
@@ -206,7 +186,23 @@ export class KeyDirectory {
    * A failed store read, a spent budget or a stale feed rejects the promise: the caller fails closed.
    */
   lookup(kid: string): DirectoryEntry | undefined | Promise<DirectoryEntry | undefined> {
-    if (this.feed.stale) return Promise.reject(this.feed.refusal());
+    if (this.feed.stale) return this.catchUp().then(() => this.lookupCurrent(kid));
+    return this.lookupCurrent(kid);
+  }
+
+  /** Reads the feed now; fails with keys_stale when it cannot be read, or a read has hung. */
+  private async catchUp(): Promise<void> {
+    if (this.feed.hung) throw this.feed.refusal();
+    try {
+      await this.refresh();
+      // A read that began before the bound was passed may not reach far enough: one more.
+      if (this.feed.stale) await this.refresh();
+    } catch {
+      throw this.feed.refusal();
+    }
+  }
+
+  private lookupCurrent(kid: string): DirectoryEntry | undefined | Promise<DirectoryEntry | undefined> {
     const entry = this.entries.get(kid);
     // Active and expired keys change only through the feed or `invalidate`, and revocation is final.
     if (entry && entry.record.status !== 'disabled') return entry;
@@ -285,20 +281,9 @@ export class KeyDirectory {
     }
     const loaded = this.entries.get(kid);
     // A re-read (of a disabled key) needs only the record: the public key and the org stay.
-    const entry = loaded ? { ...loaded, record } : await this.parse(record);
+    const entry = loaded ? { ...loaded, record } : await parseEntry(this.store, record);
     if (epoch === this.epoch) this.keep(entry);
     return entry;
-  }
-
-  private async parse(record: KeyRecord): Promise<DirectoryEntry> {
-    const org = await this.store.getOrg(record.orgId);
-    const keyObject = createPublicKey(record.spkiPem);
-    return {
-      record,
-      keyObject,
-      signatureBytes: signatureLength(keyObject),
-      singleUseTokens: org?.singleUseTokens ?? false,
-    };
   }
 
   private keep(entry: DirectoryEntry): void {

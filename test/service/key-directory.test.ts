@@ -333,7 +333,7 @@ test('fail closed: past the lag bound without a feed read, memory answers nothin
   w.clock.ms += MAX_LAG_MS / 2;
   await assert.rejects(w.directory.refresh(), StoreUnavailableError);
   assert.equal(w.directory.cached(kid), entry, 'within the bound memory still answers');
-  assert.equal(w.directory.staleReason(), undefined);
+  assert.equal(await w.directory.staleReason(), undefined);
   w.clock.ms += MAX_LAG_MS / 2 + 1;
   const stale = (error: unknown) => error instanceof CodedError && error.refusal.code === 'keys_stale';
   assert.equal(w.directory.cached(kid), undefined);
@@ -341,13 +341,13 @@ test('fail closed: past the lag bound without a feed read, memory answers nothin
   await assert.rejects(w.directory.resolve(added), stale);
   await assert.rejects(w.directory.resolve(randomUUID()), stale);
   assert.match(
-    w.directory.staleReason() ?? '',
+    (await w.directory.staleReason()) ?? '',
     /^key changes were last read from the store 1001 ms ago, more than the 1000 ms KEYGATE_KEY_FEED_MAX_LAG_MS allows: the store failed \(unavailable\)$/,
   );
   w.control.feedFailing = false;
   w.calls.clear();
   await w.directory.refresh();
-  assert.equal(w.directory.staleReason(), undefined);
+  assert.equal(await w.directory.staleReason(), undefined);
   assert.equal(w.directory.cached(kid)?.record.status, 'revoked', 'the revocation missed meanwhile');
   assert.equal((await w.directory.lookup(added))?.record.id, added, 'the registration too');
   assert.equal(w.count('keyChangesSince'), 1);
@@ -366,4 +366,19 @@ test('a node far behind reads the feed in batches until it has caught up', async
   await directory.refresh();
   assert.equal(w.count('keyChangesSince'), 3, '4 + 4 + 2 changes');
   assert.deepEqual(new Set(kids.map((kid) => directory.cached(kid)?.record.status)), new Set(['disabled']));
+});
+
+test('a poll that is only late (a busy event loop) costs one feed read before memory answers, not a refusal', async (t) => {
+  const w = await world(t);
+  const kid = await w.addKey();
+  const entry = (await w.directory.lookup(kid)) as DirectoryEntry;
+  w.clock.ms += MAX_LAG_MS + 1;
+  w.calls.clear();
+  assert.equal(w.directory.cached(kid), undefined, 'not vouched for from memory');
+  const answer = w.directory.lookup(kid);
+  assert.ok(answer instanceof Promise);
+  assert.equal(await answer, entry);
+  assert.deepEqual(Object.fromEntries(w.calls), { keyChangesSince: 1 }, 'one read, shared');
+  assert.equal(w.directory.cached(kid), entry, 'current again');
+  assert.equal(await w.directory.staleReason(), undefined);
 });

@@ -10,7 +10,7 @@ import { Type } from '../schema.ts';
 export interface HealthDeps {
   store: { readonly dialect: string; ping(): Promise<void> };
   /** Says why the key caches are not trusted right now (the key directory's staleReason). */
-  keys?: { staleReason(): string | undefined };
+  keys?: { staleReason(): Promise<string | undefined> };
   /** Fails with an error whose `reason` says why Redis cannot serve (the store's RedisLink). */
   redis?: { ping(): Promise<void> };
 }
@@ -61,7 +61,7 @@ export function healthRoutes(app: FastifyInstance, { store, keys, redis }: Healt
           }),
         );
       }
-      const stale = keys?.staleReason();
+      const stale = await keys?.staleReason();
       if (stale !== undefined) {
         return sendRefusal(
           request,
