@@ -4,8 +4,8 @@ import type { KeyRecord } from '../core/key-record.ts';
 import { DEFAULT_MEMORY_BOUNDS } from '../core/memory-bounds.ts';
 import type { KeyChange, Store } from '../store/store.ts';
 import { BoundedMap } from './bounded-map.ts';
-import { FeedWatch } from './feed-watch.ts';
 import { type DirectoryEntry, type KeyDirectoryOptions, parseEntry } from './directory-entry.ts';
+import { FeedWatch } from './feed-watch.ts';
 import { MissBudget } from './miss-budget.ts';
 import { UnknownKids } from './unknown-kids.ts';
 
