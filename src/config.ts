@@ -45,6 +45,11 @@ export interface Config {
   storeLockWaitMs: number;
   /** KEYGATE_DATABASE_POOL_SIZE: connections each process keeps to a PostgreSQL store. */
   databasePoolSize: number;
+  /**
+   * KEYGATE_KEY_FEED_MAX_LAG_MS: how long a process may go without reading the store's key
+   * changes before it stops answering from its key and verified-token caches (503 keys_stale).
+   */
+  keyFeedMaxLagMs: number;
   /** Live keys an organization (KEYGATE_MAX_KEYS_PER_ORG) and a user (KEYGATE_MAX_KEYS_PER_USER) may hold through the API. */
   keyCaps: { perOrg: number; perOwner: number };
   /** Entries each in-memory cache may hold (KEYGATE_TOKEN_CACHE_ENTRIES and the others). */
@@ -105,6 +110,14 @@ export function loadConfig(
     limits: serverLimits(env),
     storeLockWaitMs: integer('KEYGATE_STORE_LOCK_WAIT_MS', env.KEYGATE_STORE_LOCK_WAIT_MS, 3000, 0, 60000),
     databasePoolSize: integer('KEYGATE_DATABASE_POOL_SIZE', env.KEYGATE_DATABASE_POOL_SIZE, 10, 1, 1000),
+    // At least two polls (250 ms apart) must be able to fail before the caches are refused.
+    keyFeedMaxLagMs: integer(
+      'KEYGATE_KEY_FEED_MAX_LAG_MS',
+      env.KEYGATE_KEY_FEED_MAX_LAG_MS,
+      1000,
+      500,
+      600000,
+    ),
     keyCaps: {
       perOrg: integer('KEYGATE_MAX_KEYS_PER_ORG', env.KEYGATE_MAX_KEYS_PER_ORG, 1000, 1, 10_000_000),
       perOwner: integer('KEYGATE_MAX_KEYS_PER_USER', env.KEYGATE_MAX_KEYS_PER_USER, 10, 1, 10_000),

@@ -41,6 +41,8 @@ test('defaults are the documented ones', () => {
   assert.equal(loadConfig({ KEYGATE_STORE_LOCK_WAIT_MS: '250' }).storeLockWaitMs, 250);
   assert.equal(loadConfig({}).databasePoolSize, 10);
   assert.equal(loadConfig({ KEYGATE_DATABASE_POOL_SIZE: '40' }).databasePoolSize, 40);
+  assert.equal(loadConfig({}).keyFeedMaxLagMs, 1000);
+  assert.equal(loadConfig({ KEYGATE_KEY_FEED_MAX_LAG_MS: '5000' }).keyFeedMaxLagMs, 5000);
   assert.deepEqual(loadConfig({ KEYGATE_AUDIENCES: ' us.api.example , api.example ' }).policy.audiences, [
     'us.api.example',
     'api.example',
@@ -55,6 +57,8 @@ test('bad values are refused naming the variable', () => {
     ['KEYGATE_MAX_TOKEN_LIFETIME_SECONDS', '1.5'],
     ['KEYGATE_AUDIENCES', ' , '],
     ['KEYGATE_DATABASE_POOL_SIZE', '0'],
+    // Below two polls, a slow poll would pass for an outage.
+    ['KEYGATE_KEY_FEED_MAX_LAG_MS', '400'],
   ] as const) {
     assert.throws(
       () => loadConfig({ [name]: value }),

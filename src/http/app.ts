@@ -103,7 +103,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     entries: options.rateLimitEntries ?? DEFAULT_MEMORY_BOUNDS.rateLimitEntries,
     ...(keygate.redis && { redis: keygate.redis }),
   };
-  healthRoutes(app, { store, ...(keygate.redis && { redis: keygate.redis }) });
+  healthRoutes(app, { store, keys: keygate.directory, ...(keygate.redis && { redis: keygate.redis }) });
   dashboardRoutes(app);
   helloRoutes(app, { authenticator, policy });
   signatureRoutes(app, { signatures });

@@ -1,101 +1,112 @@
-import { createPublicKey } from 'node:crypto';
+import { CodedError } from '../core/error-codes.ts';
 import { isIssuedId } from '../core/ids.ts';
-import { signatureLength } from '../core/key-checks.ts';
 import type { KeyRecord } from '../core/key-record.ts';
 import { DEFAULT_MEMORY_BOUNDS } from '../core/memory-bounds.ts';
-import type { ResolvedKey } from '../core/verifying-key.ts';
-import type { Store } from '../store/store.ts';
+import type { KeyChange, Store } from '../store/store.ts';
+import { BoundedMap } from './bounded-map.ts';
+import { type DirectoryEntry, type KeyDirectoryOptions, parseEntry } from './directory-entry.ts';
+import { FeedWatch } from './feed-watch.ts';
+import { MissBudget } from './miss-budget.ts';
+import { UnknownKids } from './unknown-kids.ts';
 
-export interface DirectoryEntry extends ResolvedKey {
-  singleUseTokens: boolean;
-}
+export type { DirectoryEntry, KeyDirectoryOptions } from './directory-entry.ts';
 
-export interface KeyDirectoryOptions {
-  /** How often to look for key changes made by other processes (the CLI, other nodes). */
-  pollMs?: number;
-  /** Keys held parsed at once (KEYGATE_KEY_CACHE_ENTRIES); the oldest goes first. */
-  maxEntries?: number;
-  /**
-   * Store queries per second, at most, for kids memory cannot answer: kids this process has not
-   * seen yet and keys it holds as disabled. Up to one second's worth may be spent at once.
-   */
-  missLookupsPerSecond?: number;
-  /** How long a kid the store did not know is answered `undefined` from memory. */
-  unknownKidTtlMs?: number;
-  /** How many such kids are remembered at once (KEYGATE_UNKNOWN_KID_ENTRIES); the oldest goes first. */
-  maxUnknownKids?: number;
-  /** A monotonic clock in milliseconds for the budget and the unknown-kid entries; tests freeze it. */
-  nowMs?: () => number;
-}
+export const DEFAULT_FEED_MAX_LAG_MS = 1000;
 
 /**
- * Keys as verification needs them: a KeyObject per kid, parsed once, and the set of every kid
- * that exists. Memory is a shortcut for the kids it holds, never the answer for one it lacks: a
- * key registered by another process (the CLI, another worker) is accepted by the very next
+ * Keys as verification needs them: a KeyObject per kid in use, parsed once. Nothing here grows
+ * with the number of keys in the store. Every `pollMs` the node reads the store's key change
+ * feed from the revision it holds and applies exactly what changed: a loaded key is updated in
+ * place (keeping its KeyObject and its cached tokens), an unknown-kid answer the change
+ * contradicts is dropped, and a changed kid memory does not hold is noted (`announced`) so that
+ * it loads without spending the budget below. An idle poll is one indexed query that finds
+ * nothing; a change costs work proportional to the change, not to the key count.
+ *
+ * Memory is a shortcut for the kids it holds, never the answer for one it lacks: a key
+ * registered by another process (the CLI, another worker or node) is accepted by the very next
  * request, not after the next poll. A kid memory lacks is asked of the store, but so that a
  * flood of made-up kids still costs the store nothing per request:
+ * - a kid that is not a lowercase UUID (the only kind the store issues) is refused unread;
  * - concurrent lookups of one kid share one query;
  * - a kid the store did not know is answered from memory for `unknownKidTtlMs`;
- * - all such queries together spend a budget of `missLookupsPerSecond`. Past it a miss is
- *   answered `undefined` (kid_unknown) with no query, which only degrades a new key to the
- *   poll: the key revision still brings it within `pollMs`.
+ * - all such queries together spend a budget of `missLookupsPerSecond`. Past it a kid memory
+ *   cannot answer is refused with 503 keys_busy and no query, never with kid_unknown: that
+ *   could be wrong (a revoked key must answer key_revoked, an evicted key in use must verify),
+ *   and only the store can tell. A kid the feed announced loads outside the budget.
  * Status changes made by another process are seen within `pollMs`; those made through this
  * process (`invalidate`) at once. A disabled key is the exception: `key enable` elsewhere must
  * apply to the very next request, so a disabled entry is re-read (within the same budget).
+ *
+ * Fail closed: memory is never trusted past `maxFeedLagMs` after the last successful feed read.
+ * Past it `cached` answers nothing and `lookup` reads the feed first (one query, shared by every
+ * lookup meanwhile, which applies every change missed); when that read fails, or one has hung
+ * past the bound, it refuses with 503 keys_stale. A late timer costs a read, a store that cannot
+ * answer the feed a refusal.
  */
 export class KeyDirectory {
   private readonly store: Store;
-  /** At most `maxEntries`: an evicted key is still in `knownKids`, so it is read again, not refused. */
+  /** At most `maxEntries`: an evicted key is read again when used (within the budget). */
   private readonly entries = new Map<string, DirectoryEntry>();
   /**
-   * Every kid in the store, revoked ones included (their rows are kept, and a revoked kid must
-   * answer key_revoked, not kid_unknown): a cost per key ever registered, not per request, and
-   * no setting bounds it. A kid is added here only once the store has it, so what grows it is
-   * registrations, which the API rate-limits per address (KEYGATE_LOGIN_RATE_LIMIT).
+   * Kids the feed or this process reported changed, that memory does not hold parsed: keys the
+   * store has, so they load without spending the budget. At most `maxEntries`; one forgotten
+   * costs only a budgeted read.
    */
-  private knownKids = new Set<string>();
-  /** Kids the store did not know, each with the time (nowMs) until which that answer stands. */
-  private readonly unknownKids = new Map<string, number>();
+  private readonly announced: BoundedMap<string, true>;
+  private readonly unknownKids: UnknownKids;
   /**
-   * Store reads under way, one per kid, each gone when it settles: bounded by the kids of the
-   * store plus the reads the miss budget lets start while others wait for the store.
+   * Store reads under way, one per kid, each gone when it settles: bounded by the announced and
+   * loaded kids plus the reads the miss budget lets start while others wait for the store.
    */
   private readonly pending = new Map<string, Promise<DirectoryEntry | undefined>>();
   /**
-   * Moves whenever key state is applied from elsewhere (a poll that found changes, `invalidate`).
-   * A store read that started before it moved may be older than what memory holds now, so its
-   * answer serves its own request but is not kept.
+   * Moves whenever key state is applied from elsewhere (a feed read that found changes,
+   * `invalidate`). A store read that started before it moved may be older than what memory holds
+   * now, so its answer serves its own request but is not kept.
    */
   private epoch = 0;
-  private revision = -1;
+  /** The revision of the last change applied: the feed is read from here. */
+  private revision = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly pollMs: number;
   private readonly maxEntries: number;
-  private readonly unknownKidTtlMs: number;
-  private readonly maxUnknownKids: number;
+  private readonly feedBatch: number;
   private readonly nowMs: () => number;
   private readonly budget: MissBudget;
+  private readonly feed: FeedWatch;
   /** Kids that verified a token since the last flush (every 10 s): only kids the store has. */
   private readonly lastUsed = new Map<string, number>();
   private refreshing: Promise<void> | undefined;
 
   constructor(store: Store, options: KeyDirectoryOptions = {}) {
     this.store = store;
+    this.nowMs = options.nowMs ?? (() => performance.now());
     this.pollMs = options.pollMs ?? 250;
     this.maxEntries = options.maxEntries ?? DEFAULT_MEMORY_BOUNDS.keyCacheEntries;
+    this.announced = new BoundedMap(this.maxEntries);
     // One second: long enough that repeating a made-up kid costs one query a second, short
     // enough that a kid asked about just before its key was committed (a read replica behind,
-    // say) is not refused for long; the poll overrides it sooner anyway.
-    this.unknownKidTtlMs = options.unknownKidTtlMs ?? 1000;
-    this.maxUnknownKids = options.maxUnknownKids ?? DEFAULT_MEMORY_BOUNDS.unknownKidEntries;
-    this.nowMs = options.nowMs ?? (() => performance.now());
+    // say) is not refused for long; the feed overrides it sooner anyway.
+    this.unknownKids = new UnknownKids(
+      options.unknownKidTtlMs ?? 1000,
+      options.maxUnknownKids ?? DEFAULT_MEMORY_BOUNDS.unknownKidEntries,
+      this.nowMs,
+    );
+    // A sweep of a few thousand rotated keys is read in a few queries, each one a short read.
+    this.feedBatch = options.feedBatch ?? 1000;
     // 50 primary-key reads a second is noise for any store, and far more keys than people and
     // deploy scripts register and use within one poll interval.
     this.budget = new MissBudget(options.missLookupsPerSecond ?? 50, this.nowMs);
+    // Several polls must be able to fail before the caches are refused: a slow poll is not an outage.
+    const lag = options.maxFeedLagMs ?? Math.max(DEFAULT_FEED_MAX_LAG_MS, 4 * this.pollMs);
+    this.feed = new FeedWatch(lag, this.nowMs);
   }
 
+  /** Reads where the feed stands (one query, whatever the number of keys), then polls it. */
   async start(): Promise<void> {
-    await this.refresh();
+    const startedAt = this.feed.begin();
+    this.revision = await this.store.keyRevision();
+    this.feed.succeeded(startedAt);
     let polls = 0;
     const flushEvery = Math.max(1, Math.round(10_000 / this.pollMs));
     this.timer = setInterval(() => {
@@ -103,7 +114,7 @@ export class KeyDirectory {
       const work =
         polls % flushEvery === 0 ? this.refresh().then(() => this.flushLastUsed()) : this.refresh();
       work.catch(() => {
-        // The next poll tries again; until then the entries already loaded stay in force.
+        // The next poll tries again; past maxFeedLagMs the caches are refused until one succeeds.
       });
     }, this.pollMs);
     this.timer.unref();
@@ -114,35 +125,20 @@ export class KeyDirectory {
     await this.flushLastUsed();
   }
 
-  /**
-   * When the store's key revision has moved: reloads the kid set and brings loaded keys up to
-   * date in place. Keys whose state did not change keep their KeyObject and their cached tokens.
-   */
+  /** Reads the feed from the revision held, batch after batch, and applies every change. */
   refresh(): Promise<void> {
     this.refreshing ??= (async () => {
+      const startedAt = this.feed.begin();
       try {
-        const revision = await this.store.keyRevision();
-        if (revision === this.revision) return;
-        const states = await this.store.listKeyStates();
-        this.knownKids = new Set(states.map((state) => state.id));
-        for (const state of states) {
-          const entry = this.entries.get(state.id);
-          if (
-            entry &&
-            (entry.record.status !== state.status ||
-              entry.record.expiresAt !== state.expiresAt ||
-              entry.record.revokesAt !== state.revokesAt)
-          ) {
-            // A changed revokesAt is a rotation, which also named the replacement: read it again.
-            entry.record =
-              entry.record.revokesAt === state.revokesAt
-                ? { ...entry.record, status: state.status, expiresAt: state.expiresAt }
-                : ((await this.store.getKey(state.id)) ?? entry.record);
-          }
+        for (;;) {
+          const changes = await this.store.keyChangesSince(this.revision, this.feedBatch);
+          if (changes.length > 0) await this.apply(changes);
+          if (changes.length < this.feedBatch) break;
         }
-        for (const kid of this.entries.keys()) if (!this.knownKids.has(kid)) this.entries.delete(kid);
-        this.revision = revision;
-        this.epoch++;
+        this.feed.succeeded(startedAt);
+      } catch (error) {
+        this.feed.failed(error);
+        throw error;
       } finally {
         this.refreshing = undefined;
       }
@@ -150,44 +146,73 @@ export class KeyDirectory {
     return this.refreshing;
   }
 
-  /** How many entries each of its maps and sets holds. */
+  /** Why memory cannot be trusted right now (the feed cannot be read), for /readyz; reads it if due. */
+  async staleReason(): Promise<string | undefined> {
+    if (!this.feed.stale) return undefined;
+    return this.catchUp().then(
+      () => undefined,
+      () => this.feed.reason(),
+    );
+  }
+
+  /** How many entries each of its maps holds. */
   get sizes(): {
     entries: number;
+    announced: number;
     unknownKids: number;
     pending: number;
     lastUsed: number;
-    knownKids: number;
   } {
     return {
       entries: this.entries.size,
+      announced: this.announced.size,
       unknownKids: this.unknownKids.size,
       pending: this.pending.size,
       lastUsed: this.lastUsed.size,
-      knownKids: this.knownKids.size,
     };
   }
 
-  /** The entry for a kid if it is loaded; no I/O. */
+  /** The entry for a kid if it is loaded and memory is current; no I/O waited for. */
   cached(kid: string): DirectoryEntry | undefined {
-    return this.entries.get(kid);
+    if (!this.feed.stale) return this.entries.get(kid);
+    // The caller goes on to `lookup`, which waits for this same read.
+    this.catchUp().catch(() => {});
+    return undefined;
   }
 
   /**
    * The entry a token's kid names: from memory when it can answer, else a promise of the store's
    * answer. The authenticator awaits only when a promise comes back, so warm kids cost no tick.
-   * A failed store read rejects the promise: the caller fails closed.
+   * A failed store read, a spent budget or a stale feed rejects the promise: the caller fails closed.
    */
   lookup(kid: string): DirectoryEntry | undefined | Promise<DirectoryEntry | undefined> {
+    if (this.feed.stale) return this.catchUp().then(() => this.lookupCurrent(kid));
+    return this.lookupCurrent(kid);
+  }
+
+  /** Reads the feed now; fails with keys_stale when it cannot be read, or a read has hung. */
+  private async catchUp(): Promise<void> {
+    if (this.feed.hung) throw this.feed.refusal();
+    try {
+      await this.refresh();
+      // A read that began before the bound was passed may not reach far enough: one more.
+      if (this.feed.stale) await this.refresh();
+    } catch {
+      throw this.feed.refusal();
+    }
+  }
+
+  private lookupCurrent(kid: string): DirectoryEntry | undefined | Promise<DirectoryEntry | undefined> {
     const entry = this.entries.get(kid);
-    // Active and expired keys change only through a poll or `invalidate`, and revocation is final.
+    // Active and expired keys change only through the feed or `invalidate`, and revocation is final.
     if (entry && entry.record.status !== 'disabled') return entry;
     const pending = this.pending.get(kid);
     if (pending) return pending;
-    // Out of budget, a disabled key stays disabled until the poll says otherwise.
+    // Out of budget, a disabled key stays disabled until the feed says otherwise.
     if (entry) return this.budget.take() ? this.load(kid) : entry;
-    // The poll listed it: a real key, loaded once, so no budget is spent on it.
-    if (this.knownKids.has(kid)) return this.load(kid);
-    if (!isIssuedId(kid) || this.knownUnknown(kid) || !this.budget.take()) return undefined;
+    if (this.announced.get(kid)) return this.load(kid);
+    if (!isIssuedId(kid) || this.unknownKids.has(kid)) return undefined;
+    if (!this.budget.take()) return Promise.reject(new CodedError('keys_busy'));
     return this.load(kid);
   }
 
@@ -200,8 +225,8 @@ export class KeyDirectory {
   invalidate(record: KeyRecord): void {
     this.entries.delete(record.id);
     this.pending.delete(record.id);
-    this.unknownKids.delete(record.id);
-    this.knownKids.add(record.id);
+    this.unknownKids.forget(record.id);
+    this.announced.set(record.id, true);
     this.epoch++;
   }
 
@@ -214,6 +239,24 @@ export class KeyDirectory {
     const batch = new Map(this.lastUsed);
     this.lastUsed.clear();
     await this.store.touchKeys(batch);
+  }
+
+  /** Work per change, none per key held: only the changed kids are looked at. */
+  private async apply(changes: readonly KeyChange[]): Promise<void> {
+    this.epoch++;
+    for (const change of changes) {
+      const entry = this.entries.get(change.id);
+      if (!entry) {
+        this.unknownKids.forget(change.id);
+        this.announced.set(change.id, true);
+      } else if (entry.record.revokesAt !== change.revokesAt) {
+        // A changed revokesAt is a rotation, which also named the replacement: read it again.
+        entry.record = (await this.store.getKey(change.id)) ?? entry.record;
+      } else {
+        entry.record = { ...entry.record, status: change.status, expiresAt: change.expiresAt };
+      }
+      this.revision = change.revision;
+    }
   }
 
   /** One store read per kid at a time: every lookup of the kid meanwhile shares it. */
@@ -231,27 +274,16 @@ export class KeyDirectory {
     if (!record) {
       if (epoch === this.epoch) {
         this.entries.delete(kid);
-        this.knownKids.delete(kid);
-        this.rememberUnknown(kid);
+        this.announced.delete(kid);
+        this.unknownKids.remember(kid);
       }
       return undefined;
     }
     const loaded = this.entries.get(kid);
     // A re-read (of a disabled key) needs only the record: the public key and the org stay.
-    const entry = loaded ? { ...loaded, record } : await this.parse(record);
+    const entry = loaded ? { ...loaded, record } : await parseEntry(this.store, record);
     if (epoch === this.epoch) this.keep(entry);
     return entry;
-  }
-
-  private async parse(record: KeyRecord): Promise<DirectoryEntry> {
-    const org = await this.store.getOrg(record.orgId);
-    const keyObject = createPublicKey(record.spkiPem);
-    return {
-      record,
-      keyObject,
-      signatureBytes: signatureLength(keyObject),
-      singleUseTokens: org?.singleUseTokens ?? false,
-    };
   }
 
   private keep(entry: DirectoryEntry): void {
@@ -260,47 +292,7 @@ export class KeyDirectory {
       this.entries.delete(this.entries.keys().next().value as string);
     }
     this.entries.set(kid, entry);
-    this.knownKids.add(kid);
-    this.unknownKids.delete(kid);
-  }
-
-  private knownUnknown(kid: string): boolean {
-    const until = this.unknownKids.get(kid);
-    if (until === undefined) return false;
-    if (this.nowMs() < until) return true;
-    this.unknownKids.delete(kid);
-    return false;
-  }
-
-  private rememberUnknown(kid: string): void {
-    this.unknownKids.delete(kid);
-    if (this.unknownKids.size >= this.maxUnknownKids) {
-      this.unknownKids.delete(this.unknownKids.keys().next().value as string);
-    }
-    this.unknownKids.set(kid, this.nowMs() + this.unknownKidTtlMs);
-  }
-}
-
-/** A token bucket: `perSecond` store reads a second, of which up to one second's worth at once. */
-class MissBudget {
-  private readonly perSecond: number;
-  private readonly nowMs: () => number;
-  private tokens: number;
-  private last: number;
-
-  constructor(perSecond: number, nowMs: () => number) {
-    this.perSecond = perSecond;
-    this.nowMs = nowMs;
-    this.tokens = perSecond;
-    this.last = nowMs();
-  }
-
-  take(): boolean {
-    const now = this.nowMs();
-    this.tokens = Math.min(this.perSecond, this.tokens + ((now - this.last) * this.perSecond) / 1000);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    this.announced.delete(kid);
+    this.unknownKids.forget(kid);
   }
 }

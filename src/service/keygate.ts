@@ -45,6 +45,8 @@ export interface KeygateOptions {
   policy: VerificationPolicy;
   clock?: Clock;
   pollMs?: number;
+  /** How long the key change feed may go unread before the key caches are refused (KEYGATE_KEY_FEED_MAX_LAG_MS). */
+  maxFeedLagMs?: number;
   sessionPolicy?: SessionPolicy;
   pepper?: Buffer;
   /**
@@ -87,6 +89,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     maxEntries: memory.keyCacheEntries,
     maxUnknownKids: memory.unknownKidEntries,
     ...(options.pollMs !== undefined && { pollMs: options.pollMs }),
+    ...(options.maxFeedLagMs !== undefined && { maxFeedLagMs: options.maxFeedLagMs }),
   });
   await directory.start();
   const redis = options.redis && (await openRedis(options.redis));

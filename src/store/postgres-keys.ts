@@ -6,7 +6,9 @@ import { KEY_COLUMNS, toKey } from './postgres-rows.ts';
 import { KeyCapError, type KeyCaps, type NewKey, type RotateResult, type StatusChange } from './store.ts';
 
 // The key writes of the PostgreSQL store (Store's insertKey, rotateKey, setKeyStatus,
-// revokeDueKeys, touchKeys), each one transaction that bumps the key revision when it changes a key.
+// revokeDueKeys, touchKeys), each one transaction. A trigger (migration 2) stamps every key change
+// with the next key revision, taking the meta row's lock: every write here locks the keys it
+// changes before that, so that no two writers wait for each other in a cycle.
 
 const THUMBPRINT_CONSTRAINTS = new Set(['keys_thumbprint_unique', 'keys_org_thumbprint_unique']);
 
@@ -21,7 +23,6 @@ export async function insertKey(
     await lockPlaces(sql, record);
     await checkCaps(sql, record, caps);
     await insertKeyRow(sql, record);
-    await bumpKeyRevision(sql);
   });
   return record;
 }
@@ -50,7 +51,6 @@ export function rotateKey(
       record.id,
       kid,
     ]);
-    await bumpKeyRevision(sql);
     return { ok: true, old: toKey(old as NonNullable<typeof old>), key: record };
   });
 }
@@ -64,19 +64,22 @@ export function setKeyStatus(db: PgDatabase, kid: string, status: KeyStatus): Pr
       status,
       kid,
     ]);
-    await bumpKeyRevision(sql);
     return { ok: true, key: toKey(key as NonNullable<typeof key>) };
   });
 }
 
 export function revokeDueKeys(db: PgDatabase, now: number): Promise<number> {
   return db.transaction(async (sql) => {
-    const changes = await sql.run(
-      "UPDATE keys SET status = 'revoked' WHERE revokes_at <= $1 AND status <> 'revoked'",
+    // The due keys are locked first, in one order, before the first change takes the revision's
+    // lock: a status change holding one of them then finishes first instead of deadlocking.
+    const due = await sql.rows(
+      "SELECT id FROM keys WHERE revokes_at <= $1 AND status <> 'revoked' ORDER BY id FOR UPDATE",
       [now],
     );
-    if (changes > 0) await bumpKeyRevision(sql);
-    return changes;
+    if (due.length === 0) return 0;
+    return sql.run("UPDATE keys SET status = 'revoked' WHERE id = ANY ($1::text[])", [
+      due.map((row) => String(row.id)),
+    ]);
   });
 }
 
@@ -151,9 +154,4 @@ async function insertKeyRow(sql: Sql, record: KeyRecord): Promise<void> {
       record.createdAt,
     ],
   );
-}
-
-/** Every key change bumps it in its own transaction: a node that sees the number sees the change. */
-async function bumpKeyRevision(sql: Sql): Promise<void> {
-  await sql.run("UPDATE meta SET value = value + 1 WHERE name = 'key_revision'");
 }

@@ -3,8 +3,8 @@ import pg from 'pg';
 /**
  * Numbered migrations for the PostgreSQL store. Entry i takes the schema from version i to i + 1
  * (the rows of schema_migrations); each runs in its own transaction. Never edit one that has
- * shipped. The tables match the SQLite store's final shape (sqlite-migrations.ts): no PostgreSQL
- * database predates it, so there is nothing to carry over.
+ * shipped. The first matches the SQLite store's shape at its sixth (sqlite-migrations.ts): no
+ * PostgreSQL database predates it; the later ones carry every row over.
  */
 export const POSTGRES_MIGRATIONS: readonly string[] = [
   `
@@ -144,6 +144,28 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     RETURN answers;
   END
   $$;
+  `,
+  `
+  -- The key change feed (Store.keyChangesSince), as in SQLite's migration 7: each key records the
+  -- revision of its last change, stamped by a trigger so that no write can change a key without
+  -- it (an older node beside a newer one included). The trigger takes the meta row's lock, held
+  -- to the end of the transaction, so revisions are handed out in commit order: a reader that sees
+  -- a revision sees every one below it. Keys from before this step keep no revision, and every
+  -- key is carried over.
+  ALTER TABLE keys ADD COLUMN revision BIGINT;
+  CREATE UNIQUE INDEX keys_by_revision ON keys (revision);
+  CREATE FUNCTION keygate_stamp_key_revision() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    UPDATE meta SET value = value + 1 WHERE name = 'key_revision' RETURNING value INTO NEW.revision;
+    RETURN NEW;
+  END
+  $$;
+  CREATE TRIGGER keys_feed_insert BEFORE INSERT ON keys
+    FOR EACH ROW EXECUTE FUNCTION keygate_stamp_key_revision();
+  CREATE TRIGGER keys_feed_update BEFORE UPDATE ON keys
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.expires_at IS DISTINCT FROM NEW.expires_at
+      OR OLD.revokes_at IS DISTINCT FROM NEW.revokes_at OR OLD.replaced_by IS DISTINCT FROM NEW.replaced_by)
+    EXECUTE FUNCTION keygate_stamp_key_revision();
   `,
 ];
 

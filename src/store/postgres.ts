@@ -24,7 +24,7 @@ import type {
   JtiBinding,
   JtiClaim,
   KeyCaps,
-  KeyState,
+  KeyChange,
   LoginReservation,
   NewKey,
   Org,
@@ -147,8 +147,12 @@ export class PostgresStore implements Store {
     return rows.map(toKey);
   }
 
-  async listKeyStates(): Promise<KeyState[]> {
-    return (await this.db.rows('SELECT id, status, expires_at, revokes_at FROM keys')).map(toKeyState);
+  async keyChangesSince(revision: number, limit: number): Promise<KeyChange[]> {
+    const rows = await this.db.rows(
+      'SELECT id, status, expires_at, revokes_at, revision FROM keys WHERE revision > $1 ORDER BY revision LIMIT $2',
+      [revision, limit],
+    );
+    return rows.map((row) => ({ ...toKeyState(row), revision: Number(row.revision) }));
   }
 
   setKeyStatus(kid: string, status: KeyStatus): Promise<StatusChange> {

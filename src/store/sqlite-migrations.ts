@@ -189,4 +189,28 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   DROP TABLE jti_ledger;
   CREATE INDEX jti_bindings_by_expiry ON jti_bindings (expires_at);
   `,
+  `
+  -- The key change feed (Store.keyChangesSince): each key records the revision of its last
+  -- change, so that a verifying node reads what changed since the revision it holds instead of
+  -- the state of every key. Triggers stamp it, so that no write, however it changes a key (an
+  -- insert, a status change, a rotation, the expiry sweep, or an older Keygate still running
+  -- beside a newer one on the same file), can change a key without it. Each change bumps the
+  -- revision by one, so revisions are unique and a bounded batch never ends in the middle of
+  -- one. Keys from before this step keep no revision: no node has to be told about them, since
+  -- a node asks the store for any kid it does not hold. Every key is carried over.
+  ALTER TABLE keys ADD COLUMN revision INTEGER;
+  CREATE UNIQUE INDEX keys_by_revision ON keys (revision);
+  CREATE TRIGGER keys_feed_insert AFTER INSERT ON keys
+  BEGIN
+    UPDATE meta SET value = value + 1 WHERE name = 'key_revision';
+    UPDATE keys SET revision = (SELECT value FROM meta WHERE name = 'key_revision') WHERE id = NEW.id;
+  END;
+  CREATE TRIGGER keys_feed_update AFTER UPDATE OF status, expires_at, revokes_at, replaced_by ON keys
+  WHEN OLD.status IS NOT NEW.status OR OLD.expires_at IS NOT NEW.expires_at
+    OR OLD.revokes_at IS NOT NEW.revokes_at OR OLD.replaced_by IS NOT NEW.replaced_by
+  BEGIN
+    UPDATE meta SET value = value + 1 WHERE name = 'key_revision';
+    UPDATE keys SET revision = (SELECT value FROM meta WHERE name = 'key_revision') WHERE id = NEW.id;
+  END;
+  `,
 ];

@@ -31,7 +31,7 @@ import {
   type JtiClaim,
   KeyCapError,
   type KeyCaps,
-  type KeyState,
+  type KeyChange,
   type LoginReservation,
   type NewKey,
   type Org,
@@ -255,10 +255,6 @@ export class SqliteStore implements Store {
     }
   }
 
-  private bumpKeyRevision(): void {
-    this.sql("UPDATE meta SET value = value + 1 WHERE name = 'key_revision'").run();
-  }
-
   async createOrg(input: { name: string; singleUseTokens?: boolean }, now: number): Promise<Org> {
     const org: Org = {
       id: randomUUID(),
@@ -293,7 +289,6 @@ export class SqliteStore implements Store {
     await this.writeKey(record, () => {
       this.checkCaps(record, caps);
       this.insertKeyRow(record);
-      this.bumpKeyRevision();
     });
     return record;
   }
@@ -316,7 +311,6 @@ export class SqliteStore implements Store {
       this.checkCaps(record, caps);
       this.insertKeyRow(record);
       this.sql('UPDATE keys SET replaced_by = ? WHERE id = ?').run(record.id, kid);
-      this.bumpKeyRevision();
       const old = toKey(this.sql('SELECT * FROM keys WHERE id = ?').get(kid) as Row);
       return { ok: true, old, key: record };
     });
@@ -324,15 +318,10 @@ export class SqliteStore implements Store {
 
   async revokeDueKeys(now: number): Promise<number> {
     return this.write(() =>
-      this.transaction(() => {
-        const changes = Number(
-          this.sql("UPDATE keys SET status = 'revoked' WHERE revokes_at <= ? AND status <> 'revoked'").run(
-            now,
-          ).changes,
-        );
-        if (changes > 0) this.bumpKeyRevision();
-        return changes;
-      }),
+      Number(
+        this.sql("UPDATE keys SET status = 'revoked' WHERE revokes_at <= ? AND status <> 'revoked'").run(now)
+          .changes,
+      ),
     );
   }
 
@@ -416,15 +405,19 @@ export class SqliteStore implements Store {
     return rows.map(toKey);
   }
 
-  async listKeyStates(): Promise<KeyState[]> {
+  async keyChangesSince(revision: number, limit: number): Promise<KeyChange[]> {
     const rows = await this.read(
-      () => this.sql('SELECT id, status, expires_at, revokes_at FROM keys').all() as Row[],
+      () =>
+        this.sql(
+          'SELECT id, status, expires_at, revokes_at, revision FROM keys WHERE revision > ? ORDER BY revision LIMIT ?',
+        ).all(revision, limit) as Row[],
     );
     return rows.map((row) => ({
       id: String(row.id),
       status: String(row.status) as KeyStatus,
       expiresAt: nullableNumber(row.expires_at),
       revokesAt: nullableNumber(row.revokes_at),
+      revision: Number(row.revision),
     }));
   }
 
@@ -436,7 +429,6 @@ export class SqliteStore implements Store {
         if (row.status === 'revoked' && status !== 'revoked')
           return { ok: false, reason: 'revoked_is_final' };
         this.sql('UPDATE keys SET status = ? WHERE id = ?').run(status, kid);
-        this.bumpKeyRevision();
         return { ok: true, key: toKey(this.sql('SELECT * FROM keys WHERE id = ?').get(kid) as Row) };
       }),
     );

@@ -14,6 +14,11 @@ export interface Org {
 
 export type KeyState = Pick<KeyRecord, 'id' | 'status' | 'expiresAt' | 'revokesAt'>;
 
+/** A key as it stands after its latest change, and the key revision that change made. */
+export interface KeyChange extends KeyState {
+  revision: number;
+}
+
 export type NewKey = Omit<
   KeyRecord,
   'id' | 'status' | 'createdAt' | 'lastUsedAt' | 'revokesAt' | 'replacedBy'
@@ -124,13 +129,23 @@ export interface Store {
   ): Promise<RotateResult>;
   /** Revokes every key whose rotation grace has ended by `now`; returns how many. */
   revokeDueKeys(now: UnixSeconds): Promise<number>;
-  /** Every key's id and what can change about it: what a verifying node needs to stay current. */
-  listKeyStates(): Promise<KeyState[]>;
+  /**
+   * The keys changed after `revision` (registered, revoked, disabled, enabled, rotated, swept),
+   * at most `limit`, in the order of their changes: what a verifying node needs to stay current,
+   * at a cost proportional to the change. A key changed several times appears once, as it now
+   * stands, at its latest revision. Revisions are unique and handed out in commit order, so a
+   * reader that sees one sees every change before it; reading again from the last revision
+   * answered misses nothing. Bookkeeping (touchKeys) is not a change.
+   */
+  keyChangesSince(revision: number, limit: number): Promise<KeyChange[]>;
   /** Revocation is final: a revoked key can be neither enabled nor disabled. */
   setKeyStatus(kid: string, status: KeyStatus): Promise<StatusChange>;
   /** Records when keys were last used; a batch of best-effort bookkeeping, never on the hot path. */
   touchKeys(lastUsed: ReadonlyMap<string, UnixSeconds>): Promise<void>;
-  /** A number that changes whenever any key is added or changes status, for cache invalidation. */
+  /**
+   * The revision of the latest key change (it grows with every change): where a node that has
+   * just started begins to read keyChangesSince.
+   */
   keyRevision(): Promise<number>;
   /**
    * Binds each claim's (iss, jti) to its `tokenHash` until its `expiresAt`, in order, in one

@@ -1,28 +1,32 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { type TestContext, test } from 'node:test';
+import { CodedError } from '../../src/core/error-codes.ts';
 import { KeyAdmin } from '../../src/service/key-admin.ts';
 import { type DirectoryEntry, KeyDirectory } from '../../src/service/key-directory.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
-import type { Store } from '../../src/store/store.ts';
+import { type Store, StoreUnavailableError } from '../../src/store/store.ts';
 
 const NOW = 1_800_000_000;
 const BUDGET = 50;
 const UNKNOWN_TTL_MS = 1000;
+const MAX_LAG_MS = 1000;
 
 /**
- * The real SQLite store behind a proxy that counts calls per method, can make `getKey` fail, and
- * can hold `getKey`'s answer (read at call time) until released.
+ * The real SQLite store behind a proxy that counts calls per method, can make `getKey` or the
+ * feed read fail, and can hold `getKey`'s answer (read at call time) until released.
  */
-function instrumented(store: Store) {
+export function instrumented(store: Store) {
   const calls = new Map<string, number>();
-  const control = { failing: false, hold: undefined as Promise<void> | undefined };
+  const control = { failing: false, feedFailing: false, hold: undefined as Promise<void> | undefined };
   const proxy = new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
         calls.set(String(property), (calls.get(String(property)) ?? 0) + 1);
+        if (property === 'keyChangesSince' && control.feedFailing)
+          return Promise.reject(new StoreUnavailableError('database is locked'));
         if (property !== 'getKey') return value.apply(target, args);
         if (control.failing) return Promise.reject(new Error('database is locked'));
         const answer = value.apply(target, args) as Promise<unknown>;
@@ -42,6 +46,7 @@ async function world(t: TestContext) {
     pollMs: 60_000,
     missLookupsPerSecond: BUDGET,
     unknownKidTtlMs: UNKNOWN_TTL_MS,
+    maxFeedLagMs: MAX_LAG_MS,
     nowMs: () => clock.ms,
   });
   await directory.start();
@@ -56,7 +61,12 @@ async function world(t: TestContext) {
     return (await admin.registerKey({ orgId: org.id, publicKey: pem, grantedByAdmin: true })).key_id;
   };
   const count = (method: string) => calls.get(method) ?? 0;
-  return { store, calls, control, clock, directory, elsewhere, here, addKey, count };
+  /** Moves the frozen clock as a running node would: the poll keeps the feed current meanwhile. */
+  const advance = async (ms: number) => {
+    clock.ms += ms;
+    await directory.refresh();
+  };
+  return { store, calls, control, clock, directory, elsewhere, here, addKey, count, advance };
 }
 
 test('a key registered behind the directory is found by the next lookup, and kept', async (t) => {
@@ -72,38 +82,59 @@ test('a key registered behind the directory is found by the next lookup, and kep
   assert.deepEqual([w.count('getKey'), w.count('getOrg')], [1, 1]);
 });
 
-test('10,000 made-up kids cost the store exactly the budget: 50 reads, then 25 per half second', async (t) => {
+/** Whether a lookup was refused for a spent budget: 503 keys_busy, never a guess. */
+const isBusy = (error: unknown) => error instanceof CodedError && error.refusal.code === 'keys_busy';
+
+test('10,000 made-up kids cost the store exactly the budget: 50 reads, then 25 per half second; the rest is 503 keys_busy', async (t) => {
   const w = await world(t);
   w.calls.clear();
   const flood = async () => {
-    let promises = 0;
+    const answers = { read: 0, busy: 0 };
     for (let i = 0; i < 10_000; i++) {
       const answer = w.directory.lookup(randomUUID());
-      if (answer instanceof Promise) promises++;
-      assert.equal(await answer, undefined);
+      assert.ok(answer instanceof Promise, 'memory cannot answer a kid it never heard of');
+      try {
+        assert.equal(await answer, undefined);
+        answers.read++;
+      } catch (error) {
+        assert.ok(isBusy(error), String(error));
+        answers.busy++;
+      }
     }
-    return promises;
+    return answers;
   };
-  assert.equal(await flood(), BUDGET);
+  assert.deepEqual(await flood(), { read: BUDGET, busy: 10_000 - BUDGET });
   assert.equal(w.count('getKey'), BUDGET);
-  w.clock.ms += 500;
-  assert.equal(await flood(), BUDGET / 2);
-  w.clock.ms += 10_000;
-  assert.equal(await flood(), BUDGET, 'an idle budget refills to one second, no more');
+  await w.advance(500);
+  assert.deepEqual((await flood()).read, BUDGET / 2);
+  await w.advance(10_000);
+  assert.deepEqual((await flood()).read, BUDGET, 'an idle budget refills to one second, no more');
   assert.equal(w.count('getKey'), 2.5 * BUDGET);
   assert.equal(w.count('getOrg'), 0);
 });
 
-test('out of budget a new key waits for the poll, which brings it without spending budget', async (t) => {
+test('out of budget a new key is 503 keys_busy until the feed announces it, which loads it without spending budget', async (t) => {
   const w = await world(t);
   for (let i = 0; i < BUDGET; i++) await w.directory.lookup(randomUUID());
   const kid = await w.addKey();
   w.calls.clear();
-  assert.equal(w.directory.lookup(kid), undefined);
+  await assert.rejects(w.directory.resolve(kid), isBusy);
   assert.equal(w.count('getKey'), 0);
   await w.directory.refresh();
   assert.equal((await w.directory.lookup(kid))?.record.id, kid);
   assert.equal(w.count('getKey'), 1);
+});
+
+test('a revoked key memory does not hold answers as revoked, and out of budget 503, never kid_unknown', async (t) => {
+  const w = await world(t);
+  const kids = [await w.addKey(), await w.addKey()];
+  for (const kid of kids) await w.elsewhere.setKeyStatus(kid, 'revoked');
+  const [first, second] = kids as [string, string];
+  assert.equal((await w.directory.lookup(first))?.record.status, 'revoked');
+  for (let i = 1; i < BUDGET; i++) await w.directory.lookup(randomUUID());
+  await assert.rejects(w.directory.resolve(second), isBusy);
+  await w.advance(1000);
+  assert.equal((await w.directory.lookup(second))?.record.status, 'revoked');
 });
 
 test('the same unknown kid costs one read per unknown-kid lifetime', async (t) => {
@@ -242,4 +273,112 @@ test('a store that cannot answer makes lookup reject, and leaves nothing behind'
   w.control.failing = false;
   assert.equal((await w.directory.lookup(known))?.record.id, known);
   assert.equal((await w.directory.lookup(fresh))?.record.id, fresh, 'no unknown-kid entry was left');
+});
+
+test('a key change costs one feed read and touches only the changed key; an idle poll is one read', async (t) => {
+  const w = await world(t);
+  const loaded = [await w.addKey(), await w.addKey(), await w.addKey()];
+  for (let i = 0; i < 50; i++) await w.addKey();
+  await w.directory.refresh();
+  const before = new Map<string, DirectoryEntry>();
+  for (const kid of loaded) before.set(kid, (await w.directory.lookup(kid)) as DirectoryEntry);
+  const [changed, ...untouched] = loaded as [string, string, string];
+  w.calls.clear();
+  await w.directory.refresh();
+  assert.deepEqual(Object.fromEntries(w.calls), { keyChangesSince: 1 }, 'idle: one read that finds nothing');
+  await w.elsewhere.setKeyStatus(changed, 'revoked');
+  w.calls.clear();
+  await w.directory.refresh();
+  assert.deepEqual(Object.fromEntries(w.calls), { keyChangesSince: 1 }, 'no key is read, none listed');
+  const revoked = w.directory.cached(changed);
+  assert.equal(revoked?.record.status, 'revoked');
+  assert.equal(revoked, before.get(changed), 'updated in place');
+  assert.equal(revoked?.keyObject, before.get(changed)?.keyObject, 'the parsed key is kept');
+  for (const kid of untouched) {
+    assert.equal(w.directory.cached(kid), before.get(kid));
+    assert.equal(w.directory.cached(kid)?.record, before.get(kid)?.record, 'its record untouched');
+  }
+  assert.equal(w.directory.sizes.entries, 3, 'the 50 keys nobody used are not loaded');
+});
+
+test('a rotation of a loaded key costs one feed read and one read of that key', async (t) => {
+  const w = await world(t);
+  const kid = await w.addKey();
+  const entry = (await w.directory.lookup(kid)) as DirectoryEntry;
+  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const replacement = w.elsewhere.prepareKey(
+    {
+      orgId: entry.record.orgId,
+      publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      grantedByAdmin: true,
+    },
+    NOW,
+  );
+  const rotated = await w.store.rotateKey(kid, replacement.key, NOW + 300, NOW);
+  assert.ok(rotated.ok);
+  w.calls.clear();
+  await w.directory.refresh();
+  assert.deepEqual(Object.fromEntries(w.calls), { keyChangesSince: 1, getKey: 1 });
+  assert.equal(w.directory.cached(kid)?.record.replacedBy, rotated.key.id);
+  assert.equal(w.directory.cached(kid)?.record.revokesAt, NOW + 300);
+});
+
+test('fail closed: past the lag bound without a feed read, memory answers nothing; the first read catches up on every change', async (t) => {
+  const w = await world(t);
+  const kid = await w.addKey();
+  const entry = (await w.directory.lookup(kid)) as DirectoryEntry;
+  w.control.feedFailing = true;
+  await w.elsewhere.setKeyStatus(kid, 'revoked');
+  const added = await w.addKey();
+  w.clock.ms += MAX_LAG_MS / 2;
+  await assert.rejects(w.directory.refresh(), StoreUnavailableError);
+  assert.equal(w.directory.cached(kid), entry, 'within the bound memory still answers');
+  assert.equal(await w.directory.staleReason(), undefined);
+  w.clock.ms += MAX_LAG_MS / 2 + 1;
+  const stale = (error: unknown) => error instanceof CodedError && error.refusal.code === 'keys_stale';
+  assert.equal(w.directory.cached(kid), undefined);
+  await assert.rejects(w.directory.resolve(kid), stale);
+  await assert.rejects(w.directory.resolve(added), stale);
+  await assert.rejects(w.directory.resolve(randomUUID()), stale);
+  assert.match(
+    (await w.directory.staleReason()) ?? '',
+    /^key changes were last read from the store 1001 ms ago, more than the 1000 ms KEYGATE_KEY_FEED_MAX_LAG_MS allows: the store failed \(unavailable\)$/,
+  );
+  w.control.feedFailing = false;
+  w.calls.clear();
+  await w.directory.refresh();
+  assert.equal(await w.directory.staleReason(), undefined);
+  assert.equal(w.directory.cached(kid)?.record.status, 'revoked', 'the revocation missed meanwhile');
+  assert.equal((await w.directory.lookup(added))?.record.id, added, 'the registration too');
+  assert.equal(w.count('keyChangesSince'), 1);
+});
+
+test('a node far behind reads the feed in batches until it has caught up', async (t) => {
+  const w = await world(t);
+  const directory = new KeyDirectory(w.store, { pollMs: 60_000, feedBatch: 4, nowMs: () => w.clock.ms });
+  await directory.start();
+  t.after(() => directory.stop());
+  const kids = [];
+  for (let i = 0; i < 10; i++) kids.push(await w.addKey());
+  for (const kid of kids) await directory.lookup(kid);
+  for (const kid of kids) await w.elsewhere.setKeyStatus(kid, 'disabled');
+  w.calls.clear();
+  await directory.refresh();
+  assert.equal(w.count('keyChangesSince'), 3, '4 + 4 + 2 changes');
+  assert.deepEqual(new Set(kids.map((kid) => directory.cached(kid)?.record.status)), new Set(['disabled']));
+});
+
+test('a poll that is only late (a busy event loop) costs one feed read before memory answers, not a refusal', async (t) => {
+  const w = await world(t);
+  const kid = await w.addKey();
+  const entry = (await w.directory.lookup(kid)) as DirectoryEntry;
+  w.clock.ms += MAX_LAG_MS + 1;
+  w.calls.clear();
+  assert.equal(w.directory.cached(kid), undefined, 'not vouched for from memory');
+  const answer = w.directory.lookup(kid);
+  assert.ok(answer instanceof Promise);
+  assert.equal(await answer, entry);
+  assert.deepEqual(Object.fromEntries(w.calls), { keyChangesSince: 1 }, 'one read, shared');
+  assert.equal(w.directory.cached(kid), entry, 'current again');
+  assert.equal(await w.directory.staleReason(), undefined);
 });

@@ -45,6 +45,50 @@ function postgresTests(database: TestDatabase): void {
     },
   );
 
+  test('migration 2 (the key change feed) carries every key over; their later changes are in the feed', async () => {
+    const { name: schema, url } = await database.newSchema();
+    const old = await database.connect(url);
+    try {
+      await old.query(`CREATE TABLE schema_migrations (
+        version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+      await old.query(POSTGRES_MIGRATIONS[0] as string);
+      await old.query('INSERT INTO schema_migrations (version) VALUES (1)');
+      await old.query("INSERT INTO orgs (id, name, created_at) VALUES ('o1', 'Old', 1)");
+      for (const [id, status] of [
+        ['k1', 'active'],
+        ['k2', 'revoked'],
+      ]) {
+        await old.query(
+          `INSERT INTO keys (id, org_id, spki_pem, thumbprint, family, bits, status, roles, default_role, created_at)
+           VALUES ($1, 'o1', $2, $3, 'ec-p256', 256, $4, '{user}', 'user', 1)`,
+          [id, keyInput('o1').spkiPem, `t-${id}`, status],
+        );
+      }
+      await old.query("UPDATE meta SET value = 41 WHERE name = 'key_revision'");
+    } finally {
+      await old.end();
+    }
+    const store = await PostgresStore.open(url);
+    try {
+      const { rows } = await database.query(
+        `SELECT max(version) AS version FROM ${schema}.schema_migrations`,
+      );
+      assert.equal(rows[0]?.version, POSTGRES_MIGRATIONS.length);
+      assert.deepEqual(
+        [(await store.getKey('k1'))?.status, (await store.getKey('k2'))?.status],
+        ['active', 'revoked'],
+      );
+      assert.equal(await store.keyRevision(), 41);
+      assert.deepEqual(await store.keyChangesSince(0, 10), []);
+      await store.setKeyStatus('k1', 'disabled');
+      assert.deepEqual(await store.keyChangesSince(41, 10), [
+        { id: 'k1', status: 'disabled', expiresAt: null, revokesAt: null, revision: 42 },
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('nodes starting at once on a new database migrate it exactly once', async () => {
     const { name: schema, url } = await database.newSchema();
     const stores = await Promise.all(Array.from({ length: 8 }, () => PostgresStore.open(url)));

@@ -312,3 +312,35 @@ test('migration 4 on an older database: one key pair per org, normalised user na
     await store.close();
   }
 });
+
+test('migration 7 (the key change feed) carries every key over; their later changes are in the feed', async () => {
+  const path = join(dir, 'v6-keys.db');
+  const old = new DatabaseSync(path);
+  old.exec('PRAGMA journal_mode = WAL');
+  old.function('keygate_user_name', (value) => value);
+  old.function('keygate_jti_pair', (iss, jti) => `${iss} ${jti}`);
+  old.function('keygate_bound_token', (value) => value);
+  for (const migration of SQLITE_MIGRATIONS.slice(0, 6)) old.exec(migration);
+  const spki = intakePublicKey(rsaPair(2048).publicPem);
+  old.exec("INSERT INTO orgs (id, name, created_at) VALUES ('o1', 'Old', 1)");
+  const insert = old.prepare(
+    `INSERT INTO keys (id, org_id, spki_pem, thumbprint, family, bits, status, roles, default_role, created_at)
+     VALUES (?, 'o1', ?, ?, 'rsa', 2048, ?, 'user', 'user', 1)`,
+  );
+  insert.run('k1', spki.spkiPem, 't1', 'active');
+  insert.run('k2', spki.spkiPem, 't2', 'revoked');
+  old.exec("UPDATE meta SET value = 41 WHERE name = 'key_revision'; PRAGMA user_version = 6");
+  old.close();
+  const store = new SqliteStore(path);
+  assert.deepEqual(
+    [(await store.getKey('k1'))?.status, (await store.getKey('k2'))?.status],
+    ['active', 'revoked'],
+  );
+  assert.equal(await store.keyRevision(), 41);
+  assert.deepEqual(await store.keyChangesSince(0, 10), [], 'no node needs to be told of keys it can ask for');
+  await store.setKeyStatus('k1', 'disabled');
+  assert.deepEqual(await store.keyChangesSince(41, 10), [
+    { id: 'k1', status: 'disabled', expiresAt: null, revokesAt: null, revision: 42 },
+  ]);
+  await store.close();
+});

@@ -6,6 +6,7 @@ import type { LoginThrottlePolicy, ThrottleLimits } from '../../src/core/login-t
 import { ConflictError, type NewKey, type Store } from '../../src/store/store.ts';
 import { NOW, rsaPair } from '../helpers.ts';
 import { bindJti, ledgerContract } from './ledger-contract.ts';
+import { feedContract } from './store-contract-feed.ts';
 import { keyContract } from './store-contract-keys.ts';
 import { raceContract } from './store-contract-races.ts';
 
@@ -22,6 +23,7 @@ export function storeContract(
   openNodes: () => Promise<Store[]> = async () => [await open()],
 ): void {
   keyContract(name, open);
+  feedContract(name, open, openNodes);
   raceContract(name, openNodes);
   ledgerContract(name, open, openNodes);
   describe(`${name} store contract`, () => {
@@ -78,8 +80,8 @@ export function storeContract(
       await assert.rejects(store.insertKey(input, NOW), ConflictError);
       assert.equal(await store.keyRevision(), afterInsert, 'a refused insert changes nothing');
       assert.deepEqual(await store.listKeys(org.id), [key]);
-      assert.deepEqual(await store.listKeyStates(), [
-        { id: key.id, status: 'active', expiresAt: null, revokesAt: null },
+      assert.deepEqual(await store.keyChangesSince(0, 10), [
+        { id: key.id, status: 'active', expiresAt: null, revokesAt: null, revision: afterInsert },
       ]);
       assert.equal(await store.getKey('00000000-0000-4000-8000-000000000000'), undefined);
       const other = await store.createOrg({ name: 'Other' }, NOW);

@@ -78,6 +78,7 @@ async function runWorker(config: Config, alone: boolean): Promise<void> {
     sessionPolicy: config.session,
     storeLockWaitMs: config.storeLockWaitMs,
     storePoolSize: config.databasePoolSize,
+    maxFeedLagMs: config.keyFeedMaxLagMs,
     keyCaps: config.keyCaps,
     memory: config.memory,
     ...(config.redisUrl && {

@@ -3,9 +3,14 @@ import { refuse } from '../../core/error-codes.ts';
 import { ErrorBody, envelopeSchema, send, sendRefusal } from '../envelope.ts';
 import { Type } from '../schema.ts';
 
-/** What readiness asks of the store (that it answers, and which kind it is) and of Redis when configured. */
+/**
+ * What readiness asks of the store (that it answers, and which kind it is), of the key directory
+ * (that it has read the key changes lately), and of Redis when configured.
+ */
 export interface HealthDeps {
   store: { readonly dialect: string; ping(): Promise<void> };
+  /** Says why the key caches are not trusted right now (the key directory's staleReason). */
+  keys?: { staleReason(): Promise<string | undefined> };
   /** Fails with an error whose `reason` says why Redis cannot serve (the store's RedisLink). */
   redis?: { ping(): Promise<void> };
 }
@@ -33,7 +38,7 @@ export const HEALTH_RESPONSES = {
  */
 const probeSerializer = () => (data: unknown) => JSON.stringify(data);
 
-export function healthRoutes(app: FastifyInstance, { store, redis }: HealthDeps): void {
+export function healthRoutes(app: FastifyInstance, { store, keys, redis }: HealthDeps): void {
   app.get(
     '/healthz',
     { schema: { response: HEALTH_RESPONSES.healthz }, serializerCompiler: probeSerializer },
@@ -53,6 +58,17 @@ export function healthRoutes(app: FastifyInstance, { store, redis }: HealthDeps)
           refuse('unavailable', {
             message: 'The store does not answer.',
             hint: 'Check KEYGATE_DATABASE and that the database is up.',
+          }),
+        );
+      }
+      const stale = await keys?.staleReason();
+      if (stale !== undefined) {
+        return sendRefusal(
+          request,
+          reply,
+          refuse('keys_stale', {
+            message: `Keygate cannot vouch for keys: ${stale}.`,
+            hint: 'Check the store at KEYGATE_DATABASE; the node catches up by itself once it can read the key changes.',
           }),
         );
       }
