@@ -107,13 +107,6 @@ export const ERROR_CODES = {
     hint: 'Retry after the number of seconds in Retry-After; operators: check /readyz and the store.',
     retryAfterSeconds: 1,
   },
-  keys_busy: {
-    status: 503,
-    message:
-      'Too many tokens name keys this node does not hold in memory right now, so this key could not be looked up.',
-    hint: 'Retry after the number of seconds in Retry-After; the key id is looked up again then.',
-    retryAfterSeconds: 1,
-  },
   too_many_connections: {
     status: 503,
     message: 'Too many connections are open, from this address or in all: this one was closed.',

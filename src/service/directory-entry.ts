@@ -29,6 +29,8 @@ export interface KeyDirectoryOptions {
    * past it, requests that need a key get 503 keys_stale until a read succeeds. Keep it above two polls.
    */
   maxFeedLagMs?: number;
+  /** Kids the kid filter is sized for (DEFAULT_KID_FILTER_CAPACITY); tests make it small. */
+  kidFilterCapacity?: number;
   /** Changes read per feed query; a node that fell behind reads batch after batch. */
   feedBatch?: number;
   /** A monotonic clock in milliseconds for the budget, the unknown-kid entries and the feed's lag; tests freeze it. */

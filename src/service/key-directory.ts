@@ -1,6 +1,7 @@
-import { CodedError } from '../core/error-codes.ts';
+import { randomInt } from 'node:crypto';
 import { isIssuedId } from '../core/ids.ts';
 import type { KeyRecord } from '../core/key-record.ts';
+import { KidFilter } from '../core/kid-filter.ts';
 import { DEFAULT_MEMORY_BOUNDS } from '../core/memory-bounds.ts';
 import type { KeyChange, Store } from '../store/store.ts';
 import { BoundedMap } from './bounded-map.ts';
@@ -12,6 +13,10 @@ import { UnknownKids } from './unknown-kids.ts';
 export type { DirectoryEntry, KeyDirectoryOptions } from './directory-entry.ts';
 
 export const DEFAULT_FEED_MAX_LAG_MS = 1000;
+/** Kids the filter is sized for at a 1% false-positive rate (about 1.2 MB); past it, less selective. */
+export const DEFAULT_KID_FILTER_CAPACITY = 1_000_000;
+/** Key ids read per query while the filter fills at start. */
+const FILTER_FILL_BATCH = 10_000;
 
 /**
  * Keys as verification needs them: a KeyObject per kid in use, parsed once. Nothing here grows
@@ -29,10 +34,15 @@ export const DEFAULT_FEED_MAX_LAG_MS = 1000;
  * - a kid that is not a lowercase UUID (the only kind the store issues) is refused unread;
  * - concurrent lookups of one kid share one query;
  * - a kid the store did not know is answered from memory for `unknownKidTtlMs`;
- * - all such queries together spend a budget of `missLookupsPerSecond`. Past it a kid memory
- *   cannot answer is refused with 503 keys_busy and no query, never with kid_unknown: that
- *   could be wrong (a revoked key must answer key_revoked, an evicted key in use must verify),
- *   and only the store can tell. A kid the feed announced loads outside the budget.
+ * - a Bloom filter of every kid of the store (KidFilter: memory fixed by its capacity, about
+ *   1.2 MB for a million keys, filled at start and by the feed) tells a kid the store may hold
+ *   from one it certainly did not hold at the last feed read. A kid it may hold is read from
+ *   the store: an evicted key in use must verify, a revoked one must answer key_revoked. Made-up
+ *   kids reach the store only as the filter's false positives, about 1% of them.
+ * - a kid the filter has never seen is read from the store only within a budget of
+ *   `missLookupsPerSecond` (it may have been registered elsewhere since the last feed read);
+ *   past it the answer is kid_unknown with no query, which only delays such a new key until the
+ *   next feed read announces it. A kid the feed announced loads outside the budget.
  * Status changes made by another process are seen within `pollMs`; those made through this
  * process (`invalidate`) at once. A disabled key is the exception: `key enable` elsewhere must
  * apply to the very next request, so a disabled entry is re-read (within the same budget).
@@ -54,6 +64,8 @@ export class KeyDirectory {
    */
   private readonly announced: BoundedMap<string, true>;
   private readonly unknownKids: UnknownKids;
+  /** Every kid of the store as of the last feed read, and every kid this process registered. */
+  private readonly kids: KidFilter;
   /**
    * Store reads under way, one per kid, each gone when it settles: bounded by the announced and
    * loaded kids plus the reads the miss budget lets start while others wait for the store.
@@ -97,15 +109,28 @@ export class KeyDirectory {
     // 50 primary-key reads a second is noise for any store, and far more keys than people and
     // deploy scripts register and use within one poll interval.
     this.budget = new MissBudget(options.missLookupsPerSecond ?? 50, this.nowMs);
+    this.kids = new KidFilter(options.kidFilterCapacity ?? DEFAULT_KID_FILTER_CAPACITY, randomInt(2 ** 32));
     // Several polls must be able to fail before the caches are refused: a slow poll is not an outage.
     const lag = options.maxFeedLagMs ?? Math.max(DEFAULT_FEED_MAX_LAG_MS, 4 * this.pollMs);
     this.feed = new FeedWatch(lag, this.nowMs);
   }
 
-  /** Reads where the feed stands (one query, whatever the number of keys), then polls it. */
+  /**
+   * Reads where the feed stands, fills the kid filter with every kid of the store (the one cost
+   * at start that grows with the number of keys: one pass over the key ids, in batches), then
+   * polls the feed.
+   */
   async start(): Promise<void> {
     const startedAt = this.feed.begin();
-    this.revision = await this.store.keyRevision();
+    const revision = await this.store.keyRevision();
+    for (let after = ''; ; ) {
+      const ids = await this.store.keyIdsAfter(after, FILTER_FILL_BATCH);
+      for (const id of ids) this.kids.add(id);
+      if (ids.length < FILTER_FILL_BATCH) break;
+      after = ids[ids.length - 1] as string;
+    }
+    // Keys changed while the filter filled are in it, and the first poll applies them again.
+    this.revision = revision;
     this.feed.succeeded(startedAt);
     let polls = 0;
     const flushEvery = Math.max(1, Math.round(10_000 / this.pollMs));
@@ -212,8 +237,8 @@ export class KeyDirectory {
     if (entry) return this.budget.take() ? this.load(kid) : entry;
     if (this.announced.get(kid)) return this.load(kid);
     if (!isIssuedId(kid) || this.unknownKids.has(kid)) return undefined;
-    if (!this.budget.take()) return Promise.reject(new CodedError('keys_busy'));
-    return this.load(kid);
+    if (this.kids.mayHave(kid)) return this.load(kid);
+    return this.budget.take() ? this.load(kid) : undefined;
   }
 
   /** `lookup`, always as a promise. */
@@ -223,6 +248,7 @@ export class KeyDirectory {
 
   /** Called by this process after it changes a key, so the change applies to the very next request. */
   invalidate(record: KeyRecord): void {
+    this.kids.add(record.id);
     this.entries.delete(record.id);
     this.pending.delete(record.id);
     this.unknownKids.forget(record.id);
@@ -246,6 +272,7 @@ export class KeyDirectory {
     this.epoch++;
     for (const change of changes) {
       const entry = this.entries.get(change.id);
+      this.kids.add(change.id);
       if (!entry) {
         this.unknownKids.forget(change.id);
         this.announced.set(change.id, true);

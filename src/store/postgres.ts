@@ -147,6 +147,15 @@ export class PostgresStore implements Store {
     return rows.map(toKey);
   }
 
+  async keyIdsAfter(after: string, limit: number): Promise<string[]> {
+    // COLLATE "C": byte order, the order a resumed pass relies on, whatever the database's locale.
+    const rows = await this.db.rows(
+      'SELECT id FROM keys WHERE id COLLATE "C" > $1 ORDER BY id COLLATE "C" LIMIT $2',
+      [after, limit],
+    );
+    return rows.map((row) => String(row.id));
+  }
+
   async keyChangesSince(revision: number, limit: number): Promise<KeyChange[]> {
     const rows = await this.db.rows(
       'SELECT id, status, expires_at, revokes_at, revision FROM keys WHERE revision > $1 ORDER BY revision LIMIT $2',

@@ -405,6 +405,13 @@ export class SqliteStore implements Store {
     return rows.map(toKey);
   }
 
+  async keyIdsAfter(after: string, limit: number): Promise<string[]> {
+    const rows = await this.read(
+      () => this.sql('SELECT id FROM keys WHERE id > ? ORDER BY id LIMIT ?').all(after, limit) as Row[],
+    );
+    return rows.map((row) => String(row.id));
+  }
+
   async keyChangesSince(revision: number, limit: number): Promise<KeyChange[]> {
     const rows = await this.read(
       () =>

@@ -138,6 +138,11 @@ export interface Store {
    * answered misses nothing. Bookkeeping (touchKeys) is not a change.
    */
   keyChangesSince(revision: number, limit: number): Promise<KeyChange[]>;
+  /**
+   * The ids of every key, revoked ones included, greater than `after` in id order, at most
+   * `limit`: one pass over them fills a node's kid filter at start.
+   */
+  keyIdsAfter(after: string, limit: number): Promise<string[]>;
   /** Revocation is final: a revoked key can be neither enabled nor disabled. */
   setKeyStatus(kid: string, status: KeyStatus): Promise<StatusChange>;
   /** Records when keys were last used; a batch of best-effort bookkeeping, never on the hot path. */

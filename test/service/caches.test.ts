@@ -4,9 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, type TestContext, test } from 'node:test';
-import { CodedError } from '../../src/core/error-codes.ts';
 import { DEFAULT_SESSION_POLICY } from '../../src/core/session-policy.ts';
-import { AuthError } from '../../src/service/auth-error.ts';
 import { Authenticator } from '../../src/service/authenticator.ts';
 import { KeyAdmin } from '../../src/service/key-admin.ts';
 import { KeyDirectory } from '../../src/service/key-directory.ts';
@@ -127,20 +125,10 @@ test('a flood of made-up kids costs the store nothing per request', async (t) =>
   for (let i = 0; i < 100; i++) await rejectsWith(w.authenticator.authenticate(repeated), 'kid_unknown');
   assert.ok((w.calls.get('getKey') ?? 0) <= 1, 'one made-up kid, asked 200 times, is read at most once');
   w.calls.clear();
-  const answers = { kid_unknown: 0, keys_busy: 0 };
-  for (const token of fresh) {
-    await assert.rejects(w.authenticator.authenticate(token), (error: unknown) => {
-      // Past the budget the store is not asked, and only it could tell: 503, never a guess.
-      const code =
-        error instanceof AuthError ? error.rejection.code : error instanceof CodedError && error.refusal.code;
-      assert.ok(code === 'kid_unknown' || code === 'keys_busy', String(error));
-      answers[code]++;
-      return true;
-    });
-  }
+  for (const token of fresh) await rejectsWith(w.authenticator.authenticate(token), 'kid_unknown');
+  // Past the budget a kid the filter never saw is refused without a read: 401, never a 5xx.
   const reads = w.calls.get('getKey') ?? 0;
   assert.ok(reads * 10 <= fresh.length, `${reads} store reads for ${fresh.length} made-up kids`);
-  assert.equal(answers.kid_unknown, reads, 'kid_unknown only where the store said so');
   assert.equal(w.calls.get('getOrg') ?? 0, 0);
 });
 

@@ -57,7 +57,11 @@ async function measure(raw: Store, kids: () => Promise<string[]>, listAll: () =>
   await directory.start();
   const startMs = performance.now() - started;
   const heapGrowth = heapUsed() - heapBefore;
-  assert.deepEqual(Object.fromEntries(calls), { keyRevision: 1 }, 'starting reads one number');
+  assert.deepEqual(
+    Object.fromEntries(calls),
+    { keyRevision: 1, keyIdsAfter: Math.floor(KEYS / 10_000) + 1 },
+    'starting reads the revision, then every key id once, 10,000 a page, into the kid filter',
+  );
 
   const sample = await kids();
   for (const kid of sample) assert.equal((await directory.lookup(kid))?.record.id, kid);
@@ -89,18 +93,22 @@ async function measure(raw: Store, kids: () => Promise<string[]>, listAll: () =>
 function report(t: TestContext, name: string, loadMs: number, m: Awaited<ReturnType<typeof measure>>) {
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
   t.diagnostic(`${name}, ${KEYS.toLocaleString('en')} keys (bulk insert ${loadMs.toFixed(0)} ms):`);
-  t.diagnostic(`  directory start-up: ${m.startMs.toFixed(2)} ms, heap growth ${mb(m.heapGrowth)}`);
+  t.diagnostic(
+    `  directory start-up (the kid filter filled): ${m.startMs.toFixed(0)} ms, heap growth ${mb(m.heapGrowth)} ` +
+      '(the filter itself: 1.14 MB outside the heap, fixed by its capacity of a million kids)',
+  );
   t.diagnostic(
     `  idle poll: ${m.idleMs.toFixed(2)} ms; one key change applied: ${m.changeMs.toFixed(2)} ms, 1 feed read`,
   );
   t.diagnostic(
     `  before the feed, each change reloaded every key: ${m.listMs.toFixed(0)} ms and ${mb(m.listGrowth)} of kids`,
   );
-  // Nothing per key: well under 1 byte a key (the set of every kid was ~100 bytes a key).
-  assert.ok(m.heapGrowth < KEYS, `the directory's heap grew by ${mb(m.heapGrowth)}`);
+  // Nothing per key: under 10 bytes a key, what the client's own buffers come to (the set of
+  // every kid was 160 to 440 bytes a key).
+  assert.ok(m.heapGrowth < 10 * KEYS, `the directory's heap grew by ${mb(m.heapGrowth)}`);
 }
 
-test(`SQLite: a key directory over ${KEYS.toLocaleString('en')} keys starts in one read, holds nothing per key, and applies a change with one feed read`, async (t) => {
+test(`SQLite: a key directory over ${KEYS.toLocaleString('en')} keys starts with one pass over the key ids, holds nothing per key, and applies a change with one feed read`, async (t) => {
   const path = join(dir, 'scale.db');
   const store = new SqliteStore(path);
   t.after(() => store.close());
@@ -132,7 +140,7 @@ test(`SQLite: a key directory over ${KEYS.toLocaleString('en')} keys starts in o
 });
 
 const adminUrl = process.env.KEYGATE_TEST_DATABASE_URL;
-test(`PostgreSQL: a key directory over ${KEYS.toLocaleString('en')} keys starts in one read, holds nothing per key, and applies a change with one feed read`, {
+test(`PostgreSQL: a key directory over ${KEYS.toLocaleString('en')} keys starts with one pass over the key ids, holds nothing per key, and applies a change with one feed read`, {
   skip: adminUrl ? false : 'KEYGATE_TEST_DATABASE_URL is not set',
 }, async (t) => {
   const database = await TestDatabase.create(adminUrl as string);

@@ -40,6 +40,22 @@ export function feedContract(
       if (changes.length > 0) assert.equal(revisions.at(-1), await store.keyRevision());
     };
 
+    test('keyIdsAfter pages through every key id once, in id order, revoked keys included', async () => {
+      const org = await store.createOrg({ name: 'Ids' }, NOW);
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await store.insertKey(keyInput(org.id), NOW)).id);
+      await store.setKeyStatus(ids[2] as string, 'revoked');
+      const seen: string[] = [];
+      for (let after = ''; ; ) {
+        const page = await store.keyIdsAfter(after, 2);
+        assert.ok(page.length <= 2, 'a page holds at most the limit');
+        seen.push(...page);
+        if (page.length < 2) break;
+        after = page.at(-1) as string;
+      }
+      assert.deepEqual(seen, [...ids].sort());
+    });
+
     test('every kind of key change appears once per key, as it now stands, in order', async () => {
       const org = await store.createOrg({ name: 'Feed' }, NOW);
       const r0 = await store.keyRevision();
