@@ -10,6 +10,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import { DEFAULT_MEMORY_BOUNDS, type MemoryBounds } from './core/memory-bounds.ts';
 import type { VerificationPolicy } from './core/policy.ts';
@@ -54,6 +55,11 @@ export interface Config {
   keyCaps: { perOrg: number; perOwner: number };
   /** Entries each in-memory cache may hold (KEYGATE_TOKEN_CACHE_ENTRIES and the others). */
   memory: MemoryBounds;
+  /**
+   * KEYGATE_TRUST_PROXY: addresses or CIDR ranges of the reverse proxies in front of Keygate,
+   * whose X-Forwarded-For names the client. Empty: the peer's own address is the client's.
+   */
+  trustProxy: string[];
 }
 
 export class ConfigError extends Error {
@@ -123,7 +129,33 @@ export function loadConfig(
       perOwner: integer('KEYGATE_MAX_KEYS_PER_USER', env.KEYGATE_MAX_KEYS_PER_USER, 10, 1, 10_000),
     },
     memory: memoryBounds(env),
+    trustProxy: trustedProxies(env.KEYGATE_TRUST_PROXY),
   };
+}
+
+/**
+ * A comma list of IP addresses and CIDR ranges. Only those proxies' X-Forwarded-For is believed:
+ * from anyone else the header is a client's own say-so, and the rate limits and the login
+ * throttle, keyed by the client address, would be any client's to dodge or to aim at another.
+ */
+function trustedProxies(raw: string | undefined): string[] {
+  const entries = (raw ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const maxBits = family === 4 ? 32 : 128;
+    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+    if (family === 0 || !validBits || extra !== undefined) {
+      throw new ConfigError(
+        `KEYGATE_TRUST_PROXY: "${entry}" is not an IP address or CIDR range. ` +
+          'Give the addresses of the proxies in front of Keygate, e.g. 127.0.0.1,10.0.0.0/8.',
+      );
+    }
+  }
+  return entries;
 }
 
 /** A redis:// or rediss:// (TLS) URL; anything else is refused here rather than by the first request. */

@@ -29,6 +29,8 @@ export interface AppOptions {
   rateLimitEntries?: number;
   /** Timeouts and connection caps (KEYGATE_REQUEST_TIMEOUT_MS and the others); they apply once `listen` is called. */
   limits?: ServerLimits;
+  /** Proxies whose X-Forwarded-For names the client (KEYGATE_TRUST_PROXY); none by default. */
+  trustProxy?: readonly string[];
   /** Compiles each route schema on its first use; a test passes its own to compile them all. */
   schemaCompilers?: SchemaCompilers;
 }
@@ -56,6 +58,9 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
       );
     },
     bodyLimit: 64 * 1024,
+    // request.ip, which the rate limits and the login throttle key on, is the client's address:
+    // behind a trusted proxy, from its X-Forwarded-For; otherwise the peer's.
+    trustProxy: options.trustProxy && options.trustProxy.length > 0 ? options.trustProxy.join(',') : false,
     // Rejects bodies with "__proto__" or "constructor.prototype" keys outright.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',

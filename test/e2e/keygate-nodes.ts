@@ -16,6 +16,8 @@ export interface NodeEnvironment {
   KEYGATE_REDIS_PREFIX: string;
   KEYGATE_AUDIENCES: string;
   KEYGATE_MAX_CONNECTIONS_PER_ADDRESS: '0';
+  /** The proxy in front of the nodes; here the test's clients, which send no X-Forwarded-For. */
+  KEYGATE_TRUST_PROXY: string;
   KEYGATE_LOG_LEVEL: string;
 }
 

@@ -85,6 +85,7 @@ function multiNode(database: TestDatabase, redis: TestRedis): void {
       KEYGATE_REDIS_PREFIX: redis.newPrefix(),
       KEYGATE_AUDIENCES: AUD,
       KEYGATE_MAX_CONNECTIONS_PER_ADDRESS: '0',
+      KEYGATE_TRUST_PROXY: '127.0.0.1',
       KEYGATE_LOG_LEVEL: 'warn',
     };
     const nodes: KeygateNode[] = [];

@@ -92,6 +92,7 @@ async function runWorker(config: Config, alone: boolean): Promise<void> {
     loginRateLimit: config.loginRateLimit,
     rateLimitEntries: config.memory.rateLimitEntries,
     limits: config.limits,
+    trustProxy: config.trustProxy,
   });
   try {
     await app.listen({ port: config.port, host: config.host });
