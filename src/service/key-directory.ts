@@ -4,12 +4,17 @@ import type { KeyRecord } from '../core/key-record.ts';
 import { DEFAULT_MEMORY_BOUNDS } from '../core/memory-bounds.ts';
 import type { KeyChange, Store } from '../store/store.ts';
 import { BoundedMap } from './bounded-map.ts';
-import { type DirectoryEntry, type KeyDirectoryOptions, parseEntry } from './directory-entry.ts';
+import {
+  type DirectoryEntry,
+  type KeyChangeSignal,
+  type KeyDirectoryOptions,
+  parseEntry,
+} from './directory-entry.ts';
 import { FeedWatch } from './feed-watch.ts';
 import { MissBudget } from './miss-budget.ts';
 import { UnknownKids } from './unknown-kids.ts';
 
-export type { DirectoryEntry, KeyDirectoryOptions } from './directory-entry.ts';
+export type { DirectoryEntry, KeyChangeSignal, KeyDirectoryOptions } from './directory-entry.ts';
 
 export const DEFAULT_FEED_MAX_LAG_MS = 1000;
 
@@ -33,8 +38,8 @@ export const DEFAULT_FEED_MAX_LAG_MS = 1000;
  *   cannot answer is refused with 503 keys_busy and no query, never with kid_unknown: that
  *   could be wrong (a revoked key must answer key_revoked, an evicted key in use must verify),
  *   and only the store can tell. A kid the feed announced loads outside the budget.
- * Status changes made by another process are seen within `pollMs`; those made through this
- * process (`invalidate`) at once. A disabled key is the exception: `key enable` elsewhere must
+ * Status changes made by another process are seen within `pollMs`, or at once when it sends a
+ * `signal`; those made through this process (`invalidate`) at once. A disabled key is the exception: `key enable` elsewhere must
  * apply to the very next request, so a disabled entry is re-read (within the same budget).
  *
  * Fail closed: memory is never trusted past `maxFeedLagMs` after the last successful feed read.
@@ -77,9 +82,11 @@ export class KeyDirectory {
   /** Kids that verified a token since the last flush (every 10 s): only kids the store has. */
   private readonly lastUsed = new Map<string, number>();
   private refreshing: Promise<void> | undefined;
+  private readonly signal: KeyChangeSignal | undefined;
 
   constructor(store: Store, options: KeyDirectoryOptions = {}) {
     this.store = store;
+    this.signal = options.signal;
     this.nowMs = options.nowMs ?? (() => performance.now());
     this.pollMs = options.pollMs ?? 250;
     this.maxEntries = options.maxEntries ?? DEFAULT_MEMORY_BOUNDS.keyCacheEntries;
@@ -107,6 +114,7 @@ export class KeyDirectory {
     const startedAt = this.feed.begin();
     this.revision = await this.store.keyRevision();
     this.feed.succeeded(startedAt);
+    this.signal?.listen(() => this.nudge());
     let polls = 0;
     const flushEvery = Math.max(1, Math.round(10_000 / this.pollMs));
     this.timer = setInterval(() => {
@@ -148,21 +156,12 @@ export class KeyDirectory {
 
   /** Why memory cannot be trusted right now (the feed cannot be read), for /readyz; reads it if due. */
   async staleReason(): Promise<string | undefined> {
-    if (!this.feed.stale) return undefined;
-    return this.catchUp().then(
-      () => undefined,
-      () => this.feed.reason(),
-    );
+    if (this.feed.stale) await this.catchUp().catch(() => {});
+    return this.feed.reason();
   }
 
   /** How many entries each of its maps holds. */
-  get sizes(): {
-    entries: number;
-    announced: number;
-    unknownKids: number;
-    pending: number;
-    lastUsed: number;
-  } {
+  get sizes(): Record<'entries' | 'announced' | 'unknownKids' | 'pending' | 'lastUsed', number> {
     return {
       entries: this.entries.size,
       announced: this.announced.size,
@@ -228,6 +227,13 @@ export class KeyDirectory {
     this.unknownKids.forget(record.id);
     this.announced.set(record.id, true);
     this.epoch++;
+    this.signal?.publish();
+  }
+
+  /** Reads the feed now, after any read under way: that one may have begun before the change. */
+  private nudge(): void {
+    const running = this.refreshing;
+    (running ? running.catch(() => {}).then(() => this.refresh()) : this.refresh()).catch(() => {});
   }
 
   noteUsed(kid: string, now: number): void {
