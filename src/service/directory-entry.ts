@@ -10,6 +10,16 @@ export interface DirectoryEntry extends ResolvedKey {
   singleUseTokens: boolean;
 }
 
+/**
+ * Key-change messages between nodes (Redis pub/sub, KEYGATE_REDIS_URL): `publish` tells the
+ * others that keys changed here, `listen` hears them. A message only says "read the feed now";
+ * polling stays the safety net.
+ */
+export interface KeyChangeSignal {
+  listen(onChange: () => void): void;
+  publish(): void;
+}
+
 export interface KeyDirectoryOptions {
   /** How often to read the key change feed for changes made by other processes (the CLI, other nodes). */
   pollMs?: number;
@@ -31,6 +41,8 @@ export interface KeyDirectoryOptions {
   maxFeedLagMs?: number;
   /** Kids the kid filter is sized for (DEFAULT_KID_FILTER_CAPACITY); tests make it small. */
   kidFilterCapacity?: number;
+  /** Tells other nodes of changes made here, and this one of theirs, sooner than the poll. */
+  signal?: KeyChangeSignal;
   /** Changes read per feed query; a node that fell behind reads batch after batch. */
   feedBatch?: number;
   /** A monotonic clock in milliseconds for the budget, the unknown-kid entries and the feed's lag; tests freeze it. */

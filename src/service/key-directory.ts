@@ -5,12 +5,17 @@ import { KidFilter } from '../core/kid-filter.ts';
 import { DEFAULT_MEMORY_BOUNDS } from '../core/memory-bounds.ts';
 import type { KeyChange, Store } from '../store/store.ts';
 import { BoundedMap } from './bounded-map.ts';
-import { type DirectoryEntry, type KeyDirectoryOptions, parseEntry } from './directory-entry.ts';
+import {
+  type DirectoryEntry,
+  type KeyChangeSignal,
+  type KeyDirectoryOptions,
+  parseEntry,
+} from './directory-entry.ts';
 import { FeedWatch } from './feed-watch.ts';
 import { MissBudget } from './miss-budget.ts';
 import { UnknownKids } from './unknown-kids.ts';
 
-export type { DirectoryEntry, KeyDirectoryOptions } from './directory-entry.ts';
+export type { DirectoryEntry, KeyChangeSignal, KeyDirectoryOptions } from './directory-entry.ts';
 
 export const DEFAULT_FEED_MAX_LAG_MS = 1000;
 /** Kids the filter is sized for at a 1% false-positive rate (about 1.2 MB); past it, less selective. */
@@ -43,8 +48,9 @@ const FILTER_FILL_BATCH = 10_000;
  *   `missLookupsPerSecond` (it may have been registered elsewhere since the last feed read);
  *   past it the answer is kid_unknown with no query, which only delays such a new key until the
  *   next feed read announces it. A kid the feed announced loads outside the budget.
- * Status changes made by another process are seen within `pollMs`; those made through this
- * process (`invalidate`) at once. A disabled key is the exception: `key enable` elsewhere must
+ * Status changes made by another process are seen within `pollMs`, or at once when it sends a
+ * `signal`; those made through this process (`invalidate`) at once. A disabled key is the
+ * exception: `key enable` elsewhere must
  * apply to the very next request, so a disabled entry is re-read (within the same budget).
  *
  * Fail closed: memory is never trusted past `maxFeedLagMs` after the last successful feed read.
@@ -89,9 +95,11 @@ export class KeyDirectory {
   /** Kids that verified a token since the last flush (every 10 s): only kids the store has. */
   private readonly lastUsed = new Map<string, number>();
   private refreshing: Promise<void> | undefined;
+  private readonly signal: KeyChangeSignal | undefined;
 
   constructor(store: Store, options: KeyDirectoryOptions = {}) {
     this.store = store;
+    this.signal = options.signal;
     this.nowMs = options.nowMs ?? (() => performance.now());
     this.pollMs = options.pollMs ?? 250;
     this.maxEntries = options.maxEntries ?? DEFAULT_MEMORY_BOUNDS.keyCacheEntries;
@@ -132,6 +140,7 @@ export class KeyDirectory {
     // Keys changed while the filter filled are in it, and the first poll applies them again.
     this.revision = revision;
     this.feed.succeeded(startedAt);
+    this.signal?.listen(() => this.nudge());
     let polls = 0;
     const flushEvery = Math.max(1, Math.round(10_000 / this.pollMs));
     this.timer = setInterval(() => {
@@ -173,21 +182,12 @@ export class KeyDirectory {
 
   /** Why memory cannot be trusted right now (the feed cannot be read), for /readyz; reads it if due. */
   async staleReason(): Promise<string | undefined> {
-    if (!this.feed.stale) return undefined;
-    return this.catchUp().then(
-      () => undefined,
-      () => this.feed.reason(),
-    );
+    if (this.feed.stale) await this.catchUp().catch(() => {});
+    return this.feed.reason();
   }
 
   /** How many entries each of its maps holds. */
-  get sizes(): {
-    entries: number;
-    announced: number;
-    unknownKids: number;
-    pending: number;
-    lastUsed: number;
-  } {
+  get sizes(): Record<'entries' | 'announced' | 'unknownKids' | 'pending' | 'lastUsed', number> {
     return {
       entries: this.entries.size,
       announced: this.announced.size,
@@ -254,6 +254,13 @@ export class KeyDirectory {
     this.unknownKids.forget(record.id);
     this.announced.set(record.id, true);
     this.epoch++;
+    this.signal?.publish();
+  }
+
+  /** Reads the feed now, after any read under way: that one may have begun before the change. */
+  private nudge(): void {
+    const running = this.refreshing;
+    (running ? running.catch(() => {}).then(() => this.refresh()) : this.refresh()).catch(() => {});
   }
 
   noteUsed(kid: string, now: number): void {

@@ -5,6 +5,7 @@ import type { VerificationPolicy } from '../core/policy.ts';
 import { DEFAULT_SESSION_POLICY, type SessionPolicy } from '../core/session-policy.ts';
 import type { Clock } from '../core/time.ts';
 import { openStore } from '../store/open-store.ts';
+import type { RedisKeySignal } from '../store/redis-key-signal.ts';
 import type { RedisReplayLedger } from '../store/redis-ledger.ts';
 import type { RedisLink, RedisLinkOptions } from '../store/redis-link.ts';
 import type { KeyCaps, Store } from '../store/store.ts';
@@ -85,14 +86,20 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   const clock = options.clock ?? systemClock;
   const sessionPolicy = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;
   const memory = { ...DEFAULT_MEMORY_BOUNDS, ...options.memory };
+  const redis = options.redis && (await openRedis(options.redis));
+  const signal = redis && (await redisKeySignal(redis));
   const directory = new KeyDirectory(store, {
+    ...(signal && { signal }),
     maxEntries: memory.keyCacheEntries,
     maxUnknownKids: memory.unknownKidEntries,
     ...(options.pollMs !== undefined && { pollMs: options.pollMs }),
     ...(options.maxFeedLagMs !== undefined && { maxFeedLagMs: options.maxFeedLagMs }),
   });
-  await directory.start();
-  const redis = options.redis && (await openRedis(options.redis));
+  await directory.start().catch(async (error: unknown) => {
+    await signal?.close();
+    await redis?.close();
+    throw error;
+  });
   // Redis down at start is not fatal: what needs it answers 503 until it comes (redis-link.ts).
   await redis?.connected(redis.timeoutMs);
   const keyring = new ServerKeyring(store, clock, {
@@ -103,6 +110,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     await keyring.start({ reloadMs: 30_000 });
   } catch (error) {
     await directory.stop();
+    await signal?.close();
     await redis?.close();
     await store.close();
     throw error;
@@ -148,7 +156,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
         await store.pruneSessions(clock());
         await store.pruneLoginAttempts(clock());
         // Keys past their rotation grace are refused already (checkKeyUsable); this records it.
-        await store.revokeDueKeys(clock());
+        if ((await store.revokeDueKeys(clock())) > 0) signal?.publish();
       } finally {
         pruning = false;
       }
@@ -183,6 +191,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
       sampler?.stop();
       keyring.stop();
       await directory.stop();
+      await signal?.close();
       await redis?.close();
       await store.close();
     },
@@ -194,6 +203,11 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
 async function openRedis(options: RedisLinkOptions & { url: string }): Promise<RedisLink> {
   const { RedisLink } = await import('../store/redis-link.ts');
   return new RedisLink(options.url, options);
+}
+
+async function redisKeySignal(redis: RedisLink): Promise<RedisKeySignal> {
+  const { RedisKeySignal } = await import('../store/redis-key-signal.ts');
+  return new RedisKeySignal(redis);
 }
 
 async function redisLedger(redis: RedisLink): Promise<RedisReplayLedger> {
