@@ -10,6 +10,12 @@ const REQUIRED_MAJOR = 24;
 const major = Number(process.versions.node.split('.')[0]);
 
 if (major >= REQUIRED_MAJOR) {
+  // First of all: a server replaces this process with one under glibc settings (malloc-env.js).
+  const { serveEnvironment } = await import('./malloc-env.js');
+  const env = serveEnvironment(process.argv, process.env);
+  if (env && typeof process.execve === 'function') {
+    process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], env);
+  }
   // Before the first .ts module: see compile-cache.js.
   const { useCompileCache } = await import('./compile-cache.js');
   useCompileCache();
@@ -25,8 +31,11 @@ if (major >= REQUIRED_MAJOR) {
     );
     process.exit(2);
   }
+  // The child is the server, if any: it starts under the malloc settings itself (malloc-env.js).
+  const { serveEnvironment } = await import('./malloc-env.js');
   const child = spawn(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
+    env: serveEnvironment(process.argv, process.env) ?? process.env,
   });
   // A process manager signals this process; the server runs in the child, so pass it on.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => child.kill(signal));
