@@ -77,7 +77,7 @@ describe(`on the machine's own Node (${machineVersion || 'none'})`, { skip }, ()
     assert.equal(result.stdout, `${manifest.version}\n`);
   });
 
-  test('serve: the server, a child under the pinned Node, has the malloc setting, and SIGTERM stops both', async () => {
+  test('serve: the server, a child under the pinned Node, has its settings, and SIGTERM stops both', async () => {
     const port = await freePort();
     const wrapper = spawn(MACHINE_NODE, [join(ROOT, 'bin/keygate.js'), 'serve', '--port', String(port)], {
       env: { ...machineEnv, KEYGATE_DATABASE: join(dir, 'serve.db'), KEYGATE_LOG_LEVEL: 'warn' },
@@ -89,6 +89,7 @@ describe(`on the machine's own Node (${machineVersion || 'none'})`, { skip }, ()
     const [server] = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').map(Number);
     assert.ok(server);
     assert.match(readFileSync(`/proc/${server}/environ`, 'utf8'), /(^|\0)MALLOC_MMAP_THRESHOLD_=131072\0/);
+    assert.match(readFileSync(`/proc/${server}/cmdline`, 'utf8'), /\0--max-semi-space-size=16\0/);
     wrapper.kill('SIGTERM');
     assert.equal(await exited, 0);
     for (let i = 0; i < 100 && existsSync(`/proc/${server}`); i++)

@@ -7,23 +7,35 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitForHealth } from './server-process.ts';
 
-// bin/malloc-env.js: `keygate serve` runs under a fixed glibc mmap threshold, whichever way it is
-// started, as the one process it was started as (or, under --workers, with every worker under it
-// too), and a SIGTERM stops all of it.
+// bin/serve-settings.js: `keygate serve` runs under a fixed glibc mmap threshold and a bounded
+// young generation, whichever way it is started, as the one process it was started as (or,
+// under --workers, with every worker under them too), and a SIGTERM stops all of it.
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin/keygate.js');
-const { MMAP_THRESHOLD, serveEnvironment } = (await import(
-  new URL('../../bin/malloc-env.js', import.meta.url).href
+const { MMAP_THRESHOLD, MAX_SEMI_SPACE_MB, serveStart } = (await import(
+  new URL('../../bin/serve-settings.js', import.meta.url).href
 )) as {
   MMAP_THRESHOLD: string;
-  serveEnvironment(argv: string[], env: NodeJS.ProcessEnv, platform?: string): NodeJS.ProcessEnv | undefined;
+  MAX_SEMI_SPACE_MB: string;
+  serveStart(
+    argv: string[],
+    execArgv: string[],
+    env: NodeJS.ProcessEnv,
+    platform?: string,
+  ): { args: string[]; env: NodeJS.ProcessEnv } | undefined;
 };
+const SEMI_SPACE = `--max-semi-space-size=${MAX_SEMI_SPACE_MB}`;
 
-const dir = mkdtempSync(join(tmpdir(), 'keygate-malloc-'));
+const dir = mkdtempSync(join(tmpdir(), 'keygate-serve-settings-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const linux = process.platform === 'linux' ? false : 'glibc settings and /proc are Linux only';
+
+/** The Node options and arguments a running process was started with, from /proc. */
+function commandOf(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+}
 
 /** The environment a running process was started with, from /proc. */
 function environmentOf(pid: number): Record<string, string> {
@@ -77,30 +89,49 @@ async function serve(name: string, args: string[] = [], extra: NodeJS.ProcessEnv
   return { server, url, exited };
 }
 
-describe('which environment a command runs under', () => {
+describe('how a command is started', () => {
   const env = { PATH: '/usr/bin', KEYGATE_PORT: '9000' };
   const argv = (...rest: string[]) => ['/usr/bin/node', '/opt/keygate/bin/keygate.js', ...rest];
 
-  test('serve gets the fixed threshold added to its own environment', () => {
-    assert.deepEqual(serveEnvironment(argv('serve', '--port', '1'), env, 'linux'), {
-      ...env,
-      MALLOC_MMAP_THRESHOLD_: MMAP_THRESHOLD,
+  test('serve is started again with both settings, its own Node options and arguments kept', () => {
+    assert.deepEqual(serveStart(argv('serve', '--port', '1'), ['--cpu-prof'], env, 'linux'), {
+      args: [SEMI_SPACE, '--cpu-prof', '/opt/keygate/bin/keygate.js', 'serve', '--port', '1'],
+      env: { ...env, MALLOC_MMAP_THRESHOLD_: MMAP_THRESHOLD },
     });
-    assert.equal(MMAP_THRESHOLD, '131072');
+    assert.deepEqual([MMAP_THRESHOLD, MAX_SEMI_SPACE_MB], ['131072', '16']);
   });
 
-  test('nothing changes for other commands, other systems, or a threshold already set', () => {
-    for (const [args, extra, platform] of [
-      [argv('org', 'list'), {}, 'linux'],
-      [argv('--help'), {}, 'linux'],
-      [argv(), {}, 'linux'],
-      [argv('key', 'serve'), {}, 'linux'],
-      [argv('serve'), {}, 'darwin'],
-      [argv('serve'), { MALLOC_MMAP_THRESHOLD_: MMAP_THRESHOLD }, 'linux'],
-      [argv('serve'), { MALLOC_MMAP_THRESHOLD_: '65536' }, 'linux'],
-      [argv('serve'), { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=65536' }, 'linux'],
+  test("only the setting not given yet is added: the operator's own values stand", () => {
+    const threshold = { ...env, MALLOC_MMAP_THRESHOLD_: '65536' };
+    assert.deepEqual(serveStart(argv('serve'), [], threshold, 'linux'), {
+      args: [SEMI_SPACE, '/opt/keygate/bin/keygate.js', 'serve'],
+      env: threshold,
+    });
+    const tunables = { ...env, GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=65536' };
+    assert.deepEqual(serveStart(argv('serve'), [], tunables, 'linux')?.env, tunables);
+    assert.deepEqual(serveStart(argv('serve'), ['--max-semi-space-size=64'], env, 'linux'), {
+      args: ['--max-semi-space-size=64', '/opt/keygate/bin/keygate.js', 'serve'],
+      env: { ...env, MALLOC_MMAP_THRESHOLD_: MMAP_THRESHOLD },
+    });
+    const options = { ...env, NODE_OPTIONS: '--max_semi_space_size=8' };
+    assert.deepEqual(serveStart(argv('serve'), [], options, 'linux')?.args, [
+      '/opt/keygate/bin/keygate.js',
+      'serve',
+    ]);
+  });
+
+  test('nothing changes for other commands, other systems, or a server started under both', () => {
+    const both = { ...env, MALLOC_MMAP_THRESHOLD_: MMAP_THRESHOLD };
+    for (const [args, execArgv, extra, platform] of [
+      [argv('org', 'list'), [], env, 'linux'],
+      [argv('--help'), [], env, 'linux'],
+      [argv(), [], env, 'linux'],
+      [argv('key', 'serve'), [], env, 'linux'],
+      [argv('serve'), [], env, 'darwin'],
+      [argv('serve'), [SEMI_SPACE], both, 'linux'],
+      [argv('serve'), [], { ...both, NODE_OPTIONS: `--inspect ${SEMI_SPACE}` }, 'linux'],
     ] as const)
-      assert.equal(serveEnvironment([...args], { ...env, ...extra }, platform), undefined, args.join(' '));
+      assert.equal(serveStart([...args], [...execArgv], extra, platform), undefined, args.join(' '));
   });
 });
 
@@ -109,6 +140,7 @@ describe('node bin/keygate.js serve', { skip: linux }, () => {
     const { server, exited } = await serve('one');
     const pid = server.pid as number;
     assert.equal(environmentOf(pid).MALLOC_MMAP_THRESHOLD_, MMAP_THRESHOLD);
+    assert.deepEqual(commandOf(pid).slice(1, 3), [SEMI_SPACE, BIN]);
     assert.deepEqual(childrenOf(pid), [], 'the server replaced the process that was started');
     server.kill('SIGTERM');
     assert.deepEqual(await exited, { code: 0, signal: null });
@@ -130,8 +162,10 @@ describe('node bin/keygate.js serve', { skip: linux }, () => {
       if (workers.length < 2) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     assert.equal(workers.length, 2);
-    for (const pid of [primary, ...workers])
+    for (const pid of [primary, ...workers]) {
       assert.equal(environmentOf(pid).MALLOC_MMAP_THRESHOLD_, MMAP_THRESHOLD, `process ${pid}`);
+      assert.ok(commandOf(pid).includes(SEMI_SPACE), `process ${pid}`);
+    }
     assert.equal((await fetch(`${url}/healthz`)).status, 200);
     server.kill('SIGTERM');
     await exited;
@@ -175,6 +209,7 @@ describe('npm start', { skip: linux }, () => {
     const pid = Number(/"pid":(\d+)[^\n]*Server listening/.exec(output)?.[1]);
     assert.ok(pid > 0, output);
     assert.equal(environmentOf(pid).MALLOC_MMAP_THRESHOLD_, MMAP_THRESHOLD);
+    assert.ok(commandOf(pid).includes(SEMI_SPACE));
     npm.kill('SIGTERM');
     await exited;
     assert.ok(await gone(pid), 'the server outlived npm');
