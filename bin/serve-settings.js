@@ -11,7 +11,7 @@
  * Measured with the soak: RSS grew 71% in 200 s of mixed traffic with logins that way (and 111%
  * with MALLOC_ARENA_MAX=2, or 51% with argon2 on a thread of its own: the raised threshold
  * strands other allocations too). With the threshold fixed each block is mapped and unmapped
- * whole, and the memory outside the JavaScript heap stayed level over 300 s.
+ * whole, and the memory outside the JavaScript heap stayed level (97-119 MB) over 300 s.
  */
 export const MMAP_THRESHOLD = '131072';
 
