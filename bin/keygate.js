@@ -12,7 +12,12 @@ if (major >= REQUIRED_MAJOR) {
   const { serveStart } = await import('./serve-settings.js');
   const start = serveStart(process.argv, process.execArgv, process.env);
   if (start && typeof process.execve === 'function') {
-    process.execve(process.execPath, [process.execPath, ...start.args], start.env);
+    try {
+      process.execve(process.execPath, [process.execPath, ...start.args], start.env);
+    } catch {
+      // It returns only when the system refused (the executable gone or not allowed): serve
+      // without the settings rather than not at all.
+    }
   }
   // Before the first .ts module: see compile-cache.js.
   const { useCompileCache } = await import('./compile-cache.js');

@@ -153,6 +153,20 @@ describe('node bin/keygate.js serve', { skip: linux }, () => {
     assert.deepEqual(await exited, { code: 0, signal: null });
   });
 
+  test('serves without the settings when the system refuses to start it again', async () => {
+    const refuse = `data:text/javascript,process.execve = () => { throw new Error('refused'); };`;
+    const port = await freePort();
+    const server = spawn(process.execPath, ['--import', refuse, BIN, 'serve', '--port', String(port)], {
+      env: { ...process.env, MALLOC_MMAP_THRESHOLD_: undefined, KEYGATE_DATABASE: join(dir, 'refused.db') },
+      stdio: 'ignore',
+    });
+    const exited = new Promise((resolve) => server.once('exit', (code) => resolve(code)));
+    await waitForHealth(`http://127.0.0.1:${port}`, server);
+    assert.equal(environmentOf(server.pid as number).MALLOC_MMAP_THRESHOLD_, undefined);
+    server.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+
   test('--workers 2: every worker runs under it, and SIGTERM to the primary leaves no process behind', async () => {
     const { server, url, exited } = await serve('workers', ['--workers', '2']);
     const primary = server.pid as number;
