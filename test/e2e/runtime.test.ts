@@ -147,8 +147,12 @@ describe(`on the machine's own Node (${machineVersion || 'none'})`, { skip }, ()
       // Its own process group: npm, the shell and the server stop together.
       detached: true,
     });
-    t.after(() => {
+    // Waits for the group to stop: a server still closing writes beside its database while the
+    // directory is removed.
+    const stopped = new Promise((resolve) => server.once('exit', resolve));
+    t.after(async () => {
       if (server.exitCode === null && server.pid !== undefined) process.kill(-server.pid, 'SIGTERM');
+      await stopped;
     });
     let output = '';
     const url = await new Promise<string>((resolve, reject) => {
