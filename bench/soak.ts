@@ -14,7 +14,8 @@ import { SqliteStore } from '../src/store/sqlite.ts';
 // it must be. Run: npm run soak -- --minutes 10 (or --seconds 30).
 
 const AUD = 'api.happypathology.com';
-const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname;
+// What operators run: bin/keygate.js, which starts the server under its settings (bin/serve-settings.js).
+const MAIN = new URL('../bin/keygate.js', import.meta.url).pathname;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const PASSWORD = 'a soak-test passphrase nobody guesses';
 

@@ -1,20 +1,32 @@
 #!/usr/bin/env node
 // Node >= 24 runs the TypeScript sources directly (type stripping); there is no build step. This
 // file is plain JavaScript that any Node can parse, so an older Node gets told what to do instead
-// of a stack trace about ".ts" files.
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// of a stack trace about ".ts" files. Each branch imports what it uses, when it runs: `serve`
+// replaces this process before anything else is loaded.
 
 const REQUIRED_MAJOR = 24;
 const major = Number(process.versions.node.split('.')[0]);
 
 if (major >= REQUIRED_MAJOR) {
+  // First of all: a server replaces this process with one under its settings (serve-settings.js).
+  const { serveStart } = await import('./serve-settings.js');
+  const start = serveStart(process.argv, process.execArgv, process.env);
+  if (start && typeof process.execve === 'function') {
+    try {
+      process.execve(process.execPath, [process.execPath, ...start.args], start.env);
+    } catch {
+      // It returns only when the system refused (the executable gone or not allowed): serve
+      // without the settings rather than not at all.
+    }
+  }
   // Before the first .ts module: see compile-cache.js.
   const { useCompileCache } = await import('./compile-cache.js');
   useCompileCache();
   await import('../src/cli/main.ts');
 } else {
+  const { spawn } = await import('node:child_process');
+  const { existsSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
   // `npm ci` installs the project's pinned Node beside this file: run the command under it.
   const pinned = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url));
   if (!existsSync(pinned)) {
@@ -25,9 +37,13 @@ if (major >= REQUIRED_MAJOR) {
     );
     process.exit(2);
   }
-  const child = spawn(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: 'inherit',
-  });
+  // A server is started under its settings (serve-settings.js) here, as the child.
+  const { serveStart } = await import('./serve-settings.js');
+  const start = serveStart(process.argv, [], process.env) ?? {
+    args: [fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    env: process.env,
+  };
+  const child = spawn(pinned, start.args, { stdio: 'inherit', env: start.env });
   // A process manager signals this process; the server runs in the child, so pass it on.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));

@@ -4,6 +4,7 @@ import {
   accessSync,
   constants,
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -14,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './server-process.ts';
+import { freePort, waitForHealth } from './server-process.ts';
 
 // The project brings its own Node 24 (the pinned `node` dependency): `npm ci && npm start` and
 // `./bin/keygate.js` work on a machine whose own Node is older. These run the machine's Node.
@@ -76,6 +77,26 @@ describe(`on the machine's own Node (${machineVersion || 'none'})`, { skip }, ()
     assert.equal(result.stdout, `${manifest.version}\n`);
   });
 
+  test('serve: the server, a child under the pinned Node, has its settings, and SIGTERM stops both', async () => {
+    const port = await freePort();
+    const wrapper = spawn(MACHINE_NODE, [join(ROOT, 'bin/keygate.js'), 'serve', '--port', String(port)], {
+      env: { ...machineEnv, KEYGATE_DATABASE: join(dir, 'serve.db'), KEYGATE_LOG_LEVEL: 'warn' },
+      stdio: 'ignore',
+    });
+    const exited = new Promise((resolve) => wrapper.once('exit', (code) => resolve(code)));
+    await waitForHealth(`http://127.0.0.1:${port}`, wrapper);
+    const pid = wrapper.pid as number;
+    const [server] = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').map(Number);
+    assert.ok(server);
+    assert.match(readFileSync(`/proc/${server}/environ`, 'utf8'), /(^|\0)MALLOC_MMAP_THRESHOLD_=131072\0/);
+    assert.match(readFileSync(`/proc/${server}/cmdline`, 'utf8'), /\0--max-semi-space-size=16\0/);
+    wrapper.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    for (let i = 0; i < 100 && existsSync(`/proc/${server}`); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.equal(existsSync(`/proc/${server}`), false, 'the server outlived bin/keygate.js');
+  });
+
   test('without the pinned Node beside it, bin/keygate.js says on its first line which Node it needs', () => {
     // The package as unpacked before `npm ci`: its package.json and bin/, no node_modules.
     const bare = join(dir, 'bare');
@@ -95,7 +116,7 @@ describe(`on the machine's own Node (${machineVersion || 'none'})`, { skip }, ()
 
   test("npm scripts find the pinned Node first on PATH, though the machine's is older", () => {
     assert.equal(firstOnPath('node', machinePath), MACHINE_NODE, 'the machine Node is first outside npm');
-    for (const name of ['start', 'test']) assert.match(manifest.scripts[name] ?? '', /(^|&& )node /);
+    for (const name of ['start', 'test']) assert.match(manifest.scripts[name] ?? '', /(^|&& |exec )node /);
     // `npm run env` prints the environment npm gives every script.
     const result = spawnSync('npm', ['run', '--silent', 'env'], {
       cwd: ROOT,
@@ -126,8 +147,12 @@ describe(`on the machine's own Node (${machineVersion || 'none'})`, { skip }, ()
       // Its own process group: npm, the shell and the server stop together.
       detached: true,
     });
-    t.after(() => {
+    // Waits for the group to stop: a server still closing writes beside its database while the
+    // directory is removed.
+    const stopped = new Promise((resolve) => server.once('exit', resolve));
+    t.after(async () => {
       if (server.exitCode === null && server.pid !== undefined) process.kill(-server.pid, 'SIGTERM');
+      await stopped;
     });
     let output = '';
     const url = await new Promise<string>((resolve, reject) => {

@@ -1,4 +1,4 @@
-import cluster from 'node:cluster';
+import type { Cluster } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { type Config, loadConfig, readPepper, readSessionSecret } from '../../config.ts';
@@ -36,12 +36,16 @@ export function serveCommand(program: Command): void {
           `--workers ${options.workers} is not a number from 1 to 64, nor auto (one worker per core).`,
         );
       }
-      if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers);
+      // node:cluster only with --workers: a single process has no use for it.
+      if (workers > 1) {
+        const { default: cluster } = await import('node:cluster');
+        if (cluster.isPrimary) return runPrimary(cluster, config, workers);
+      }
       await runWorker(config, workers === 1);
     });
 }
 
-function runPrimary(config: Config, workers: number): void {
+function runPrimary(cluster: Cluster, config: Config, workers: number): void {
   for (let i = 0; i < workers; i++) cluster.fork();
   let stopping = false;
   cluster.on('exit', (worker, code, signal) => {
