@@ -12,27 +12,12 @@ import { PasswordHasher } from '../../src/service/password-hasher.ts';
 import { ServerKeyring } from '../../src/service/server-keyring.ts';
 import { Sessions } from '../../src/service/sessions.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
-import { type Store, StoreUnavailableError } from '../../src/store/store.ts';
+import { StoreUnavailableError } from '../../src/store/store.ts';
 import { AUD, b64, NOW, POLICY, rejectsWith, rsaPair, signJwt } from '../helpers.ts';
+import { counted } from '../store/counted-store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-cache-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** The real SQLite store, with a count of calls per method, to see what reaches it. */
-function counted(store: Store): { store: Store; calls: Map<string, number> } {
-  const calls = new Map<string, number>();
-  const proxy = new Proxy(store, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        calls.set(String(property), (calls.get(String(property)) ?? 0) + 1);
-        return value.apply(target, args);
-      };
-    },
-  });
-  return { store: proxy, calls };
-}
 
 /**
  * A fresh store, clock and services for one test, closed after it even when an assertion fails:

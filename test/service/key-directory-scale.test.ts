@@ -14,6 +14,7 @@ import { PostgresStore } from '../../src/store/postgres.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { Store } from '../../src/store/store.ts';
 import { ecPair, NOW } from '../helpers.ts';
+import { counted } from '../store/counted-store.ts';
 import { TestDatabase } from '../store/postgres-test-database.ts';
 
 // Keys bulk-inserted into a real store (100,000 in SQLite, 1,000,000 in PostgreSQL), and a key
@@ -37,22 +38,6 @@ function heapUsed(): number {
   return process.memoryUsage().heapUsed;
 }
 
-/** Counts the calls a directory makes on the store it is given. */
-function counting(store: Store) {
-  const calls = new Map<string, number>();
-  const proxy = new Proxy(store, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        calls.set(String(property), (calls.get(String(property)) ?? 0) + 1);
-        return value.apply(target, args);
-      };
-    },
-  });
-  return { store: proxy, calls };
-}
-
 /** Start-up, heap and RSS, the cost of one change and of a flood of made-up kids, over a store holding `keys` keys. */
 async function measure(
   raw: Store,
@@ -60,7 +45,7 @@ async function measure(
   kids: () => Promise<string[]>,
   listAll?: () => Promise<unknown[]>,
 ) {
-  const { store, calls } = counting(raw);
+  const { store, calls } = counted(raw);
   const heapBefore = heapUsed();
   const rssBefore = process.memoryUsage().rss;
   let started = performance.now();
