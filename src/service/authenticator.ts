@@ -98,15 +98,16 @@ export class Authenticator {
   private readonly signedSessions: BoundedMap<string, { claims: SessionClaims; kid: string }>;
   /** Fresh key-pair tokens between arriving and their answer: with others in hand, signatures go to the pool. */
   private inHand = 0;
-  private readonly spareCores: { readonly available: boolean } | undefined;
+  /** Where jtis are bound and peeked: Redis when configured, else the store. */
+  private readonly ledgerStore: Pick<Store, 'bindJtis' | 'peekJti'>;
 
   constructor(deps: AuthenticatorDeps) {
     this.deps = deps;
     this.clock = deps.clock ?? systemClock;
     this.cache = deps.cache ?? new TokenCache();
-    this.ledger = new ReplayLedger(deps.ledgerStore ?? deps.store, this.clock);
+    this.ledgerStore = deps.ledgerStore ?? deps.store;
+    this.ledger = new ReplayLedger(this.ledgerStore, this.clock);
     this.signedSessions = new BoundedMap(deps.signedSessionEntries ?? 10_000);
-    this.spareCores = deps.spareCores;
   }
 
   async authenticate(input: string): Promise<Principal> {
@@ -147,7 +148,7 @@ export class Authenticator {
         token.jws,
         now,
         run,
-        this.inHand > OFF_LOOP_FROM && this.spareCores?.available === true,
+        this.inHand > OFF_LOOP_FROM && this.deps.spareCores?.available === true,
       );
       const binding = await this.ledger.bind({
         iss: verified.iss,
@@ -347,8 +348,7 @@ export class Authenticator {
     );
     if (!run.ready(REPLAY) || !verified.ok) return undefined;
     const { iss, jti, key: entry } = verified.claims;
-    const ledger = this.deps.ledgerStore ?? this.deps.store;
-    const binding = await ledger.peekJti(iss, jti, TokenCache.hash(input), now);
+    const binding = await this.ledgerStore.peekJti(iss, jti, TokenCache.hash(input), now);
     const replay = replayOutcome(binding, entry.singleUseTokens);
     return run.record(REPLAY, replay) ? keyPrincipal(verified.claims) : undefined;
   }

@@ -208,7 +208,8 @@ export class KeyDirectory {
   /**
    * The entry a token's kid names: from memory when it can answer, else a promise of the store's
    * answer. The authenticator awaits only when a promise comes back, so warm kids cost no tick.
-   * A failed store read, a spent budget or a stale feed rejects the promise: the caller fails closed.
+   * A failed store read or a feed that cannot be read rejects the promise: the caller fails closed.
+   * A kid the kid filter never saw, past the budget, is answered undefined (kid_unknown) at once.
    */
   lookup(kid: string): DirectoryEntry | undefined | Promise<DirectoryEntry | undefined> {
     if (this.feed.stale) return this.catchUp().then(() => this.lookupCurrent(kid));

@@ -86,8 +86,9 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   const clock = options.clock ?? systemClock;
   const sessionPolicy = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;
   const memory = { ...DEFAULT_MEMORY_BOUNDS, ...options.memory };
-  const redis = options.redis && (await openRedis(options.redis));
-  const signal = redis && (await redisKeySignal(redis));
+  const redisParts = options.redis && (await openRedis(options.redis));
+  const redis = redisParts?.link;
+  const signal = redisParts?.signal;
   const directory = new KeyDirectory(store, {
     ...(signal && { signal }),
     maxEntries: memory.keyCacheEntries,
@@ -98,6 +99,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   await directory.start().catch(async (error: unknown) => {
     await signal?.close();
     await redis?.close();
+    await store.close();
     throw error;
   });
   // Redis down at start is not fatal: what needs it answers 503 until it comes (redis-link.ts).
@@ -141,7 +143,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     sessions,
     keyring,
     spareCores,
-    ...(redis && { ledgerStore: await redisLedger(redis) }),
+    ...(redisParts && { ledgerStore: redisParts.ledger }),
   });
   const keys = new KeyAdmin(store, clock, directory);
   // One round at a time: a large backlog is deleted in small batches that let requests run in
@@ -200,17 +202,14 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
 
 // ioredis and its modules are loaded only where KEYGATE_REDIS_URL is set: a node without Redis
 // does not pay for them at start.
-async function openRedis(options: RedisLinkOptions & { url: string }): Promise<RedisLink> {
-  const { RedisLink } = await import('../store/redis-link.ts');
-  return new RedisLink(options.url, options);
-}
-
-async function redisKeySignal(redis: RedisLink): Promise<RedisKeySignal> {
-  const { RedisKeySignal } = await import('../store/redis-key-signal.ts');
-  return new RedisKeySignal(redis);
-}
-
-async function redisLedger(redis: RedisLink): Promise<RedisReplayLedger> {
-  const { RedisReplayLedger } = await import('../store/redis-ledger.ts');
-  return new RedisReplayLedger(redis);
+async function openRedis(
+  options: RedisLinkOptions & { url: string },
+): Promise<{ link: RedisLink; signal: RedisKeySignal; ledger: RedisReplayLedger }> {
+  const [{ RedisLink }, { RedisKeySignal }, { RedisReplayLedger }] = await Promise.all([
+    import('../store/redis-link.ts'),
+    import('../store/redis-key-signal.ts'),
+    import('../store/redis-ledger.ts'),
+  ]);
+  const link = new RedisLink(options.url, options);
+  return { link, signal: new RedisKeySignal(link), ledger: new RedisReplayLedger(link) };
 }
