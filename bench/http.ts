@@ -12,7 +12,6 @@ import { interleave, Series } from './http/series.ts';
 import { readyTimes, type Server, startKeygate, startReference } from './http/servers.ts';
 import { sessionTokens } from './http/sessions.ts';
 import { FRESH, ROUNDS, signSets, type TokenSets } from './http/token-sets.ts';
-import { signTokens } from './http/tokens.ts';
 import { workerRows } from './http/workers.ts';
 
 /** Length of one round of the rows that reuse their requests (/healthz, warm and session tokens). */
@@ -202,9 +201,7 @@ export async function benchHttp(): Promise<boolean> {
     const s = await requestRows(keygate, reference, sets, sessions);
     const fresh = await freshRows(keygate, reference, sets, fixture, s.healthz);
     const workers = await workerRows(keygate, database, port + 2, fixture, sets.warm, vs);
-    const sqliteFresh = async () =>
-      (await signTokens(fixture.keys['RS256-2048'], fixture.orgId, 4000 * ROUNDS)).map((t) => `Bearer ${t}`);
-    const distributed = await distributedRows(keygate, sets.warm, sqliteFresh, dir, port + 3, vs);
+    const distributed = await distributedRows(keygate, fixture, sets.warm, dir, port + 3, vs);
     for (const server of servers.splice(0)) await server.stop();
     const rows: Row[] = [
       underCeiling(

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Row } from '../harness.ts';
-import { makeFixture } from './fixture.ts';
+import { type Fixture, makeFixture } from './fixture.ts';
 import { eachOnce, perConnection } from './load.ts';
 import { interleave, type Load, Series } from './series.ts';
 import { type Server, startKeygate } from './servers.ts';
@@ -25,8 +25,8 @@ type RowOf = (name: string, series: Series, base: Series, baseLabel: string) => 
  */
 export async function distributedRows(
   sqlite: Server,
+  sqliteFixture: Fixture,
   sqliteWarm: readonly string[],
-  sqliteFresh: () => Promise<string[]>,
   dir: string,
   port: number,
   row: RowOf,
@@ -43,17 +43,16 @@ export async function distributedRows(
     url.pathname = `/${name}`;
     const fixture = await makeFixture(dir, url.href);
     const rsa = fixture.keys['RS256-2048'];
-    const bearer = (tokens: string[]) => tokens.map((token) => `Bearer ${token}`);
     const warm = bearer(await signTokens(rsa, fixture.orgId, sqliteWarm.length));
     const nodes: { label: string; server: Server; fresh: string[] }[] = [
-      { label: 'SQLite', server: sqlite, fresh: await sqliteFresh() },
+      { label: 'SQLite', server: sqlite, fresh: bearer(await signFresh(sqliteFixture)) },
     ];
     // Nodes on one PostgreSQL share the secret that seals session keys.
     const secretFile = join(dir, 'postgres-nodes.secret');
     writeFileSync(secretFile, randomBytes(32), { mode: 0o600 });
     const pgNode = await startKeygate(url.href, port, [], { KEYGATE_SECRET_FILE: secretFile });
     servers.push(pgNode);
-    nodes.push({ label: 'PostgreSQL', server: pgNode, fresh: bearer(await signFresh(rsa, fixture.orgId)) });
+    nodes.push({ label: 'PostgreSQL', server: pgNode, fresh: bearer(await signFresh(fixture)) });
     if (redisUrl) {
       const env = {
         KEYGATE_SECRET_FILE: secretFile,
@@ -65,7 +64,7 @@ export async function distributedRows(
       nodes.push({
         label: 'PostgreSQL + Redis',
         server: redisNode,
-        fresh: bearer(await signFresh(rsa, fixture.orgId)),
+        fresh: bearer(await signFresh(fixture)),
       });
     }
     const series = nodes.map((node) => ({
@@ -109,8 +108,11 @@ export async function distributedRows(
   }
 }
 
-function signFresh(key: Parameters<typeof signTokens>[0], orgId: string): Promise<string[]> {
-  return signTokens(key, orgId, FRESH_PER_ROUND * ROUNDS);
+const bearer = (tokens: string[]) => tokens.map((token) => `Bearer ${token}`);
+
+/** Fresh RS256-2048 tokens of `fixture`'s organization, enough for every round of one server. */
+function signFresh(fixture: Fixture): Promise<string[]> {
+  return signTokens(fixture.keys['RS256-2048'], fixture.orgId, FRESH_PER_ROUND * ROUNDS);
 }
 
 async function adminQuery(url: string, sql: string): Promise<void> {
