@@ -167,6 +167,29 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
       OR OLD.revokes_at IS DISTINCT FROM NEW.revokes_at OR OLD.replaced_by IS DISTINCT FROM NEW.replaced_by)
     EXECUTE FUNCTION keygate_stamp_key_revision();
   `,
+  `
+  -- The audit trail, as SQLite's migration 8: one row per event, never updated; an event that
+  -- records a change is written in the transaction that makes it. The identity never hands out
+  -- an id twice, so a reader's cursor (before) always means the same place.
+  CREATE TABLE audit_events (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at BIGINT NOT NULL,
+    org_id TEXT COLLATE "C",
+    actor_type TEXT NOT NULL CHECK (actor_type IN ('operator', 'user', 'key', 'anonymous', 'system')),
+    actor_id TEXT COLLATE "C",
+    action TEXT NOT NULL,
+    target TEXT COLLATE "C",
+    detail JSONB NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX audit_events_by_org ON audit_events (org_id, id);
+  CREATE INDEX audit_events_by_at ON audit_events (at);
+  CREATE FUNCTION keygate_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    RAISE EXCEPTION 'audit events are append-only';
+  END $$;
+  CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION keygate_audit_append_only();
+  `,
 ];
 
 /**

@@ -213,4 +213,27 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     UPDATE keys SET revision = (SELECT value FROM meta WHERE name = 'key_revision') WHERE id = NEW.id;
   END;
   `,
+  `
+  -- The audit trail (Store.appendAudit, listAudit): one row per event, never updated. An event
+  -- that records a change is written in the transaction that makes it. AUTOINCREMENT: an id is
+  -- never handed out twice, even after the newest rows are pruned, so a reader's cursor (before)
+  -- always means the same place. org_id is null for events of no organization (a failed login by
+  -- a name no account has), and no foreign key: the trail stays whatever becomes of what it names.
+  CREATE TABLE audit_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    org_id TEXT,
+    actor_type TEXT NOT NULL CHECK (actor_type IN ('operator', 'user', 'key', 'anonymous', 'system')),
+    actor_id TEXT,
+    action TEXT NOT NULL,
+    target TEXT,
+    detail TEXT NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX audit_events_by_org ON audit_events (org_id, id);
+  CREATE INDEX audit_events_by_at ON audit_events (at);
+  CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
+  BEGIN
+    SELECT RAISE(ABORT, 'audit events are append-only');
+  END;
+  `,
 ];
