@@ -19,6 +19,7 @@ import { BoundedMap } from './bounded-map.ts';
 import { systemClock } from './clock.ts';
 import type { DirectoryEntry, KeyDirectory } from './key-directory.ts';
 import { readKeyOwner } from './key-owners.ts';
+import { type DecisionMethod, Metrics } from './metrics.ts';
 import type { Principal } from './principal.ts';
 import { ReplayLedger } from './replay-ledger.ts';
 import type { ServerKeyring } from './server-keyring.ts';
@@ -55,6 +56,8 @@ export interface AuthenticatorDeps {
   spareCores?: { readonly available: boolean };
   /** Where the replay ledger binds and peeks jtis (Redis when configured); the store by default. */
   ledgerStore?: Pick<Store, 'bindJtis' | 'peekJti'>;
+  /** Where decisions are counted for /metrics; a private one by default. */
+  metrics?: Metrics;
 }
 
 /**
@@ -86,6 +89,7 @@ const SESSION_STATE: Step = {
  */
 export class Authenticator {
   readonly cache: TokenCache;
+  readonly metrics: Metrics;
   private readonly deps: AuthenticatorDeps;
   private readonly clock: Clock;
   private readonly ledger: ReplayLedger;
@@ -105,6 +109,7 @@ export class Authenticator {
     this.deps = deps;
     this.clock = deps.clock ?? systemClock;
     this.cache = deps.cache ?? new TokenCache();
+    this.metrics = deps.metrics ?? new Metrics();
     this.ledgerStore = deps.ledgerStore ?? deps.store;
     this.ledger = new ReplayLedger(this.ledgerStore, this.clock);
     this.signedSessions = new BoundedMap(deps.signedSessionEntries ?? 10_000);
@@ -125,27 +130,70 @@ export class Authenticator {
     const hash = TokenCache.hash(input);
     const cached = this.cachedPrincipal(hash, now);
     if (cached instanceof Promise)
-      return cached.then((hit) => hit ?? this.authenticateUncached(input, hash, now));
-    return cached ?? this.authenticateUncached(input, hash, now);
+      return cached.then((hit) =>
+        hit ? this.answeredFromCache(hit) : this.authenticateUncached(input, hash, now),
+      );
+    if (cached === undefined) return this.authenticateUncached(input, hash, now);
+    // The one cost /metrics adds to the commonest request: an increment.
+    this.metrics.tokenCacheAnswers++;
+    return cached;
   }
 
+  private answeredFromCache(principal: Principal): Principal {
+    this.metrics.tokenCacheAnswers++;
+    return principal;
+  }
+
+  /** A token the cache could not answer, checked in full and counted with how long it took. */
   private async authenticateUncached(input: string, hash: string, now: UnixSeconds): Promise<Principal> {
+    const started = performance.now();
     const session = this.signedSessions.get(hash);
     if (session) {
       if (
         session.claims.exp > now - this.deps.policy.leewaySeconds &&
         this.deps.keyring.verifier(session.kid)
       )
-        return this.sessionPrincipalNow(session.claims, session.kid, now);
+        return this.counted('session', started, this.sessionPrincipalNow(session.claims, session.kid, now));
       this.signedSessions.delete(hash);
     }
     const run = new CheckRun('first-failure');
-    const token = intake(run, input);
-    if (token.kind === 'session') return this.authenticateSession(token.jws, hash, now);
+    let token: ClassifiedToken;
+    try {
+      token = intake(run, input);
+    } catch (error) {
+      if (error instanceof AuthError) this.metrics.decided('unknown', error.rejection.code);
+      throw error;
+    }
+    if (token.kind === 'session')
+      return this.counted('session', started, this.authenticateSession(token.jws, hash, now));
+    return this.counted('key', started, this.authenticateKeyPair(token.jws, run, hash, now));
+  }
+
+  /** Counts the decision `work` comes to; an error that is not a refusal (a store outage) is none. */
+  private counted(method: DecisionMethod, started: number, work: Promise<Principal>): Promise<Principal> {
+    return work.then(
+      (principal) => {
+        this.metrics.decided(method, 'accepted', (performance.now() - started) / 1000);
+        return principal;
+      },
+      (error: unknown) => {
+        if (error instanceof AuthError)
+          this.metrics.decided(method, error.rejection.code, (performance.now() - started) / 1000);
+        throw error;
+      },
+    );
+  }
+
+  private async authenticateKeyPair(
+    jws: CompactJws,
+    run: CheckRun,
+    hash: string,
+    now: UnixSeconds,
+  ): Promise<Principal> {
     this.inHand++;
     try {
       const verified = await this.verifyKeyPair(
-        token.jws,
+        jws,
         now,
         run,
         this.inHand > OFF_LOOP_FROM && this.deps.spareCores?.available === true,
@@ -257,7 +305,12 @@ export class Authenticator {
     jws: CompactJws | undefined,
   ): DirectoryEntry | undefined | Promise<DirectoryEntry | undefined> {
     const kid = jws && kidToLookUp(jws.header, jws.payload);
-    return kid === undefined ? undefined : this.deps.directory.lookup(kid);
+    if (kid === undefined) return undefined;
+    const found = this.deps.directory.lookup(kid);
+    // A hit is an answer from memory (the key, or that there is none); a miss waited for the store.
+    if (found instanceof Promise) this.metrics.keyLookups.miss++;
+    else this.metrics.keyLookups.hit++;
+    return found;
   }
 
   private async verifyKeyPair(

@@ -190,6 +190,16 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
     FOR EACH ROW EXECUTE FUNCTION keygate_audit_append_only();
   `,
+  `
+  -- Key usage (Store.recordKeyUse), as in SQLite's migration 9: per key, how many tokens were
+  -- accepted and refused per reason code, added to by every node's batched flushes.
+  CREATE TABLE key_usage (
+    kid TEXT COLLATE "C" NOT NULL REFERENCES keys (id),
+    outcome TEXT COLLATE "C" NOT NULL,
+    count BIGINT NOT NULL CHECK (count >= 0),
+    PRIMARY KEY (kid, outcome)
+  );
+  `,
 ];
 
 /**

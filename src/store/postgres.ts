@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
+import type { KeyUseBatch, KeyUseCount } from '../core/key-usage.ts';
 import type { LoginAttemptRecord, LoginThrottlePolicy } from '../core/login-throttle.ts';
 import { toSession, toUser } from './account-rows.ts';
 import * as accounts from './postgres-accounts.ts';
 import { PgDatabase, storeError } from './postgres-database.ts';
+import * as keyUse from './postgres-key-usage.ts';
 import * as keys from './postgres-keys.ts';
 import * as logins from './postgres-logins.ts';
 import { migrate } from './postgres-migrations.ts';
@@ -170,6 +172,14 @@ export class PostgresStore implements Store {
 
   touchKeys(lastUsed: ReadonlyMap<string, number>): Promise<void> {
     return keys.touchKeys(this.db, lastUsed);
+  }
+
+  recordKeyUse(batch: KeyUseBatch): Promise<void> {
+    return keyUse.recordKeyUse(this.db, batch);
+  }
+
+  keyUsage(kids: readonly string[]): Promise<KeyUseCount[]> {
+    return keyUse.keyUsage(this.db, kids);
   }
 
   async keyRevision(): Promise<number> {

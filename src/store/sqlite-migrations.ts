@@ -236,4 +236,15 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     SELECT RAISE(ABORT, 'audit events are append-only');
   END;
   `,
+  `
+  -- Key usage (Store.recordKeyUse): how many tokens naming each key were accepted, and refused
+  -- per reason code. Nodes add their in-memory counts in batches (count = count + added), so the
+  -- rows of several nodes add up; only kids of stored keys are counted.
+  CREATE TABLE key_usage (
+    kid TEXT NOT NULL REFERENCES keys(id),
+    outcome TEXT NOT NULL,
+    count INTEGER NOT NULL CHECK (count >= 0),
+    PRIMARY KEY (kid, outcome)
+  ) WITHOUT ROWID;
+  `,
 ];

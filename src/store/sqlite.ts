@@ -10,6 +10,7 @@ import {
 import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
 import type { KeyFamily } from '../core/algorithms.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
+import type { KeyUseBatch, KeyUseCount } from '../core/key-usage.ts';
 import {
   type AddressCounter,
   type AttemptCounter,
@@ -450,6 +451,34 @@ export class SqliteStore implements Store {
         for (const [kid, at] of lastUsed) update.run(at, kid);
       }),
     );
+  }
+
+  async recordKeyUse(batch: KeyUseBatch): Promise<void> {
+    await this.write(() =>
+      this.transaction(() => {
+        // The SELECT leaves out a kid the store does not hold, as touchKeys does.
+        const add = this.sql(
+          `INSERT INTO key_usage (kid, outcome, count) SELECT id, ?, ? FROM keys WHERE id = ?
+           ON CONFLICT (kid, outcome) DO UPDATE SET count = count + excluded.count`,
+        );
+        for (const { kid, outcome, count } of batch.counts) add.run(outcome, count, kid);
+        const touch = this.sql('UPDATE keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?');
+        for (const [kid, at] of batch.lastUsed) touch.run(at, kid);
+      }),
+    );
+  }
+
+  async keyUsage(kids: readonly string[]): Promise<KeyUseCount[]> {
+    return this.read(() => {
+      const select = this.sql('SELECT kid, outcome, count FROM key_usage WHERE kid = ? ORDER BY outcome');
+      return [...new Set(kids)].sort().flatMap((kid) =>
+        (select.all(kid) as Row[]).map((row) => ({
+          kid: String(row.kid),
+          outcome: String(row.outcome) as KeyUseCount['outcome'],
+          count: Number(row.count),
+        })),
+      );
+    });
   }
 
   async keyRevision(): Promise<number> {

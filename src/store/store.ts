@@ -1,6 +1,7 @@
 import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
 import { CodedError } from '../core/error-codes.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
+import type { KeyUseBatch, KeyUseCount } from '../core/key-usage.ts';
 import type { LoginAttemptRecord, LoginThrottlePolicy } from '../core/login-throttle.ts';
 import type { UnixSeconds } from '../core/time.ts';
 
@@ -147,6 +148,15 @@ export interface Store {
   setKeyStatus(kid: string, status: KeyStatus): Promise<StatusChange>;
   /** Records when keys were last used; a batch of best-effort bookkeeping, never on the hot path. */
   touchKeys(lastUsed: ReadonlyMap<string, UnixSeconds>): Promise<void>;
+  /**
+   * Adds one flush of counted key uses, in one transaction: each count is added to the stored one
+   * (`count = count + added`), so the flushes of several processes and nodes add up, whatever
+   * their order, and none is lost to a concurrent one. Last-used times move as touchKeys moves
+   * them. Kids the store does not hold are ignored. Bookkeeping, not a key change.
+   */
+  recordKeyUse(batch: KeyUseBatch): Promise<void>;
+  /** The stored counts of these keys, one row per key and outcome counted; none for a key never named. */
+  keyUsage(kids: readonly string[]): Promise<KeyUseCount[]>;
   /**
    * The revision of the latest key change (it grows with every change): where a node that has
    * just started begins to read keyChangesSince.
