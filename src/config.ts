@@ -262,13 +262,18 @@ export function readSessionSecret(config: Pick<Config, 'secretFile' | 'database'
       'A PostgreSQL store needs KEYGATE_SECRET_FILE: every node must use the same secret.',
     );
   }
-  const path = `${config.database}.secret`;
+  const path = defaultSecretPath(config.database);
   try {
     createSecretFile(path);
   } catch (error) {
     throw new ConfigError(`Cannot make the secret file ${path}: ${(error as Error).message}`);
   }
   return readSecretFile(path, `The secret file ${path} (set KEYGATE_SECRET_FILE to keep it elsewhere)`);
+}
+
+/** Where the secret file is made when KEYGATE_SECRET_FILE is unset: beside the SQLite database. */
+export function defaultSecretPath(database: string): string {
+  return `${database}.secret`;
 }
 
 /** Reads a secret file: a regular file that only its owner can read, of at least `minBytes`. */
