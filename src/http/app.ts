@@ -12,6 +12,7 @@ import { credentialInQuery } from './query-credentials.ts';
 import { type AddressRateLimit, withRedisFailures } from './rate-limit.ts';
 import { tokenGuard } from './require-token.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
+import { forwardAuthRoutes } from './routes/forward-auth.ts';
 import { healthRoutes } from './routes/health.ts';
 import { helloRoutes } from './routes/hello.ts';
 import { sessionRoutes } from './routes/sessions.ts';
@@ -113,6 +114,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   helloRoutes(app, { authenticator, policy });
   signatureRoutes(app, { signatures });
   whoamiRoutes(app, guard);
+  await forwardAuthRoutes(app, guard);
   // Registers the rate limiter the signing-key routes use too.
   await sessionRoutes(app, { sessions, hasher, authenticator, keyring }, { rateLimit });
   signingKeyRoutes(app, guard, { signingKeys, policy, clock }, { rateLimit });
