@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { ALGORITHMS_BY_FAMILY, type Algorithm } from './algorithms.ts';
 import { fail, type Outcome, pass } from './check-run.ts';
+import { keyExpiryWarning } from './key-expiry.ts';
 import type { KeyRecord } from './key-record.ts';
 import { type Rejection, reject } from './reason-codes.ts';
 import {
@@ -16,21 +17,28 @@ import type { ResolvedKey, VerifyingKey } from './verifying-key.ts';
 
 /**
  * The key a JWS names must be the one the service found for its kid, and usable now. An unknown
- * kid echoes at most 80 characters of what was sent.
+ * kid echoes at most 80 characters of what was sent. A key that expires within
+ * `expiryWarningSeconds` passes with a warning: the token is fine, but its signer must rotate soon.
  */
 export function checkNamedKey<K extends ResolvedKey>(
   kid: string,
   key: K | undefined,
   now: number,
+  expiryWarningSeconds?: number,
 ): Outcome<K> {
   if (!key || key.record.id !== kid) return fail(reject('kid_unknown', { actual: kid.slice(0, 80) }));
   const { record } = key;
   const unusable = checkKeyUsable(record, now);
   if (unusable) return fail(unusable);
-  return pass(key, () => ({
-    message: `Key ${record.id} is active${record.expiresAt === null ? '' : ' and unexpired'}.`,
-    actual: `${record.family}, ${record.bits} bits, thumbprint ${record.thumbprint}`,
-  }));
+  return pass(key, () => {
+    const warning =
+      expiryWarningSeconds === undefined ? undefined : keyExpiryWarning(record, now, expiryWarningSeconds);
+    return {
+      message: `Key ${record.id} is active${record.expiresAt === null ? '' : ' and unexpired'}.`,
+      actual: `${record.family}, ${record.bits} bits, thumbprint ${record.thumbprint}`,
+      ...(warning && { warning }),
+    };
+  });
 }
 
 /** A key may sign only while it is active and unexpired. */

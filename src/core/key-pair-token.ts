@@ -51,6 +51,8 @@ export interface KeyPairEnv<K extends ResolvedKey = ResolvedKey> {
   verdict?: SignatureVerdict | undefined;
   policy: VerificationPolicy;
   now: UnixSeconds;
+  /** How soon before its expiry the key check warns (report mode only); never, when unset. */
+  expiryWarningSeconds?: number;
 }
 
 /** A key-pair token that passed every check but the replay ledger, which only the service holds. */
@@ -82,7 +84,7 @@ export const KEY_PAIR_CHECKS: readonly Check<KeyPairValues, KeyPairEnv>[] = chec
     check({
       name: 'key',
       needs: ['header', 'alg', 'kid'],
-      run: ({ kid }, { key, now }) => checkNamedKey(kid, key, now),
+      run: ({ kid }, { key, now, expiryWarningSeconds }) => checkNamedKey(kid, key, now, expiryWarningSeconds),
     }),
     check({
       name: 'algorithm',

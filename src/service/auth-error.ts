@@ -8,7 +8,9 @@ import type { Rejection } from '../core/reason-codes.ts';
 export class AuthError extends Error {
   override readonly name = 'AuthError';
   readonly rejection: Rejection;
-  constructor(rejection: Rejection) {
+  /** The stored key the refused token named, when its kid resolved to one: its usage counts it. */
+  readonly kid: string | undefined;
+  constructor(rejection: Rejection, kid?: string) {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
@@ -17,5 +19,6 @@ export class AuthError extends Error {
       Error.stackTraceLimit = limit;
     }
     this.rejection = rejection;
+    this.kid = kid;
   }
 }

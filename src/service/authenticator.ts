@@ -3,6 +3,7 @@ import type { UserRecord } from '../core/account-records.ts';
 import { type CheckResult, CheckRun, fail, type Outcome, pass, type Step } from '../core/check-run.ts';
 import { kidToLookUp } from '../core/header-checks.ts';
 import { checkKeyUsable } from '../core/key-checks.ts';
+import { DEFAULT_KEY_EXPIRY_WARNING_DAYS } from '../core/key-expiry.ts';
 import { grantableRoles, type KeyOwner } from '../core/key-owner.ts';
 import { type KeyPairClaims, verifyKeyPairToken } from '../core/key-pair-token.ts';
 import type { VerificationPolicy } from '../core/policy.ts';
@@ -56,6 +57,8 @@ export interface AuthenticatorDeps {
   spareCores?: { readonly available: boolean };
   /** Where the replay ledger binds and peeks jtis (Redis when configured); the store by default. */
   ledgerStore?: Pick<Store, 'bindJtis' | 'peekJti'>;
+  /** How soon before a key expires /auth/hello warns (KEYGATE_KEY_EXPIRY_WARNING_DAYS); 14 days by default. */
+  keyExpiryWarningSeconds?: number;
   /** Where decisions are counted for /metrics; a private one by default. */
   metrics?: Metrics;
 }
@@ -102,6 +105,8 @@ export class Authenticator {
   private readonly signedSessions: BoundedMap<string, { claims: SessionClaims; kid: string }>;
   /** Fresh key-pair tokens between arriving and their answer: with others in hand, signatures go to the pool. */
   private inHand = 0;
+  /** How soon before its expiry /auth/hello warns about a token's key. */
+  private readonly expiryWarningSeconds: number;
   /** Where jtis are bound and peeked: Redis when configured, else the store. */
   private readonly ledgerStore: Pick<Store, 'bindJtis' | 'peekJti'>;
 
@@ -113,6 +118,7 @@ export class Authenticator {
     this.ledgerStore = deps.ledgerStore ?? deps.store;
     this.ledger = new ReplayLedger(this.ledgerStore, this.clock);
     this.signedSessions = new BoundedMap(deps.signedSessionEntries ?? 10_000);
+    this.expiryWarningSeconds = deps.keyExpiryWarningSeconds ?? DEFAULT_KEY_EXPIRY_WARNING_DAYS * 86400;
   }
 
   async authenticate(input: string): Promise<Principal> {
@@ -205,12 +211,15 @@ export class Authenticator {
         expiresAt: verified.exp + this.deps.policy.leewaySeconds,
       });
       const replay = replayOutcome(binding, verified.key.singleUseTokens);
-      if (!replay.ok) throw new AuthError(replay.rejection);
+      if (!replay.ok) throw new AuthError(replay.rejection, verified.key.record.id);
       const principal = keyPrincipal(verified);
       if (!verified.key.singleUseTokens)
         this.cache.set(hash, { principal, kid: verified.key.record.id, exp: verified.exp });
-      this.deps.directory.noteUsed(verified.key.record.id, now);
+      this.deps.directory.noteAccepted(verified.key.record.id, now);
       return principal;
+    } catch (error) {
+      this.countRefusal(error);
+      throw error;
     } finally {
       this.inHand--;
     }
@@ -269,7 +278,7 @@ export class Authenticator {
     if (key && hit.exp > now - this.deps.policy.leewaySeconds && !checkKeyUsable(key.record, now)) {
       if (key.record.ownerUserId !== null)
         return this.cachedForOwner(hash, hit.principal, key.record.ownerUserId, now);
-      this.deps.directory.noteUsed(hit.kid, now);
+      this.deps.directory.noteAccepted(hit.kid, now);
       return hit.principal;
     }
     this.cache.delete(hash);
@@ -289,7 +298,7 @@ export class Authenticator {
   ): Promise<Principal | undefined> {
     const owner = await this.ownerOf(ownerId);
     if (owner?.status === 'active' && grantableRoles(owner.role).includes(principal.role)) {
-      this.deps.directory.noteUsed(principal.kid, now);
+      this.deps.directory.noteAccepted(principal.kid, now);
       return principal;
     }
     this.cache.delete(hash);
@@ -313,6 +322,15 @@ export class Authenticator {
     return found;
   }
 
+  /**
+   * A refused key-pair token counts toward its key's usage only when its kid named a stored key:
+   * an unknown kid is counted nowhere, so what a flood of made-up kids can grow stays bounded.
+   */
+  private countRefusal(error: unknown): void {
+    if (error instanceof AuthError && error.kid !== undefined)
+      this.deps.directory.noteRefused(error.kid, error.rejection.code);
+  }
+
   private async verifyKeyPair(
     jws: CompactJws,
     now: UnixSeconds,
@@ -328,7 +346,7 @@ export class Authenticator {
       { key, owner, verdict, policy: this.deps.policy, now },
       run,
     );
-    if (!verified.ok) throw new AuthError(verified.rejection);
+    if (!verified.ok) throw new AuthError(verified.rejection, key?.record.id);
     return verified.claims;
   }
 
@@ -396,7 +414,7 @@ export class Authenticator {
     const owner = await this.ownerOf(key?.record.ownerUserId);
     const verified = verifyKeyPairToken<DirectoryEntry>(
       jws,
-      { key, owner, policy: this.deps.policy, now },
+      { key, owner, policy: this.deps.policy, now, expiryWarningSeconds: this.expiryWarningSeconds },
       run,
     );
     if (!run.ready(REPLAY) || !verified.ok) return undefined;

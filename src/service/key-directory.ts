@@ -3,6 +3,7 @@ import { isIssuedId } from '../core/ids.ts';
 import type { KeyRecord } from '../core/key-record.ts';
 import { KidFilter } from '../core/kid-filter.ts';
 import { DEFAULT_MEMORY_BOUNDS } from '../core/memory-bounds.ts';
+import type { ReasonCode } from '../core/reason-codes.ts';
 import type { KeyChange, Store } from '../store/store.ts';
 import { BoundedMap } from './bounded-map.ts';
 import {
@@ -12,6 +13,7 @@ import {
   parseEntry,
 } from './directory-entry.ts';
 import { FeedWatch } from './feed-watch.ts';
+import { KeyUseTally } from './key-use-tally.ts';
 import { MissBudget } from './miss-budget.ts';
 import { UnknownKids } from './unknown-kids.ts';
 
@@ -92,8 +94,8 @@ export class KeyDirectory {
   private readonly nowMs: () => number;
   private readonly budget: MissBudget;
   private readonly feed: FeedWatch;
-  /** Kids that verified a token since the last flush (every 10 s): only kids the store has. */
-  private readonly lastUsed = new Map<string, number>();
+  /** How tokens naming stored keys ended since the last flush (every 10 s): only kids the store has. */
+  private readonly usage = new KeyUseTally();
   private refreshing: Promise<void> | undefined;
   private readonly signal: KeyChangeSignal | undefined;
 
@@ -146,7 +148,7 @@ export class KeyDirectory {
     this.timer = setInterval(() => {
       polls++;
       const work =
-        polls % flushEvery === 0 ? this.refresh().then(() => this.flushLastUsed()) : this.refresh();
+        polls % flushEvery === 0 ? this.refresh().then(() => this.flushUsage()) : this.refresh();
       work.catch(() => {
         // The next poll tries again; past maxFeedLagMs the caches are refused until one succeeds.
       });
@@ -156,7 +158,7 @@ export class KeyDirectory {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.flushLastUsed();
+    await this.flushUsage();
   }
 
   /** Reads the feed from the revision held, batch after batch, and applies every change. */
@@ -187,13 +189,13 @@ export class KeyDirectory {
   }
 
   /** How many entries each of its maps holds. */
-  get sizes(): Record<'entries' | 'announced' | 'unknownKids' | 'pending' | 'lastUsed', number> {
+  get sizes(): Record<'entries' | 'announced' | 'unknownKids' | 'pending' | 'usage', number> {
     return {
       entries: this.entries.size,
       announced: this.announced.size,
       unknownKids: this.unknownKids.size,
       pending: this.pending.size,
-      lastUsed: this.lastUsed.size,
+      usage: this.usage.size,
     };
   }
 
@@ -264,15 +266,34 @@ export class KeyDirectory {
     (running ? running.catch(() => {}).then(() => this.refresh()) : this.refresh()).catch(() => {});
   }
 
-  noteUsed(kid: string, now: number): void {
-    this.lastUsed.set(kid, now);
+  /** A token signed by the stored key `kid` was accepted (cached or not). */
+  noteAccepted(kid: string, now: number): void {
+    this.usage.accepted(kid, now);
   }
 
-  async flushLastUsed(): Promise<void> {
-    if (this.lastUsed.size === 0) return;
-    const batch = new Map(this.lastUsed);
-    this.lastUsed.clear();
-    await this.store.touchKeys(batch);
+  /** A token naming the stored key `kid` was refused; never called for a kid the store lacks. */
+  noteRefused(kid: string, code: ReasonCode): void {
+    this.usage.refused(kid, code);
+  }
+
+  /** The key verified a signed message: its last-used time moves, no token is counted. */
+  noteUsed(kid: string, now: number): void {
+    this.usage.used(kid, now);
+  }
+
+  /**
+   * Writes the uses counted since the last flush in one store write (Store.recordKeyUse). A
+   * batch the store refuses is kept for the next flush.
+   */
+  async flushUsage(): Promise<void> {
+    if (this.usage.size === 0) return;
+    const batch = this.usage.take();
+    try {
+      await this.store.recordKeyUse(batch);
+    } catch (error) {
+      this.usage.putBack(batch);
+      throw error;
+    }
   }
 
   /** Work per change, none per key held: only the changed kids are looked at. */

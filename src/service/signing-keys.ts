@@ -120,7 +120,7 @@ export class SigningKeys {
 
   async list(actor: Actor): Promise<KeyView[]> {
     // Last-used times are batched in memory; write them first so the list shows this process's.
-    await this.deps.directory.flushLastUsed();
+    await this.deps.directory.flushUsage();
     const records =
       actor.role === 'admin'
         ? await this.deps.store.listKeys(actor.orgId)
