@@ -13,12 +13,14 @@ import { Authenticator } from './authenticator.ts';
 import { systemClock } from './clock.ts';
 import { KeyAdmin } from './key-admin.ts';
 import { KeyDirectory } from './key-directory.ts';
+import { Metrics } from './metrics.ts';
 import { type Argon2Params, PasswordHasher } from './password-hasher.ts';
 import { ServerKeyring } from './server-keyring.ts';
 import { Sessions } from './sessions.ts';
 import { Signatures } from './signatures.ts';
 import { SigningKeys } from './signing-keys.ts';
 import { SpareCores } from './spare-cores.ts';
+import { timedStore } from './timed-store.ts';
 import { TokenCache } from './token-cache.ts';
 import { UserAdmin } from './users.ts';
 
@@ -38,6 +40,8 @@ export interface Keygate {
   signingKeys: SigningKeys;
   /** Redis, when KEYGATE_REDIS_URL is set: the replay ledger and the login rate limits of every node. */
   redis?: RedisLink;
+  /** What this process counts for /metrics: decisions, logins, refusals, store calls. */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -78,11 +82,15 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   if (!options.secret && options.database !== ':memory:') {
     throw new Error('A database on disk needs its session secret (readSessionSecret in config.ts).');
   }
-  const store = await openStore(options.database, {
-    backgroundCheckpoints: true,
-    ...(options.storeLockWaitMs !== undefined && { lockWaitMs: options.storeLockWaitMs }),
-    ...(options.storePoolSize !== undefined && { poolSize: options.storePoolSize }),
-  });
+  const metrics = new Metrics();
+  const store = timedStore(
+    await openStore(options.database, {
+      backgroundCheckpoints: true,
+      ...(options.storeLockWaitMs !== undefined && { lockWaitMs: options.storeLockWaitMs }),
+      ...(options.storePoolSize !== undefined && { poolSize: options.storePoolSize }),
+    }),
+    metrics,
+  );
   const clock = options.clock ?? systemClock;
   const sessionPolicy = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;
   const memory = { ...DEFAULT_MEMORY_BOUNDS, ...options.memory };
@@ -143,6 +151,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     sessions,
     keyring,
     spareCores,
+    metrics,
     ...(redisParts && { ledgerStore: redisParts.ledger }),
   });
   const keys = new KeyAdmin(store, clock, directory);
@@ -181,6 +190,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     keyring,
     hasher,
     ...(redis && { redis }),
+    metrics,
     signingKeys: new SigningKeys({
       store,
       keys,
