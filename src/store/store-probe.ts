@@ -1,0 +1,90 @@
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { pathToFileURL } from 'node:url';
+import type { ServerKeyRecord } from '../core/account-records.ts';
+import type { ClockComparison } from '../core/doctor-readings.ts';
+import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
+
+/** What a look at the store found, without migrating it, writing to it or creating it. */
+export type StoreProbe =
+  | { state: 'missing' }
+  | { state: 'unreadable'; reason: string }
+  | {
+      state: 'read';
+      version: number;
+      latest: number;
+      engine: string;
+      /** Read only at the newest schema: another version's table may lack the columns. */
+      serverKeys: ServerKeyRecord[] | undefined;
+      /** The database server's clock against this machine's; SQLite has none of its own. */
+      clock: ClockComparison | undefined;
+    };
+
+export const SERVER_KEY_QUERY =
+  'SELECT id, sealed_private_key, public_jwk, status, created_at, retired_at FROM server_keys ORDER BY created_at, id';
+
+/** A server_keys row of either dialect: the columns are the same. */
+export function toServerKeyRecord(row: Record<string, unknown>): ServerKeyRecord {
+  return {
+    id: String(row.id),
+    sealedPrivateKey: row.sealed_private_key === null ? null : String(row.sealed_private_key),
+    publicJwk: String(row.public_jwk),
+    status: String(row.status) as ServerKeyRecord['status'],
+    createdAt: Number(row.created_at),
+    retiredAt: row.retired_at === null ? null : Number(row.retired_at),
+  };
+}
+
+/** An error's own words; a refused connection to every address of a name has none but its code. */
+export function reasonOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return error.message || (typeof code === 'string' ? code : error.name);
+}
+
+/**
+ * Looks at the store KEYGATE_DATABASE names as `keygate serve` would open it, changing nothing:
+ * the PostgreSQL module and `pg` are loaded only for a postgres:// URL, as openStore does.
+ */
+export async function probeStore(location: string, options: { timeoutMs: number }): Promise<StoreProbe> {
+  if (/^postgres(ql)?:\/\//.test(location)) {
+    const { probePostgres } = await import('./postgres-probe.ts');
+    return probePostgres(location, options.timeoutMs);
+  }
+  return probeSqlite(location);
+}
+
+/**
+ * Opened read-only, so a missing file is never made. With no WAL beside it the file is complete
+ * (a clean shutdown checkpoints it), and it is opened immutable: a reader would otherwise leave
+ * new -wal and -shm files behind, which a server running as another user may not be able to open.
+ */
+function probeSqlite(path: string): StoreProbe {
+  try {
+    statSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+    return { state: 'unreadable', reason: reasonOf(error) };
+  }
+  let db: DatabaseSync | undefined;
+  try {
+    const url = pathToFileURL(resolve(path));
+    if (!existsSync(`${path}-wal`)) url.searchParams.set('immutable', '1');
+    db = new DatabaseSync(url, { readOnly: true, timeout: 2000 });
+    const version = Number(
+      (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version,
+    );
+    const engine = String((db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v);
+    const latest = SQLITE_MIGRATIONS.length;
+    const serverKeys =
+      version === latest
+        ? (db.prepare(SERVER_KEY_QUERY).all() as Record<string, unknown>[]).map(toServerKeyRecord)
+        : undefined;
+    return { state: 'read', version, latest, engine, serverKeys, clock: undefined };
+  } catch (error) {
+    return { state: 'unreadable', reason: reasonOf(error) };
+  } finally {
+    db?.close();
+  }
+}
