@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Node >= 24 runs the TypeScript sources directly (type stripping); there is no build step. This
-// file is plain JavaScript that any Node can parse, so an older Node gets told what to do instead
-// of a stack trace about ".ts" files. Each branch imports what it uses, when it runs: `serve`
-// replaces this process before anything else is loaded.
+// Node >= 24 runs the TypeScript sources directly (type stripping); there is no build step (only
+// the npm package carries dist/, built by `npm pack`). This file is plain JavaScript that any
+// Node can parse, so an older Node gets told what to do instead of a stack trace about ".ts"
+// files. Each branch imports what it uses, when it runs: `serve` replaces this process before
+// anything else is loaded.
 
 const REQUIRED_MAJOR = 24;
 const major = Number(process.versions.node.split('.')[0]);
@@ -22,14 +23,21 @@ if (major >= REQUIRED_MAJOR) {
   // Before the first .ts module: see compile-cache.js.
   const { useCompileCache } = await import('./compile-cache.js');
   useCompileCache();
-  await import('../src/cli/main.ts');
+  // The repository runs its sources. The npm package holds no sources, only dist/ (Node strips
+  // no types under node_modules): a dist/ left in a checkout by `npm pack` is never run.
+  const { existsSync } = await import('node:fs');
+  const sources = new URL('../src/cli/main.ts', import.meta.url);
+  await import(existsSync(sources) ? sources.href : new URL('../dist/cli/main.js', import.meta.url).href);
 } else {
   const { spawn } = await import('node:child_process');
   const { existsSync } = await import('node:fs');
   const { fileURLToPath } = await import('node:url');
   // `npm ci` installs the project's pinned Node beside this file: run the command under it.
-  const pinned = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url));
-  if (!existsSync(pinned)) {
+  // Installed as a dependency, npm puts it beside the keygate package instead.
+  const pinned = ['../node_modules/node/bin/node', '../../node/bin/node']
+    .map((path) => fileURLToPath(new URL(path, import.meta.url)))
+    .find((path) => existsSync(path));
+  if (pinned === undefined) {
     process.stderr.write(
       `keygate needs Node.js ${REQUIRED_MAJOR} or newer; this is Node ${process.versions.node} (${process.execPath}).\n` +
         `  Run "npm ci" in the keygate folder: it installs the pinned Node ${REQUIRED_MAJOR} that keygate then uses,\n` +
