@@ -1,4 +1,7 @@
+import type { AuditActor } from '../core/audit.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
+import { keyRegistered, keyRotated, keyStatusChanged, keySwept, wallClock } from './audit-rows.ts';
+import { appendEvents } from './postgres-audit.ts';
 import { newKeyRecord, thumbprintConflict } from './key-rows.ts';
 import type { PgDatabase, Sql } from './postgres-database.ts';
 import { violatedUnique } from './postgres-errors.ts';
@@ -16,13 +19,15 @@ export async function insertKey(
   db: PgDatabase,
   key: NewKey,
   now: number,
-  caps?: KeyCaps,
+  caps: KeyCaps | undefined,
+  by: AuditActor,
 ): Promise<KeyRecord> {
   const record = newKeyRecord(key, now);
   await writeKey(db, record, async (sql) => {
     await lockPlaces(sql, record);
     await checkCaps(sql, record, caps);
     await insertKeyRow(sql, record);
+    await appendEvents(sql, [keyRegistered(record, by)]);
   });
   return record;
 }
@@ -33,7 +38,8 @@ export function rotateKey(
   replacement: NewKey,
   revokesAt: number,
   now: number,
-  caps?: KeyCaps,
+  caps: KeyCaps | undefined,
+  by: AuditActor,
 ): Promise<RotateResult> {
   const record = newKeyRecord(replacement, now);
   return writeKey(db, record, async (sql): Promise<RotateResult> => {
@@ -51,20 +57,30 @@ export function rotateKey(
       record.id,
       kid,
     ]);
-    return { ok: true, old: toKey(old as NonNullable<typeof old>), key: record };
+    const oldKey = toKey(old as NonNullable<typeof old>);
+    await appendEvents(sql, [keyRotated(oldKey, record, by)]);
+    return { ok: true, old: oldKey, key: record };
   });
 }
 
-export function setKeyStatus(db: PgDatabase, kid: string, status: KeyStatus): Promise<StatusChange> {
+export function setKeyStatus(
+  db: PgDatabase,
+  kid: string,
+  status: KeyStatus,
+  by: AuditActor,
+  now: number = wallClock(),
+): Promise<StatusChange> {
   return db.transaction(async (sql): Promise<StatusChange> => {
     const row = await sql.one('SELECT status FROM keys WHERE id = $1 FOR UPDATE', [kid]);
     if (!row) return { ok: false, reason: 'not_found' };
     if (row.status === 'revoked' && status !== 'revoked') return { ok: false, reason: 'revoked_is_final' };
-    const key = await sql.one(`UPDATE keys SET status = $1 WHERE id = $2 RETURNING ${KEY_COLUMNS}`, [
+    const updated = await sql.one(`UPDATE keys SET status = $1 WHERE id = $2 RETURNING ${KEY_COLUMNS}`, [
       status,
       kid,
     ]);
-    return { ok: true, key: toKey(key as NonNullable<typeof key>) };
+    const key = toKey(updated as NonNullable<typeof updated>);
+    await appendEvents(sql, keyStatusChanged(key, String(row.status), by, now));
+    return { ok: true, key };
   });
 }
 
@@ -73,10 +89,14 @@ export function revokeDueKeys(db: PgDatabase, now: number): Promise<number> {
     // The due keys are locked first, in one order, before the first change takes the revision's
     // lock: a status change holding one of them then finishes first instead of deadlocking.
     const due = await sql.rows(
-      "SELECT id FROM keys WHERE revokes_at <= $1 AND status <> 'revoked' ORDER BY id FOR UPDATE",
+      "SELECT id, org_id FROM keys WHERE revokes_at <= $1 AND status <> 'revoked' ORDER BY id FOR UPDATE",
       [now],
     );
     if (due.length === 0) return 0;
+    await appendEvents(
+      sql,
+      due.map((row) => keySwept({ id: String(row.id), orgId: String(row.org_id) }, now)),
+    );
     return sql.run("UPDATE keys SET status = 'revoked' WHERE id = ANY ($1::text[])", [
       due.map((row) => String(row.id)),
     ]);

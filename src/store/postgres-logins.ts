@@ -87,13 +87,6 @@ export async function getLoginAttempts(
   return rows.map(toAttemptRecord);
 }
 
-export function clearLoginAttempts(db: PgDatabase, name: string): Promise<void> {
-  return db.transaction(async (sql) => {
-    await lockName(sql, name);
-    await clearAttemptsOf(sql, name);
-  });
-}
-
 /** Clears the counts and waits of `name`; the caller holds its lock. Addresses stay trusted. */
 export async function clearAttemptsOf(sql: Sql, name: string): Promise<void> {
   await sql.run(

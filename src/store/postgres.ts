@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
+import { type AuditActor, type AuditEvent, type AuditQuery, type AuditRecord, SYSTEM } from '../core/audit.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import type { KeyUseBatch, KeyUseCount } from '../core/key-usage.ts';
 import type { LoginAttemptRecord, LoginThrottlePolicy } from '../core/login-throttle.ts';
 import { toSession, toUser } from './account-rows.ts';
+import { orgCreated } from './audit-rows.ts';
+import * as audit from './postgres-audit.ts';
 import * as accounts from './postgres-accounts.ts';
 import { PgDatabase, storeError } from './postgres-database.ts';
 import * as keyUse from './postgres-key-usage.ts';
@@ -87,19 +90,26 @@ export class PostgresStore implements Store {
     );
   }
 
-  async createOrg(input: { name: string; singleUseTokens?: boolean }, now: number): Promise<Org> {
+  async createOrg(
+    input: { name: string; singleUseTokens?: boolean },
+    now: number,
+    by: AuditActor = SYSTEM,
+  ): Promise<Org> {
     const org: Org = {
       id: randomUUID(),
       name: input.name,
       singleUseTokens: input.singleUseTokens ?? false,
       createdAt: now,
     };
-    await this.db.run('INSERT INTO orgs (id, name, single_use_tokens, created_at) VALUES ($1, $2, $3, $4)', [
-      org.id,
-      org.name,
-      org.singleUseTokens,
-      now,
-    ]);
+    await this.db.transaction(async (sql) => {
+      await sql.run('INSERT INTO orgs (id, name, single_use_tokens, created_at) VALUES ($1, $2, $3, $4)', [
+        org.id,
+        org.name,
+        org.singleUseTokens,
+        now,
+      ]);
+      await audit.appendEvents(sql, [orgCreated(org, by)]);
+    });
     return org;
   }
 
@@ -112,8 +122,8 @@ export class PostgresStore implements Store {
     return (await this.db.rows(`SELECT ${ORG_COLUMNS} FROM orgs ORDER BY created_at, id`)).map(toOrg);
   }
 
-  insertKey(key: NewKey, now: number, caps?: KeyCaps): Promise<KeyRecord> {
-    return keys.insertKey(this.db, key, now, caps);
+  insertKey(key: NewKey, now: number, caps?: KeyCaps, by: AuditActor = SYSTEM): Promise<KeyRecord> {
+    return keys.insertKey(this.db, key, now, caps, by);
   }
 
   rotateKey(
@@ -122,8 +132,9 @@ export class PostgresStore implements Store {
     revokesAt: number,
     now: number,
     caps?: KeyCaps,
+    by: AuditActor = SYSTEM,
   ): Promise<RotateResult> {
-    return keys.rotateKey(this.db, kid, replacement, revokesAt, now, caps);
+    return keys.rotateKey(this.db, kid, replacement, revokesAt, now, caps, by);
   }
 
   revokeDueKeys(now: number): Promise<number> {
@@ -166,8 +177,8 @@ export class PostgresStore implements Store {
     return rows.map((row) => ({ ...toKeyState(row), revision: Number(row.revision) }));
   }
 
-  setKeyStatus(kid: string, status: KeyStatus): Promise<StatusChange> {
-    return keys.setKeyStatus(this.db, kid, status);
+  setKeyStatus(kid: string, status: KeyStatus, by: AuditActor = SYSTEM, now?: number): Promise<StatusChange> {
+    return keys.setKeyStatus(this.db, kid, status, by, now);
   }
 
   touchKeys(lastUsed: ReadonlyMap<string, number>): Promise<void> {
@@ -216,8 +227,8 @@ export class PostgresStore implements Store {
     return pruneExpired(this.db, 'jti_ledger', now);
   }
 
-  createUser(user: UserRecord): Promise<UserRecord> {
-    return accounts.createUser(this.db, user);
+  createUser(user: UserRecord, by: AuditActor = SYSTEM): Promise<UserRecord> {
+    return accounts.createUser(this.db, user, by);
   }
 
   async getUser(id: string): Promise<UserRecord | undefined> {
@@ -238,12 +249,22 @@ export class PostgresStore implements Store {
     ).map(toUser);
   }
 
-  setUserStatus(id: string, status: UserStatus, now: number): Promise<UserRecord | undefined> {
-    return accounts.setUserStatus(this.db, id, status, now);
+  setUserStatus(
+    id: string,
+    status: UserStatus,
+    now: number,
+    by: AuditActor = SYSTEM,
+  ): Promise<UserRecord | undefined> {
+    return accounts.setUserStatus(this.db, id, status, now, by);
   }
 
-  setUserPassword(id: string, passwordHash: string, now: number): Promise<UserRecord | undefined> {
-    return accounts.setUserPassword(this.db, id, passwordHash, now);
+  setUserPassword(
+    id: string,
+    passwordHash: string,
+    now: number,
+    by: AuditActor = SYSTEM,
+  ): Promise<UserRecord | undefined> {
+    return accounts.setUserPassword(this.db, id, passwordHash, now, by);
   }
 
   async upgradePasswordHash(id: string, passwordHash: string): Promise<void> {
@@ -267,8 +288,8 @@ export class PostgresStore implements Store {
     return logins.getLoginAttempts(this.db, name, now);
   }
 
-  clearLoginAttempts(name: string): Promise<void> {
-    return logins.clearLoginAttempts(this.db, name);
+  clearLoginAttempts(name: string, by: AuditActor = SYSTEM, now?: number): Promise<void> {
+    return accounts.unlockName(this.db, name, by, now);
   }
 
   pruneLoginAttempts(now: number): Promise<number> {
@@ -337,6 +358,18 @@ export class PostgresStore implements Store {
 
   deleteRetiredServerKeys(retiredBy: number): Promise<number> {
     return this.db.run("DELETE FROM server_keys WHERE status = 'retired' AND retired_at <= $1", [retiredBy]);
+  }
+
+  async appendAudit(events: readonly AuditEvent[]): Promise<void> {
+    if (events.length > 0) await this.db.transaction((sql) => audit.appendEvents(sql, events));
+  }
+
+  listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    return audit.selectEvents(this.db, query);
+  }
+
+  pruneAudit(before: number): Promise<number> {
+    return audit.deleteEventsBefore(this.db, before);
   }
 
   async ping(): Promise<void> {

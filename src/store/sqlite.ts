@@ -9,6 +9,7 @@ import {
 } from 'node:sqlite';
 import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
 import type { KeyFamily } from '../core/algorithms.ts';
+import { type AuditActor, type AuditEvent, type AuditQuery, type AuditRecord, SYSTEM } from '../core/audit.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import type { KeyUseBatch, KeyUseCount } from '../core/key-usage.ts';
 import {
@@ -21,7 +22,20 @@ import {
 import type { Role } from '../core/roles.ts';
 import { normalizeUserName } from '../core/user-name.ts';
 import { toSession, toUser } from './account-rows.ts';
+import {
+  keyRegistered,
+  keyRotated,
+  keyStatusChanged,
+  keySwept,
+  orgCreated,
+  passwordChanged,
+  userCreated,
+  userStatusChanged,
+  userUnlocked,
+  wallClock,
+} from './audit-rows.ts';
 import { newKeyRecord, thumbprintConflict } from './key-rows.ts';
+import { appendEvents, deleteEventsBefore, selectEvents } from './sqlite-audit.ts';
 import { Checkpointer } from './sqlite-checkpointer.ts';
 import { boundToken, jtiPair } from './sqlite-jti.ts';
 import { LockWait } from './sqlite-lock-wait.ts';
@@ -256,7 +270,11 @@ export class SqliteStore implements Store {
     }
   }
 
-  async createOrg(input: { name: string; singleUseTokens?: boolean }, now: number): Promise<Org> {
+  async createOrg(
+    input: { name: string; singleUseTokens?: boolean },
+    now: number,
+    by: AuditActor = SYSTEM,
+  ): Promise<Org> {
     const org: Org = {
       id: randomUUID(),
       name: input.name,
@@ -264,12 +282,15 @@ export class SqliteStore implements Store {
       createdAt: now,
     };
     await this.write(() =>
-      this.sql('INSERT INTO orgs (id, name, single_use_tokens, created_at) VALUES (?, ?, ?, ?)').run(
-        org.id,
-        org.name,
-        org.singleUseTokens ? 1 : 0,
-        now,
-      ),
+      this.transaction(() => {
+        this.sql('INSERT INTO orgs (id, name, single_use_tokens, created_at) VALUES (?, ?, ?, ?)').run(
+          org.id,
+          org.name,
+          org.singleUseTokens ? 1 : 0,
+          now,
+        );
+        this.audit([orgCreated(org, by)]);
+      }),
     );
     return org;
   }
@@ -285,11 +306,12 @@ export class SqliteStore implements Store {
     );
   }
 
-  async insertKey(key: NewKey, now: number, caps?: KeyCaps): Promise<KeyRecord> {
+  async insertKey(key: NewKey, now: number, caps?: KeyCaps, by: AuditActor = SYSTEM): Promise<KeyRecord> {
     const record = newKeyRecord(key, now);
     await this.writeKey(record, () => {
       this.checkCaps(record, caps);
       this.insertKeyRow(record);
+      this.audit([keyRegistered(record, by)]);
     });
     return record;
   }
@@ -300,6 +322,7 @@ export class SqliteStore implements Store {
     revokesAt: number,
     now: number,
     caps?: KeyCaps,
+    by: AuditActor = SYSTEM,
   ): Promise<RotateResult> {
     const record = newKeyRecord(replacement, now);
     return this.writeKey(record, (): RotateResult => {
@@ -313,16 +336,24 @@ export class SqliteStore implements Store {
       this.insertKeyRow(record);
       this.sql('UPDATE keys SET replaced_by = ? WHERE id = ?').run(record.id, kid);
       const old = toKey(this.sql('SELECT * FROM keys WHERE id = ?').get(kid) as Row);
+      this.audit([keyRotated(old, record, by)]);
       return { ok: true, old, key: record };
     });
   }
 
   async revokeDueKeys(now: number): Promise<number> {
     return this.write(() =>
-      Number(
-        this.sql("UPDATE keys SET status = 'revoked' WHERE revokes_at <= ? AND status <> 'revoked'").run(now)
-          .changes,
-      ),
+      this.transaction(() => {
+        const due = this.sql(
+          "SELECT id, org_id FROM keys WHERE revokes_at <= ? AND status <> 'revoked' ORDER BY id",
+        ).all(now) as Row[];
+        if (due.length === 0) return 0;
+        this.audit(due.map((row) => keySwept({ id: String(row.id), orgId: String(row.org_id) }, now)));
+        return Number(
+          this.sql("UPDATE keys SET status = 'revoked' WHERE revokes_at <= ? AND status <> 'revoked'").run(now)
+            .changes,
+        );
+      }),
     );
   }
 
@@ -429,7 +460,12 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async setKeyStatus(kid: string, status: KeyStatus): Promise<StatusChange> {
+  async setKeyStatus(
+    kid: string,
+    status: KeyStatus,
+    by: AuditActor = SYSTEM,
+    now: number = wallClock(),
+  ): Promise<StatusChange> {
     return this.write(() =>
       this.transaction((): StatusChange => {
         const row = this.sql('SELECT status FROM keys WHERE id = ?').get(kid) as Row | undefined;
@@ -437,7 +473,9 @@ export class SqliteStore implements Store {
         if (row.status === 'revoked' && status !== 'revoked')
           return { ok: false, reason: 'revoked_is_final' };
         this.sql('UPDATE keys SET status = ? WHERE id = ?').run(status, kid);
-        return { ok: true, key: toKey(this.sql('SELECT * FROM keys WHERE id = ?').get(kid) as Row) };
+        const key = toKey(this.sql('SELECT * FROM keys WHERE id = ?').get(kid) as Row);
+        this.audit(keyStatusChanged(key, String(row.status), by, now));
+        return { ok: true, key };
       }),
     );
   }
@@ -531,22 +569,25 @@ export class SqliteStore implements Store {
     });
   }
 
-  async createUser(user: UserRecord): Promise<UserRecord> {
+  async createUser(user: UserRecord, by: AuditActor = SYSTEM): Promise<UserRecord> {
     try {
       await this.write(() =>
-        this.sql(
-          `INSERT INTO users (id, org_id, email, screen_name, role, status, password_hash, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
-          user.id,
-          user.orgId,
-          user.email,
-          user.screenName,
-          user.role,
-          user.status,
-          user.passwordHash,
-          user.createdAt,
-        ),
+        this.transaction(() => {
+          this.sql(
+            `INSERT INTO users (id, org_id, email, screen_name, role, status, password_hash, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          ).run(
+            user.id,
+            user.orgId,
+            user.email,
+            user.screenName,
+            user.role,
+            user.status,
+            user.passwordHash,
+            user.createdAt,
+          );
+          this.audit([userCreated(user, by)]);
+        }),
       );
     } catch (error) {
       if (String((error as Error).message).includes('UNIQUE constraint failed')) {
@@ -580,18 +621,31 @@ export class SqliteStore implements Store {
     return rows.map(toUser);
   }
 
-  async setUserStatus(id: string, status: UserStatus, now: number): Promise<UserRecord | undefined> {
+  async setUserStatus(
+    id: string,
+    status: UserStatus,
+    now: number,
+    by: AuditActor = SYSTEM,
+  ): Promise<UserRecord | undefined> {
     return this.write(() =>
       this.transaction(() => {
-        if (this.sql('UPDATE users SET status = ? WHERE id = ?').run(status, id).changes === 0)
-          return undefined;
+        const before = this.sql('SELECT status FROM users WHERE id = ?').get(id) as Row | undefined;
+        if (!before) return undefined;
+        this.sql('UPDATE users SET status = ? WHERE id = ?').run(status, id);
         if (status === 'disabled') this.revokeSessionsOf(id, now, 'user_disabled');
-        return toUser(this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row);
+        const user = toUser(this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row);
+        this.audit(userStatusChanged(user, String(before.status), by, now));
+        return user;
       }),
     );
   }
 
-  async setUserPassword(id: string, passwordHash: string, now: number): Promise<UserRecord | undefined> {
+  async setUserPassword(
+    id: string,
+    passwordHash: string,
+    now: number,
+    by: AuditActor = SYSTEM,
+  ): Promise<UserRecord | undefined> {
     return this.write(() =>
       this.transaction(() => {
         const changed = this.sql('UPDATE users SET password_hash = ? WHERE id = ?').run(
@@ -600,8 +654,10 @@ export class SqliteStore implements Store {
         ).changes;
         if (changed === 0) return undefined;
         this.revokeSessionsOf(id, now, 'password_changed');
-        this.clearAttemptsOf(String((this.sql('SELECT email FROM users WHERE id = ?').get(id) as Row).email));
-        return toUser(this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row);
+        const user = toUser(this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row);
+        this.clearAttemptsOf(user.email);
+        this.audit([passwordChanged(user, by, now)]);
+        return user;
       }),
     );
   }
@@ -671,8 +727,15 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async clearLoginAttempts(name: string): Promise<void> {
-    await this.write(() => this.clearAttemptsOf(name));
+  async clearLoginAttempts(name: string, by: AuditActor = SYSTEM, now: number = wallClock()): Promise<void> {
+    await this.write(() =>
+      this.transaction(() => {
+        this.clearAttemptsOf(name);
+        const user = this.sql('SELECT id, org_id FROM users WHERE email = ?').get(name) as Row | undefined;
+        if (user)
+          this.audit([userUnlocked({ id: String(user.id), orgId: String(user.org_id), email: name }, by, now)]);
+      }),
+    );
   }
 
   async pruneLoginAttempts(now: number): Promise<number> {
@@ -858,6 +921,27 @@ export class SqliteStore implements Store {
           .changes,
       ),
     );
+  }
+
+  async appendAudit(events: readonly AuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.write(() => this.transaction(() => this.audit(events)));
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    return this.read(() => selectEvents((text) => this.sql(text), query));
+  }
+
+  async pruneAudit(before: number): Promise<number> {
+    return this.inBatches((limit) => {
+      const deleted = deleteEventsBefore((text) => this.sql(text), before, limit);
+      return { deleted, done: deleted < limit };
+    });
+  }
+
+  /** Inside the transaction of the change the events record. */
+  private audit(events: readonly AuditEvent[]): void {
+    appendEvents((text) => this.sql(text), events);
   }
 
   async ping(): Promise<void> {

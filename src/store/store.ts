@@ -1,4 +1,5 @@
 import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
+import type { AuditActor, AuditEvent, AuditQuery, AuditRecord } from '../core/audit.ts';
 import { CodedError } from '../core/error-codes.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import type { KeyUseBatch, KeyUseCount } from '../core/key-usage.ts';
@@ -101,17 +102,28 @@ export class StoreUnavailableError extends CodedError {
  * not at all, also when the process is killed half-way. Implementations: sqlite.ts (embedded) and,
  * for several nodes, a PostgreSQL one behind this same interface. A method fails with
  * StoreUnavailableError when the database cannot serve it; any other error is a bug.
+ *
+ * The methods that change an organization, a key or an account append the audit event that
+ * records the change in the same transaction (core/audit.ts): a change never commits without its
+ * record, nor a record without its change. `by` names who made it; a caller that names no one
+ * is recorded as the system. A call that changes nothing records nothing.
  */
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
-  createOrg(input: { name: string; singleUseTokens?: boolean }, now: UnixSeconds): Promise<Org>;
+  /** Records org.created. */
+  createOrg(
+    input: { name: string; singleUseTokens?: boolean },
+    now: UnixSeconds,
+    by?: AuditActor,
+  ): Promise<Org>;
   getOrg(id: string): Promise<Org | undefined>;
   listOrgs(): Promise<Org[]>;
   /**
    * Fails with ConflictError when any key, in any organization, has the same thumbprint: one key
    * pair belongs to one organization. Of concurrent inserts of one key pair, exactly one succeeds.
+   * Records key.registered.
    */
-  insertKey(key: NewKey, now: UnixSeconds, caps?: KeyCaps): Promise<KeyRecord>;
+  insertKey(key: NewKey, now: UnixSeconds, caps?: KeyCaps, by?: AuditActor): Promise<KeyRecord>;
   getKey(kid: string): Promise<KeyRecord | undefined>;
   listKeys(orgId: string): Promise<KeyRecord[]>;
   /** The keys one user owns. */
@@ -119,7 +131,7 @@ export interface Store {
   /**
    * Registers `replacement` (as insertKey, caps counted without the old key) and marks `kid`
    * replaced by it and revoked from `revokesAt`, in one transaction. Only an active key that is
-   * not already being rotated out can be rotated.
+   * not already being rotated out can be rotated. Records key.rotated (of `kid`).
    */
   rotateKey(
     kid: string,
@@ -127,8 +139,9 @@ export interface Store {
     revokesAt: UnixSeconds,
     now: UnixSeconds,
     caps?: KeyCaps,
+    by?: AuditActor,
   ): Promise<RotateResult>;
-  /** Revokes every key whose rotation grace has ended by `now`; returns how many. */
+  /** Revokes every key whose rotation grace has ended by `now`, each recorded as the system's key.revoked; returns how many. */
   revokeDueKeys(now: UnixSeconds): Promise<number>;
   /**
    * The keys changed after `revision` (registered, revoked, disabled, enabled, rotated, swept),
@@ -144,8 +157,11 @@ export interface Store {
    * `limit`: one pass over them fills a node's kid filter at start.
    */
   keyIdsAfter(after: string, limit: number): Promise<string[]>;
-  /** Revocation is final: a revoked key can be neither enabled nor disabled. */
-  setKeyStatus(kid: string, status: KeyStatus): Promise<StatusChange>;
+  /**
+   * Revocation is final: a revoked key can be neither enabled nor disabled. Records key.revoked,
+   * key.disabled or key.enabled at `now` (the wall clock's time when not given).
+   */
+  setKeyStatus(kid: string, status: KeyStatus, by?: AuditActor, now?: UnixSeconds): Promise<StatusChange>;
   /** Records when keys were last used; a batch of best-effort bookkeeping, never on the hot path. */
   touchKeys(lastUsed: ReadonlyMap<string, UnixSeconds>): Promise<void>;
   /**
@@ -173,19 +189,35 @@ export interface Store {
   /** What bindJtis would answer for one claim, without binding: for /auth/hello. */
   peekJti(iss: string, jti: string, tokenHash: string, now: UnixSeconds): Promise<JtiBinding>;
   pruneJti(now: UnixSeconds): Promise<number>;
-  /** Fails with ConflictError when the email is taken; callers pass it normalised (user-name.ts). */
-  createUser(user: UserRecord): Promise<UserRecord>;
+  /**
+   * Fails with ConflictError when the email is taken; callers pass it normalised (user-name.ts).
+   * Records user.created.
+   */
+  createUser(user: UserRecord, by?: AuditActor): Promise<UserRecord>;
   getUser(id: string): Promise<UserRecord | undefined>;
   /** An exact match: callers pass the name normalised, as it is stored. */
   getUserByEmail(email: string): Promise<UserRecord | undefined>;
   listUsers(orgId: string): Promise<UserRecord[]>;
-  /** Disabling a user also revokes every session of theirs, in the same transaction. */
-  setUserStatus(id: string, status: UserStatus, now: UnixSeconds): Promise<UserRecord | undefined>;
+  /**
+   * Disabling a user also revokes every session of theirs, in the same transaction. Records
+   * user.disabled or user.enabled.
+   */
+  setUserStatus(
+    id: string,
+    status: UserStatus,
+    now: UnixSeconds,
+    by?: AuditActor,
+  ): Promise<UserRecord | undefined>;
   /**
    * Replaces the password, revokes every session of the user and clears the counts and waits of
-   * their login name, in one transaction.
+   * their login name, in one transaction. Records user.password_changed.
    */
-  setUserPassword(id: string, passwordHash: string, now: UnixSeconds): Promise<UserRecord | undefined>;
+  setUserPassword(
+    id: string,
+    passwordHash: string,
+    now: UnixSeconds,
+    by?: AuditActor,
+  ): Promise<UserRecord | undefined>;
   /** Stores a stronger hash of the same password (rehash on login); sessions stay. */
   upgradePasswordHash(id: string, passwordHash: string): Promise<void>;
   /**
@@ -214,8 +246,11 @@ export interface Store {
   ): Promise<void>;
   /** The name's live counters, the account-wide one (address null) first. */
   getLoginAttempts(name: string, now: UnixSeconds): Promise<LoginAttemptRecord[]>;
-  /** Clears every count and wait of `name` (keygate user unlock); addresses stay trusted. */
-  clearLoginAttempts(name: string): Promise<void>;
+  /**
+   * Clears every count and wait of `name` (keygate user unlock); addresses stay trusted. Records
+   * user.unlocked when an account has the name, at `now` (the wall clock's time when not given).
+   */
+  clearLoginAttempts(name: string, by?: AuditActor, now?: UnixSeconds): Promise<void>;
   /** Deletes counters with nothing left to count, wait for or trust. */
   pruneLoginAttempts(now: UnixSeconds): Promise<number>;
   createSession(session: SessionRecord): Promise<void>;
@@ -243,6 +278,18 @@ export interface Store {
   resealServerKey(id: string, from: string, to: string): Promise<boolean>;
   /** Deletes retired keys retired at or before `retiredBy`: every session they signed has ended. */
   deleteRetiredServerKeys(retiredBy: UnixSeconds): Promise<number>;
+  /**
+   * Appends events that record no change of this store (logins, logouts, throttle locks), in
+   * order, in one transaction: every one or none.
+   */
+  appendAudit(events: readonly AuditEvent[]): Promise<void>;
+  /**
+   * The events the query selects, newest (highest id) first, at most `limit` and never more
+   * than MAX_AUDIT_PAGE; the next page is the same query with `before` the last id answered.
+   */
+  listAudit(query: AuditQuery): Promise<AuditRecord[]>;
+  /** Deletes the events from before `before` (KEYGATE_AUDIT_RETENTION_DAYS); returns how many. */
+  pruneAudit(before: UnixSeconds): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { intakePublicKey } from '../../src/core/key-intake.ts';
 import type { LoginThrottlePolicy, ThrottleLimits } from '../../src/core/login-throttle.ts';
 import { ConflictError, type NewKey, type Store } from '../../src/store/store.ts';
 import { NOW, rsaPair } from '../helpers.ts';
+import { auditContract } from './store-contract-audit.ts';
 import { bindJti, ledgerContract } from './ledger-contract.ts';
 import { feedContract } from './store-contract-feed.ts';
 import { keyContract } from './store-contract-keys.ts';
@@ -23,6 +24,7 @@ export function storeContract(
   openNodes: () => Promise<Store[]> = async () => [await open()],
 ): void {
   keyContract(name, open);
+  auditContract(name, open);
   feedContract(name, open, openNodes);
   raceContract(name, openNodes);
   ledgerContract(name, open, openNodes);
