@@ -12,6 +12,7 @@ import {
 } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
+import { DEFAULT_KEY_EXPIRY_WARNING_DAYS } from './core/key-expiry.ts';
 import { DEFAULT_MEMORY_BOUNDS, type MemoryBounds } from './core/memory-bounds.ts';
 import type { VerificationPolicy } from './core/policy.ts';
 import { DEFAULT_POLICY } from './core/policy.ts';
@@ -51,6 +52,8 @@ export interface Config {
    * changes before it stops answering from its key and verified-token caches (503 keys_stale).
    */
   keyFeedMaxLagMs: number;
+  /** KEYGATE_KEY_EXPIRY_WARNING_DAYS: a key expiring within this many days is flagged expires_soon; 0 flags none. */
+  keyExpiryWarningDays: number;
   /** Live keys an organization (KEYGATE_MAX_KEYS_PER_ORG) and a user (KEYGATE_MAX_KEYS_PER_USER) may hold through the API. */
   keyCaps: { perOrg: number; perOwner: number };
   /** Entries each in-memory cache may hold (KEYGATE_TOKEN_CACHE_ENTRIES and the others). */
@@ -123,6 +126,13 @@ export function loadConfig(
       1000,
       500,
       600000,
+    ),
+    keyExpiryWarningDays: integer(
+      'KEYGATE_KEY_EXPIRY_WARNING_DAYS',
+      env.KEYGATE_KEY_EXPIRY_WARNING_DAYS,
+      DEFAULT_KEY_EXPIRY_WARNING_DAYS,
+      0,
+      3650,
     ),
     keyCaps: {
       perOrg: integer('KEYGATE_MAX_KEYS_PER_ORG', env.KEYGATE_MAX_KEYS_PER_ORG, 1000, 1, 10_000_000),

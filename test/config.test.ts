@@ -43,6 +43,9 @@ test('defaults are the documented ones', () => {
   assert.equal(loadConfig({ KEYGATE_DATABASE_POOL_SIZE: '40' }).databasePoolSize, 40);
   assert.equal(loadConfig({}).keyFeedMaxLagMs, 1000);
   assert.equal(loadConfig({ KEYGATE_KEY_FEED_MAX_LAG_MS: '5000' }).keyFeedMaxLagMs, 5000);
+  assert.equal(loadConfig({}).keyExpiryWarningDays, 14);
+  assert.equal(loadConfig({ KEYGATE_KEY_EXPIRY_WARNING_DAYS: '30' }).keyExpiryWarningDays, 30);
+  assert.equal(loadConfig({ KEYGATE_KEY_EXPIRY_WARNING_DAYS: '0' }).keyExpiryWarningDays, 0);
   assert.deepEqual(loadConfig({ KEYGATE_AUDIENCES: ' us.api.example , api.example ' }).policy.audiences, [
     'us.api.example',
     'api.example',
@@ -59,6 +62,8 @@ test('bad values are refused naming the variable', () => {
     ['KEYGATE_DATABASE_POOL_SIZE', '0'],
     // Below two polls, a slow poll would pass for an outage.
     ['KEYGATE_KEY_FEED_MAX_LAG_MS', '400'],
+    ['KEYGATE_KEY_EXPIRY_WARNING_DAYS', '-1'],
+    ['KEYGATE_KEY_EXPIRY_WARNING_DAYS', '2.5'],
   ] as const) {
     assert.throws(
       () => loadConfig({ [name]: value }),

@@ -147,8 +147,7 @@ export class KeyDirectory {
     const flushEvery = Math.max(1, Math.round(10_000 / this.pollMs));
     this.timer = setInterval(() => {
       polls++;
-      const work =
-        polls % flushEvery === 0 ? this.refresh().then(() => this.flushUsage()) : this.refresh();
+      const work = polls % flushEvery === 0 ? this.refresh().then(() => this.flushUsage()) : this.refresh();
       work.catch(() => {
         // The next poll tries again; past maxFeedLagMs the caches are refused until one succeeds.
       });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { DEFAULT_KEY_EXPIRY_WARNING_DAYS } from '../core/key-expiry.ts';
 import { DEFAULT_MEMORY_BOUNDS, type MemoryBounds } from '../core/memory-bounds.ts';
 import type { VerificationPolicy } from '../core/policy.ts';
 import { DEFAULT_SESSION_POLICY, type SessionPolicy } from '../core/session-policy.ts';
@@ -68,6 +69,8 @@ export interface KeygateOptions {
   storePoolSize?: number;
   /** Live keys an organization and a user may hold through the API (KEYGATE_MAX_KEYS_PER_*). */
   keyCaps?: KeyCaps;
+  /** How soon before its expiry a key is flagged and /auth/hello warns (KEYGATE_KEY_EXPIRY_WARNING_DAYS). */
+  keyExpiryWarningSeconds?: number;
   /** Entries each cache may hold (KEYGATE_*_ENTRIES); the rate limiter's is buildApp's. */
   memory?: Partial<MemoryBounds>;
   /** Whether a core is idle for signature checks on the thread pool; SpareCores by default (tests fix it). */
@@ -94,6 +97,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   const clock = options.clock ?? systemClock;
   const sessionPolicy = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;
   const memory = { ...DEFAULT_MEMORY_BOUNDS, ...options.memory };
+  const keyExpiryWarningSeconds = options.keyExpiryWarningSeconds ?? DEFAULT_KEY_EXPIRY_WARNING_DAYS * 86400;
   const redisParts = options.redis && (await openRedis(options.redis));
   const redis = redisParts?.link;
   const signal = redisParts?.signal;
@@ -153,6 +157,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     spareCores,
     metrics,
     ...(redisParts && { ledgerStore: redisParts.ledger }),
+    keyExpiryWarningSeconds,
   });
   const keys = new KeyAdmin(store, clock, directory);
   // One round at a time: a large backlog is deleted in small batches that let requests run in
@@ -197,6 +202,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
       directory,
       clock,
       caps: options.keyCaps ?? DEFAULT_KEY_CAPS,
+      expiryWarningSeconds: keyExpiryWarningSeconds,
     }),
     async close() {
       clearInterval(pruner);

@@ -1,8 +1,10 @@
 import type { Algorithm } from '../core/algorithms.ts';
 import { ALGORITHMS_BY_FAMILY } from '../core/algorithms.ts';
 import { isIssuedId } from '../core/ids.ts';
+import { type KeyExpiry, keyExpiry } from '../core/key-expiry.ts';
 import { grantableRoles } from '../core/key-owner.ts';
 import type { KeyRecord } from '../core/key-record.ts';
+import { type KeyUsage, noUsage, usageByKey } from '../core/key-usage.ts';
 import type { Role } from '../core/roles.ts';
 import { type Clock, isoTime } from '../core/time.ts';
 import type { KeyCaps, Store } from '../store/store.ts';
@@ -21,8 +23,13 @@ export interface Actor {
 
 export type KeyOwnerView = { type: 'org'; id: string } | { type: 'user'; id: string; email: string | null };
 
+/** A key's counted tokens as GET /auth/signing-keys shows them. */
+export interface KeyUsageView extends KeyUsage {
+  last_used_at: string | null;
+}
+
 /** A key as GET /auth/signing-keys lists it. */
-export interface KeyView {
+export interface KeyView extends KeyExpiry {
   key_id: string;
   org_id: string;
   status: KeyRecord['status'];
@@ -39,6 +46,15 @@ export interface KeyView {
   expires_at: string | null;
   revokes_at: string | null;
   replaced_by: string | null;
+  usage: KeyUsageView;
+}
+
+/** What a key's view needs besides its record, read once for every key listed. */
+interface ViewContext {
+  emails: ReadonlyMap<string, string | null>;
+  usage: ReadonlyMap<string, KeyUsage>;
+  now: number;
+  expiryWarningSeconds: number;
 }
 
 /** What a registration answers: the key's ids, algorithms and roles, and whose it is. */
@@ -69,6 +85,8 @@ export class SigningKeys {
     directory: KeyDirectory;
     clock: Clock;
     caps: KeyCaps;
+    /** How soon before its expiry a key is flagged expires_soon (KEYGATE_KEY_EXPIRY_WARNING_DAYS). */
+    expiryWarningSeconds: number;
   };
 
   constructor(deps: SigningKeys['deps']) {
@@ -119,7 +137,7 @@ export class SigningKeys {
   }
 
   async list(actor: Actor): Promise<KeyView[]> {
-    // Last-used times are batched in memory; write them first so the list shows this process's.
+    // Uses are counted in memory and written in batches; write this process's first.
     await this.deps.directory.flushUsage();
     const records =
       actor.role === 'admin'
@@ -127,16 +145,15 @@ export class SigningKeys {
         : actor.userId
           ? await this.deps.store.listKeysByOwner(actor.userId)
           : [];
-    const emails = await this.ownerEmails(records);
-    const now = this.deps.clock();
-    return records.map((record) => keyView(record, emails, now));
+    const context = await this.viewContext(records);
+    return records.map((record) => keyView(record, context));
   }
 
   /** Revocation is final and immediate: the next request signed by the key is refused, cached or not. */
   async revoke(actor: Actor, kid: string): Promise<KeyView> {
     const record = await this.visibleKey(actor, kid);
     const revoked = record.status === 'revoked' ? record : await this.deps.keys.setKeyStatus(kid, 'revoked');
-    return keyView(revoked, await this.ownerEmails([revoked]), this.deps.clock());
+    return keyView(revoked, await this.viewContext([revoked]));
   }
 
   /**
@@ -198,8 +215,8 @@ export class SigningKeys {
     }
     this.deps.directory.invalidate(result.old);
     this.deps.directory.invalidate(result.key);
-    const emails = await this.ownerEmails([result.old]);
-    const view = keyView(result.key, emails, now);
+    const context = await this.viewContext([result.old, result.key]);
+    const view = keyView(result.key, context);
     return {
       key: {
         org_id: view.org_id,
@@ -210,7 +227,7 @@ export class SigningKeys {
         default_role: view.default_role,
         owner: view.owner,
       },
-      replaced: keyView(result.old, emails, now),
+      replaced: keyView(result.old, context),
     };
   }
 
@@ -259,15 +276,24 @@ export class SigningKeys {
     return record;
   }
 
-  private async ownerEmails(records: readonly KeyRecord[]): Promise<Map<string, string | null>> {
+  private async viewContext(records: readonly KeyRecord[]): Promise<ViewContext> {
     const ids = [...new Set(records.flatMap((record) => (record.ownerUserId ? [record.ownerUserId] : [])))];
-    const users = await Promise.all(ids.map((id) => this.deps.store.getUser(id)));
-    return new Map(ids.map((id, i) => [id, users[i]?.email ?? null]));
+    const [users, usage] = await Promise.all([
+      Promise.all(ids.map((id) => this.deps.store.getUser(id))),
+      this.deps.store.keyUsage(records.map((record) => record.id)),
+    ]);
+    return {
+      emails: new Map(ids.map((id, i) => [id, users[i]?.email ?? null])),
+      usage: usageByKey(usage),
+      now: this.deps.clock(),
+      expiryWarningSeconds: this.deps.expiryWarningSeconds,
+    };
   }
 }
 
 /** `now` decides the status of a key whose rotation grace has ended before the sweep marked it. */
-function keyView(record: KeyRecord, emails: ReadonlyMap<string, string | null>, now: number): KeyView {
+function keyView(record: KeyRecord, { emails, usage, now, expiryWarningSeconds }: ViewContext): KeyView {
+  const used = usage.get(record.id) ?? noUsage();
   return {
     key_id: record.id,
     org_id: record.orgId,
@@ -288,5 +314,11 @@ function keyView(record: KeyRecord, emails: ReadonlyMap<string, string | null>, 
     expires_at: record.expiresAt === null ? null : isoTime(record.expiresAt),
     revokes_at: record.revokesAt === null ? null : isoTime(record.revokesAt),
     replaced_by: record.replacedBy,
+    ...keyExpiry(record, now, expiryWarningSeconds),
+    usage: {
+      accepted: used.accepted,
+      refused: used.refused,
+      last_used_at: record.lastUsedAt === null ? null : isoTime(record.lastUsedAt),
+    },
   };
 }

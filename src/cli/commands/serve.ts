@@ -84,6 +84,7 @@ async function runWorker(config: Config, alone: boolean): Promise<void> {
     storePoolSize: config.databasePoolSize,
     maxFeedLagMs: config.keyFeedMaxLagMs,
     keyCaps: config.keyCaps,
+    keyExpiryWarningSeconds: config.keyExpiryWarningDays * 86400,
     memory: config.memory,
     ...(config.redisUrl && {
       redis: { url: config.redisUrl, prefix: config.redisPrefix, timeoutMs: config.redisTimeoutMs },

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { VerificationPolicy } from '../../core/policy.ts';
+import { REASON_CODE_LIST } from '../../core/reason-codes.ts';
 import { ROLES } from '../../core/roles.ts';
 import type { Clock } from '../../core/time.ts';
 import { isoTime } from '../../core/time.ts';
@@ -28,6 +29,15 @@ const Registration = Type.Object({
   owner: Owner,
 });
 
+const Usage = Type.Object({
+  accepted: Type.Integer({ description: 'tokens signed by this key that were accepted' }),
+  refused: Type.Object(
+    Object.fromEntries(REASON_CODE_LIST.map((code) => [code, Type.Optional(Type.Integer())])),
+    { description: 'tokens naming this key that were refused, by reason code', additionalProperties: false },
+  ),
+  last_used_at: Nullable(Time),
+});
+
 const KeyView = Type.Object({
   key_id: Type.String(),
   org_id: Type.String(),
@@ -45,6 +55,9 @@ const KeyView = Type.Object({
   expires_at: Nullable(Time),
   revokes_at: Nullable(Time),
   replaced_by: Nullable(Type.String()),
+  expires_soon: Type.Boolean({ description: 'the key expires within KEYGATE_KEY_EXPIRY_WARNING_DAYS' }),
+  expires_in_seconds: Type.Union([Type.Integer(), Type.Null()]),
+  usage: Usage,
 });
 
 const PublicKey = Type.String({
