@@ -21,6 +21,8 @@ export class LockWait {
   /** Store calls waiting for the lock: each leaves within `budgetMs`, so a stalled store sheds them. */
   private readonly waiters = new Set<() => void>();
   private probeTimer: NodeJS.Timeout | undefined;
+  /** Set while this process keeps its own writes back (hold()): they wait as for another's lock. */
+  private holds = 0;
 
   /** `probe` throws a busy StoreUnavailableError while the database is locked. */
   constructor(budgetMs: number, probe: () => void) {
@@ -37,7 +39,7 @@ export class LockWait {
     const deadline = performance.now() + this.budgetMs;
     let busy: StoreUnavailableError | undefined;
     for (;;) {
-      if (kind === 'read' || this.probeTimer === undefined) {
+      if (kind === 'read' || (this.probeTimer === undefined && this.holds === 0)) {
         try {
           return attempt();
         } catch (error) {
@@ -53,6 +55,22 @@ export class LockWait {
         );
       }
     }
+  }
+
+  /**
+   * Keeps this connection's writes back until the returned release is called (once is enough;
+   * more calls do nothing): they wait with timers, as for another connection's lock, within the
+   * same budget. Reads go on. What the store's checkpoint thread asks for while it restarts the WAL.
+   */
+  hold(): () => void {
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+      if (this.holds === 0 && this.probeTimer === undefined) this.wakeAll();
+    };
   }
 
   /** Wakes every waiter, to find the store closed. */

@@ -169,7 +169,7 @@ export class SqliteStore implements Store {
     this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     if (options.backgroundCheckpoints && path !== ':memory:') {
       this.db.exec(`PRAGMA wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
-      this.checkpointer = new Checkpointer(path);
+      this.checkpointer = new Checkpointer(path, () => this.lockWait.hold());
     }
     this.lockWait = new LockWait(options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, () =>
       this.guard(() => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +42,7 @@ test('the checkpoint thread starts with the first write that changed a row, not 
   const dir = mkdtempSync(join(tmpdir(), 'keygate-checkpoint-'));
   const path = join(dir, 'k.db');
   const db = new DatabaseSync(path);
-  const checkpointer = new Checkpointer(path);
+  const checkpointer = new Checkpointer(path, () => () => {});
   try {
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('CREATE TABLE t (x INTEGER)');
@@ -53,6 +54,64 @@ test('the checkpoint thread starts with the first write that changed a row, not 
     db.exec('INSERT INTO t VALUES (1)');
     checkpointer.afterWrite(db);
     assert.equal(checkpointer.running, true);
+  } finally {
+    await checkpointer.stop();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// Under steady writes a PASSIVE checkpoint never catches up with the writer, so the WAL never
+// starts again from its beginning and grows to the fallback bound, whose checkpoint then runs
+// inside a commit. The thread asks for the writes to be held for one RESTART instead.
+test('under steady writes, the WAL restarts from its beginning while the writes are held back', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keygate-checkpoint-'));
+  const path = join(dir, 'k.db');
+  const db = new DatabaseSync(path);
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = NORMAL');
+  db.exec('PRAGMA wal_autocheckpoint = 0');
+  // As the store, this connection waits for the thread's locks (the store with timers).
+  db.exec('PRAGMA busy_timeout = 5000');
+  db.exec('CREATE TABLE t (k BLOB PRIMARY KEY) WITHOUT ROWID');
+  const insert = db.prepare('INSERT INTO t VALUES (?)');
+  let held = false;
+  let holds = 0;
+  const checkpointer = new Checkpointer(
+    path,
+    () => {
+      held = true;
+      holds++;
+      return () => {
+        held = false;
+      };
+    },
+    20,
+  );
+  const walPages = () => statSync(`${path}-wal`).size / 4096;
+  const commit = async () => {
+    while (held) await new Promise((resolve) => setTimeout(resolve, 1));
+    db.exec('BEGIN IMMEDIATE');
+    // Random keys, as the replay ledger writes them: each commit appends a page or more.
+    for (let i = 0; i < 8; i++) insert.run(randomBytes(16));
+    db.exec('COMMIT');
+    checkpointer.afterWrite(db);
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  try {
+    const deadline = performance.now() + 20_000;
+    while (checkpointer.restarts.count === 0 && performance.now() < deadline) await commit();
+    assert.ok(checkpointer.restarts.count >= 1, 'the WAL restarted');
+    const before = walPages();
+    const more = 3000;
+    for (let i = 0; i < more; i++) await commit();
+    // Each commit appends at least one page to a WAL that never restarts.
+    assert.ok(
+      walPages() - before < more,
+      `the WAL file grew from ${before} to ${walPages()} pages over ${more} commits: it was reused`,
+    );
+    assert.ok(holds >= 2 && checkpointer.restarts.count >= 2, `${holds} holds`);
+    assert.equal(held, false, 'every hold was released');
   } finally {
     await checkpointer.stop();
     db.close();

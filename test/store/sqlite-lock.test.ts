@@ -9,6 +9,7 @@ import { intakePublicKey } from '../../src/core/key-intake.ts';
 import { DEFAULT_LOGIN_THROTTLE } from '../../src/core/login-throttle.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { boundToken, jtiPair } from '../../src/store/sqlite-jti.ts';
+import { LockWait } from '../../src/store/sqlite-lock-wait.ts';
 import { StoreUnavailableError } from '../../src/store/store.ts';
 import { NOW, rsaPair } from '../helpers.ts';
 import { describeStalls, holdLock, loopTicker, stallsUnder } from './lock-holder.ts';
@@ -222,4 +223,27 @@ test('pruning 30k ended sessions never holds the event loop for long, and keeps 
   });
   t.diagnostic(describeStalls(stalls));
   assert.ok(Math.min(...stalls) < 50, describeStalls(stalls));
+});
+
+test('while the checkpoint thread holds writes back, writes wait with timers and reads go on', async () => {
+  const wait = new LockWait(1000, () => {});
+  const release = wait.hold();
+  const ran: string[] = [];
+  const write = wait.run(() => ran.push('write'), 'write');
+  assert.equal(await wait.run(() => ran.push('read'), 'read'), 1);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(ran, ['read'], 'the write has not run while held');
+  release();
+  release();
+  await write;
+  assert.deepEqual(ran, ['read', 'write']);
+});
+
+test('a hold never outlasts the lock wait budget of a write', async () => {
+  const wait = new LockWait(50, () => {});
+  wait.hold();
+  await assert.rejects(
+    wait.run(() => 'never', 'write'),
+    StoreUnavailableError,
+  );
 });
