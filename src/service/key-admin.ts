@@ -1,8 +1,10 @@
 import type { Algorithm } from '../core/algorithms.ts';
+import { type AuditActor, OPERATOR } from '../core/audit.ts';
 import { isIssuedId } from '../core/ids.ts';
 import { intakePublicKey, KeyIntakeError } from '../core/key-intake.ts';
 import { grantableRoles } from '../core/key-owner.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
+import { type KeyUsage, usageByKey } from '../core/key-usage.ts';
 import { DEFAULT_KEY_ROLES, DEFAULT_ROLE, isRole, ROLES, type Role } from '../core/roles.ts';
 import { type Clock, isoTime, type UnixSeconds } from '../core/time.ts';
 import {
@@ -30,6 +32,8 @@ export interface RegisterKeyInput {
   owner?: { id: string; role: Role };
   /** Live-key caps to hold the organization and the owner to; the CLI operator has none. */
   caps?: KeyCaps;
+  /** Who registers it, for the audit trail; the operator when not said. */
+  by?: AuditActor;
 }
 
 export interface RegisteredKey {
@@ -54,7 +58,11 @@ export class KeyAdmin {
     this.directory = directory;
   }
 
-  async createOrg(name: string, options: { singleUseTokens?: boolean } = {}): Promise<Org> {
+  async createOrg(
+    name: string,
+    options: { singleUseTokens?: boolean } = {},
+    by: AuditActor = OPERATOR,
+  ): Promise<Org> {
     const trimmed = name.trim();
     if (trimmed.length === 0 || trimmed.length > 200) {
       throw new InputError(
@@ -64,7 +72,7 @@ export class KeyAdmin {
         'Pass --name "Example Corp".',
       );
     }
-    return this.store.createOrg({ name: trimmed, ...options }, this.clock());
+    return this.store.createOrg({ name: trimmed, ...options }, this.clock(), by);
   }
 
   async listOrgs(): Promise<Org[]> {
@@ -88,7 +96,9 @@ export class KeyAdmin {
     const now = this.clock();
     await this.requireOrg(input.orgId);
     const prepared = this.prepareKey(input, now);
-    const record = await this.storeKey(() => this.store.insertKey(prepared.key, now, input.caps));
+    const record = await this.storeKey(() =>
+      this.store.insertKey(prepared.key, now, input.caps, input.by ?? OPERATOR),
+    );
     this.directory?.invalidate(record);
     return registered(record, prepared.algorithms);
   }
@@ -169,8 +179,13 @@ export class KeyAdmin {
     return this.store.listKeys(orgId);
   }
 
-  async setKeyStatus(kid: string, status: KeyStatus): Promise<KeyRecord> {
-    const change = await this.store.setKeyStatus(kid, status);
+  /** The uses of these keys that every process has flushed so far (each flushes every 10 s), by kid. */
+  async keyUsage(kids: readonly string[]): Promise<Map<string, KeyUsage>> {
+    return usageByKey(await this.store.keyUsage(kids));
+  }
+
+  async setKeyStatus(kid: string, status: KeyStatus, by: AuditActor = OPERATOR): Promise<KeyRecord> {
+    const change = await this.store.setKeyStatus(kid, status, by, this.clock());
     if (!change.ok) {
       if (change.reason === 'not_found') {
         throw new InputError(

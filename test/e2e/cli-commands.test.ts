@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { isoTime } from '../../src/core/time.ts';
+import { SqliteStore } from '../../src/store/sqlite.ts';
+import { ecPair, NOW } from '../helpers.ts';
 
 // src/cli/main.ts loads only the module of the command a run names; help still lists them all.
 
@@ -56,4 +59,95 @@ test('a mistyped command still gets the suggestion, from the whole list', () => 
   const typo = run('sevre');
   assert.notEqual(typo.status, 0);
   assert.match(typo.stderr, /unknown command 'sevre'\n\(Did you mean serve\?\)/);
+});
+
+test('key list shows each key’s counted uses, and flags a key that expires within the warning window', async () => {
+  const json = (...args: string[]) => {
+    const result = run(...args, '--json');
+    assert.equal(result.status, 0, result.stderr);
+    return JSON.parse(result.stdout);
+  };
+  const org = json('org', 'create', '--name', 'Usage Org');
+  const addKey = (label: string, days: number): string => {
+    const path = join(dir, `${label}.pub`);
+    writeFileSync(path, ecPair().publicPem);
+    const expiresAt = new Date(Date.now() + days * 86400_000).toISOString();
+    return json(
+      'key',
+      'add',
+      '--org',
+      org.org_id,
+      '--public-key',
+      path,
+      '--label',
+      label,
+      '--expires-at',
+      expiresAt,
+    ).key_id;
+  };
+  const soon = addKey('soon', 5);
+  const later = addKey('later', 60);
+  // What a server's flush writes (Store.recordKeyUse), written here by the store itself.
+  const store = new SqliteStore(join(dir, 'k.db'));
+  await store.recordKeyUse({
+    counts: [
+      { kid: soon, outcome: 'accepted', count: 7 },
+      { kid: soon, outcome: 'signature_invalid', count: 2 },
+      { kid: soon, outcome: 'token_expired', count: 1 },
+    ],
+    lastUsed: new Map([[soon, NOW]]),
+  });
+  await store.close();
+
+  const listed = json('key', 'list', '--org', org.org_id) as {
+    key_id: string;
+    expires_soon: boolean;
+    expires_in_seconds: number;
+    usage: unknown;
+  }[];
+  assert.deepEqual(
+    listed.map((k) => [k.key_id, k.expires_soon, k.usage]),
+    [
+      [
+        soon,
+        true,
+        { accepted: 7, refused: { signature_invalid: 2, token_expired: 1 }, last_used_at: isoTime(NOW) },
+      ],
+      [later, false, { accepted: 0, refused: {}, last_used_at: null }],
+    ],
+  );
+  const left = listed[0]?.expires_in_seconds ?? 0;
+  assert.ok(left > 5 * 86400 - 120 && left <= 5 * 86400, `${left} s left`);
+
+  const text = run('key', 'list', '--org', org.org_id);
+  assert.equal(text.status, 0, text.stderr);
+  const rows = text.stdout
+    .trim()
+    .split('\n')
+    .map((line) => line.split(/ {2,}/));
+  assert.deepEqual(rows[0], [
+    'KEY ID',
+    'STATUS',
+    'TYPE',
+    'ROLES',
+    'OWNER',
+    'ACCEPTED',
+    'REFUSED',
+    'LAST USED',
+    'EXPIRES',
+    'LABEL',
+  ]);
+  assert.deepEqual(rows[1]?.slice(5, 8), ['7', '3', isoTime(NOW)]);
+  assert.match(rows[1]?.[8] ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(soon\)$/);
+  assert.deepEqual(rows[2]?.slice(5, 8), ['0', '0', 'never']);
+  assert.match(rows[2]?.[8] ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  // KEYGATE_KEY_EXPIRY_WARNING_DAYS=0 flags nothing.
+  const quiet = spawnSync(process.execPath, [MAIN, 'key', 'list', '--org', org.org_id, '--json'], {
+    env: { ...process.env, KEYGATE_DATABASE: join(dir, 'k.db'), KEYGATE_KEY_EXPIRY_WARNING_DAYS: '0' },
+    encoding: 'utf8',
+  });
+  assert.deepEqual(
+    (JSON.parse(quiet.stdout) as { expires_soon: boolean }[]).map((k) => k.expires_soon),
+    [false, false],
+  );
 });

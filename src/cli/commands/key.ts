@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
+import { keyExpiry } from '../../core/key-expiry.ts';
 import type { KeyRecord, KeyStatus } from '../../core/key-record.ts';
-import { isoTime } from '../../core/time.ts';
+import { type KeyUsage, noUsage, refusedTotal } from '../../core/key-usage.ts';
+import { isoTime, type UnixSeconds } from '../../core/time.ts';
+import { systemClock } from '../../service/clock.ts';
 import { withKeyAdmin } from '../admin-store.ts';
 import { readUserFile } from '../io.ts';
 import { cliName, print, table } from '../output.ts';
@@ -25,6 +28,36 @@ export function keyView(key: KeyRecord) {
     created_at: isoTime(key.createdAt),
     last_used_at: key.lastUsedAt === null ? null : isoTime(key.lastUsedAt),
   };
+}
+
+/** A key as `key list` shows it: its view, whether it expires soon, and its counted uses. */
+function keyListView(key: KeyRecord, usage: KeyUsage, now: UnixSeconds, warningSeconds: number) {
+  const view = keyView(key);
+  return {
+    ...view,
+    ...keyExpiry(key, now, warningSeconds),
+    usage: { accepted: usage.accepted, refused: usage.refused, last_used_at: view.last_used_at },
+  };
+}
+
+type ListedKey = ReturnType<typeof keyListView>;
+
+function keyTable(keys: readonly ListedKey[]): string {
+  return table([
+    ['KEY ID', 'STATUS', 'TYPE', 'ROLES', 'OWNER', 'ACCEPTED', 'REFUSED', 'LAST USED', 'EXPIRES', 'LABEL'],
+    ...keys.map((k) => [
+      k.key_id,
+      k.revokes_at === null ? k.status : `${k.status} until ${k.revokes_at}`,
+      `${k.family}-${k.bits}`,
+      k.roles.join(','),
+      k.owner_user_id ?? 'org',
+      String(k.usage.accepted),
+      String(refusedTotal(k.usage)),
+      k.last_used_at ?? 'never',
+      k.expires_at === null ? 'never' : `${k.expires_at}${k.expires_soon ? ' (soon)' : ''}`,
+      k.label ?? '',
+    ]),
+  ]);
 }
 
 export function keyCommands(program: Command): void {
@@ -89,23 +122,16 @@ export function keyCommands(program: Command): void {
     .requiredOption('--org <org_id>', 'the Organization ID')
     .option('--json', 'machine-readable output')
     .action(async (options: { org: string; json?: boolean }) => {
-      const keys = (await withKeyAdmin((admin) => admin.listKeys(options.org))).map(keyView);
-      print(options, keys, () =>
-        keys.length === 0
-          ? 'No keys yet.'
-          : table([
-              ['KEY ID', 'STATUS', 'TYPE', 'ROLES', 'OWNER', 'LAST USED', 'LABEL'],
-              ...keys.map((k) => [
-                k.key_id,
-                k.revokes_at === null ? k.status : `${k.status} until ${k.revokes_at}`,
-                `${k.family}-${k.bits}`,
-                k.roles.join(','),
-                k.owner_user_id ?? 'org',
-                k.last_used_at ?? 'never',
-                k.label ?? '',
-              ]),
-            ]),
-      );
+      const warningSeconds = loadConfig(process.env).keyExpiryWarningDays * 86400;
+      const keys = await withKeyAdmin(async (admin) => {
+        const records = await admin.listKeys(options.org);
+        const usage = await admin.keyUsage(records.map((record) => record.id));
+        const now = systemClock();
+        return records.map((record) =>
+          keyListView(record, usage.get(record.id) ?? noUsage(), now, warningSeconds),
+        );
+      });
+      print(options, keys, () => (keys.length === 0 ? 'No keys yet.' : keyTable(keys)));
     });
   const statusCommand = (name: string, status: KeyStatus, description: string) =>
     key
