@@ -163,11 +163,20 @@ async function askKeygate(
 /** The identity of a 200; one without every identity header is no decision at all. */
 function identityOf(headers: Headers, endpoint: URL): VerifyResult {
   const read = (name: string) => headers.get(name) ?? '';
+  // Keygate percent-encodes every character but visible ASCII other than "%" (a sub may be any
+  // string), so decoding gives back the exact value.
+  const decoded = (name: string) => {
+    try {
+      return decodeURIComponent(read(name));
+    } catch {
+      return '';
+    }
+  };
   const identity = {
-    orgId: read(IDENTITY_HEADERS.orgId),
-    sub: read(IDENTITY_HEADERS.sub),
+    orgId: decoded(IDENTITY_HEADERS.orgId),
+    sub: decoded(IDENTITY_HEADERS.sub),
     role: read(IDENTITY_HEADERS.role),
-    kid: read(IDENTITY_HEADERS.kid),
+    kid: decoded(IDENTITY_HEADERS.kid),
     method: read(IDENTITY_HEADERS.method),
     expiresAt: read(IDENTITY_HEADERS.expiresAt),
   };
