@@ -10,6 +10,7 @@ import { bindJti, ledgerContract } from './ledger-contract.ts';
 import { feedContract } from './store-contract-feed.ts';
 import { keyContract } from './store-contract-keys.ts';
 import { raceContract } from './store-contract-races.ts';
+import { usageContract } from './store-contract-usage.ts';
 
 /**
  * The behaviour every Store must have; run against each implementation on a real database.
@@ -27,6 +28,7 @@ export function storeContract(
   auditContract(name, open);
   feedContract(name, open, openNodes);
   raceContract(name, openNodes);
+  usageContract(name, open, openNodes);
   ledgerContract(name, open, openNodes);
   describe(`${name} store contract`, () => {
     let store: Store;
