@@ -21,6 +21,7 @@ const IDLE_RSS_CEILING_MB = 80;
 const READY_CEILING_MS = 300;
 const READY_STARTS = 5;
 const WHOAMI = '/v1/whoami';
+const FORWARD_AUTH = '/auth/verify';
 const VERIFIER_PROCESS = new URL('./http/verifier-process.ts', import.meta.url).pathname;
 
 const perSecond = (rate: number) => `${fmt(rate).replace('/s', '')} req/s`;
@@ -51,7 +52,10 @@ async function warmUp(server: Server, sets: TokenSets, warm?: string[]): Promise
   const run = (path: string, source: Source) =>
     inChild({ mode: 'closed', url: `${server.url}${path}`, source, expect: 200 });
   await run('/healthz', repeat(1));
-  if (warm) await run(WHOAMI, perConnection(warm, 1));
+  if (warm) {
+    await run(WHOAMI, perConnection(warm, 1));
+    await run(FORWARD_AUTH, perConnection(warm, 1));
+  }
   for (const { kind } of FRESH) await run(WHOAMI, eachOnce(sets.fresh[kind].warmUp));
 }
 
@@ -61,6 +65,7 @@ async function requestRows(keygate: Server, reference: Server, sets: TokenSets, 
     healthz: new Series(keygate),
     bareHealthz: new Series(reference),
     warm: new Series(keygate),
+    forwardAuth: new Series(keygate),
     session: new Series(keygate),
     malformed: new Series(keygate),
     badSignature: new Series(keygate),
@@ -72,6 +77,12 @@ async function requestRows(keygate: Server, reference: Server, sets: TokenSets, 
       { series: s.healthz, path: '/healthz', source: forSeconds, expect: 200 },
       { series: s.bareHealthz, path: '/healthz', source: forSeconds, expect: 200 },
       { series: s.warm, path: WHOAMI, source: () => perConnection(sets.warm, ROUND_SECONDS), expect: 200 },
+      {
+        series: s.forwardAuth,
+        path: FORWARD_AUTH,
+        source: () => perConnection(sets.warm, ROUND_SECONDS),
+        expect: 200,
+      },
       { series: s.session, path: WHOAMI, source: () => perConnection(sessions, ROUND_SECONDS), expect: 200 },
       {
         series: s.malformed,
@@ -225,6 +236,8 @@ export async function benchHttp(): Promise<boolean> {
         'Keygate /healthz',
         0.9,
       ),
+      // The same tokens and the same guard as the row above; the principal goes in headers, not a body.
+      vs(`GET ${FORWARD_AUTH}, warm tokens`, s.forwardAuth, s.warm, `warm ${WHOAMI}`, 0.9),
       vs(`GET ${WHOAMI}, session tokens (one per connection)`, s.session, s.healthz, 'Keygate /healthz'),
       ...fresh.rows,
       vs(`GET ${WHOAMI}, malformed token (401)`, s.malformed, s.healthz, 'Keygate /healthz'),
