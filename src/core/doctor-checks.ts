@@ -223,7 +223,8 @@ export function audiencesCheck(raw: string | undefined, audiences: readonly stri
   const repeated = audiences.filter((audience, i) => audiences.indexOf(audience) !== i);
   if (repeated.length > 0)
     return { check, status: 'warn', detail: `${[...new Set(repeated)].join(', ')} listed twice.` };
-  return { check, status: 'ok', detail: `${audiences.join(', ')} (this region: ${audiences[0]}).` };
+  const region = audiences.length > 1 ? ` (this region: ${audiences[0]})` : '';
+  return { check, status: 'ok', detail: `${audiences.join(', ')}${region}.` };
 }
 
 const LOOPBACK = /^(127\.|::1$|localhost$|::ffff:127\.)/i;
