@@ -54,3 +54,8 @@ sub_not_permitted jti_reused session_revoked`
       .sort(),
   );
 });
+
+test('the README shows deploy/nginx-forward-auth.conf exactly as the forward-auth test runs it', () => {
+  const config = readFileSync(new URL('../deploy/nginx-forward-auth.conf', import.meta.url), 'utf8');
+  assert.ok(readme.includes(`\`\`\`nginx\n${config}\`\`\`\n`));
+});
