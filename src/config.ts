@@ -56,6 +56,8 @@ export interface Config {
   keyExpiryWarningDays: number;
   /** Live keys an organization (KEYGATE_MAX_KEYS_PER_ORG) and a user (KEYGATE_MAX_KEYS_PER_USER) may hold through the API. */
   keyCaps: { perOrg: number; perOwner: number };
+  /** KEYGATE_AUDIT_RETENTION_DAYS: audit events older than this many days are deleted. */
+  auditRetentionDays: number;
   /** Entries each in-memory cache may hold (KEYGATE_TOKEN_CACHE_ENTRIES and the others). */
   memory: MemoryBounds;
   /**
@@ -63,6 +65,10 @@ export interface Config {
    * whose X-Forwarded-For names the client. Empty: the peer's own address is the client's.
    */
   trustProxy: string[];
+  /** KEYGATE_ACCESS_LOG: one log line per request (method, route, status, time, address, code). */
+  accessLog: boolean;
+  /** KEYGATE_METRICS_TOKEN: the bearer token GET /metrics asks for; unset, it is open like /healthz. */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -134,12 +140,21 @@ export function loadConfig(
       0,
       3650,
     ),
+    auditRetentionDays: integer(
+      'KEYGATE_AUDIT_RETENTION_DAYS',
+      env.KEYGATE_AUDIT_RETENTION_DAYS,
+      90,
+      1,
+      36_500,
+    ),
     keyCaps: {
       perOrg: integer('KEYGATE_MAX_KEYS_PER_ORG', env.KEYGATE_MAX_KEYS_PER_ORG, 1000, 1, 10_000_000),
       perOwner: integer('KEYGATE_MAX_KEYS_PER_USER', env.KEYGATE_MAX_KEYS_PER_USER, 10, 1, 10_000),
     },
     memory: memoryBounds(env),
     trustProxy: trustedProxies(env.KEYGATE_TRUST_PROXY),
+    accessLog: flag('KEYGATE_ACCESS_LOG', env.KEYGATE_ACCESS_LOG),
+    metricsToken: metricsToken(env.KEYGATE_METRICS_TOKEN),
   };
 }
 
@@ -166,6 +181,23 @@ function trustedProxies(raw: string | undefined): string[] {
     }
   }
   return entries;
+}
+
+function flag(name: string, raw: string | undefined): boolean {
+  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new ConfigError(`${name}=${JSON.stringify(raw)} is not 1 (on) or 0 (off).`);
+}
+
+/** A guessable token would guard nothing: at least 16 characters (openssl rand -hex 16 makes 32). */
+function metricsToken(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  if (raw.length < 16 || /\s/.test(raw)) {
+    throw new ConfigError(
+      'KEYGATE_METRICS_TOKEN must be at least 16 characters with no spaces; make one with: openssl rand -hex 16',
+    );
+  }
+  return raw;
 }
 
 /** A redis:// or rediss:// (TLS) URL; anything else is refused here rather than by the first request. */

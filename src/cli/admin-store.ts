@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig, readPepper, readSessionSecret } from '../config.ts';
+import type { AuditQuery, AuditRecord } from '../core/audit.ts';
 import { systemClock } from '../service/clock.ts';
 import { KeyAdmin } from '../service/key-admin.ts';
 import { PasswordHasher } from '../service/password-hasher.ts';
@@ -10,6 +11,8 @@ import { openStore } from '../store/open-store.ts';
 export interface Admin {
   keys: KeyAdmin;
   users: UserAdmin;
+  /** The audit trail, newest first (Store.listAudit). */
+  audit(query: AuditQuery): Promise<AuditRecord[]>;
   /** Made on first use, with the server's secret: only commands on session keys read it. */
   keyring(): ServerKeyring;
 }
@@ -29,6 +32,7 @@ export async function withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<
     return await work({
       keys,
       users: new UserAdmin({ store, hasher, clock: systemClock, keys }),
+      audit: (query) => store.listAudit(query),
       keyring: () =>
         new ServerKeyring(store, systemClock, {
           secret: readSessionSecret(config) ?? randomBytes(32),

@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
   user: async () => (await import('./commands/user.ts')).userCommands,
   login: async () => (await import('./commands/login.ts')).loginCommand,
   'server-key': async () => (await import('./commands/server-key.ts')).serverKeyCommands,
+  audit: async () => (await import('./commands/audit.ts')).auditCommand,
   doctor: async () => (await import('./commands/doctor.ts')).doctorCommand,
 };
 

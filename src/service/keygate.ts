@@ -10,10 +10,12 @@ import type { RedisKeySignal } from '../store/redis-key-signal.ts';
 import type { RedisReplayLedger } from '../store/redis-ledger.ts';
 import type { RedisLink, RedisLinkOptions } from '../store/redis-link.ts';
 import type { KeyCaps, Store } from '../store/store.ts';
+import { AuditLog } from './audit-log.ts';
 import { Authenticator } from './authenticator.ts';
 import { systemClock } from './clock.ts';
 import { KeyAdmin } from './key-admin.ts';
 import { KeyDirectory } from './key-directory.ts';
+import { LoginAudit } from './login-audit.ts';
 import { Metrics } from './metrics.ts';
 import { type Argon2Params, PasswordHasher } from './password-hasher.ts';
 import { ServerKeyring } from './server-keyring.ts';
@@ -39,6 +41,8 @@ export interface Keygate {
   keyring: ServerKeyring;
   hasher: PasswordHasher;
   signingKeys: SigningKeys;
+  /** The audit trail: login events queue here; changes are recorded by the store itself. */
+  audit: AuditLog;
   /** Redis, when KEYGATE_REDIS_URL is set: the replay ledger and the login rate limits of every node. */
   redis?: RedisLink;
   /** What this process counts for /metrics: decisions, logins, refusals, store calls. */
@@ -69,6 +73,8 @@ export interface KeygateOptions {
   storePoolSize?: number;
   /** Live keys an organization and a user may hold through the API (KEYGATE_MAX_KEYS_PER_*). */
   keyCaps?: KeyCaps;
+  /** How many days audit events are kept (KEYGATE_AUDIT_RETENTION_DAYS). */
+  auditRetentionDays?: number;
   /** How soon before its expiry a key is flagged and /auth/hello warns (KEYGATE_KEY_EXPIRY_WARNING_DAYS). */
   keyExpiryWarningSeconds?: number;
   /** Entries each cache may hold (KEYGATE_*_ENTRIES); the rate limiter's is buildApp's. */
@@ -78,6 +84,8 @@ export interface KeygateOptions {
   /** KEYGATE_REDIS_URL and its settings; unset, the replay ledger is in the store and the rate limits in memory. */
   redis?: RedisLinkOptions & { url: string };
 }
+
+export const DEFAULT_AUDIT_RETENTION_DAYS = 90;
 
 export const DEFAULT_KEY_CAPS: KeyCaps = { perOrg: 1000, perOwner: 10 };
 
@@ -134,7 +142,9 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     ...(options.pepper && { pepper: options.pepper }),
     ...(options.argon2 && { params: options.argon2 }),
   });
+  const audit = new AuditLog(store, clock);
   const sessions = new Sessions({
+    audit: new LoginAudit(store, audit),
     store,
     hasher,
     keyring,
@@ -163,6 +173,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   // One round at a time: a large backlog is deleted in small batches that let requests run in
   // between, so a round may outlast the interval.
   let pruning = false;
+  const retentionDays = options.auditRetentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS;
   const pruner = setInterval(() => {
     if (pruning) return;
     pruning = true;
@@ -173,6 +184,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
         await store.pruneLoginAttempts(clock());
         // Keys past their rotation grace are refused already (checkKeyUsable); this records it.
         if ((await store.revokeDueKeys(clock())) > 0) signal?.publish();
+        await store.pruneAudit(clock() - retentionDays * 86400);
       } finally {
         pruning = false;
       }
@@ -204,8 +216,10 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
       caps: options.keyCaps ?? DEFAULT_KEY_CAPS,
       expiryWarningSeconds: keyExpiryWarningSeconds,
     }),
+    audit,
     async close() {
       clearInterval(pruner);
+      await audit.close();
       sampler?.stop();
       keyring.stop();
       await directory.stop();

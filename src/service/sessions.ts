@@ -13,6 +13,7 @@ import type { Clock, UnixSeconds } from '../core/time.ts';
 import { normalizeUserName } from '../core/user-name.ts';
 import type { Store } from '../store/store.ts';
 import { InputError } from './input-error.ts';
+import type { LoginAudit, LoginFailure } from './login-audit.ts';
 import type { HashTicket, PasswordHasher } from './password-hasher.ts';
 import type { ServerKeyring } from './server-keyring.ts';
 
@@ -54,6 +55,8 @@ export class Sessions {
     sessionPolicy: SessionPolicy;
     /** Sessions `touched` holds at most (KEYGATE_SESSION_TOUCH_ENTRIES). */
     maxTouched?: number;
+    /** Where logins and logouts are recorded; none, and they are not. */
+    audit?: LoginAudit;
   };
   /**
    * When this process last wrote each session's last-seen time, so that the requests a session
@@ -99,7 +102,9 @@ export class Sessions {
     ).finally(() => ticket.cancel());
     if (hasher.needsRehash(user.passwordHash))
       await store.upgradePasswordHash(user.id, await hasher.hash(passHash.value));
-    return { ...(await this.open(user, now)), login_timestamp: nanosecondsNow() };
+    const opened = await this.open(user, now);
+    this.deps.audit?.succeeded(user, clientScope(clientAddress), now);
+    return { ...opened, login_timestamp: nanosecondsNow() };
   }
 
   /**
@@ -117,15 +122,40 @@ export class Sessions {
   ): Promise<UserRecord> {
     const { store, hasher, sessionPolicy } = this.deps;
     const reservation = await store.reserveLoginAttempt(email, address, now, sessionPolicy.loginThrottle);
-    if (!reservation.allowed) throw new LoginFailedError(reservation.retryAfterSeconds);
+    if (!reservation.allowed) {
+      await this.refused(email, undefined, 'throttled', address, now);
+      throw new LoginFailedError(reservation.retryAfterSeconds);
+    }
     const user = await store.getUserByEmail(email);
     if (user?.status !== 'active') {
       await hasher.verifyDummy(passHash, ticket);
+      await this.refused(email, user, user ? 'user_disabled' : 'unknown_user', address, now);
       throw new LoginFailedError();
     }
-    if (!(await hasher.verify(passHash, user.passwordHash, ticket))) throw new LoginFailedError();
+    if (!(await hasher.verify(passHash, user.passwordHash, ticket))) {
+      await this.refused(email, user, 'wrong_password', address, now);
+      throw new LoginFailedError();
+    }
     await store.settleLoginAttempt(email, address, now, sessionPolicy.loginThrottle);
     return user;
+  }
+
+  /**
+   * Records a refused login. A throttled attempt read no account, so its name is looked up here,
+   * for every name alike; a failed one may have started a throttle wait.
+   */
+  private async refused(
+    email: string,
+    user: UserRecord | undefined,
+    reason: LoginFailure,
+    address: string,
+    now: UnixSeconds,
+  ): Promise<void> {
+    const audit = this.deps.audit;
+    if (!audit) return;
+    const account = reason === 'throttled' ? await this.deps.store.getUserByEmail(email) : user;
+    audit.failed(account, reason, address, now);
+    if (reason !== 'throttled') await audit.lockedBy(email, account, address, now);
   }
 
   private async open(user: UserRecord, now: UnixSeconds): Promise<Omit<LoginResult, 'login_timestamp'>> {
@@ -189,7 +219,9 @@ export class Sessions {
   }
 
   async logout(claims: SessionClaims): Promise<void> {
-    await this.deps.store.revokeSession(claims.sid, this.deps.clock(), 'logout');
+    const now = this.deps.clock();
+    if (await this.deps.store.revokeSession(claims.sid, now, 'logout'))
+      this.deps.audit?.loggedOut(claims, now);
   }
 }
 

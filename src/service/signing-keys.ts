@@ -1,5 +1,6 @@
 import type { Algorithm } from '../core/algorithms.ts';
 import { ALGORITHMS_BY_FAMILY } from '../core/algorithms.ts';
+import type { AuditActor } from '../core/audit.ts';
 import { isIssuedId } from '../core/ids.ts';
 import { type KeyExpiry, keyExpiry } from '../core/key-expiry.ts';
 import { grantableRoles } from '../core/key-owner.ts';
@@ -19,6 +20,8 @@ export interface Actor {
   /** The user acting (a session's, or the owner of the admin key that signed the token); null for an org key. */
   userId: string | null;
   role: Role;
+  /** Who the audit trail records: the session's user, or the admin key that signed the token. */
+  by: AuditActor;
 }
 
 export type KeyOwnerView = { type: 'org'; id: string } | { type: 'user'; id: string; email: string | null };
@@ -99,7 +102,12 @@ export class SigningKeys {
    */
   async actorFor(principal: Principal): Promise<Actor> {
     if (principal.method === 'session')
-      return { orgId: principal.org_id, userId: principal.sub, role: principal.role };
+      return {
+        orgId: principal.org_id,
+        userId: principal.sub,
+        role: principal.role,
+        by: { type: 'user', id: principal.sub },
+      };
     if (principal.role !== 'admin') {
       throw new InputError(
         'forbidden',
@@ -109,7 +117,12 @@ export class SigningKeys {
       );
     }
     const key = await this.deps.store.getKey(principal.kid);
-    return { orgId: principal.org_id, userId: key?.ownerUserId ?? null, role: 'admin' };
+    return {
+      orgId: principal.org_id,
+      userId: key?.ownerUserId ?? null,
+      role: 'admin',
+      by: { type: 'key', kid: principal.kid },
+    };
   }
 
   async register(actor: Actor, body: RegisterBody): Promise<RegistrationView> {
@@ -119,6 +132,7 @@ export class SigningKeys {
       publicKey: body.public_key,
       grantedByAdmin: actor.role === 'admin',
       caps: this.deps.caps,
+      by: actor.by,
       ...(owner && { owner: { id: owner.id, role: owner.role } }),
       ...(body.roles !== undefined && { roles: body.roles }),
       ...(body.default_role !== undefined && { defaultRole: body.default_role }),
@@ -152,7 +166,8 @@ export class SigningKeys {
   /** Revocation is final and immediate: the next request signed by the key is refused, cached or not. */
   async revoke(actor: Actor, kid: string): Promise<KeyView> {
     const record = await this.visibleKey(actor, kid);
-    const revoked = record.status === 'revoked' ? record : await this.deps.keys.setKeyStatus(kid, 'revoked');
+    const revoked =
+      record.status === 'revoked' ? record : await this.deps.keys.setKeyStatus(kid, 'revoked', actor.by);
     return keyView(revoked, await this.viewContext([revoked]));
   }
 
@@ -203,7 +218,7 @@ export class SigningKeys {
       now,
     );
     const result = await this.deps.keys.storeKey(() =>
-      this.deps.store.rotateKey(kid, prepared.key, now + grace, now, this.deps.caps),
+      this.deps.store.rotateKey(kid, prepared.key, now + grace, now, this.deps.caps, actor.by),
     );
     if (!result.ok) {
       throw new InputError(

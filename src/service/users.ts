@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { UserRecord } from '../core/account-records.ts';
+import { type AuditActor, OPERATOR } from '../core/audit.ts';
 import { type LoginThrottleState, throttleState } from '../core/login-throttle.ts';
 import { checkPassHash, PASS_HASH_HINT } from '../core/pass-hash.ts';
 import { isRole, ROLES, type Role } from '../core/roles.ts';
@@ -29,7 +30,7 @@ export class UserAdmin {
     this.deps = deps;
   }
 
-  async create(input: NewUserInput): Promise<UserRecord> {
+  async create(input: NewUserInput, by: AuditActor = OPERATOR): Promise<UserRecord> {
     await this.deps.keys.requireOrg(input.orgId);
     const email = normalizeUserName(input.email);
     if (!EMAIL.test(email) || email.length > 320 || !email.isWellFormed()) {
@@ -59,16 +60,19 @@ export class UserAdmin {
     }
     const passwordHash = await this.hashPassHash(input.passHash);
     try {
-      return await this.deps.store.createUser({
-        id: randomUUID(),
-        orgId: input.orgId,
-        email,
-        screenName,
-        role: role as Role,
-        status: 'active',
-        passwordHash,
-        createdAt: this.deps.clock(),
-      });
+      return await this.deps.store.createUser(
+        {
+          id: randomUUID(),
+          orgId: input.orgId,
+          email,
+          screenName,
+          role: role as Role,
+          status: 'active',
+          passwordHash,
+          createdAt: this.deps.clock(),
+        },
+        by,
+      );
     } catch (error) {
       if (error instanceof ConflictError)
         throw new InputError(
@@ -100,23 +104,30 @@ export class UserAdmin {
    * Clears every count and wait of the account's login throttle, account-wide and per address;
    * returns the state it cleared.
    */
-  async unlock(email: string): Promise<{ user: UserRecord; cleared: LoginThrottleState }> {
+  async unlock(
+    email: string,
+    by: AuditActor = OPERATOR,
+  ): Promise<{ user: UserRecord; cleared: LoginThrottleState }> {
     const user = await this.require(email);
     const now = this.deps.clock();
     const cleared = throttleState(await this.deps.store.getLoginAttempts(user.email, now), now);
-    await this.deps.store.clearLoginAttempts(user.email);
+    await this.deps.store.clearLoginAttempts(user.email, by, now);
     return { user, cleared };
   }
 
-  async setStatus(email: string, status: 'active' | 'disabled'): Promise<UserRecord> {
+  async setStatus(
+    email: string,
+    status: 'active' | 'disabled',
+    by: AuditActor = OPERATOR,
+  ): Promise<UserRecord> {
     const user = await this.require(email);
-    return (await this.deps.store.setUserStatus(user.id, status, this.deps.clock())) ?? user;
+    return (await this.deps.store.setUserStatus(user.id, status, this.deps.clock(), by)) ?? user;
   }
 
-  async setPassword(email: string, passHash: string): Promise<UserRecord> {
+  async setPassword(email: string, passHash: string, by: AuditActor = OPERATOR): Promise<UserRecord> {
     const user = await this.require(email);
     const passwordHash = await this.hashPassHash(passHash);
-    return (await this.deps.store.setUserPassword(user.id, passwordHash, this.deps.clock())) ?? user;
+    return (await this.deps.store.setUserPassword(user.id, passwordHash, this.deps.clock(), by)) ?? user;
   }
 
   private async require(email: string): Promise<UserRecord> {

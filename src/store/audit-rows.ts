@@ -83,7 +83,11 @@ export function passwordChanged(user: UserRecord, by: AuditActor, at: UnixSecond
   return event(at, user.orgId, by, 'user.password_changed', user.id, { email: user.email });
 }
 
-export function userUnlocked(user: { id: string; orgId: string; email: string }, by: AuditActor, at: UnixSeconds): AuditEvent {
+export function userUnlocked(
+  user: { id: string; orgId: string; email: string },
+  by: AuditActor,
+  at: UnixSeconds,
+): AuditEvent {
   return event(at, user.orgId, by, 'user.unlocked', user.id, { email: user.email });
 }
 

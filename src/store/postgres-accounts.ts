@@ -95,7 +95,9 @@ export function unlockName(
     await clearAttemptsOf(sql, name);
     const user = await sql.one('SELECT id, org_id FROM users WHERE email = $1', [name]);
     if (user)
-      await appendEvents(sql, [userUnlocked({ id: String(user.id), orgId: String(user.org_id), email: name }, by, now)]);
+      await appendEvents(sql, [
+        userUnlocked({ id: String(user.id), orgId: String(user.org_id), email: name }, by, now),
+      ]);
   });
 }
 

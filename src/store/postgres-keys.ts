@@ -1,8 +1,8 @@
 import type { AuditActor } from '../core/audit.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import { keyRegistered, keyRotated, keyStatusChanged, keySwept, wallClock } from './audit-rows.ts';
-import { appendEvents } from './postgres-audit.ts';
 import { newKeyRecord, thumbprintConflict } from './key-rows.ts';
+import { appendEvents } from './postgres-audit.ts';
 import type { PgDatabase, Sql } from './postgres-database.ts';
 import { violatedUnique } from './postgres-errors.ts';
 import { KEY_COLUMNS, toKey } from './postgres-rows.ts';

@@ -1,13 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
-import { type AuditActor, type AuditEvent, type AuditQuery, type AuditRecord, SYSTEM } from '../core/audit.ts';
+import {
+  type AuditActor,
+  type AuditEvent,
+  type AuditQuery,
+  type AuditRecord,
+  SYSTEM,
+} from '../core/audit.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import type { KeyUseBatch, KeyUseCount } from '../core/key-usage.ts';
 import type { LoginAttemptRecord, LoginThrottlePolicy } from '../core/login-throttle.ts';
 import { toSession, toUser } from './account-rows.ts';
 import { orgCreated } from './audit-rows.ts';
-import * as audit from './postgres-audit.ts';
 import * as accounts from './postgres-accounts.ts';
+import * as audit from './postgres-audit.ts';
 import { PgDatabase, storeError } from './postgres-database.ts';
 import * as keyUse from './postgres-key-usage.ts';
 import * as keys from './postgres-keys.ts';

@@ -3,12 +3,10 @@ import { MAX_AUDIT_PAGE } from '../core/audit.ts';
 import { auditColumns, toAuditRecord } from './audit-rows.ts';
 
 /** What the SQLite store lends these functions: its statements, run inside one of its units. */
-interface Statements {
-  (text: string): {
-    run(...params: (string | number | null)[]): { changes: number | bigint };
-    all(...params: (string | number | null)[]): Record<string, unknown>[];
-  };
-}
+type Statements = (text: string) => {
+  run(...params: (string | number | null)[]): { changes: number | bigint };
+  all(...params: (string | number | null)[]): Record<string, unknown>[];
+};
 
 // The audit trail in the embedded store (Store.appendAudit, listAudit, pruneAudit). appendEvents
 // runs inside the caller's transaction, so that a change and its record commit together.

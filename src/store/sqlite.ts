@@ -9,7 +9,13 @@ import {
 } from 'node:sqlite';
 import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
 import type { KeyFamily } from '../core/algorithms.ts';
-import { type AuditActor, type AuditEvent, type AuditQuery, type AuditRecord, SYSTEM } from '../core/audit.ts';
+import {
+  type AuditActor,
+  type AuditEvent,
+  type AuditQuery,
+  type AuditRecord,
+  SYSTEM,
+} from '../core/audit.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import type { KeyUseBatch, KeyUseCount } from '../core/key-usage.ts';
 import {
@@ -350,8 +356,9 @@ export class SqliteStore implements Store {
         if (due.length === 0) return 0;
         this.audit(due.map((row) => keySwept({ id: String(row.id), orgId: String(row.org_id) }, now)));
         return Number(
-          this.sql("UPDATE keys SET status = 'revoked' WHERE revokes_at <= ? AND status <> 'revoked'").run(now)
-            .changes,
+          this.sql("UPDATE keys SET status = 'revoked' WHERE revokes_at <= ? AND status <> 'revoked'").run(
+            now,
+          ).changes,
         );
       }),
     );
@@ -500,7 +507,9 @@ export class SqliteStore implements Store {
            ON CONFLICT (kid, outcome) DO UPDATE SET count = count + excluded.count`,
         );
         for (const { kid, outcome, count } of batch.counts) add.run(outcome, count, kid);
-        const touch = this.sql('UPDATE keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?');
+        const touch = this.sql(
+          'UPDATE keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?',
+        );
         for (const [kid, at] of batch.lastUsed) touch.run(at, kid);
       }),
     );
@@ -733,7 +742,9 @@ export class SqliteStore implements Store {
         this.clearAttemptsOf(name);
         const user = this.sql('SELECT id, org_id FROM users WHERE email = ?').get(name) as Row | undefined;
         if (user)
-          this.audit([userUnlocked({ id: String(user.id), orgId: String(user.org_id), email: name }, by, now)]);
+          this.audit([
+            userUnlocked({ id: String(user.id), orgId: String(user.org_id), email: name }, by, now),
+          ]);
       }),
     );
   }

@@ -36,7 +36,10 @@ export function auditContract(name: string, open: () => Promise<Store>): void {
       const all = await store.listAudit({ limit: 10 });
       assert.deepEqual(withoutIds(all), [login('o1', NOW + 3, 'u3'), ...events.toReversed()]);
       const ids = all.map((record) => record.id);
-      assert.deepEqual(ids, ids.toSorted((a, b) => b - a));
+      assert.deepEqual(
+        ids,
+        ids.toSorted((a, b) => b - a),
+      );
       assert.equal(new Set(ids).size, 4);
       assert.deepEqual(withoutIds(await store.listAudit({ orgId: 'o1', limit: 10 })), [
         login('o1', NOW + 3, 'u3'),
@@ -173,7 +176,11 @@ export function auditContract(name: string, open: () => Promise<Store>): void {
     });
 
     test('pruning deletes the events from before the cut, and ids are never handed out again', async () => {
-      await store.appendAudit([login('o1', NOW - 10, 'u1'), login('o1', NOW - 1, 'u2'), login('o1', NOW, 'u3')]);
+      await store.appendAudit([
+        login('o1', NOW - 10, 'u1'),
+        login('o1', NOW - 1, 'u2'),
+        login('o1', NOW, 'u3'),
+      ]);
       const [newest] = await store.listAudit({ limit: 1 });
       assert.equal(await store.pruneAudit(NOW), 2);
       assert.deepEqual(withoutIds(await store.listAudit({ limit: 10 })), [login('o1', NOW, 'u3')]);

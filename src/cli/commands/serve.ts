@@ -84,6 +84,7 @@ async function runWorker(config: Config, alone: boolean): Promise<void> {
     storePoolSize: config.databasePoolSize,
     maxFeedLagMs: config.keyFeedMaxLagMs,
     keyCaps: config.keyCaps,
+    auditRetentionDays: config.auditRetentionDays,
     keyExpiryWarningSeconds: config.keyExpiryWarningDays * 86400,
     memory: config.memory,
     ...(config.redisUrl && {
@@ -98,6 +99,8 @@ async function runWorker(config: Config, alone: boolean): Promise<void> {
     rateLimitEntries: config.memory.rateLimitEntries,
     limits: config.limits,
     trustProxy: config.trustProxy,
+    accessLog: config.accessLog,
+    metricsToken: config.metricsToken,
   });
   try {
     await app.listen({ port: config.port, host: config.host });
