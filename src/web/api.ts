@@ -53,6 +53,10 @@ export interface KeyView {
   expires_at: string | null;
   revokes_at: string | null;
   replaced_by: string | null;
+  /** The key expires within the server's warning window (KEYGATE_KEY_EXPIRY_WARNING_DAYS). */
+  expires_soon: boolean;
+  expires_in_seconds: number | null;
+  usage: { accepted: number; refused: Record<string, number>; last_used_at: string | null };
 }
 
 export interface KeyList {

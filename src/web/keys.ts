@@ -2,6 +2,7 @@ import { api, type KeyList, type KeyView, SessionEndedError } from './api.js';
 import { announce, busy, byId, fill, h } from './dom.js';
 import { fromNow, keyName, timeCell } from './format.js';
 import { openRevoke, openRotate } from './key-actions.js';
+import { expiryCell, usageCell } from './key-usage.js';
 import { currentMe, setKeys } from './state.js';
 
 // The keys the user may see, as a table that turns into stacked cards on a phone (the CSS reads
@@ -75,8 +76,9 @@ function row(key: KeyView): HTMLTableRowElement {
       h('span', { class: 'mono small' }, key.fingerprint),
     ),
     cell('Owner', ownerText(key)),
+    cell('Usage', ...usageCell(key)),
     cell('Last used', timeCell(key.last_used_at, 'never')),
-    cell('Expires', timeCell(key.expires_at, 'never')),
+    cell('Expires', ...expiryCell(key)),
     cell('Actions', actionsCell(key)),
   );
 }
@@ -85,7 +87,7 @@ function table(keys: KeyView[]): HTMLElement {
   const sorted = [...keys].sort(
     (a, b) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status] || b.created_at.localeCompare(a.created_at),
   );
-  const headings = ['Key', 'Status', 'Fingerprint', 'Owner', 'Last used', 'Expires', 'Actions'];
+  const headings = ['Key', 'Status', 'Fingerprint', 'Owner', 'Usage', 'Last used', 'Expires', 'Actions'];
   return h(
     'table',
     { class: 'keys' },
