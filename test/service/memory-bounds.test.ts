@@ -118,3 +118,42 @@ test('made-up kids: the unknown-kid bound given to startKeygate is the one the d
   }
   assert.equal(keygate.directory.sizes.unknownKids, 4);
 });
+
+test('key usage: one entry per stored key named, none for made-up kids, and none left after a flush', async (t) => {
+  const keygate = await startKeygate({
+    database: ':memory:',
+    policy: POLICY,
+    clock: () => NOW,
+    pollMs: 600_000,
+  });
+  t.after(() => keygate.close());
+  const org = await keygate.keys.createOrg('Usage Bounds');
+  const pair = ecPair();
+  const { key_id: kid } = await keygate.keys.registerKey({
+    orgId: org.id,
+    publicKey: pair.publicPem,
+    grantedByAdmin: true,
+  });
+  const claims = { aud: AUD, exp: NOW + 600, iat: NOW, iss: org.id, sub: 'alice' };
+  // Tokens naming made-up kids, well-formed or not, are refused and counted nowhere.
+  for (let i = 0; i < 200; i++) {
+    const madeUp = i % 2 === 0 ? randomUUID() : `kid-${i}`;
+    const token = `${b64({ alg: 'ES256', typ: 'JWT', kid: madeUp })}.${b64({ ...claims, jti: `m${i}`, kid: madeUp })}.${b64('x'.repeat(64))}`;
+    await rejectsWith(keygate.authenticator.authenticate(token), 'kid_unknown');
+  }
+  assert.equal(keygate.directory.sizes.usage, 0);
+  // Forged tokens naming the real key: one entry, however many.
+  const stranger = ecPair();
+  for (let i = 0; i < 200; i++) {
+    const token = signJwt(
+      { alg: 'ES256', typ: 'JWT', kid },
+      { ...claims, jti: `f${i}`, kid },
+      stranger.privateKey,
+    );
+    await rejectsWith(keygate.authenticator.authenticate(token), 'signature_invalid');
+  }
+  assert.equal(keygate.directory.sizes.usage, 1);
+  await keygate.directory.flushUsage();
+  assert.equal(keygate.directory.sizes.usage, 0);
+  assert.deepEqual(await keygate.store.keyUsage([kid]), [{ kid, outcome: 'signature_invalid', count: 200 }]);
+});
