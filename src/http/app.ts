@@ -3,6 +3,7 @@ import { refuse } from '../core/error-codes.ts';
 import { DEFAULT_MEMORY_BOUNDS } from '../core/memory-bounds.ts';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../core/server-limits.ts';
 import type { Keygate } from '../service/keygate.ts';
+import { accessLog, requestIds } from './access-log.ts';
 import { apiDocs } from './api-docs.ts';
 import { clientErrorHandler, guardServer, missingHost, serverOptions } from './connection-guard.ts';
 import { markStart, sendRefusal } from './envelope.ts';
@@ -15,6 +16,7 @@ import { dashboardRoutes } from './routes/dashboard.ts';
 import { forwardAuthRoutes } from './routes/forward-auth.ts';
 import { healthRoutes } from './routes/health.ts';
 import { helloRoutes } from './routes/hello.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { signatureRoutes } from './routes/signatures.ts';
 import { signingKeyRoutes } from './routes/signing-keys.ts';
@@ -34,6 +36,10 @@ export interface AppOptions {
   trustProxy?: readonly string[];
   /** Compiles each route schema on its first use; a test passes its own to compile them all. */
   schemaCompilers?: SchemaCompilers;
+  /** KEYGATE_ACCESS_LOG: one log line per request (access-log.ts); off, none at all. */
+  accessLog?: boolean;
+  /** KEYGATE_METRICS_TOKEN: the bearer token GET /metrics asks for; unset, it asks for none. */
+  metricsToken?: string | undefined;
 }
 
 /** Builds the HTTP face of Keygate. It never listens: `serve` does that, tests use `inject`. */
@@ -41,6 +47,11 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   const limits = options.limits ?? DEFAULT_SERVER_LIMITS;
   const app = Fastify({
     logger: withSafeSerializers(options.logger ?? false),
+    // Fastify's own two lines per request are off: a busy server would write little else. The
+    // access log, when asked for, is one line that holds only what is safe to keep.
+    disableRequestLogging: true,
+    requestIdHeader: false,
+    genReqId: requestIds(),
     ...serverOptions(limits),
     clientErrorHandler: clientErrorHandler(limits),
     // A path Fastify cannot route (bad percent-encoding, an over-long parameter) never reaches a
@@ -85,9 +96,12 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   app.addHook('onRequest', (request, reply, done) => {
     markStart(request);
     setSecurityHeaders(request, reply);
+    reply.header('x-request-id', request.id);
     done(missingHost(request) ?? credentialInQuery(request));
   });
   guardServer(app, limits);
+  app.decorate('keygateMetrics', keygate.metrics);
+  if (options.accessLog) accessLog(app);
   app.setErrorHandler(withRedisFailures(keygate.redis, handleError));
   app.setNotFoundHandler((request, reply) =>
     sendRefusal(
@@ -103,7 +117,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   apiDocs(app);
   // Each route gets only the services it uses, so its dependencies are read off its signature.
   const { store, policy, clock, authenticator, sessions, hasher, keyring, signingKeys, signatures } = keygate;
-  const guard = tokenGuard(authenticator);
+  const guard = tokenGuard(authenticator, keygate.metrics);
   const rateLimit: AddressRateLimit = {
     max: options.loginRateLimit ?? 20,
     entries: options.rateLimitEntries ?? DEFAULT_MEMORY_BOUNDS.rateLimitEntries,
@@ -111,12 +125,21 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   };
   healthRoutes(app, { store, keys: keygate.directory, ...(keygate.redis && { redis: keygate.redis }) });
   dashboardRoutes(app);
+  metricsRoutes(
+    app,
+    { metrics: keygate.metrics, directory: keygate.directory, tokenCache: authenticator.cache },
+    { token: options.metricsToken },
+  );
   helloRoutes(app, { authenticator, policy });
   signatureRoutes(app, { signatures });
   whoamiRoutes(app, guard);
   await forwardAuthRoutes(app, guard);
   // Registers the rate limiter the signing-key routes use too.
-  await sessionRoutes(app, { sessions, hasher, authenticator, keyring }, { rateLimit });
+  await sessionRoutes(
+    app,
+    { sessions, hasher, authenticator, keyring, metrics: keygate.metrics },
+    { rateLimit },
+  );
   signingKeyRoutes(app, guard, { signingKeys, policy, clock }, { rateLimit });
   return app;
 }

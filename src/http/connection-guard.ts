@@ -56,7 +56,7 @@ export function serverOptions(limits: ServerLimits) {
  * the connection caps and Expect headers (the Host rule is `missingHost`).
  */
 export function guardServer(app: FastifyInstance, limits: ServerLimits): void {
-  capConnections(app.server, limits, app.log);
+  capConnections(app.server, limits, app.log, () => app.keygateMetrics?.refused('too_many_connections'));
   // Node answers an Expect other than 100-continue with an empty 417 by itself. Refusing it is
   // only a MAY (RFC 9110, 10.1.1): the request is served as if the header were absent.
   app.server.on('checkExpectation', (request, response) => app.server.emit('request', request, response));
@@ -77,7 +77,12 @@ export function missingHost(request: FastifyRequest): CodedError | undefined {
  * parser, a request or a route. Node's own listener is wrapped rather than raced, so nothing of
  * Node's runs for a refused socket.
  */
-function capConnections(server: Server, limits: ServerLimits, log: FastifyBaseLogger): void {
+function capConnections(
+  server: Server,
+  limits: ServerLimits,
+  log: FastifyBaseLogger,
+  counted: () => void,
+): void {
   const listeners = server.listeners('connection') as ((socket: Socket) => void)[];
   const [parse] = listeners;
   if (listeners.length !== 1 || !parse) {
@@ -102,6 +107,7 @@ function capConnections(server: Server, limits: ServerLimits, log: FastifyBaseLo
     const capPerAddress = limits.maxConnectionsPerAddress;
     if (open >= limits.maxConnections || (capPerAddress > 0 && fromAddress >= capPerAddress)) {
       refused++;
+      counted();
       const now = Date.now();
       if (now - lastWarning >= REFUSAL_LOG_INTERVAL_MS) {
         log.warn(
@@ -155,7 +161,11 @@ export function clientErrorHandler(limits: ServerLimits) {
     this.log.debug({ code: error.code, remoteAddress: socket.remoteAddress }, 'client error');
     const message = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
     // A response already under way cannot be followed by another one on the same connection.
-    if (socket.writable && !message?.headersSent) socket.write(rawResponse(clientRefusal(error, limits)));
+    if (socket.writable && !message?.headersSent) {
+      const refusal = clientRefusal(error, limits);
+      this.keygateMetrics?.refused(refusal.code);
+      socket.write(rawResponse(refusal));
+    }
     socket.destroy();
   };
 }

@@ -8,6 +8,7 @@ import {
 } from '../core/error-codes.ts';
 import { REASON_CODE_LIST, type ReasonCode } from '../core/reason-codes.ts';
 import { VERSION } from '../version.ts';
+import { noteRefusal } from './request-outcome.ts';
 import { Type } from './schema.ts';
 
 /** The spec 004 envelope: `{status, results, debug_info: {delta, version}}`. */
@@ -60,6 +61,7 @@ export interface ErrorDetail {
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, status: number, error: ErrorDetail) {
+  noteRefusal(request, error.code);
   return reply.code(status).send({ status, error, debug_info: debugInfo(request) });
 }
 

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { readBearerToken } from '../core/bearer.ts';
 import { AuthError } from '../service/auth-error.ts';
 import type { Authenticator } from '../service/authenticator.ts';
+import type { Metrics } from '../service/metrics.ts';
 import type { Principal } from '../service/principal.ts';
 import { authorizationValues } from './authorization.ts';
 import { sendUnauthorized } from './error-handler.ts';
@@ -21,11 +22,18 @@ export type TokenGuard = (
   done: (error?: Error) => void,
 ) => void;
 
-export function tokenGuard(authenticator: Pick<Authenticator, 'authenticateSoon'>): TokenGuard {
+export function tokenGuard(
+  authenticator: Pick<Authenticator, 'authenticateSoon'>,
+  metrics?: Pick<Metrics, 'decided'>,
+): TokenGuard {
   return (request, reply, done) => {
     const read = readBearerToken(authorizationValues(request));
-    // Having answered, a callback-style hook must not call done.
-    if ('rejection' in read) return void sendUnauthorized(request, reply, read.rejection);
+    if ('rejection' in read) {
+      // The authenticator counts every token it is given; one never given is counted here.
+      metrics?.decided('unknown', read.rejection.code);
+      // Having answered, a callback-style hook must not call done.
+      return void sendUnauthorized(request, reply, read.rejection);
+    }
     const answer = authenticator.authenticateSoon(read.token);
     if (!(answer instanceof Promise)) {
       principals.set(request, answer);

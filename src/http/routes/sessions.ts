@@ -1,14 +1,17 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import { readBearerToken } from '../../core/bearer.ts';
+import { isErrorCode } from '../../core/error-codes.ts';
 import { AuthError } from '../../service/auth-error.ts';
 import type { Authenticator } from '../../service/authenticator.ts';
+import type { LoginOutcome, Metrics } from '../../service/metrics.ts';
 import { BusyError, type PasswordHasher } from '../../service/password-hasher.ts';
 import type { ServerKeyring } from '../../service/server-keyring.ts';
 import { LoginFailedError, type Sessions } from '../../service/sessions.ts';
 import { authorizationValues } from '../authorization.ts';
 import { ErrorBody, envelopeSchema, send } from '../envelope.ts';
 import { type AddressRateLimit, perAddressPerMinute, rateLimitCounters } from '../rate-limit.ts';
+import { refusalCodeOf } from '../request-outcome.ts';
 import { Type } from '../schema.ts';
 
 const LoginResults = Type.Object({
@@ -43,11 +46,13 @@ export interface SessionDeps {
   hasher: Pick<PasswordHasher, 'saturated'>;
   authenticator: Pick<Authenticator, 'verifySession'>;
   keyring: Pick<ServerKeyring, 'jwks'>;
+  /** Where each login's outcome is counted for /metrics. */
+  metrics?: Pick<Metrics, 'login'>;
 }
 
 export async function sessionRoutes(
   app: FastifyInstance,
-  { sessions, hasher, authenticator, keyring }: SessionDeps,
+  { sessions, hasher, authenticator, keyring, metrics }: SessionDeps,
   options: { rateLimit: AddressRateLimit },
 ) {
   await app.register(rateLimit, {
@@ -67,6 +72,13 @@ export async function sessionRoutes(
       // Shed a flood before parsing its body: the hasher could not take it anyway.
       onRequest: async () => {
         if (hasher.saturated) throw new BusyError();
+      },
+      // Every answer, the shed and rate-limited ones too, which never reach the handler.
+      onResponse: (request, reply, done) => {
+        metrics?.login(
+          loginOutcome(reply.statusCode, reply.hasHeader('retry-after'), refusalCodeOf(request)),
+        );
+        done();
       },
       schema: {
         body: LoginBody,
@@ -114,4 +126,11 @@ export async function sessionRoutes(
     { schema: { response: { 200: Type.Object({ keys: Type.Array(Jwk) }) } } },
     async () => keyring.jwks(),
   );
+}
+
+function loginOutcome(status: number, retryAfter: boolean, code: string | undefined): LoginOutcome {
+  if (status === 202) return 'accepted';
+  // A failed login's body is the same whatever happened; only Retry-After marks the throttle.
+  if (code === 'invalid_credentials' && retryAfter) return 'throttled';
+  return code !== undefined && isErrorCode(code) ? code : 'internal_error';
 }
