@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import {
   createSigner,
   createVerifier,
+  type KeygateRequest,
   keygateExpress,
   keygateFastify,
   keygatePreHandler,
@@ -53,7 +54,9 @@ before(async () => {
     response.setHeader('date', SERVER_DATE);
     middleware(request, response, (error) => {
       response.setHeader('content-type', 'application/json');
-      response.end(JSON.stringify(error ? { error: String(error) } : { caller: request.keygate }));
+      response.end(
+        JSON.stringify(error ? { error: String(error) } : { caller: (request as KeygateRequest).keygate }),
+      );
     });
   });
   await new Promise<void>((resolve) => expressApi.listen(0, '127.0.0.1', resolve));
