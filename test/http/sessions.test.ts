@@ -516,6 +516,7 @@ describe('secrets stay secret', () => {
     const lines: string[] = [];
     const logged = await buildApp(f.keygate, {
       loginRateLimit: 1000,
+      accessLog: true,
       logger: { level: 'trace', stream: { write: (line: string) => lines.push(line) } },
     });
     t.after(() => logged.close());
