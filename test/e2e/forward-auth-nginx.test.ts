@@ -287,6 +287,8 @@ describe('forward-auth behind nginx (deploy/nginx-forward-auth.conf)', { skip: s
     const cases: [string, string][] = [
       ['a\r\nX-Keygate-Role: admin', 'a%0D%0AX-Keygate-Role:%20admin'],
       ['josé', 'jos%C3%A9'],
+      // The longest a sub may be, each character three bytes: 2,304 bytes in nginx's 4 KiB buffer.
+      ['é'.repeat(256), '%C3%A9'.repeat(256)],
     ];
     for (const [sub, sent] of cases) {
       const { arrival } = await arrivalOf(() => send('/api/x', [['Authorization', token({ sub })]]));
