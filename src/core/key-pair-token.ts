@@ -84,7 +84,8 @@ export const KEY_PAIR_CHECKS: readonly Check<KeyPairValues, KeyPairEnv>[] = chec
     check({
       name: 'key',
       needs: ['header', 'alg', 'kid'],
-      run: ({ kid }, { key, now, expiryWarningSeconds }) => checkNamedKey(kid, key, now, expiryWarningSeconds),
+      run: ({ kid }, { key, now, expiryWarningSeconds }) =>
+        checkNamedKey(kid, key, now, expiryWarningSeconds),
     }),
     check({
       name: 'algorithm',

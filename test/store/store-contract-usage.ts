@@ -108,7 +108,7 @@ export function usageContract(
     test('concurrent flushes of the same keys from every node add up exactly', async () => {
       const first = stores[0] as Store;
       const org = await first.createOrg({ name: 'Usage race' }, NOW);
-      const kids = [];
+      const kids: string[] = [];
       for (let i = 0; i < 4; i++) kids.push((await first.insertKey(keyInput(org.id), NOW)).id);
       kids.sort();
       // Each flush names the keys in another order, as nodes' batches would.
