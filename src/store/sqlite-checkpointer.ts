@@ -1,6 +1,12 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
 
+/** The thread's script beside this module: `.ts` in the repository, `.js` in the npm package's dist/. */
+const WORKER_SCRIPT = new URL(
+  `./sqlite-checkpoint-worker${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`,
+  import.meta.url,
+);
+
 /** What the store and its checkpoint thread tell each other. */
 export type CheckpointMessage =
   | { kind: 'hold-writes' }
@@ -58,7 +64,7 @@ export class Checkpointer {
     if (this.worker) return;
     this.changes ??= db.prepare('SELECT total_changes() AS n');
     if (Number(this.changes.get()?.n) === 0) return;
-    const worker = new Worker(new URL('./sqlite-checkpoint-worker.ts', import.meta.url), {
+    const worker = new Worker(WORKER_SCRIPT, {
       workerData: { path: this.path, intervalMs: this.intervalMs, restartPages: RESTART_PAGES },
     });
     // A checkpointer that fails leaves the bound in force; it never takes the process down.
