@@ -12,6 +12,7 @@ import { withSafeSerializers } from './logging.ts';
 import { credentialInQuery } from './query-credentials.ts';
 import { type AddressRateLimit, withRedisFailures } from './rate-limit.ts';
 import { tokenGuard } from './require-token.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { forwardAuthRoutes } from './routes/forward-auth.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -140,6 +141,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     { sessions, hasher, authenticator, keyring, metrics: keygate.metrics },
     { rateLimit },
   );
+  auditRoutes(app, guard, { signingKeys, audit: keygate.audit, clock });
   signingKeyRoutes(app, guard, { signingKeys, policy, clock }, { rateLimit });
   return app;
 }

@@ -1,6 +1,8 @@
 import { type AuditEvent, type AuditQuery, type AuditRecord, MAX_AUDIT_PAGE, SYSTEM } from '../core/audit.ts';
 import type { Clock } from '../core/time.ts';
 import type { Store } from '../store/store.ts';
+import { InputError } from './input-error.ts';
+import type { Actor } from './signing-keys.ts';
 
 export interface AuditLogOptions {
   /** Events waiting to be written at most; past it, events are counted and dropped. */
@@ -94,6 +96,22 @@ export class AuditLog {
   async list(query: AuditQuery): Promise<AuditRecord[]> {
     await this.flush();
     return this.store.listAudit({ ...query, limit: Math.min(Math.max(1, query.limit), MAX_AUDIT_PAGE) });
+  }
+
+  /**
+   * The trail of the actor's own organization, for its admins only: a session of an admin user
+   * or an admin-role key-pair token. Events of no organization are the operator's (keygate audit).
+   */
+  async listFor(actor: Actor, query: Omit<AuditQuery, 'orgId'>): Promise<AuditRecord[]> {
+    if (actor.role !== 'admin') {
+      throw new InputError(
+        'forbidden',
+        'authorization',
+        `The audit trail is for administrators; this token acts with the role "${actor.role}".`,
+        'Log in as a user with the role "admin", or sign a token with the role "admin" with an admin key.',
+      );
+    }
+    return this.list({ ...query, orgId: actor.orgId });
   }
 
   async close(): Promise<void> {

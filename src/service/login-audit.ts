@@ -9,8 +9,10 @@ import type { AuditLog } from './audit-log.ts';
 export type LoginFailure = 'unknown_user' | 'user_disabled' | 'wrong_password' | 'throttled';
 
 /**
- * The audit events of logins and logouts, queued on the AuditLog (they record no change a store
- * method makes, so they need not share its transaction). What a login sends is never recorded:
+ * The audit events of logins and logouts. A success or a logout is written at once, in its
+ * place in the trail (one insert beside the session's own); failures, which an attacker can send
+ * by the thousand, are queued on the bounded AuditLog and written in batches, up to a second
+ * late (their time is when they happened). What a login sends is never recorded:
  * not the pass_hash, and not a name no account has, since that may be a password typed into the
  * wrong field. A failed attempt is anonymous: whoever sent it has not shown who they are.
  */
@@ -23,8 +25,8 @@ export class LoginAudit {
     this.log = log;
   }
 
-  succeeded(user: UserRecord, address: string, now: UnixSeconds): void {
-    this.log.record(loginEvent(user, { type: 'user', id: user.id }, 'login.succeeded', now, { address }));
+  succeeded(user: UserRecord, address: string, now: UnixSeconds): Promise<void> {
+    return this.write(loginEvent(user, { type: 'user', id: user.id }, 'login.succeeded', now, { address }));
   }
 
   failed(user: UserRecord | undefined, reason: LoginFailure, address: string, now: UnixSeconds): void {
@@ -58,8 +60,8 @@ export class LoginAudit {
     );
   }
 
-  loggedOut(claims: SessionClaims, now: UnixSeconds): void {
-    this.log.record({
+  loggedOut(claims: SessionClaims, now: UnixSeconds): Promise<void> {
+    return this.write({
       at: now,
       orgId: claims.orgId,
       actor: { type: 'user', id: claims.sub },
@@ -67,6 +69,15 @@ export class LoginAudit {
       target: claims.sub,
       detail: {},
     });
+  }
+
+  /** Now, or, when the store cannot take it, through the queue: the session is open already. */
+  private async write(event: AuditEvent): Promise<void> {
+    try {
+      await this.store.appendAudit([event]);
+    } catch {
+      this.log.record(event);
+    }
   }
 }
 

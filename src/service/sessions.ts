@@ -103,7 +103,7 @@ export class Sessions {
     if (hasher.needsRehash(user.passwordHash))
       await store.upgradePasswordHash(user.id, await hasher.hash(passHash.value));
     const opened = await this.open(user, now);
-    this.deps.audit?.succeeded(user, clientScope(clientAddress), now);
+    await this.deps.audit?.succeeded(user, clientScope(clientAddress), now);
     return { ...opened, login_timestamp: nanosecondsNow() };
   }
 
@@ -221,7 +221,7 @@ export class Sessions {
   async logout(claims: SessionClaims): Promise<void> {
     const now = this.deps.clock();
     if (await this.deps.store.revokeSession(claims.sid, now, 'logout'))
-      this.deps.audit?.loggedOut(claims, now);
+      await this.deps.audit?.loggedOut(claims, now);
   }
 }
 
