@@ -105,7 +105,7 @@ export function sessionKeyCheck(store: StoreReading, now: UnixSeconds): CheckRes
   if (!active)
     return { check, status: 'ok', detail: 'None yet: keygate serve makes one at its first start.' };
   const days = Math.floor(Math.max(0, now - active.createdAt) / DAY);
-  const made = `${active.id} made ${isoTime(active.createdAt)} (${days} days ago)`;
+  const made = `${active.id} made ${isoTime(active.createdAt)} (${days} ${days === 1 ? 'day' : 'days'} ago)`;
   if (active.privateHalf === 'plaintext')
     return {
       check,

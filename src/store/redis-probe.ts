@@ -49,6 +49,8 @@ export async function probeRedis(
       clock: undefined,
     };
   } finally {
-    client.disconnect();
+    // On a connection already closed, disconnect() would hold the process for ioredis's
+    // disconnectTimeout (2 s) waiting for a close event that has come and gone.
+    if (client.status !== 'end') client.disconnect();
   }
 }
