@@ -262,3 +262,18 @@ test('several processes making the secret file at once all read the one that won
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('KEYGATE_ACCESS_LOG is 1 or 0, and KEYGATE_METRICS_TOKEN at least 16 characters', () => {
+  assert.equal(loadConfig({}).accessLog, false);
+  assert.equal(loadConfig({ KEYGATE_ACCESS_LOG: '1' }).accessLog, true);
+  assert.equal(loadConfig({ KEYGATE_ACCESS_LOG: '0' }).accessLog, false);
+  assert.throws(() => loadConfig({ KEYGATE_ACCESS_LOG: 'yes' }), {
+    name: 'ConfigError',
+    message: 'KEYGATE_ACCESS_LOG="yes" is not 1 (on) or 0 (off).',
+  });
+  assert.equal(loadConfig({}).metricsToken, undefined);
+  assert.equal(loadConfig({ KEYGATE_METRICS_TOKEN: 'a'.repeat(16) }).metricsToken, 'a'.repeat(16));
+  for (const token of ['a'.repeat(15), `${'a'.repeat(16)} b`]) {
+    assert.throws(() => loadConfig({ KEYGATE_METRICS_TOKEN: token }), ConfigError);
+  }
+});
