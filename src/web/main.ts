@@ -1,3 +1,4 @@
+import { forgetActivity, wireActivity } from './activity.js';
 import { wireAddKey } from './add-key.js';
 import { onSessionEnded, SessionEndedError } from './api.js';
 import { wireDebugger } from './debugger.js';
@@ -63,6 +64,7 @@ function forgetViews(): void {
   debugResult.hidden = true;
   fill(byId('keys-error', HTMLElement));
   fill(byId('keys-table', HTMLElement), h('p', { class: 'muted' }, 'Loading keys…'));
+  forgetActivity();
 }
 
 function leave(notice?: string): void {
@@ -78,6 +80,7 @@ function start(): void {
     announce(`Logged in as ${me.user.email}.`);
   });
   wireKeyList();
+  wireActivity();
   wireKeyActions(loadKeys);
   wireAddKey(loadKeys);
   wireDebugger();
