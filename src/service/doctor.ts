@@ -22,7 +22,8 @@ import type {
 } from '../core/doctor-readings.ts';
 import { redactPassword, redactUrl } from '../core/redact-url.ts';
 import type { Clock } from '../core/time.ts';
-import { probeStore, type StoreProbe } from '../store/store-probe.ts';
+import type { StoreProbe } from '../store/probe-rows.ts';
+import { probeStore } from '../store/store-probe.ts';
 import { isPlaintextKey, KeySeal } from './key-seal.ts';
 
 /** How long the doctor waits for PostgreSQL to accept a connection, as the store does. */

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
-import { reasonOf, SERVER_KEY_QUERY, type StoreProbe, toServerKeyRecord } from './store-probe.ts';
+import { reasonOf, SERVER_KEY_QUERY, type StoreProbe, toServerKeyRecord } from './probe-rows.ts';
 
 /**
  * One connection, read-only for its whole session: the schema version from schema_migrations

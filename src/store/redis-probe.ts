@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { ClockComparison, RedisReading } from '../core/doctor-readings.ts';
+import { reasonOf } from './probe-rows.ts';
 import { connectionReason } from './redis-errors.ts';
-import { reasonOf } from './store-probe.ts';
 
 /**
  * One connection to the Redis KEYGATE_REDIS_URL names, made once and never retried: PING within
