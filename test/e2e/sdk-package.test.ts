@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { AUD } from '../helpers.ts';
+import { freePort, waitForHealth } from './server-process.ts';
+
+// What an integrator gets from npm: `npm pack` (its prepack builds dist/), the tarball installed
+// into a fresh project, and from there the SDK imported as `keygate/sdk`, the `keygate` command
+// and the server, all running the package's JavaScript, not this checkout's sources.
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+const dir = mkdtempSync(join(tmpdir(), 'keygate-package-'));
+const app = join(dir, 'app');
+const bin = join(app, 'node_modules/.bin/keygate');
+const env = {
+  ...process.env,
+  // This Node (24) first, as the pinned one is under npm scripts.
+  PATH: [dirname(process.execPath), process.env.PATH].join(delimiter),
+  KEYGATE_DATABASE: join(dir, 'keygate.db'),
+  KEYGATE_AUDIENCES: AUD,
+  KEYGATE_LOG_LEVEL: 'warn',
+  NODE_COMPILE_CACHE: join(dir, 'compile-cache'),
+  npm_config_update_notifier: 'false',
+};
+
+function run(command: string, args: string[], cwd: string, input = ''): string {
+  const result = spawnSync(command, args, { cwd, env, input, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(result.status, 0, `${command} ${args.join(' ')}: ${result.stderr}${result.stdout}`);
+  return result.stdout;
+}
+const keygate = (args: string[], input?: string) => JSON.parse(run(bin, [...args, '--json'], app, input));
+
+describe('the npm package', { timeout: 240_000 }, () => {
+  let tarball: string;
+  let server: ChildProcess | undefined;
+  let url: string;
+  const timings: Record<string, number> = {};
+
+  before(async () => {
+    let start = Date.now();
+    run('npm', ['pack', '--pack-destination', dir, '--silent'], ROOT);
+    timings.pack = Date.now() - start;
+    tarball = join(dir, `keygate-${manifest.version}.tgz`);
+    mkdirSync(app);
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({ name: 'sdk-user', private: true, type: 'module' }),
+    );
+    start = Date.now();
+    run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], app);
+    timings.install = Date.now() - start;
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    server = spawn(bin, ['serve', '--port', String(port)], {
+      cwd: app,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    await waitForHealth(url, server);
+  });
+  after(() => {
+    server?.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+    process.stderr.write(`# npm pack ${timings.pack} ms, npm install ${timings.install} ms\n`);
+  });
+
+  test('holds the built JavaScript, its types and its assets, and no sources, tests or benchmarks', () => {
+    const files = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map((path) => path.replace(/^package\//, ''));
+    for (const path of [
+      'package.json',
+      'bin/keygate.js',
+      'dist/cli/main.js',
+      'dist/sdk/index.js',
+      'dist/sdk/index.d.ts',
+      'dist/store/sqlite-checkpoint-worker.js',
+      'dist/core/common-passwords.txt',
+      'dist/web/index.html',
+      'dist/web/main.ts',
+    ])
+      assert.ok(files.includes(path), path);
+    assert.deepEqual(
+      files.filter((path) => /^(src|test|bench|scripts)\//.test(path) || path.startsWith('tsconfig')),
+      [],
+    );
+  });
+
+  test('`keygate --help` from the installed package lists the commands', () => {
+    const help = run(bin, ['--help'], app);
+    for (const command of ['serve', 'org', 'key', 'keygen', 'token', 'hello', 'user', 'login'])
+      assert.match(help, new RegExp(`^  ${command}\\b`, 'm'));
+  });
+
+  test('a script importing keygate/sdk signs with createSigner and /v1/whoami accepts it', () => {
+    const org = keygate(['org', 'create', '--name', 'Package Org']);
+    keygate(['keygen', '--type', 'ec', '--out', join(app, 'my.key')]);
+    const key = keygate(['key', 'add', '--org', org.org_id, '--public-key', join(app, 'my.key.pub')]);
+    writeFileSync(
+      join(app, 'client.js'),
+      `import { readFileSync } from 'node:fs';
+import { createSigner } from 'keygate/sdk';
+
+const [orgId, keyId, url] = process.argv.slice(2);
+const signer = createSigner({
+  privateKey: readFileSync('my.key', 'utf8'),
+  orgId, keyId, audience: '${AUD}', sub: 'alice',
+});
+const response = await signer.fetch(url + '/v1/whoami');
+console.log(JSON.stringify({ status: response.status, results: (await response.json()).results }));
+`,
+    );
+    const output = JSON.parse(run(process.execPath, ['client.js', org.org_id, key.key_id, url], app));
+    assert.deepEqual(
+      { ...output, results: { ...output.results, expires_at: typeof output.results.expires_at } },
+      {
+        status: 200,
+        results: {
+          org_id: org.org_id,
+          sub: 'alice',
+          role: 'user',
+          kid: key.key_id,
+          method: 'key',
+          expires_at: 'string',
+        },
+      },
+    );
+  });
+
+  test('the types resolve through exports: a TypeScript consumer type-checks, and a wrong reason code fails', () => {
+    writeFileSync(
+      join(app, 'check.ts'),
+      `import { createSigner, createVerifier, type ReasonCode, type VerifyResult } from 'keygate/sdk';
+const code: ReasonCode = 'iat_in_future';
+// @ts-expect-error not a reason code
+const wrong: ReasonCode = 'clock_wrong';
+const signer = createSigner({ privateKey: '', orgId: 'o', keyId: 'k', audience: 'a', sub: 's' });
+const token: string = signer.getToken();
+const result: Promise<VerifyResult> = createVerifier({ url: 'http://127.0.0.1:8080' }).verify(token);
+export { code, result, wrong };
+`,
+    );
+    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+    const types = join(ROOT, 'node_modules/@types');
+    const options = ['--noEmit', '--strict', '--module', 'nodenext', '--target', 'es2024', '--skipLibCheck'];
+    run(process.execPath, [tsc, ...options, '--typeRoots', types, '--types', 'node', 'check.ts'], app);
+  });
+
+  test('the packaged server serves the dashboard and a CLI account reads its password list', async () => {
+    const page = await fetch(`${url}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<html/i);
+    const script = await fetch(`${url}/web/main.js`);
+    assert.equal(script.status, 200);
+    const org = keygate(['org', 'create', '--name', 'Account Org']);
+    const user = keygate(
+      ['user', 'create', '--org', org.org_id, '--email', 'ali@example.com', '--password-stdin'],
+      'a long and uncommon passphrase 7431\n',
+    );
+    assert.equal(user.email, 'ali@example.com');
+  });
+});
