@@ -44,6 +44,7 @@ test('help lists every command, in order', () => {
     'user',
     'login',
     'server-key',
+    'audit',
     'doctor',
     'help',
   ]);
