@@ -103,7 +103,19 @@ test("an admin reads the organization's trail: the operator's changes, logins, a
   });
   assert.deepEqual((await trail(admin.token)).slice(0, 4), [
     [{ type: 'operator' }, 'org.created', f.orgId, { name: 'Test Org' }],
-    [{ type: 'operator' }, 'key.registered', f.kid, (await trail(admin.token))[1]?.[3]],
+    [
+      { type: 'operator' },
+      'key.registered',
+      f.kid,
+      {
+        fingerprint: (await f.keygate.store.getKey(f.kid))?.thumbprint,
+        roles: 'user,device,service',
+        default_role: 'user',
+        owner_user_id: null,
+        label: null,
+        expires_at: null,
+      },
+    ],
     [{ type: 'operator' }, 'user.created', admin.id, { email: admin.email, role: 'admin' }],
     [{ type: 'user', id: admin.id }, 'login.succeeded', admin.id, { address: ADDRESS }],
   ]);
