@@ -67,33 +67,7 @@ export function createLocalSessionVerifier(options: LocalSessionVerifierOptions)
   const clock = options.clock ?? Date.now;
   const leewaySeconds = options.leewaySeconds ?? 60;
   const source = 'keys' in options ? undefined : options;
-  let keys = 'keys' in options ? keysOf(options.keys) : new Map<string, KeyObject>();
-  let fetchedAt = Number.NEGATIVE_INFINITY;
-  let fetching: Promise<void> | undefined;
-
-  const refresh = (): Promise<void> => {
-    if (source === undefined) return Promise.resolve();
-    fetching ??= (async () => {
-      fetchedAt = clock();
-      const send = source.fetch ?? globalThis.fetch;
-      const response = await send(source.jwksUrl, { signal: AbortSignal.timeout(5000), redirect: 'error' });
-      if (!response.ok) throw new Error(`${response.status}`);
-      keys = keysOf((await response.json()) as Jwks);
-    })()
-      // A failed fetch keeps the keys already known; the next interval tries again.
-      .catch(() => {})
-      .finally(() => {
-        fetching = undefined;
-      });
-    return fetching;
-  };
-
-  const keyFor = async (kid: string): Promise<KeyObject | undefined> => {
-    const age = clock() - fetchedAt;
-    if (source !== undefined && age >= (source.refreshMs ?? 300_000)) await refresh();
-    else if (source !== undefined && !keys.has(kid) && age >= MIN_REFETCH_MS) await refresh();
-    return keys.get(kid);
-  };
+  const keys = 'keys' in options ? fixedKeys(keysOf(options.keys)) : fetchedKeys(options, clock);
 
   return {
     async verify(authorization) {
@@ -116,8 +90,8 @@ export function createLocalSessionVerifier(options: LocalSessionVerifierOptions)
         });
       }
       const kid = sessionKid(jws);
-      const keyObject = kid === undefined ? undefined : await keyFor(kid);
-      if (kid !== undefined && keyObject === undefined && keys.size === 0 && source !== undefined) {
+      const keyObject = kid === undefined ? undefined : await keys.keyFor(kid);
+      if (kid !== undefined && keyObject === undefined && keys.none() && source !== undefined) {
         return unavailable(`No session keys could be read from ${String(source.jwksUrl)}.`);
       }
       const aud = jws.payload.aud;
@@ -134,6 +108,49 @@ export function createLocalSessionVerifier(options: LocalSessionVerifierOptions)
       });
       return verified.ok ? { ok: true, claims: verified.claims } : refused(verified.rejection);
     },
+  };
+}
+
+interface KeySource {
+  keyFor(kid: string): Promise<KeyObject | undefined>;
+  /** Whether no key is known at all (the JWKS could never be read). */
+  none(): boolean;
+}
+
+function fixedKeys(keys: ReadonlyMap<string, KeyObject>): KeySource {
+  return { keyFor: async (kid) => keys.get(kid), none: () => keys.size === 0 };
+}
+
+/** Keys from a JWKS URL: fetched on first use, after `refreshMs`, and for an unknown kid at most every 30 s. */
+function fetchedKeys(
+  source: { jwksUrl: string | URL; refreshMs?: number; fetch?: typeof fetch },
+  clock: () => number,
+): KeySource {
+  let keys = new Map<string, KeyObject>();
+  let fetchedAt = Number.NEGATIVE_INFINITY;
+  let fetching: Promise<void> | undefined;
+  const refresh = (): Promise<void> => {
+    fetching ??= (async () => {
+      fetchedAt = clock();
+      const send = source.fetch ?? globalThis.fetch;
+      const response = await send(source.jwksUrl, { signal: AbortSignal.timeout(5000), redirect: 'error' });
+      if (!response.ok) throw new Error(`${response.status}`);
+      keys = keysOf((await response.json()) as Jwks);
+    })()
+      // A failed fetch keeps the keys already known; the next interval tries again.
+      .catch(() => {})
+      .finally(() => {
+        fetching = undefined;
+      });
+    return fetching;
+  };
+  return {
+    async keyFor(kid) {
+      const age = clock() - fetchedAt;
+      if (age >= (source.refreshMs ?? 300_000) || (!keys.has(kid) && age >= MIN_REFETCH_MS)) await refresh();
+      return keys.get(kid);
+    },
+    none: () => keys.size === 0,
   };
 }
 

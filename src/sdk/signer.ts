@@ -39,7 +39,16 @@ export interface Signer {
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
 }
 
-/** Refusals that a token signed with a corrected clock (or simply a fresh one) can cure. */
+/**
+ * Refusals that a token signed with a corrected clock (or simply a fresh one) can cure: the
+ * ones `signer.fetch` retries.
+ *
+ * @example
+ * ```ts
+ * SKEW_REASONS.has('iat_in_future'); // true
+ * SKEW_REASONS.has('kid_unknown');   // false: a new token would be refused the same way
+ * ```
+ */
 export const SKEW_REASONS: ReadonlySet<ReasonCode> = new Set([
   'iat_in_future',
   'token_expired',
@@ -49,10 +58,24 @@ export const SKEW_REASONS: ReadonlySet<ReasonCode> = new Set([
 /**
  * A `Date` header has whole seconds and the response spent time in flight, so a difference
  * this small is noise; Keygate's leeway (60 s by default) absorbs it anyway.
+ *
+ * @example
+ * ```ts
+ * signer.observeServerDate(response.headers.get('date'), Date.now()); // 0 unless beyond SKEW_THRESHOLD_MS
+ * ```
  */
 export const SKEW_THRESHOLD_MS = 2000;
 
-/** Seconds before `exp` at which a token is replaced: a tenth of its life, at least 60 s (at most half). */
+/**
+ * Seconds before `exp` at which a token is replaced: a tenth of its life, at least 60 s (at most half).
+ *
+ * @example
+ * ```ts
+ * refreshMarginSeconds(3600); // 360
+ * refreshMarginSeconds(300);  // 60
+ * refreshMarginSeconds(60);   // 30
+ * ```
+ */
 export function refreshMarginSeconds(ttlSeconds: number): number {
   return Math.max(ttlSeconds / 10, Math.min(60, ttlSeconds / 2));
 }
@@ -141,24 +164,44 @@ export function createSigner(options: SignerOptions): Signer {
     get clockOffsetMs() {
       return offsetMs;
     },
-    async fetch(input, init = {}) {
-      const attempt = async (token: string): Promise<Response> => {
-        const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
-        headers.set('authorization', `Bearer ${token}`);
-        const response = await send(input, { ...init, headers });
-        if (!response.headers.has('age')) signer.observeServerDate(response.headers.get('date'), clock());
-        return response;
+    fetch(input, init = {}) {
+      const renew = () => {
+        current = undefined;
+        return signer.getToken();
       };
-      const first = await attempt(signer.getToken());
-      if (first.status !== 401 || !isReplayable(input, init)) return first;
-      const reason = await reasonOf(first);
-      if (reason === undefined || !SKEW_REASONS.has(reason)) return first;
-      await first.body?.cancel();
-      current = undefined;
-      return attempt(signer.getToken());
+      return fetchSigned({ signer, send, clock, renew }, input, init);
     },
   };
   return signer;
+}
+
+interface FetchContext {
+  signer: Signer;
+  send: typeof fetch;
+  clock: () => number;
+  /** Discards the current token and signs a new one. */
+  renew: () => string;
+}
+
+async function fetchSigned(
+  { signer, send, clock, renew }: FetchContext,
+  input: string | URL | Request,
+  init: RequestInit,
+): Promise<Response> {
+  const attempt = async (token: string): Promise<Response> => {
+    const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+    headers.set('authorization', `Bearer ${token}`);
+    const response = await send(input, { ...init, headers });
+    // A response from a cache carries the Date of when it was made, not the server's time now.
+    if (!response.headers.has('age')) signer.observeServerDate(response.headers.get('date'), clock());
+    return response;
+  };
+  const first = await attempt(signer.getToken());
+  if (first.status !== 401 || !isReplayable(input, init)) return first;
+  const reason = await reasonOf(first);
+  if (reason === undefined || !SKEW_REASONS.has(reason)) return first;
+  await first.body?.cancel();
+  return attempt(renew());
 }
 
 /** Whether the request's body can be sent a second time. */
