@@ -99,6 +99,19 @@ describe('the npm package', { timeout: 240_000 }, () => {
       assert.match(help, new RegExp(`^  ${command}\\b`, 'm'));
   });
 
+  test('on an older Node, the installed keygate runs under the pinned Node npm installed beside it', (t) => {
+    const machine = spawnSync('/usr/bin/node', ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? '';
+    if (!/^v(1\d|2[0-3])\./.test(machine))
+      return t.skip(`/usr/bin/node is ${machine || 'absent'}, not older than 24`);
+    const result = spawnSync('/usr/bin/node', [bin, '--version'], {
+      cwd: app,
+      env: { ...env, PATH: '/usr/bin:/bin' },
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout.trim(), manifest.version);
+  });
+
   test('a script importing keygate/sdk signs with createSigner and /v1/whoami accepts it', () => {
     const org = keygate(['org', 'create', '--name', 'Package Org']);
     keygate(['keygen', '--type', 'ec', '--out', join(app, 'my.key')]);
