@@ -32,7 +32,7 @@ export type KeygateMiddleware = (
  */
 export function keygateExpress(verifier: Verifier): KeygateMiddleware {
   return (request, response, next) => {
-    // node:http keeps only the first of several Authorization headers in `headers`.
+    // Every value: `headers.authorization` would show only one of several, and Keygate refuses two.
     const values = request.headersDistinct.authorization ?? [];
     verifier.verify(values).then((result) => {
       if (result.ok) {
