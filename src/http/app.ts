@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { refuse } from '../core/error-codes.ts';
 import { DEFAULT_MEMORY_BOUNDS } from '../core/memory-bounds.ts';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../core/server-limits.ts';
@@ -50,7 +50,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     logger: withSafeSerializers(options.logger ?? false),
     // Fastify's own two lines per request are off: a busy server would write little else. The
     // access log, when asked for, is one line that holds only what is safe to keep.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     genReqId: requestIds(),
     ...serverOptions(limits),

@@ -59,6 +59,8 @@ describe('keygate CLI end to end', () => {
     assert.match(banner, /dashboard: http:\/\/127\.0\.0\.1:\d+\/ /);
     for (const step of ['org create', 'keygen --out my.key', 'key add', 'token --key my.key', 'hello --url'])
       assert.ok(banner.includes(step), step);
+    // A deprecation or runtime warning on start would greet every operator.
+    assert.doesNotMatch(banner, /Warning|Deprecation/);
   });
 
   test('keygen, org create, key add, token, hello and whoami, for RSA and P-256', async () => {
