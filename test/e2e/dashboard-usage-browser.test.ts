@@ -96,7 +96,7 @@ describe('key usage on the dashboard', { skip }, () => {
     await page.getByLabel('Password').fill(PASSWORD);
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Signing keys' }).waitFor();
-    const headings = await page.locator('table.keys thead th').allTextContents();
+    const headings = await page.locator('#keys-table table.keys thead th').allTextContents();
     assert.deepEqual(headings, [
       'Key',
       'Status',
