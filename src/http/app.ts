@@ -49,8 +49,10 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   const app = Fastify({
     logger: withSafeSerializers(options.logger ?? false),
     // Fastify's own two lines per request are off: a busy server would write little else. The
-    // access log, when asked for, is one line that holds only what is safe to keep.
-    logController: new LogController({ disableRequestLogging: true }),
+    // access log, when asked for, is one line that holds only what is safe to keep. At debug
+    // level they are back, through the same safe serializers: one line when a request is read
+    // (which the access log, written on the answer, cannot say) and one when it is answered.
+    logController: new LogController({ disableRequestLogging: !logsRequests(options.logger) }),
     requestIdHeader: false,
     genReqId: requestIds(),
     ...serverOptions(limits),
@@ -144,4 +146,11 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   auditRoutes(app, guard, { signingKeys, audit: keygate.audit, clock });
   signingKeyRoutes(app, guard, { signingKeys, policy, clock }, { rateLimit });
   return app;
+}
+
+/** Whether the logger's level is debug or finer: the level at which each request is logged as read. */
+function logsRequests(logger: AppOptions['logger']): boolean {
+  if (!logger || logger === true) return false;
+  const level = (logger as { level?: string }).level;
+  return level === 'debug' || level === 'trace';
 }

@@ -13,8 +13,8 @@ import { freePort, waitForHealth } from './server-process.ts';
 const MAIN = new URL('../../bin/keygate.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'keygate-stop-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-// At info the server logs each request it has read: the test signals once it has them all.
-const env = { ...process.env, KEYGATE_DATABASE: join(dir, 'keygate.db'), KEYGATE_LOG_LEVEL: 'info' };
+// At debug the server logs each request it has read: the test signals once it has them all.
+const env = { ...process.env, KEYGATE_DATABASE: join(dir, 'keygate.db'), KEYGATE_LOG_LEVEL: 'debug' };
 const PASSWORD = 'a passphrase for the stop test';
 
 function cli(args: string[], input = ''): Record<string, string> {

@@ -19,12 +19,15 @@ before(async () => {
 after(() => f.close());
 
 /** An app whose log lines are kept, as written, in `raw`. */
-async function loggedApp(accessLog: boolean): Promise<{ app: FastifyInstance; raw: string[] }> {
+async function loggedApp(
+  accessLog: boolean,
+  level = 'info',
+): Promise<{ app: FastifyInstance; raw: string[] }> {
   const raw: string[] = [];
   const app = await buildApp(f.keygate, {
     loginRateLimit: 1000,
     accessLog,
-    logger: { level: 'info', stream: { write: (line: string) => raw.push(line) } },
+    logger: { level, stream: { write: (line: string) => raw.push(line) } },
   });
   return { app, raw };
 }
@@ -144,4 +147,26 @@ test('X-Request-Id: a short plain one is echoed and logged; anything else is rep
   } finally {
     await app.close();
   }
+});
+
+test('at debug level each request is logged as read and as answered, still without a secret', async () => {
+  const { app, raw } = await loggedApp(false, 'debug');
+  const { answers, secrets } = await traffic(app);
+  const lines = raw.map((line) => JSON.parse(line) as { msg?: string; req?: { url?: string } });
+  assert.equal(lines.filter((line) => line.msg === 'incoming request').length, answers.length);
+  assert.equal(lines.filter((line) => line.msg === 'request completed').length, answers.length);
+  assert.deepEqual(
+    lines.filter((line) => line.msg === 'incoming request').map((line) => line.req?.url),
+    // A query's values are masked: the third request put a token there.
+    [
+      '/auth/login',
+      '/v1/whoami',
+      '/v1/whoami',
+      '/v1/whoami?***',
+      '/v1/whoami',
+      '/no/such/path/secret-in-path',
+    ],
+  );
+  for (const secret of secrets) assert.ok(!raw.join('').includes(secret), 'a secret was logged');
+  await app.close();
 });
