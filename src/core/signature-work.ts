@@ -1,6 +1,7 @@
 import { type KeyObject, verify } from 'node:crypto';
 import type { KeyFamily } from './algorithms.ts';
 import { ALGORITHMS_BY_FAMILY, type Algorithm, HASH_BY_ALGORITHM } from './algorithms.ts';
+import type { KeyStatus } from './key-record.ts';
 import { type Rejection, reject } from './reason-codes.ts';
 import type { VerifyingKey } from './verifying-key.ts';
 
@@ -109,9 +110,12 @@ function derInteger(unsigned: Buffer): Buffer {
  */
 export function plannedSignature(
   header: { alg?: unknown },
-  key: VerifyingKey & { record: { family: KeyFamily } },
+  key: VerifyingKey & { record: { family: KeyFamily; status: KeyStatus } },
   jws: SignedInput,
 ): SignatureWork | undefined {
+  // A revoked key's tokens are refused by the key check, and the directory holds no parsed public
+  // key for it: nothing to verify early.
+  if (key.record.status === 'revoked') return undefined;
   const alg = header.alg;
   const allowed: readonly string[] = ALGORITHMS_BY_FAMILY[key.record.family];
   if (typeof alg !== 'string' || !allowed.includes(alg)) return undefined;

@@ -10,7 +10,8 @@ import {
   type DirectoryEntry,
   type KeyChangeSignal,
   type KeyDirectoryOptions,
-  parseEntry,
+  type KeyEntry,
+  loadEntry,
 } from './directory-entry.ts';
 import { FeedWatch } from './feed-watch.ts';
 import { KeyUseTally } from './key-use-tally.ts';
@@ -64,7 +65,7 @@ const FILTER_FILL_BATCH = 10_000;
 export class KeyDirectory {
   private readonly store: Store;
   /** At most `maxEntries`: an evicted key is read again when used (within the budget). */
-  private readonly entries = new Map<string, DirectoryEntry>();
+  private readonly entries = new Map<string, KeyEntry>();
   /**
    * Kids the feed or this process reported changed, that memory does not hold parsed: keys the
    * store has, so they load without spending the budget. At most `maxEntries`; one forgotten
@@ -306,9 +307,9 @@ export class KeyDirectory {
         this.announced.set(change.id, true);
       } else if (entry.record.revokesAt !== change.revokesAt) {
         // A changed revokesAt is a rotation, which also named the replacement: read it again.
-        entry.record = (await this.store.getKey(change.id)) ?? entry.record;
+        entry.update((await this.store.getKey(change.id)) ?? entry.record);
       } else {
-        entry.record = { ...entry.record, status: change.status, expiresAt: change.expiresAt };
+        entry.update({ ...entry.record, status: change.status, expiresAt: change.expiresAt });
       }
       this.revision = change.revision;
     }
@@ -336,12 +337,12 @@ export class KeyDirectory {
     }
     const loaded = this.entries.get(kid);
     // A re-read (of a disabled key) needs only the record: the public key and the org stay.
-    const entry = loaded ? { ...loaded, record } : await parseEntry(this.store, record);
+    const entry = loaded ? loaded.withRecord(record) : await loadEntry(this.store, record);
     if (epoch === this.epoch) this.keep(entry);
     return entry;
   }
 
-  private keep(entry: DirectoryEntry): void {
+  private keep(entry: KeyEntry): void {
     const kid = entry.record.id;
     if (!this.entries.has(kid) && this.entries.size >= this.maxEntries) {
       this.entries.delete(this.entries.keys().next().value as string);

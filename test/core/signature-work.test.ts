@@ -67,8 +67,10 @@ test('a verdict stands in only for the very token, key and algorithm it was comp
 
 test('no verification is planned for an alg the key does not allow or a signature of the wrong shape', () => {
   const jws = signed('e30.e30');
-  const key = { ...ecKey, record: { family: 'ec-p256' as const } };
+  const key = { ...ecKey, record: { family: 'ec-p256' as const, status: 'active' as const } };
   assert.ok(plannedSignature({ alg: 'ES256' }, key, jws));
+  const revoked = { ...key, record: { ...key.record, status: 'revoked' as const } };
+  assert.equal(plannedSignature({ alg: 'ES256' }, revoked, jws), undefined, 'a revoked key verifies nothing');
   assert.equal(plannedSignature({ alg: 'RS256' }, key, jws), undefined);
   assert.equal(plannedSignature({ alg: 42 }, key, jws), undefined);
   assert.equal(

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { type TestContext, test } from 'node:test';
 import { CodedError } from '../../src/core/error-codes.ts';
+import type { KeyEntry } from '../../src/service/directory-entry.ts';
 import { KeyAdmin } from '../../src/service/key-admin.ts';
 import { type DirectoryEntry, KeyDirectory } from '../../src/service/key-directory.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
@@ -252,7 +253,9 @@ test('out of budget a disabled key stays disabled until the poll', async (t) => 
 test('a revoked key is final: answered from memory, never read again', async (t) => {
   const w = await world(t);
   const kid = await w.addKey();
-  await w.directory.lookup(kid);
+  const active = (await w.directory.lookup(kid)) as KeyEntry;
+  assert.ok(active.keyObject);
+  assert.equal(active.holdsPublicKey, true);
   await w.elsewhere.setKeyStatus(kid, 'revoked');
   await w.directory.refresh();
   w.calls.clear();
@@ -260,6 +263,17 @@ test('a revoked key is final: answered from memory, never read again', async (t)
     assert.equal((w.directory.lookup(kid) as DirectoryEntry).record.status, 'revoked');
   }
   assert.equal(w.calls.size, 0);
+  // Revocation lets the parsed public key go: a directory of revoked keys holds no KeyObjects.
+  assert.equal((w.directory.lookup(kid) as KeyEntry).holdsPublicKey, false);
+});
+
+test('a key read from the store already revoked is held without its public key parsed', async (t) => {
+  const w = await world(t);
+  const kid = await w.addKey();
+  await w.elsewhere.setKeyStatus(kid, 'revoked');
+  const entry = (await w.directory.lookup(kid)) as KeyEntry;
+  assert.equal(entry.record.status, 'revoked');
+  assert.equal(entry.holdsPublicKey, false);
 });
 
 test('a read that began before a revocation through this process answers its own lookup, and is not kept', async (t) => {
@@ -311,7 +325,7 @@ test('a key change costs one feed read and touches only the changed key; an idle
   const revoked = w.directory.cached(changed);
   assert.equal(revoked?.record.status, 'revoked');
   assert.equal(revoked, before.get(changed), 'updated in place');
-  assert.equal(revoked?.keyObject, before.get(changed)?.keyObject, 'the parsed key is kept');
+  assert.equal((revoked as KeyEntry).holdsPublicKey, false, 'revoked: its parsed key is let go');
   for (const kid of untouched) {
     assert.equal(w.directory.cached(kid), before.get(kid));
     assert.equal(w.directory.cached(kid)?.record, before.get(kid)?.record, 'its record untouched');
