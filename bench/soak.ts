@@ -33,6 +33,9 @@ export interface SoakReport {
   wrong: string[];
   rssStartMb: number;
   rssEndMb: number;
+  /** Entries of the bounded in-memory structures (from /metrics) after warm-up and at the end. */
+  cachesStart: Record<string, number>;
+  cachesEnd: Record<string, number>;
 }
 
 class Client {
@@ -123,6 +126,20 @@ function rssMb(pid: number): number {
     .split('\n')
     .find((l) => l.startsWith('VmRSS:'));
   return Number(line?.replace(/\D+/g, '') ?? 0) / 1024;
+}
+
+/**
+ * What the server's bounded structures hold, read off /metrics: RSS that grows while these fill
+ * toward their bounds is the caches doing their work; RSS that grows with them full is a leak.
+ */
+async function cacheSizes(port: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const sizes: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const found = /^keygate_(token_cache_entries|key_directory_entries\{map="(\w+)"\}) (\d+)/.exec(line);
+    if (found) sizes[found[2] ? `directory ${found[2]}` : 'token cache'] = Number(found[3]);
+  }
+  return sizes;
 }
 
 /** One kind of traffic: what it sends, and whether each answer is the one it must be. */
@@ -318,8 +335,10 @@ export async function runSoak(options: {
   const started = Date.now();
   const end = started + options.seconds * 1000;
   let rssStartMb = 0;
+  let cachesStart: Promise<Record<string, number>> = Promise.resolve({});
   const warmUp = setTimeout(() => {
     rssStartMb = rssMb(server.pid as number);
+    cachesStart = cacheSizes(port);
   }, warmUpMs);
   try {
     await Promise.all(
@@ -335,6 +354,7 @@ export async function runSoak(options: {
       }),
     );
     const rssEndMb = rssMb(server.pid as number);
+    const cachesEnd = await cacheSizes(port);
     return {
       seconds: (Date.now() - started) / 1000,
       requests: client.requests,
@@ -343,6 +363,8 @@ export async function runSoak(options: {
       wrong,
       rssStartMb,
       rssEndMb,
+      cachesStart: await cachesStart,
+      cachesEnd,
     };
   } finally {
     clearTimeout(warmUp);
@@ -363,6 +385,11 @@ export function printSoak(report: SoakReport): boolean {
     `5xx answers:   ${report.serverErrors}`,
     `wrong answers: ${report.wrong.length}${report.wrong.length ? `\n  ${[...new Set(report.wrong)].slice(0, 10).join('\n  ')}` : ''}`,
     `server RSS:    ${report.rssStartMb.toFixed(1)} MB after warm-up -> ${report.rssEndMb.toFixed(1)} MB at the end (${(growth * 100).toFixed(1)}%)`,
+    `bounded structures after warm-up -> at the end (entries):`,
+    ...Object.entries(report.cachesEnd).map(
+      ([name, end]) =>
+        `  ${name.padEnd(22)} ${String(report.cachesStart[name] ?? '?').padStart(7)} -> ${end}`,
+    ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return report.serverErrors === 0 && report.wrong.length === 0 && growth < 0.1;
