@@ -1,0 +1,167 @@
+import { verify } from 'node:crypto';
+import { type CheckRun, fail, type Outcome, pass } from '../core/check-run.ts';
+import { kidToLookUp } from '../core/header-checks.ts';
+import { type KeyPairClaims, verifyKeyPairToken } from '../core/key-pair-token.ts';
+import type { VerificationPolicy } from '../core/policy.ts';
+import { reject } from '../core/reason-codes.ts';
+import { plannedSignature, type SignatureVerdict } from '../core/signature-work.ts';
+import { type Clock, isoTime, type UnixSeconds } from '../core/time.ts';
+import type { CompactJws } from '../core/token-format.ts';
+import type { JtiBinding, Store } from '../store/store.ts';
+import { AuthError } from './auth-error.ts';
+import type { DirectoryEntry, KeyDirectory } from './key-directory.ts';
+import { readKeyOwner } from './key-owners.ts';
+import type { Metrics } from './metrics.ts';
+import type { Principal } from './principal.ts';
+import { ReplayLedger } from './replay-ledger.ts';
+import type { TokenCache } from './token-cache.ts';
+
+/** A key-pair token that passed every check but the replay ledger. */
+export type VerifiedKeyPair = KeyPairClaims<DirectoryEntry>;
+
+export interface KeyPairAuthDeps {
+  store: Pick<Store, 'getUser'>;
+  directory: KeyDirectory;
+  policy: VerificationPolicy;
+  clock: Clock;
+  /** Where an accepted token is remembered, for the Authenticator's fast path. */
+  cache: TokenCache;
+  metrics: Metrics;
+  /** Whether a core is idle for signature checks on the thread pool (SpareCores); without it, never. */
+  spareCores: { readonly available: boolean } | undefined;
+  /** Where the replay ledger binds jtis: Redis when configured, else the store. */
+  ledgerStore: Pick<Store, 'bindJtis'>;
+}
+
+/**
+ * How many fresh tokens must be in hand at once before signatures may be verified on libuv's
+ * thread pool. Below it the loop keeps up, and a trip to the pool only adds latency; above it the
+ * loop is the bottleneck, and the pool helps when another core is idle (SpareCores).
+ */
+const OFF_LOOP_FROM = 4;
+
+/**
+ * Key-pair tokens for the Authenticator: the key its kid names, the token's check pipeline
+ * (core), then the replay ledger, which binds the jti.
+ */
+export class KeyPairAuth {
+  private readonly deps: KeyPairAuthDeps;
+  private readonly ledger: ReplayLedger;
+  /** Fresh key-pair tokens between arriving and their answer: with others in hand, signatures go to the pool. */
+  private inHand = 0;
+
+  constructor(deps: KeyPairAuthDeps) {
+    this.deps = deps;
+    this.ledger = new ReplayLedger(deps.ledgerStore, deps.clock);
+  }
+
+  async authenticate(jws: CompactJws, run: CheckRun, hash: string, now: UnixSeconds): Promise<Principal> {
+    this.inHand++;
+    try {
+      const verified = await this.verify(
+        jws,
+        now,
+        run,
+        this.inHand > OFF_LOOP_FROM && this.deps.spareCores?.available === true,
+      );
+      const binding = await this.ledger.bind({
+        iss: verified.iss,
+        jti: verified.jti,
+        tokenHash: hash,
+        expiresAt: verified.exp + this.deps.policy.leewaySeconds,
+      });
+      const replay = replayOutcome(binding, verified.key.singleUseTokens);
+      if (!replay.ok) throw new AuthError(replay.rejection, verified.key.record.id);
+      const principal = keyPrincipal(verified);
+      if (!verified.key.singleUseTokens)
+        this.deps.cache.set(hash, { principal, kid: verified.key.record.id, exp: verified.exp });
+      this.deps.directory.noteAccepted(verified.key.record.id, now);
+      return principal;
+    } catch (error) {
+      this.countRefusal(error);
+      throw error;
+    } finally {
+      this.inHand--;
+    }
+  }
+
+  /** Every check of a key-pair token but the replay ledger, stopping at the first failure. */
+  async verify(jws: CompactJws, now: UnixSeconds, run: CheckRun, offLoop = false): Promise<VerifiedKeyPair> {
+    const found = this.keyFor(jws);
+    const key = found instanceof Promise ? await found : found;
+    const owner = key?.record.ownerUserId
+      ? await readKeyOwner(this.deps.store, key.record.ownerUserId)
+      : undefined;
+    const verdict = key && offLoop ? await verifyOffLoop(jws, key) : undefined;
+    const verified = verifyKeyPairToken<DirectoryEntry>(
+      jws,
+      { key, owner, verdict, policy: this.deps.policy, now },
+      run,
+    );
+    if (!verified.ok) throw new AuthError(verified.rejection, key?.record.id);
+    return verified.claims;
+  }
+
+  /** The registered key a key-pair token names: from memory, or (awaited only then) the store. */
+  keyFor(jws: CompactJws | undefined): DirectoryEntry | undefined | Promise<DirectoryEntry | undefined> {
+    const kid = jws && kidToLookUp(jws.header, jws.payload);
+    if (kid === undefined) return undefined;
+    const found = this.deps.directory.lookup(kid);
+    // A hit is an answer from memory (the key, or that there is none); a miss waited for the store.
+    if (found instanceof Promise) this.deps.metrics.keyLookups.miss++;
+    else this.deps.metrics.keyLookups.hit++;
+    return found;
+  }
+
+  /**
+   * A refused key-pair token counts toward its key's usage only when its kid named a stored key:
+   * an unknown kid is counted nowhere, so what a flood of made-up kids can grow stays bounded.
+   */
+  private countRefusal(error: unknown): void {
+    if (error instanceof AuthError && error.kid !== undefined)
+      this.deps.directory.noteRefused(error.kid, error.rejection.code);
+  }
+}
+
+/**
+ * The signature check on libuv's thread pool, while this process has other tokens in hand:
+ * under load the event loop is the bottleneck, and the pool's threads use the other cores.
+ * Alone, a token is verified on the loop, which answers it sooner than a trip to the pool.
+ */
+async function verifyOffLoop(jws: CompactJws, key: DirectoryEntry): Promise<SignatureVerdict | undefined> {
+  const work = plannedSignature(jws.header, key, jws);
+  if (!work) return undefined;
+  const valid = await new Promise<boolean>((resolve) =>
+    verify(work.hash, work.data, work.keyObject, work.signature, (error, ok) => resolve(!error && ok)),
+  );
+  return { work, valid };
+}
+
+export function replayOutcome(binding: JtiBinding, singleUse: boolean): Outcome<true> {
+  if (binding === 'reused') return fail(reject('jti_reused'));
+  if (binding === 'same-token' && singleUse) {
+    return fail(
+      reject('jti_reused', {
+        message: 'This organization accepts each token once, and this one was already used.',
+        hint: 'Sign a new token with a fresh jti for every request.',
+      }),
+    );
+  }
+  return pass(true, () => ({
+    message:
+      binding === 'same-token'
+        ? 'This token has been used before; reusing the same token until it expires is fine.'
+        : 'The jti has not been used by another token.',
+  }));
+}
+
+export function keyPrincipal(verified: VerifiedKeyPair): Principal {
+  return {
+    org_id: verified.key.record.orgId,
+    sub: verified.sub,
+    role: verified.role,
+    kid: verified.key.record.id,
+    method: 'key',
+    expires_at: isoTime(verified.exp),
+  };
+}
