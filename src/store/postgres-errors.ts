@@ -1,5 +1,5 @@
 /**
- * How the PostgreSQL store tells the database's failures apart from bugs, as sqlite.ts does with
+ * How the PostgreSQL store tells the database's failures apart from bugs, as sqlite-errors.ts does with
  * SQLite's result codes: an outage becomes StoreUnavailableError (503, retry later); a statement
  * that is wrong (bad SQL, a constraint nobody handles, a wrong type) stays an error, so that it is
  * fixed rather than passed off as an outage.

@@ -9,7 +9,7 @@ import { ATTEMPT_COLUMNS, toAttemptCounter, toAttemptRecord } from './postgres-r
 import type { LoginReservation } from './store.ts';
 
 // The login throttle's counters in PostgreSQL (Store's reserve/settle/get/clear/prune), as
-// sqlite.ts keeps them: one row per (name, scope), scope '' for the account-wide counter.
+// sqlite-logins.ts keeps them: one row per (name, scope), scope '' for the account-wide counter.
 
 const ACCOUNT_SCOPE = '';
 

@@ -1,4 +1,6 @@
 import { hash } from 'node:crypto';
+import type { Row, SqliteDatabase } from './sqlite-database.ts';
+import type { JtiBinding, JtiClaim } from './store.ts';
 
 /**
  * How the embedded store writes the replay ledger. Every fresh token inserts one row at a random
@@ -25,4 +27,48 @@ export function boundToken(tokenHash: string): Buffer {
 
 function digest(text: string): Buffer {
   return hash('sha256', text, 'buffer').subarray(0, 16);
+}
+
+export async function bindJtis(
+  db: SqliteDatabase,
+  claims: readonly JtiClaim[],
+  now: number,
+): Promise<JtiBinding[]> {
+  if (claims.length === 0) return [];
+  return db.write(() =>
+    db.transaction(() =>
+      claims.map(({ iss, jti, tokenHash, expiresAt }) => {
+        const pair = jtiPair(iss, jti);
+        const token = boundToken(tokenHash);
+        // Insert, or take over a binding that has expired; a claim earlier in the batch counts.
+        const inserted = db
+          .sql(
+            `INSERT INTO jti_bindings (pair, token, expires_at) VALUES (?, ?, ?)
+             ON CONFLICT (pair) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
+             WHERE jti_bindings.expires_at <= ?
+             RETURNING 1`,
+          )
+          .get(pair, token, expiresAt, now);
+        return inserted ? 'bound' : peek(db, pair, token, now);
+      }),
+    ),
+  );
+}
+
+export function peekJti(
+  db: SqliteDatabase,
+  iss: string,
+  jti: string,
+  tokenHash: string,
+  now: number,
+): Promise<JtiBinding> {
+  return db.read(() => peek(db, jtiPair(iss, jti), boundToken(tokenHash), now));
+}
+
+function peek(db: SqliteDatabase, pair: Buffer, token: Buffer, now: number): JtiBinding {
+  const row = db.sql('SELECT token, expires_at FROM jti_bindings WHERE pair = ?').get(pair) as
+    | Row
+    | undefined;
+  if (!row || Number(row.expires_at) <= now) return 'bound';
+  return token.equals(row.token as Uint8Array) ? 'same-token' : 'reused';
 }
