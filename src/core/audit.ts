@@ -1,4 +1,4 @@
-import type { UnixSeconds } from './time.ts';
+import { isoTime, type UnixSeconds } from './time.ts';
 
 /**
  * The closed set of things the audit trail records, each with the sentence `keygate audit` and
@@ -123,4 +123,17 @@ export function describeActor(actor: AuditActor): string {
   if (actor.type === 'user') return `user ${actor.id}`;
   if (actor.type === 'key') return `key ${actor.kid}`;
   return actor.type;
+}
+
+/** An event as GET /auth/audit answers it and `keygate audit --json` prints it. */
+export function auditView(record: AuditRecord) {
+  return {
+    id: record.id,
+    at: isoTime(record.at),
+    org_id: record.orgId,
+    actor: record.actor,
+    action: record.action,
+    target: record.target,
+    detail: record.detail,
+  };
 }

@@ -1,8 +1,8 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { readBearerToken } from '../core/bearer.ts';
 import type { Rejection } from '../core/reason-codes.ts';
 import { SESSION_TYP, type SessionClaims, sessionKid, verifySessionToken } from '../core/session-token.ts';
 import { parseCompactJws } from '../core/token-format.ts';
+import { readAuthorization } from './authorization.ts';
 import { type Denial, unavailable } from './refusal.ts';
 
 export type { SessionClaims } from '../core/session-token.ts';
@@ -71,13 +71,7 @@ export function createLocalSessionVerifier(options: LocalSessionVerifierOptions)
 
   return {
     async verify(authorization) {
-      const values =
-        authorization === undefined
-          ? []
-          : typeof authorization === 'string'
-            ? [authorization]
-            : authorization;
-      const read = readBearerToken(values);
+      const read = readAuthorization(authorization);
       if ('rejection' in read) return refused(read.rejection);
       const parsed = parseCompactJws(read.token);
       if (!parsed.ok) return refused(parsed.rejection);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readBearerToken } from '../core/bearer.ts';
 import { isReasonCode } from '../core/reason-codes.ts';
 import { isRole, type Role } from '../core/roles.ts';
+import { readAuthorization } from './authorization.ts';
 import { ExpiringCache } from './identity-cache.ts';
 import { type Denial, errorOfBody, reasonFromHeaders, unavailable } from './refusal.ts';
 
@@ -96,13 +96,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   return {
     async verify(authorization) {
-      const values =
-        authorization === undefined
-          ? []
-          : typeof authorization === 'string'
-            ? [authorization]
-            : authorization;
-      const read = readBearerToken(values);
+      const read = readAuthorization(authorization);
       if ('rejection' in read) {
         const { code, message, hint } = read.rejection;
         return { ok: false, status: 401, code, message, hint };

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { type AuditRecord, describeActor } from '../../core/audit.ts';
+import { type AuditRecord, auditView, describeActor } from '../../core/audit.ts';
 import { parseLimit, parseSince } from '../../core/audit-query.ts';
 import { isoTime } from '../../core/time.ts';
 import { systemClock } from '../../service/clock.ts';
@@ -7,19 +7,6 @@ import { withAdmin } from '../admin-store.ts';
 import { CliError, print, table } from '../output.ts';
 
 const DEFAULT_LIMIT = '50';
-
-/** An event as `keygate audit --json` prints it. */
-export function auditView(record: AuditRecord) {
-  return {
-    id: record.id,
-    at: isoTime(record.at),
-    org_id: record.orgId,
-    actor: record.actor,
-    action: record.action,
-    target: record.target,
-    detail: record.detail,
-  };
-}
 
 function summary(detail: AuditRecord['detail']): string {
   return Object.entries(detail)

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AUDIT_ACTION_LIST, type AuditRecord } from '../../core/audit.ts';
+import { AUDIT_ACTION_LIST, auditView } from '../../core/audit.ts';
 import { parseLimit, parseSince } from '../../core/audit-query.ts';
-import { type Clock, isoTime } from '../../core/time.ts';
+import type { Clock } from '../../core/time.ts';
 import type { AuditLog } from '../../service/audit-log.ts';
 import { InputError } from '../../service/input-error.ts';
 import type { SigningKeys } from '../../service/signing-keys.ts';
@@ -78,7 +78,7 @@ export function auditRoutes(app: FastifyInstance, guard: TokenGuard, deps: Audit
       const actor = await deps.signingKeys.actorFor(principalOf(request));
       const events = await deps.audit.listFor(actor, query);
       return send(request, reply, 200, {
-        events: events.map(eventView),
+        events: events.map(auditView),
         next_before: events.length === query.limit ? (events.at(-1)?.id ?? null) : null,
       });
     },
@@ -109,16 +109,4 @@ function badParameter(name: string, expected: string): InputError {
     `"${name}" must be ${expected}.`,
     `Send ?${name}= ${expected}.`,
   );
-}
-
-function eventView(record: AuditRecord) {
-  return {
-    id: record.id,
-    at: isoTime(record.at),
-    org_id: record.orgId,
-    actor: record.actor,
-    action: record.action,
-    target: record.target,
-    detail: record.detail,
-  };
 }
