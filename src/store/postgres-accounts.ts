@@ -1,4 +1,4 @@
-import type { ServerKeyRecord, UserRecord, UserStatus } from '../core/account-records.ts';
+import type { UserRecord, UserStatus } from '../core/account-records.ts';
 import type { AuditActor } from '../core/audit.ts';
 import { toUser } from './account-rows.ts';
 import { passwordChanged, userCreated, userStatusChanged, userUnlocked, wallClock } from './audit-rows.ts';
@@ -9,8 +9,28 @@ import { clearAttemptsOf, lockName } from './postgres-logins.ts';
 import { USER_COLUMNS } from './postgres-rows.ts';
 import { ConflictError } from './store.ts';
 
-// The account writes of the PostgreSQL store that take more than one plain statement: users,
-// the sessions they end, and Keygate's own session signing keys.
+// The users of the PostgreSQL store, and the sessions their status and password changes end
+// (postgres-server-keys.ts holds Keygate's own session signing keys).
+
+export async function getUser(db: PgDatabase, id: string): Promise<UserRecord | undefined> {
+  const row = await db.one(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]);
+  return row && toUser(row);
+}
+
+export async function getUserByEmail(db: PgDatabase, email: string): Promise<UserRecord | undefined> {
+  const row = await db.one(`SELECT ${USER_COLUMNS} FROM users WHERE email = $1`, [email]);
+  return row && toUser(row);
+}
+
+export async function listUsers(db: PgDatabase, orgId: string): Promise<UserRecord[]> {
+  return (
+    await db.rows(`SELECT ${USER_COLUMNS} FROM users WHERE org_id = $1 ORDER BY created_at, email`, [orgId])
+  ).map(toUser);
+}
+
+export async function upgradePasswordHash(db: PgDatabase, id: string, passwordHash: string): Promise<void> {
+  await db.run('UPDATE users SET password_hash = $1 WHERE id = $2', [passwordHash, id]);
+}
 
 export async function createUser(db: PgDatabase, user: UserRecord, by: AuditActor): Promise<UserRecord> {
   try {
@@ -106,27 +126,4 @@ async function revokeSessionsOf(sql: Sql, userId: string, now: number, reason: s
     'UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL',
     [now, reason, userId],
   );
-}
-
-export async function rotateServerKey(
-  db: PgDatabase,
-  key: ServerKeyRecord & { sealedPrivateKey: string },
-  options: { onlyIfNone?: boolean },
-): Promise<void> {
-  await db.transaction(async (sql) => {
-    // Rotations take turns (the mode conflicts with itself, not with reads): of nodes starting
-    // at once with onlyIfNone, the later ones see the first one's key.
-    await sql.run('LOCK TABLE server_keys IN SHARE ROW EXCLUSIVE MODE');
-    if (options.onlyIfNone && (await sql.one("SELECT 1 FROM server_keys WHERE status = 'active'"))) return;
-    await sql.run(
-      `UPDATE server_keys SET status = 'retired', retired_at = $1, sealed_private_key = NULL
-       WHERE status = 'active'`,
-      [key.createdAt],
-    );
-    await sql.run(
-      `INSERT INTO server_keys (id, sealed_private_key, public_jwk, status, created_at)
-       VALUES ($1, $2, $3, 'active', $4)`,
-      [key.id, key.sealedPrivateKey, key.publicJwk, key.createdAt],
-    );
-  });
 }
