@@ -1,23 +1,21 @@
-import { randomBytes } from 'node:crypto';
 import {
-  closeSync,
-  fsyncSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
-import { isIP } from 'node:net';
-import { dirname } from 'node:path';
+  ConfigError,
+  type Env,
+  flag,
+  integer,
+  metricsToken,
+  redisUrl,
+  trustedProxies,
+} from './config/values.ts';
 import { DEFAULT_KEY_EXPIRY_WARNING_DAYS } from './core/key-expiry.ts';
 import { DEFAULT_MEMORY_BOUNDS, type MemoryBounds } from './core/memory-bounds.ts';
 import type { VerificationPolicy } from './core/policy.ts';
 import { DEFAULT_POLICY } from './core/policy.ts';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './core/server-limits.ts';
 import { DEFAULT_SESSION_POLICY, type SessionPolicy } from './core/session-policy.ts';
+
+export { defaultSecretPath, readPepper, readSessionSecret } from './config/secrets.ts';
+export { ConfigError } from './config/values.ts';
 
 /** Everything a deployment can set, from the environment; CLI flags of the same name win. */
 export interface Config {
@@ -70,12 +68,6 @@ export interface Config {
   /** KEYGATE_METRICS_TOKEN: the bearer token GET /metrics asks for; unset, it is open like /healthz. */
   metricsToken: string | undefined;
 }
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
-type Env = Record<string, string | undefined>;
 
 export function loadConfig(
   env: Env,
@@ -158,59 +150,6 @@ export function loadConfig(
   };
 }
 
-/**
- * A comma list of IP addresses and CIDR ranges. Only those proxies' X-Forwarded-For is believed:
- * from anyone else the header is a client's own say-so, and the rate limits and the login
- * throttle, keyed by the client address, would be any client's to dodge or to aim at another.
- */
-function trustedProxies(raw: string | undefined): string[] {
-  const entries = (raw ?? '')
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry.length > 0);
-  for (const entry of entries) {
-    const [address, bits, extra] = entry.split('/');
-    const family = isIP(address ?? '');
-    const maxBits = family === 4 ? 32 : 128;
-    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
-    if (family === 0 || !validBits || extra !== undefined) {
-      throw new ConfigError(
-        `KEYGATE_TRUST_PROXY: "${entry}" is not an IP address or CIDR range. ` +
-          'Give the addresses of the proxies in front of Keygate, e.g. 127.0.0.1,10.0.0.0/8.',
-      );
-    }
-  }
-  return entries;
-}
-
-function flag(name: string, raw: string | undefined): boolean {
-  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false;
-  if (raw === '1' || raw === 'true') return true;
-  throw new ConfigError(`${name}=${JSON.stringify(raw)} is not 1 (on) or 0 (off).`);
-}
-
-/** A guessable token would guard nothing: at least 16 characters (openssl rand -hex 16 makes 32). */
-function metricsToken(raw: string | undefined): string | undefined {
-  if (!raw) return undefined;
-  if (raw.length < 16 || /\s/.test(raw)) {
-    throw new ConfigError(
-      'KEYGATE_METRICS_TOKEN must be at least 16 characters with no spaces; make one with: openssl rand -hex 16',
-    );
-  }
-  return raw;
-}
-
-/** A redis:// or rediss:// (TLS) URL; anything else is refused here rather than by the first request. */
-function redisUrl(raw: string | undefined): string | undefined {
-  if (!raw) return undefined;
-  if (!/^rediss?:\/\/[^/]/.test(raw)) {
-    throw new ConfigError(
-      'KEYGATE_REDIS_URL must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379.',
-    );
-  }
-  return raw;
-}
-
 /** Zero is refused: each cache keeps the entry it was just given, so zero would mean one. */
 function memoryBounds(env: Env): MemoryBounds {
   const entries = (name: string, fallback: number) => integer(name, env[name], fallback, 1, 10_000_000);
@@ -270,107 +209,4 @@ function serverLimits(env: Env): ServerLimits {
     );
   }
   return limits;
-}
-
-function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a whole number from ${min} to ${max}.`);
-  }
-  return value;
-}
-
-/** Reads the pepper named by KEYGATE_PEPPER_FILE; refuses a file others can read. */
-export function readPepper(path: string | undefined): Buffer | undefined {
-  return path ? readSecretFile(path, `KEYGATE_PEPPER_FILE=${path}`, 16) : undefined;
-}
-
-/** Bytes of a secret file Keygate makes itself. */
-const SECRET_BYTES = 32;
-
-/**
- * The secret that seals session signing keys in the store (service/key-seal.ts), so that a copy
- * of the database alone holds no key that signs sessions. KEYGATE_SECRET_FILE names it; unset,
- * it is `<database>.secret`, made at first start with 32 random bytes. Either way the file must
- * be private (mode 0600) and hold at least 32 bytes. An in-memory database gets none: its keys
- * live as long as the process (the caller makes a throwaway secret).
- */
-export function readSessionSecret(config: Pick<Config, 'secretFile' | 'database'>): Buffer | undefined {
-  if (config.secretFile) return readSecretFile(config.secretFile, `KEYGATE_SECRET_FILE=${config.secretFile}`);
-  if (config.database === ':memory:') return undefined;
-  if (/^postgres(ql)?:\/\//.test(config.database)) {
-    throw new ConfigError(
-      'A PostgreSQL store needs KEYGATE_SECRET_FILE: every node must use the same secret.',
-    );
-  }
-  const path = defaultSecretPath(config.database);
-  try {
-    createSecretFile(path);
-  } catch (error) {
-    throw new ConfigError(`Cannot make the secret file ${path}: ${(error as Error).message}`);
-  }
-  return readSecretFile(path, `The secret file ${path} (set KEYGATE_SECRET_FILE to keep it elsewhere)`);
-}
-
-/** Where the secret file is made when KEYGATE_SECRET_FILE is unset: beside the SQLite database. */
-export function defaultSecretPath(database: string): string {
-  return `${database}.secret`;
-}
-
-/** Reads a secret file: a regular file that only its owner can read, of at least `minBytes`. */
-function readSecretFile(path: string, name: string, minBytes = SECRET_BYTES): Buffer {
-  let stat: ReturnType<typeof statSync>;
-  try {
-    stat = statSync(path);
-  } catch {
-    throw new ConfigError(`${name} cannot be read.`);
-  }
-  if (!stat.isFile()) throw new ConfigError(`${name} is not a file.`);
-  if ((stat.mode & 0o077) !== 0) {
-    throw new ConfigError(
-      `${name} is readable by others (mode ${(stat.mode & 0o777).toString(8)}); chmod 600 it.`,
-    );
-  }
-  const secret = readFileSync(path);
-  if (secret.length < minBytes)
-    throw new ConfigError(`${name} holds ${secret.length} bytes; use at least ${minBytes} random bytes.`);
-  return secret;
-}
-
-/**
- * Makes the secret file unless it exists, never overwriting one: losing it would leave every
- * sealed key unreadable. The bytes are written and flushed under a temporary name with mode 0600
- * from its creation, then linked into place, which fails if the name is taken: of several
- * processes starting at once one file wins, and no process ever reads a half-written one.
- */
-function createSecretFile(path: string): void {
-  try {
-    statSync(path);
-    return;
-  } catch {
-    // Not there yet: make it.
-  }
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = openSync(temp, 'wx', 0o600);
-  try {
-    writeSync(fd, randomBytes(SECRET_BYTES));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(temp, path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  } finally {
-    unlinkSync(temp);
-  }
-  const dir = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
 }

@@ -37,7 +37,7 @@ const RULES: Record<Layer, Rule> = {
     onlyFrom: { http: ['cli/commands/serve.ts'] },
     packages: true,
   },
-  config: { may: ['core'], packages: false },
+  config: { may: ['core', 'config'], packages: false },
   // Clients embed the SDK: it must not pull in the server's rules of storage or its packages.
   // Its Fastify plugin names Fastify's types, which an API that uses the plugin already has.
   sdk: { may: ['core', 'sdk'], packages: false, typePackages: ['fastify'] },
