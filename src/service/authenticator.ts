@@ -14,7 +14,7 @@ import { type HelloReport, type HelloSources, helloReport } from './hello-report
 import type { KeyDirectory } from './key-directory.ts';
 import { readKeyOwner } from './key-owners.ts';
 import { KeyPairAuth, type VerifiedKeyPair } from './key-pair-auth.ts';
-import { type DecisionMethod, Metrics } from './metrics.ts';
+import { Metrics } from './metrics.ts';
 import type { Principal } from './principal.ts';
 import type { ServerKeyring } from './server-keyring.ts';
 import { SessionAuth } from './session-auth.ts';
@@ -126,7 +126,7 @@ export class Authenticator {
   private async authenticateUncached(input: string, hash: string, now: UnixSeconds): Promise<Principal> {
     const started = performance.now();
     const remembered = this.sessionTokens.remembered(hash, now);
-    if (remembered) return this.counted('session', started, remembered);
+    if (remembered) return this.counted(started, remembered);
     const run = new CheckRun('first-failure');
     let token: ClassifiedToken;
     try {
@@ -136,20 +136,21 @@ export class Authenticator {
       throw error;
     }
     if (token.kind === 'session')
-      return this.counted('session', started, this.sessionTokens.authenticate(token.jws, hash, now));
-    return this.counted('key', started, this.keyPairs.authenticate(token.jws, run, hash, now));
+      return this.counted(started, this.sessionTokens.authenticate(token.jws, hash, now));
+    // Counted where key usage is counted too, with no extra promise on the fresh-token path.
+    return this.keyPairs.authenticate(token.jws, run, hash, now, started);
   }
 
-  /** Counts the decision `work` comes to; an error that is not a refusal (a store outage) is none. */
-  private counted(method: DecisionMethod, started: number, work: Promise<Principal>): Promise<Principal> {
+  /** Counts the session decision `work` comes to; an error that is not a refusal (a store outage) is none. */
+  private counted(started: number, work: Promise<Principal>): Promise<Principal> {
     return work.then(
       (principal) => {
-        this.metrics.decided(method, 'accepted', (performance.now() - started) / 1000);
+        this.metrics.decided('session', 'accepted', (performance.now() - started) / 1000);
         return principal;
       },
       (error: unknown) => {
         if (error instanceof AuthError)
-          this.metrics.decided(method, error.rejection.code, (performance.now() - started) / 1000);
+          this.metrics.decided('session', error.rejection.code, (performance.now() - started) / 1000);
         throw error;
       },
     );

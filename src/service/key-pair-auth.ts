@@ -55,7 +55,14 @@ export class KeyPairAuth {
     this.ledger = new ReplayLedger(deps.ledgerStore, deps.clock);
   }
 
-  async authenticate(jws: CompactJws, run: CheckRun, hash: string, now: UnixSeconds): Promise<Principal> {
+  /** `started` (performance.now()) times the decision for /metrics. */
+  async authenticate(
+    jws: CompactJws,
+    run: CheckRun,
+    hash: string,
+    now: UnixSeconds,
+    started: number,
+  ): Promise<Principal> {
     this.inHand++;
     try {
       const verified = await this.verify(
@@ -76,9 +83,10 @@ export class KeyPairAuth {
       if (!verified.key.singleUseTokens)
         this.deps.cache.set(hash, { principal, kid: verified.key.record.id, exp: verified.exp });
       this.deps.directory.noteAccepted(verified.key.record.id, now);
+      this.deps.metrics.decided('key', 'accepted', (performance.now() - started) / 1000);
       return principal;
     } catch (error) {
-      this.countRefusal(error);
+      this.countRefusal(error, started);
       throw error;
     } finally {
       this.inHand--;
@@ -114,12 +122,14 @@ export class KeyPairAuth {
   }
 
   /**
-   * A refused key-pair token counts toward its key's usage only when its kid named a stored key:
-   * an unknown kid is counted nowhere, so what a flood of made-up kids can grow stays bounded.
+   * A refusal counts in /metrics by its reason, and toward its key's usage only when its kid
+   * named a stored key: an unknown kid is counted in no key's, so what a flood of made-up kids can
+   * grow stays bounded. Anything but a refusal (a store outage) is no decision.
    */
-  private countRefusal(error: unknown): void {
-    if (error instanceof AuthError && error.kid !== undefined)
-      this.deps.directory.noteRefused(error.kid, error.rejection.code);
+  private countRefusal(error: unknown, started: number): void {
+    if (!(error instanceof AuthError)) return;
+    this.deps.metrics.decided('key', error.rejection.code, (performance.now() - started) / 1000);
+    if (error.kid !== undefined) this.deps.directory.noteRefused(error.kid, error.rejection.code);
   }
 }
 
