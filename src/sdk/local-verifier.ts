@@ -1,9 +1,8 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import type { Rejection } from '../core/reason-codes.ts';
 import { SESSION_TYP, type SessionClaims, sessionKid, verifySessionToken } from '../core/session-token.ts';
 import { parseCompactJws } from '../core/token-format.ts';
 import { readAuthorization } from './authorization.ts';
-import { type Denial, unavailable } from './refusal.ts';
+import { type Denial, refusalOf, unavailable } from './refusal.ts';
 
 export type { SessionClaims } from '../core/session-token.ts';
 
@@ -72,12 +71,12 @@ export function createLocalSessionVerifier(options: LocalSessionVerifierOptions)
   return {
     async verify(authorization) {
       const read = readAuthorization(authorization);
-      if ('rejection' in read) return refused(read.rejection);
+      if ('rejection' in read) return refusalOf(read.rejection);
       const parsed = parseCompactJws(read.token);
-      if (!parsed.ok) return refused(parsed.rejection);
+      if (!parsed.ok) return refusalOf(parsed.rejection);
       const { jws } = parsed;
       if (jws.header.typ !== SESSION_TYP) {
-        return refused({
+        return refusalOf({
           code: 'token_malformed',
           message: `Not a Keygate session token (typ is not "${SESSION_TYP}").`,
           hint: 'Key-pair tokens are verified by Keygate itself: use createVerifier.',
@@ -100,7 +99,7 @@ export function createLocalSessionVerifier(options: LocalSessionVerifierOptions)
         },
         now: Math.floor(clock() / 1000),
       });
-      return verified.ok ? { ok: true, claims: verified.claims } : refused(verified.rejection);
+      return verified.ok ? { ok: true, claims: verified.claims } : refusalOf(verified.rejection);
     },
   };
 }
@@ -146,11 +145,6 @@ function fetchedKeys(
     },
     none: () => keys.size === 0,
   };
-}
-
-function refused(rejection: Rejection): Denial {
-  const { code, message, hint } = rejection;
-  return { ok: false, status: 401, code, message, hint };
 }
 
 /** The P-256 signing keys of a JWKS by kid; any other key is left out, so it can never verify. */

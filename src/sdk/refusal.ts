@@ -1,4 +1,4 @@
-import { isReasonCode, REASON_CODES, type ReasonCode } from '../core/reason-codes.ts';
+import { isReasonCode, type ReasonCode, type Rejection } from '../core/reason-codes.ts';
 
 /** Why the SDK refused a request: a Keygate reason code, or Keygate could not be asked. */
 export type DenialCode = ReasonCode | 'keygate_unavailable';
@@ -13,9 +13,10 @@ export interface Denial {
   hint: string;
 }
 
-/** A refusal with the registry's own message and hint for `code`. */
-export function denial(code: ReasonCode): Denial {
-  return { ok: false, status: 401, code, message: REASON_CODES[code].message, hint: REASON_CODES[code].hint };
+/** A token refused by the SDK's own reading of it: the core's rejection, without its detail. */
+export function refusalOf(rejection: Rejection): Denial {
+  const { code, message, hint } = rejection;
+  return { ok: false, status: 401, code, message, hint };
 }
 
 /** Keygate gave no decision: the caller fails closed. */

@@ -3,7 +3,7 @@ import { isReasonCode } from '../core/reason-codes.ts';
 import { isRole, type Role } from '../core/roles.ts';
 import { readAuthorization } from './authorization.ts';
 import { ExpiringCache } from './identity-cache.ts';
-import { type Denial, errorOfBody, reasonFromHeaders, unavailable } from './refusal.ts';
+import { type Denial, errorOfBody, reasonFromHeaders, refusalOf, unavailable } from './refusal.ts';
 
 /** Who a request comes from, as Keygate's forward-auth answered. */
 export interface KeygateIdentity {
@@ -97,10 +97,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   return {
     async verify(authorization) {
       const read = readAuthorization(authorization);
-      if ('rejection' in read) {
-        const { code, message, hint } = read.rejection;
-        return { ok: false, status: 401, code, message, hint };
-      }
+      if ('rejection' in read) return refusalOf(read.rejection);
       const key = createHash('sha256').update(read.token).digest('base64url');
       const identity = cache.get(key, clock());
       if (identity !== undefined) return { ok: true, identity };
