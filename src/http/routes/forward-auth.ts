@@ -6,7 +6,7 @@ import type {
   preParsingHookHandler,
   preSerializationHookHandler,
 } from 'fastify';
-import { REASON_CODES } from '../../core/reason-codes.ts';
+import { isReasonCode } from '../../core/reason-codes.ts';
 import { ErrorBody } from '../envelope.ts';
 import { headerValue } from '../header-value.ts';
 import { principalOf, type TokenGuard } from '../require-token.ts';
@@ -66,7 +66,7 @@ const dropContentType: preParsingHookHandler = (request, _reply, payload, done) 
 // The same reason code as in WWW-Authenticate and the body, where a proxy copies headers from.
 const reasonHeader: preSerializationHookHandler<unknown> = (_request, reply, payload, done) => {
   const code = (payload as { error?: { code?: unknown } }).error?.code;
-  if (reply.statusCode === 401 && typeof code === 'string' && Object.hasOwn(REASON_CODES, code)) {
+  if (reply.statusCode === 401 && isReasonCode(code)) {
     reply.header('x-keygate-reason', code);
   }
   done(null, payload);
