@@ -8,7 +8,7 @@ import { type Fixture, makeFixture } from './fixture.ts';
 import { eachOnce, perConnection } from './load.ts';
 import { interleave, type Load, Series } from './series.ts';
 import { type Server, startKeygate } from './servers.ts';
-import { ROUNDS } from './token-sets.ts';
+import { bearer, freshRounds, ROUNDS } from './token-sets.ts';
 import { signTokens } from './tokens.ts';
 
 const WHOAMI = '/v1/whoami';
@@ -44,15 +44,15 @@ export async function distributedRows(
     const fixture = await makeFixture(dir, url.href);
     const rsa = fixture.keys['RS256-2048'];
     const warm = bearer(await signTokens(rsa, fixture.orgId, sqliteWarm.length));
-    const nodes: { label: string; server: Server; fresh: string[] }[] = [
-      { label: 'SQLite', server: sqlite, fresh: bearer(await signFresh(sqliteFixture)) },
+    const nodes: { label: string; server: Server; fresh: string[][] }[] = [
+      { label: 'SQLite', server: sqlite, fresh: await freshRounds(sqliteFixture, FRESH_PER_ROUND) },
     ];
     // Nodes on one PostgreSQL share the secret that seals session keys.
     const secretFile = join(dir, 'postgres-nodes.secret');
     writeFileSync(secretFile, randomBytes(32), { mode: 0o600 });
     const pgNode = await startKeygate(url.href, port, [], { KEYGATE_SECRET_FILE: secretFile });
     servers.push(pgNode);
-    nodes.push({ label: 'PostgreSQL', server: pgNode, fresh: bearer(await signFresh(fixture)) });
+    nodes.push({ label: 'PostgreSQL', server: pgNode, fresh: await freshRounds(fixture, FRESH_PER_ROUND) });
     if (redisUrl) {
       const env = {
         KEYGATE_SECRET_FILE: secretFile,
@@ -64,7 +64,7 @@ export async function distributedRows(
       nodes.push({
         label: 'PostgreSQL + Redis',
         server: redisNode,
-        fresh: bearer(await signFresh(fixture)),
+        fresh: await freshRounds(fixture, FRESH_PER_ROUND),
       });
     }
     const series = nodes.map((node) => ({
@@ -82,7 +82,7 @@ export async function distributedRows(
       {
         series: node.freshS,
         path: WHOAMI,
-        source: (i: number) => eachOnce(node.fresh.slice(i * FRESH_PER_ROUND, (i + 1) * FRESH_PER_ROUND)),
+        source: (i: number) => eachOnce(node.fresh[i] ?? []),
         expect: 200,
       },
     ]);
@@ -106,13 +106,6 @@ export async function distributedRows(
     await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     if (redisUrl) await deleteKeys(redisUrl, prefix);
   }
-}
-
-const bearer = (tokens: string[]) => tokens.map((token) => `Bearer ${token}`);
-
-/** Fresh RS256-2048 tokens of `fixture`'s organization, enough for every round of one server. */
-function signFresh(fixture: Fixture): Promise<string[]> {
-  return signTokens(fixture.keys['RS256-2048'], fixture.orgId, FRESH_PER_ROUND * ROUNDS);
 }
 
 async function adminQuery(url: string, sql: string): Promise<void> {

@@ -22,18 +22,30 @@ const PACED_TOKENS = 9000;
 /** Enough requests for the JIT to settle on the verify path of each kind of key. */
 const WARM_UP_TOKENS = 300;
 
-const bearer = (tokens: string[]) => tokens.map((token) => `Bearer ${token}`);
+export const bearer = (tokens: string[]) => tokens.map((token) => `Bearer ${token}`);
 
 function split(all: string[], perRound: number): string[][] {
   return Array.from({ length: ROUNDS }, (_, i) => all.slice(i * perRound, (i + 1) * perRound));
 }
 
+/**
+ * Authorization values of fresh tokens, `perRound` for each of the ROUNDS rounds. Each set serves
+ * one server only: Keygate accepts a token's jti once.
+ */
+export async function freshRounds(
+  { orgId, keys }: Fixture,
+  perRound: number,
+  kind: KeyKind = 'RS256-2048',
+): Promise<string[][]> {
+  return split(bearer(await signTokens(keys[kind], orgId, perRound * ROUNDS)), perRound);
+}
+
 export type TokenSets = Awaited<ReturnType<typeof signSets>>;
 
 /** Every Authorization value the timed part sends, made before it starts; each set is sent once. */
-export async function signSets({ orgId, keys }: Fixture) {
-  const rounds = async (kind: KeyKind, perRound: number) =>
-    split(bearer(await signTokens(keys[kind], orgId, perRound * ROUNDS)), perRound);
+export async function signSets(fixture: Fixture) {
+  const { orgId, keys } = fixture;
+  const rounds = (kind: KeyKind, perRound: number) => freshRounds(fixture, perRound, kind);
   const fresh = {} as Record<KeyKind, { keygate: string[][]; reference: string[][]; warmUp: string[] }>;
   for (const { kind, perRound } of FRESH) {
     fresh[kind] = {

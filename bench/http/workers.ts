@@ -1,10 +1,9 @@
 import type { Row } from '../harness.ts';
 import type { Fixture } from './fixture.ts';
-import { eachOnce, perConnection, type Source } from './load.ts';
+import { eachOnce, perConnection } from './load.ts';
 import { interleave, Series } from './series.ts';
 import { type Server, startKeygate } from './servers.ts';
-import { ROUNDS } from './token-sets.ts';
-import { signTokens } from './tokens.ts';
+import { freshRounds, ROUNDS } from './token-sets.ts';
 
 const WHOAMI = '/v1/whoami';
 /** Fresh tokens per round of each server: about a second at the rate of one worker. */
@@ -23,15 +22,12 @@ export async function workerRows(
   warm: readonly string[],
   row: (name: string, series: Series, base: Series, baseLabel: string) => Row,
 ): Promise<Row[]> {
-  const sign = async () =>
-    (await signTokens(fixture.keys['RS256-2048'], fixture.orgId, FRESH_PER_ROUND * ROUNDS)).map(
-      (token) => `Bearer ${token}`,
-    );
-  const freshSets = { one: await sign(), two: await sign() };
+  const freshSets = {
+    one: await freshRounds(fixture, FRESH_PER_ROUND),
+    two: await freshRounds(fixture, FRESH_PER_ROUND),
+  };
   const two = await startKeygate(database, port, ['--workers', '2']);
   try {
-    const round = (set: string[], i: number): Source =>
-      eachOnce(set.slice(i * FRESH_PER_ROUND, (i + 1) * FRESH_PER_ROUND));
     const s = {
       warmOne: new Series(one),
       warmTwo: new Series(two),
@@ -42,8 +38,8 @@ export async function workerRows(
       [
         { series: s.warmOne, path: WHOAMI, source: () => perConnection(warm, 1), expect: 200 },
         { series: s.warmTwo, path: WHOAMI, source: () => perConnection(warm, 1), expect: 200 },
-        { series: s.freshOne, path: WHOAMI, source: (i) => round(freshSets.one, i), expect: 200 },
-        { series: s.freshTwo, path: WHOAMI, source: (i) => round(freshSets.two, i), expect: 200 },
+        { series: s.freshOne, path: WHOAMI, source: (i) => eachOnce(freshSets.one[i] ?? []), expect: 200 },
+        { series: s.freshTwo, path: WHOAMI, source: (i) => eachOnce(freshSets.two[i] ?? []), expect: 200 },
       ],
       ROUNDS,
     );
