@@ -47,9 +47,14 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
   return sendRefusal(request, reply, refuse('internal_error'));
 }
 
-/** A token refused: 401 with its reason code, in the body and in WWW-Authenticate (RFC 6750). */
+/**
+ * A token refused: 401 with its reason code in the body, in WWW-Authenticate (RFC 6750) and in
+ * X-Keygate-Reason, where a reverse proxy in front of /auth/verify copies it from and a client
+ * reads it without parsing either of the others.
+ */
 export function sendUnauthorized(request: FastifyRequest, reply: FastifyReply, rejection: Rejection) {
   const { code, message, hint, expected, actual } = rejection;
+  reply.header('x-keygate-reason', code);
   reply.header(
     'www-authenticate',
     code === 'token_missing'

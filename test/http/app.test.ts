@@ -47,7 +47,7 @@ test('GET /v1/whoami with a valid token answers the principal in the envelope', 
   }
 });
 
-test('401s carry the reason code in the body and in WWW-Authenticate', async () => {
+test('401s carry the reason code in the body, in WWW-Authenticate and in X-Keygate-Reason', async () => {
   const cases: [Record<string, string>, string, string][] = [
     [{}, 'token_missing', 'Bearer realm="keygate"'],
     [{ authorization: 'Bearer' }, 'token_missing', 'Bearer realm="keygate"'],
@@ -66,6 +66,7 @@ test('401s carry the reason code in the body and in WWW-Authenticate', async () 
     const response = await app.inject({ method: 'GET', url: '/v1/whoami', headers });
     assert.equal(response.statusCode, 401);
     assert.equal(response.headers['www-authenticate'], challenge);
+    assert.equal(response.headers['x-keygate-reason'], code);
     const body = response.json();
     assert.equal(body.status, 401);
     assert.equal(body.error.code, code);
