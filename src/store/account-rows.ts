@@ -1,4 +1,4 @@
-import type { SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
+import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
 import type { Role } from '../core/roles.ts';
 
 // Account rows read the same from either store: the same column names, and values that Number()
@@ -30,5 +30,26 @@ export function toSession(row: Row): SessionRecord {
     revokedAt: row.revoked_at === null || row.revoked_at === undefined ? null : Number(row.revoked_at),
     revokedReason:
       row.revoked_reason === null || row.revoked_reason === undefined ? null : String(row.revoked_reason),
+  };
+}
+
+/**
+ * Every server key, either dialect. The columns are named: a statement prepared with `*` fails
+ * on PostgreSQL once a newer node's migration adds one (postgres-rows.ts).
+ */
+export const SERVER_KEY_QUERY =
+  'SELECT id, sealed_private_key, public_jwk, status, created_at, retired_at FROM server_keys ORDER BY created_at, id';
+
+export function toServerKey(row: Row): ServerKeyRecord {
+  return {
+    id: String(row.id),
+    sealedPrivateKey:
+      row.sealed_private_key === null || row.sealed_private_key === undefined
+        ? null
+        : String(row.sealed_private_key),
+    publicJwk: String(row.public_jwk),
+    status: String(row.status) as ServerKeyRecord['status'],
+    createdAt: Number(row.created_at),
+    retiredAt: row.retired_at === null || row.retired_at === undefined ? null : Number(row.retired_at),
   };
 }

@@ -1,6 +1,7 @@
 import pg from 'pg';
+import { SERVER_KEY_QUERY, toServerKey } from './account-rows.ts';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
-import { reasonOf, SERVER_KEY_QUERY, type StoreProbe, toServerKeyRecord } from './probe-rows.ts';
+import { reasonOf, type StoreProbe } from './probe-rows.ts';
 
 /**
  * One connection, read-only for its whole session: the schema version from schema_migrations
@@ -34,11 +35,7 @@ export async function probePostgres(url: string, timeoutMs: number): Promise<Sto
       : 0;
     const latest = POSTGRES_MIGRATIONS.length;
     const serverKeys =
-      version === latest
-        ? (await client.query(SERVER_KEY_QUERY)).rows.map((row: Record<string, unknown>) =>
-            toServerKeyRecord(row),
-          )
-        : undefined;
+      version === latest ? (await client.query(SERVER_KEY_QUERY)).rows.map(toServerKey) : undefined;
     const clock = {
       against: 'PostgreSQL',
       offsetMs: Math.round(info.now_ms - (before + after) / 2),

@@ -1,4 +1,3 @@
-import type { ServerKeyRecord } from '../core/account-records.ts';
 import type { KeyFamily } from '../core/algorithms.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import type { AddressCounter, LoginAttemptRecord } from '../core/login-throttle.ts';
@@ -18,7 +17,6 @@ export const KEY_COLUMNS = `id, org_id, spki_pem, thumbprint, family, bits, stat
 export const USER_COLUMNS = 'id, org_id, email, screen_name, role, status, password_hash, created_at';
 export const SESSION_COLUMNS =
   'id, user_id, role, created_at, last_seen_at, expires_at, revoked_at, revoked_reason';
-export const SERVER_KEY_COLUMNS = 'id, sealed_private_key, public_jwk, status, created_at, retired_at';
 export const ATTEMPT_COLUMNS = 'scope, attempts, window_ends_at, blocked_until, trusted_until';
 
 export function toOrg(row: Row): Org {
@@ -57,17 +55,6 @@ export function toKeyState(row: Row): KeyState {
     status: String(row.status) as KeyStatus,
     expiresAt: nullableNumber(row.expires_at),
     revokesAt: nullableNumber(row.revokes_at),
-  };
-}
-
-export function toServerKey(row: Row): ServerKeyRecord {
-  return {
-    id: String(row.id),
-    sealedPrivateKey: nullableString(row.sealed_private_key),
-    publicJwk: String(row.public_jwk),
-    status: String(row.status) as ServerKeyRecord['status'],
-    createdAt: Number(row.created_at),
-    retiredAt: nullableNumber(row.retired_at),
   };
 }
 

@@ -1,14 +1,12 @@
 import type { ServerKeyRecord } from '../core/account-records.ts';
+import { SERVER_KEY_QUERY, toServerKey } from './account-rows.ts';
 import type { PgDatabase } from './postgres-database.ts';
-import { SERVER_KEY_COLUMNS, toServerKey } from './postgres-rows.ts';
 
 // Keygate's own session signing keys in the PostgreSQL store (Store's listServerKeys,
 // rotateServerKey, resealServerKey, deleteRetiredServerKeys).
 
 export async function listServerKeys(db: PgDatabase): Promise<ServerKeyRecord[]> {
-  return (await db.rows(`SELECT ${SERVER_KEY_COLUMNS} FROM server_keys ORDER BY created_at, id`)).map(
-    toServerKey,
-  );
+  return (await db.rows(SERVER_KEY_QUERY)).map(toServerKey);
 }
 
 export async function rotateServerKey(

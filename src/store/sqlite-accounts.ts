@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerKeyRecord, UserRecord, UserStatus } from '../core/account-records.ts';
 import type { AuditActor } from '../core/audit.ts';
-import { toUser } from './account-rows.ts';
+import { SERVER_KEY_QUERY, toServerKey, toUser } from './account-rows.ts';
 import { orgCreated, passwordChanged, userCreated, userStatusChanged } from './audit-rows.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
 import { clearAttemptsOf } from './sqlite-logins.ts';
@@ -146,17 +146,8 @@ export async function upgradePasswordHash(
 }
 
 export async function listServerKeys(db: SqliteDatabase): Promise<ServerKeyRecord[]> {
-  const rows = await db.read(
-    () => db.sql('SELECT * FROM server_keys ORDER BY created_at, id').all() as Row[],
-  );
-  return rows.map((row) => ({
-    id: String(row.id),
-    sealedPrivateKey: row.sealed_private_key === null ? null : String(row.sealed_private_key),
-    publicJwk: String(row.public_jwk),
-    status: String(row.status) as ServerKeyRecord['status'],
-    createdAt: Number(row.created_at),
-    retiredAt: row.retired_at === null ? null : Number(row.retired_at),
-  }));
+  const rows = await db.read(() => db.sql(SERVER_KEY_QUERY).all() as Row[]);
+  return rows.map(toServerKey);
 }
 
 export async function rotateServerKey(

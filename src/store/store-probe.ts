@@ -2,7 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { pathToFileURL } from 'node:url';
-import { reasonOf, SERVER_KEY_QUERY, type StoreProbe, toServerKeyRecord } from './probe-rows.ts';
+import { SERVER_KEY_QUERY, toServerKey } from './account-rows.ts';
+import { reasonOf, type StoreProbe } from './probe-rows.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 
 /**
@@ -41,7 +42,7 @@ function probeSqlite(path: string): StoreProbe {
     const latest = SQLITE_MIGRATIONS.length;
     const serverKeys =
       version === latest
-        ? (db.prepare(SERVER_KEY_QUERY).all() as Record<string, unknown>[]).map(toServerKeyRecord)
+        ? (db.prepare(SERVER_KEY_QUERY).all() as Record<string, unknown>[]).map(toServerKey)
         : undefined;
     return { state: 'read', version, latest, engine, serverKeys, clock: undefined };
   } catch (error) {
