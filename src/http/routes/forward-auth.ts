@@ -4,9 +4,7 @@ import type {
   FastifyRequest,
   HTTPMethods,
   preParsingHookHandler,
-  preSerializationHookHandler,
 } from 'fastify';
-import { isReasonCode } from '../../core/reason-codes.ts';
 import { ErrorBody } from '../envelope.ts';
 import { headerValue } from '../header-value.ts';
 import { principalOf, type TokenGuard } from '../require-token.ts';
@@ -63,15 +61,6 @@ const dropContentType: preParsingHookHandler = (request, _reply, payload, done) 
   done(null, payload);
 };
 
-// The same reason code as in WWW-Authenticate and the body, where a proxy copies headers from.
-const reasonHeader: preSerializationHookHandler<unknown> = (_request, reply, payload, done) => {
-  const code = (payload as { error?: { code?: unknown } }).error?.code;
-  if (reply.statusCode === 401 && isReasonCode(code)) {
-    reply.header('x-keygate-reason', code);
-  }
-  done(null, payload);
-};
-
 function answer(request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const principal = principalOf(request);
   return reply
@@ -98,7 +87,6 @@ export async function forwardAuthRoutes(app: FastifyInstance, guard: TokenGuard)
       method: METHODS,
       preParsing: dropContentType,
       preHandler: guard,
-      preSerialization: reasonHeader,
       handler: answer,
     };
     scope.route({ ...options, url: '/auth/verify', schema: SCHEMA });
