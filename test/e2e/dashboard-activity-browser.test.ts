@@ -1,28 +1,22 @@
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { buildApp } from '../../src/http/app.ts';
 import { type Fixture, fixture } from '../helpers.ts';
+import { launchChromium, listenOnLoopback, skipWithoutChromium } from './browser.ts';
 
 // The dashboard's "Recent activity" panel in a real browser: an admin logs in, registers a key,
 // and sees the registration at the top of the organization's trail; a user who is not an admin
 // never sees the panel, and the page never asks for the trail on their behalf.
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'plum-Orchard-19-quietly';
 const SCREENSHOT = '/tmp/activity.png';
 
-// Missing chromium skips the test on a developer's machine; in CI it is a failure, never a skip.
-const skip =
-  existsSync(CHROMIUM) || process.env.CI ? false : 'needs Debian chromium (apt-get install chromium)';
-
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-describe('the recent activity panel in a browser', { skip }, () => {
+describe('the recent activity panel in a browser', { skip: skipWithoutChromium }, () => {
   let f: Fixture;
   let app: FastifyInstance;
   let browser: Browser;
@@ -37,12 +31,8 @@ describe('the recent activity panel in a browser', { skip }, () => {
     ] as const)
       await f.keygate.users.create({ orgId: f.orgId, email, passHash: sha256(PASSWORD), role });
     app = await buildApp(f.keygate, { loginRateLimit: 1000 });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
+    base = await listenOnLoopback(app);
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -7,30 +7,25 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { buildApp } from '../../src/http/app.ts';
 import { AUD, type Fixture, fixture, signJwt } from '../helpers.ts';
+import { launchChromium, listenOnLoopback, skipWithoutChromium } from './browser.ts';
 
 // The dashboard in a real browser against a real server, as a new user meets it: log in, make a
 // key pair in the page, upload a key, debug a token, copy a snippet, rotate, revoke, log out, and
 // come back after the session ended. Along the way every request the page makes is recorded:
 // the password never leaves the page, nor does a private key, and nothing goes to another host.
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'plum-Orchard-19-quietly';
 const EMAIL = 'dana@example.com';
 const SHOTS = new URL('./screenshots/', import.meta.url);
 const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
-
-// Missing chromium skips the test on a developer's machine; in CI it is a failure, never a skip.
-const skip =
-  existsSync(CHROMIUM) || process.env.CI ? false : 'needs Debian chromium (apt-get install chromium)';
 
 // The Python snippet runs too where PyJWT is installed (Debian's python3-jwt, which .ci/run
 // installs, lives under /usr/bin/python3, which another python3 on PATH may shadow).
@@ -47,7 +42,7 @@ interface Recorded {
   body: string;
 }
 
-describe('the dashboard in a browser', { skip }, () => {
+describe('the dashboard in a browser', { skip: skipWithoutChromium }, () => {
   let f: Fixture;
   let app: FastifyInstance;
   let browser: Browser;
@@ -64,7 +59,6 @@ describe('the dashboard in a browser', { skip }, () => {
   let rsaKid = '';
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing, and CI must run this test`);
     f = await fixture();
     // The server's clock runs ten minutes ahead of this machine's: the page must sign its test
     // token on the server's time (from server_time), or that token would be expired.
@@ -78,19 +72,8 @@ describe('the dashboard in a browser', { skip }, () => {
       })
     ).id;
     app = await buildApp(f.keygate, { loginRateLimit: 1000 });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-      ],
-    });
+    base = await listenOnLoopback(app);
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: VIEWPORTS.desktop, acceptDownloads: true });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
     page = await context.newPage();

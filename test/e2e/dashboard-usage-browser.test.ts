@@ -1,27 +1,22 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { buildApp } from '../../src/http/app.ts';
 import { AUD, ecPair, type Fixture, fixture, rejectsWith, signJwt, type TestPair } from '../helpers.ts';
+import { launchChromium, listenOnLoopback, skipWithoutChromium } from './browser.ts';
 
 // The dashboard's key list in a real browser: each key's usage (accepted, refused with the
 // reason codes) and an "Expires soon" badge on a key within the warning window.
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'plum-Orchard-19-quietly';
 const EMAIL = 'usage-admin@example.com';
 const SHOT = '/tmp/usage.png';
 
-const skip =
-  existsSync(CHROMIUM) || process.env.CI ? false : 'needs Debian chromium (apt-get install chromium)';
-
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-describe('key usage on the dashboard', { skip }, () => {
+describe('key usage on the dashboard', { skip: skipWithoutChromium }, () => {
   let f: Fixture;
   let app: FastifyInstance;
   let browser: Browser;
@@ -39,7 +34,6 @@ describe('key usage on the dashboard', { skip }, () => {
     );
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing, and CI must run this test`);
     f = await fixture();
     f.now.value = Math.floor(Date.now() / 1000);
     await f.keygate.users.create({
@@ -71,12 +65,8 @@ describe('key usage on the dashboard', { skip }, () => {
       'signature_invalid',
     );
     app = await buildApp(f.keygate, { loginRateLimit: 1000 });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
+    base = await listenOnLoopback(app);
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
     page.on('console', (message) => {
       if (message.type() === 'error' || message.type() === 'warning') problems.push(message.text());

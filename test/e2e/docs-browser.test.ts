@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { buildApp } from '../../src/http/app.ts';
 import { type Fixture, fixture } from '../helpers.ts';
+import { launchChromium, listenOnLoopback, skipWithoutChromium } from './browser.ts';
 
 // The API reference under the Content-Security-Policy it is served with, in a real browser: a
 // directive too strict for swagger-ui shows up here as a blank page or a "Refused to ..." error.
 
-const CHROMIUM = '/usr/bin/chromium';
-// Skipped without chromium on a developer's machine; under CI (which installs it) its absence fails.
-const skip =
-  existsSync(CHROMIUM) || process.env.CI ? false : 'needs Debian chromium (apt-get install chromium)';
-
-describe('/docs in a browser', { skip }, () => {
+describe('/docs in a browser', { skip: skipWithoutChromium }, () => {
   let f: Fixture;
   let app: FastifyInstance;
   let browser: Browser;
@@ -23,9 +17,8 @@ describe('/docs in a browser', { skip }, () => {
   before(async () => {
     f = await fixture();
     app = await buildApp(f.keygate);
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    base = await listenOnLoopback(app);
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
