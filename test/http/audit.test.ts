@@ -211,7 +211,10 @@ test('pages go back with before; since and limit narrow; bad values are refused 
   assert.equal(second.next_before, second.events[1].id);
   f.now.value = NOW + 1200;
   assert.deepEqual(await trail(admin.token, '?since=10m'), []);
-  assert.equal((await trail(admin.token, '?since=1h')).length, 4);
+  assert.deepEqual(
+    (await trail(admin.token, '?since=1h')).map(([, action]) => action),
+    ['org.created', 'key.registered', 'user.created', 'login.succeeded'],
+  );
   for (const [query, field, message] of [
     [
       'since=yesterday',
