@@ -1,6 +1,7 @@
 import type { KeyRecord } from '../core/key-record.ts';
+import { toKey, toKeyState } from './key-rows.ts';
 import type { PgDatabase } from './postgres-database.ts';
-import { KEY_COLUMNS, toKey, toKeyState } from './postgres-rows.ts';
+import { KEY_COLUMNS } from './postgres-rows.ts';
 import type { KeyChange } from './store.ts';
 
 // The key reads of the PostgreSQL store, each one statement (Store's getKey, listKeys,

@@ -1,11 +1,11 @@
 import type { AuditActor } from '../core/audit.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import { keyRegistered, keyRotated, keyStatusChanged, keySwept, wallClock } from './audit-rows.ts';
-import { newKeyRecord, thumbprintConflict } from './key-rows.ts';
+import { newKeyRecord, thumbprintConflict, toKey } from './key-rows.ts';
 import { appendEvents } from './postgres-audit.ts';
 import type { PgDatabase, Sql } from './postgres-database.ts';
 import { violatedUnique } from './postgres-errors.ts';
-import { KEY_COLUMNS, toKey } from './postgres-rows.ts';
+import { KEY_COLUMNS } from './postgres-rows.ts';
 import { KeyCapError, type KeyCaps, type NewKey, type RotateResult, type StatusChange } from './store.ts';
 
 // The key writes of the PostgreSQL store (Store's insertKey, rotateKey, setKeyStatus,

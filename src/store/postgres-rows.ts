@@ -1,9 +1,6 @@
-import type { KeyFamily } from '../core/algorithms.ts';
-import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import type { AddressCounter, LoginAttemptRecord } from '../core/login-throttle.ts';
-import type { Role } from '../core/roles.ts';
 import type { Row } from './postgres-database.ts';
-import type { KeyState, Org } from './store.ts';
+import type { Org } from './store.ts';
 
 // Rows as pg returns them: BIGINT arrives as a string (it may not fit a double; Keygate's
 // seconds always do), TEXT[] as an array, BOOLEAN as a boolean.
@@ -28,36 +25,6 @@ export function toOrg(row: Row): Org {
   };
 }
 
-export function toKey(row: Row): KeyRecord {
-  return {
-    id: String(row.id),
-    orgId: String(row.org_id),
-    spkiPem: String(row.spki_pem),
-    thumbprint: String(row.thumbprint),
-    family: String(row.family) as KeyFamily,
-    bits: Number(row.bits),
-    status: String(row.status) as KeyStatus,
-    expiresAt: nullableNumber(row.expires_at),
-    roles: [...(row.roles as string[])] as Role[],
-    defaultRole: String(row.default_role) as Role,
-    label: nullableString(row.label),
-    ownerUserId: nullableString(row.owner_user_id),
-    revokesAt: nullableNumber(row.revokes_at),
-    replacedBy: nullableString(row.replaced_by),
-    createdAt: Number(row.created_at),
-    lastUsedAt: nullableNumber(row.last_used_at),
-  };
-}
-
-export function toKeyState(row: Row): KeyState {
-  return {
-    id: String(row.id),
-    status: String(row.status) as KeyStatus,
-    expiresAt: nullableNumber(row.expires_at),
-    revokesAt: nullableNumber(row.revokes_at),
-  };
-}
-
 export function toAttemptCounter(row: Row): AddressCounter {
   return {
     attempts: Number(row.attempts),
@@ -70,12 +37,4 @@ export function toAttemptCounter(row: Row): AddressCounter {
 /** `scope` '' is the account-wide counter (postgres-logins.ts). */
 export function toAttemptRecord(row: Row): LoginAttemptRecord {
   return { address: row.scope === '' ? null : String(row.scope), ...toAttemptCounter(row) };
-}
-
-function nullableNumber(value: unknown): number | null {
-  return value === null || value === undefined ? null : Number(value);
-}
-
-function nullableString(value: unknown): string | null {
-  return value === null || value === undefined ? null : String(value);
 }

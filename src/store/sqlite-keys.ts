@@ -1,9 +1,7 @@
-import type { KeyFamily } from '../core/algorithms.ts';
 import type { AuditActor } from '../core/audit.ts';
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
-import type { Role } from '../core/roles.ts';
 import { keyRegistered, keyRotated, keyStatusChanged, keySwept } from './audit-rows.ts';
-import { newKeyRecord, thumbprintConflict } from './key-rows.ts';
+import { toKey as keyFromRow, newKeyRecord, thumbprintConflict, toKeyState } from './key-rows.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
 import {
   KeyCapError,
@@ -170,13 +168,7 @@ export async function keyChangesSince(
         )
         .all(revision, limit) as Row[],
   );
-  return rows.map((row) => ({
-    id: String(row.id),
-    status: String(row.status) as KeyStatus,
-    expiresAt: nullableNumber(row.expires_at),
-    revokesAt: nullableNumber(row.revokes_at),
-    revision: Number(row.revision),
-  }));
+  return rows.map((row) => ({ ...toKeyState(row), revision: Number(row.revision) }));
 }
 
 export function setKeyStatus(
@@ -214,27 +206,7 @@ export function keyRevision(db: SqliteDatabase): Promise<number> {
   );
 }
 
+/** The embedded store keeps a key's roles as one comma-separated column. */
 function toKey(row: Row): KeyRecord {
-  return {
-    id: String(row.id),
-    orgId: String(row.org_id),
-    spkiPem: String(row.spki_pem),
-    thumbprint: String(row.thumbprint),
-    family: String(row.family) as KeyFamily,
-    bits: Number(row.bits),
-    status: String(row.status) as KeyStatus,
-    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
-    roles: String(row.roles).split(',') as Role[],
-    defaultRole: String(row.default_role) as Role,
-    label: row.label === null ? null : String(row.label),
-    ownerUserId: row.owner_user_id === null ? null : String(row.owner_user_id),
-    revokesAt: nullableNumber(row.revokes_at),
-    replacedBy: row.replaced_by === null ? null : String(row.replaced_by),
-    createdAt: Number(row.created_at),
-    lastUsedAt: nullableNumber(row.last_used_at),
-  };
-}
-
-function nullableNumber(value: unknown): number | null {
-  return value === null || value === undefined ? null : Number(value);
+  return keyFromRow({ ...row, roles: String(row.roles).split(',') });
 }
