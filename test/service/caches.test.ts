@@ -1,20 +1,15 @@
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, type TestContext, test } from 'node:test';
-import { DEFAULT_SESSION_POLICY } from '../../src/core/session-policy.ts';
-import { Authenticator } from '../../src/service/authenticator.ts';
 import { KeyAdmin } from '../../src/service/key-admin.ts';
-import { KeyDirectory } from '../../src/service/key-directory.ts';
-import { PasswordHasher } from '../../src/service/password-hasher.ts';
-import { ServerKeyring } from '../../src/service/server-keyring.ts';
-import { Sessions } from '../../src/service/sessions.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { StoreUnavailableError } from '../../src/store/store.ts';
 import { AUD, b64, NOW, POLICY, rejectsWith, rsaPair, signJwt } from '../helpers.ts';
 import { counted } from '../store/counted-store.ts';
+import { services } from './services.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-cache-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -28,23 +23,7 @@ async function world(t: TestContext, options: { singleUse?: boolean } = {}) {
   const { store, calls } = counted(new SqliteStore(path));
   const now = { value: NOW };
   const clock = () => now.value;
-  const directory = new KeyDirectory(store, { pollMs: 60_000 });
-  await directory.start();
-  const keyring = new ServerKeyring(store, clock, {
-    secret: randomBytes(32),
-    sessionSeconds: DEFAULT_SESSION_POLICY.absoluteSeconds,
-  });
-  await keyring.start();
-  const sessions = new Sessions({
-    store,
-    hasher: new PasswordHasher(),
-    keyring,
-    clock,
-    policy: POLICY,
-    sessionPolicy: DEFAULT_SESSION_POLICY,
-  });
-  const authenticator = new Authenticator({ store, directory, policy: POLICY, clock, sessions, keyring });
-  const admin = new KeyAdmin(store, clock, directory);
+  const { directory, authenticator, admin } = await services(store, clock, 60_000);
   const org = await admin.createOrg('Cache Org', { singleUseTokens: options.singleUse ?? false });
   const pair = rsaPair(2048);
   const key = await admin.registerKey({ orgId: org.id, publicKey: pair.publicPem, grantedByAdmin: false });

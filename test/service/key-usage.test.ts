@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type TestContext, test } from 'node:test';
 import { usageByKey } from '../../src/core/key-usage.ts';
-import { DEFAULT_SESSION_POLICY } from '../../src/core/session-policy.ts';
-import { Authenticator } from '../../src/service/authenticator.ts';
-import { KeyAdmin } from '../../src/service/key-admin.ts';
-import { KeyDirectory } from '../../src/service/key-directory.ts';
-import { PasswordHasher } from '../../src/service/password-hasher.ts';
-import { ServerKeyring } from '../../src/service/server-keyring.ts';
-import { Sessions } from '../../src/service/sessions.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { StoreUnavailableError } from '../../src/store/store.ts';
-import { AUD, ecPair, NOW, POLICY, rejectsWith, signJwt, type TestPair } from '../helpers.ts';
+import { AUD, ecPair, NOW, rejectsWith, signJwt, type TestPair } from '../helpers.ts';
 import { counted } from '../store/counted-store.ts';
+import { services } from './services.ts';
 
 // Per-key usage: what the authenticator counts for a kid that named a stored key, that nothing is
 // counted for a kid the store lacks, and that counts reach the store only in batches.
@@ -23,23 +17,7 @@ async function world(t: TestContext) {
   const now = { value: NOW };
   const clock = () => now.value;
   // No poll within a test: flushes happen only when the test asks.
-  const directory = new KeyDirectory(store, { pollMs: 600_000 });
-  await directory.start();
-  const keyring = new ServerKeyring(store, clock, {
-    secret: randomBytes(32),
-    sessionSeconds: DEFAULT_SESSION_POLICY.absoluteSeconds,
-  });
-  await keyring.start();
-  const sessions = new Sessions({
-    store,
-    hasher: new PasswordHasher(),
-    keyring,
-    clock,
-    policy: POLICY,
-    sessionPolicy: DEFAULT_SESSION_POLICY,
-  });
-  const authenticator = new Authenticator({ store, directory, policy: POLICY, clock, sessions, keyring });
-  const admin = new KeyAdmin(store, clock, directory);
+  const { directory, authenticator, admin } = await services(store, clock, 600_000);
   const org = await admin.createOrg('Usage Org');
   const pair = ecPair();
   const key = await admin.registerKey({ orgId: org.id, publicKey: pair.publicPem, grantedByAdmin: true });
