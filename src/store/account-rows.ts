@@ -1,10 +1,22 @@
+import { randomUUID } from 'node:crypto';
 import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
 import type { Role } from '../core/roles.ts';
+import type { Org } from './store.ts';
 
 // Account rows read the same from either store: the same column names, and values that Number()
 // and String() read alike whether the driver hands over a number, a bigint or a numeric string.
 
 type Row = Record<string, unknown>;
+
+/** What every store does with an organization it is about to insert: a fresh id. */
+export function newOrg(input: { name: string; singleUseTokens?: boolean }, now: number): Org {
+  return {
+    id: randomUUID(),
+    name: input.name,
+    singleUseTokens: input.singleUseTokens ?? false,
+    createdAt: now,
+  };
+}
 
 export function toUser(row: Row): UserRecord {
   return {

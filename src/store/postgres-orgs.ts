@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { AuditActor } from '../core/audit.ts';
+import { newOrg } from './account-rows.ts';
 import { orgCreated } from './audit-rows.ts';
 import { appendEvents } from './postgres-audit.ts';
 import type { PgDatabase } from './postgres-database.ts';
@@ -14,12 +14,7 @@ export async function createOrg(
   now: number,
   by: AuditActor,
 ): Promise<Org> {
-  const org: Org = {
-    id: randomUUID(),
-    name: input.name,
-    singleUseTokens: input.singleUseTokens ?? false,
-    createdAt: now,
-  };
+  const org = newOrg(input, now);
   await db.transaction(async (sql) => {
     await sql.run('INSERT INTO orgs (id, name, single_use_tokens, created_at) VALUES ($1, $2, $3, $4)', [
       org.id,

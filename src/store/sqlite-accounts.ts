@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { ServerKeyRecord, UserRecord, UserStatus } from '../core/account-records.ts';
 import type { AuditActor } from '../core/audit.ts';
-import { SERVER_KEY_QUERY, toServerKey, toUser } from './account-rows.ts';
+import { newOrg, SERVER_KEY_QUERY, toServerKey, toUser } from './account-rows.ts';
 import { orgCreated, passwordChanged, userCreated, userStatusChanged } from './audit-rows.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
 import { clearAttemptsOf } from './sqlite-logins.ts';
@@ -16,12 +15,7 @@ export async function createOrg(
   now: number,
   by: AuditActor,
 ): Promise<Org> {
-  const org: Org = {
-    id: randomUUID(),
-    name: input.name,
-    singleUseTokens: input.singleUseTokens ?? false,
-    createdAt: now,
-  };
+  const org = newOrg(input, now);
   await db.write(() =>
     db.transaction(() => {
       db.sql('INSERT INTO orgs (id, name, single_use_tokens, created_at) VALUES (?, ?, ?, ?)').run(
