@@ -9,7 +9,7 @@ import { KEY_COLUMNS } from './postgres-rows.ts';
 import { KeyCapError, type KeyCaps, type NewKey, type RotateResult, type StatusChange } from './store.ts';
 
 // The key writes of the PostgreSQL store (Store's insertKey, rotateKey, setKeyStatus,
-// revokeDueKeys, touchKeys), each one transaction. A trigger (migration 2) stamps every key change
+// revokeDueKeys), each one transaction. A trigger (migration 2) stamps every key change
 // with the next key revision, taking the meta row's lock: every write here locks the keys it
 // changes before that, so that no two writers wait for each other in a cycle.
 
@@ -101,15 +101,6 @@ export function revokeDueKeys(db: PgDatabase, now: number): Promise<number> {
       due.map((row) => String(row.id)),
     ]);
   });
-}
-
-export async function touchKeys(db: PgDatabase, lastUsed: ReadonlyMap<string, number>): Promise<void> {
-  if (lastUsed.size === 0) return;
-  await db.run(
-    `UPDATE keys SET last_used_at = greatest(coalesce(keys.last_used_at, 0), used.at)
-     FROM unnest($1::text[], $2::bigint[]) AS used (id, at) WHERE keys.id = used.id`,
-    [[...lastUsed.keys()], [...lastUsed.values()]],
-  );
 }
 
 /** Runs `work` (which inserts `record`) in a transaction; a taken thumbprint is a ConflictError. */

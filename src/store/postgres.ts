@@ -146,10 +146,6 @@ export class PostgresStore implements Store {
     return keys.setKeyStatus(this.db, kid, status, by, now);
   }
 
-  touchKeys(lastUsed: ReadonlyMap<string, number>): Promise<void> {
-    return keys.touchKeys(this.db, lastUsed);
-  }
-
   recordKeyUse(batch: KeyUseBatch): Promise<void> {
     return keyUse.recordKeyUse(this.db, batch);
   }

@@ -6,7 +6,7 @@ import type { Row, SqliteDatabase } from './sqlite-database.ts';
 export async function recordKeyUse(db: SqliteDatabase, batch: KeyUseBatch): Promise<void> {
   await db.write(() =>
     db.transaction(() => {
-      // The SELECT leaves out a kid the store does not hold, as touchKeys does.
+      // The SELECT leaves out a kid the store does not hold, as the UPDATE below does.
       const add = db.sql(
         `INSERT INTO key_usage (kid, outcome, count) SELECT id, ?, ? FROM keys WHERE id = ?
          ON CONFLICT (kid, outcome) DO UPDATE SET count = count + excluded.count`,

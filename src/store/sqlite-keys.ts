@@ -14,7 +14,7 @@ import {
 
 // The keys of the embedded store and their change feed (Store's insertKey, rotateKey,
 // revokeDueKeys, getKey, listKeys, listKeysByOwner, keyIdsAfter, keyChangesSince, setKeyStatus,
-// touchKeys, keyRevision).
+// keyRevision).
 
 export async function insertKey(
   db: SqliteDatabase,
@@ -187,15 +187,6 @@ export function setKeyStatus(
       const key = toKey(db.sql('SELECT * FROM keys WHERE id = ?').get(kid) as Row);
       db.audit(keyStatusChanged(key, String(row.status), by, now));
       return { ok: true, key };
-    }),
-  );
-}
-
-export async function touchKeys(db: SqliteDatabase, lastUsed: ReadonlyMap<string, number>): Promise<void> {
-  await db.write(() =>
-    db.transaction(() => {
-      const update = db.sql('UPDATE keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?');
-      for (const [kid, at] of lastUsed) update.run(at, kid);
     }),
   );
 }

@@ -260,10 +260,6 @@ export class SqliteStore implements Store {
     return keys.setKeyStatus(this.database, kid, status, by, now);
   }
 
-  async touchKeys(lastUsed: ReadonlyMap<string, number>): Promise<void> {
-    return keys.touchKeys(this.database, lastUsed);
-  }
-
   async recordKeyUse(batch: KeyUseBatch): Promise<void> {
     return keyUse.recordKeyUse(this.database, batch);
   }

@@ -149,7 +149,7 @@ export interface Store {
    * at a cost proportional to the change. A key changed several times appears once, as it now
    * stands, at its latest revision. Revisions are unique and handed out in commit order, so a
    * reader that sees one sees every change before it; reading again from the last revision
-   * answered misses nothing. Bookkeeping (touchKeys) is not a change.
+   * answered misses nothing. Bookkeeping (recordKeyUse) is not a change.
    */
   keyChangesSince(revision: number, limit: number): Promise<KeyChange[]>;
   /**
@@ -162,13 +162,11 @@ export interface Store {
    * key.disabled or key.enabled at `now` (the wall clock's time when not given).
    */
   setKeyStatus(kid: string, status: KeyStatus, by?: AuditActor, now?: UnixSeconds): Promise<StatusChange>;
-  /** Records when keys were last used; a batch of best-effort bookkeeping, never on the hot path. */
-  touchKeys(lastUsed: ReadonlyMap<string, UnixSeconds>): Promise<void>;
   /**
    * Adds one flush of counted key uses, in one transaction: each count is added to the stored one
    * (`count = count + added`), so the flushes of several processes and nodes add up, whatever
-   * their order, and none is lost to a concurrent one. Last-used times move as touchKeys moves
-   * them. Kids the store does not hold are ignored. Bookkeeping, not a key change.
+   * their order, and none is lost to a concurrent one. A key's last-used time only moves
+   * forward. Kids the store does not hold are ignored. Bookkeeping, not a key change.
    */
   recordKeyUse(batch: KeyUseBatch): Promise<void>;
   /** The stored counts of these keys, one row per key and outcome counted; none for a key never named. */

@@ -82,7 +82,7 @@ export function feedContract(
       await assertOrdered(await readAll(r0));
 
       const r2 = await store.keyRevision();
-      await store.touchKeys(new Map([[a.id, NOW + 5]]));
+      await store.recordKeyUse({ counts: [], lastUsed: new Map([[a.id, NOW + 5]]) });
       await store.setKeyStatus(a.id, 'active');
       assert.equal(await store.keyRevision(), r2, 'bookkeeping and a status set to itself change nothing');
       assert.deepEqual(await store.keyChangesSince(r2, 10), []);

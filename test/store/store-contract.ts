@@ -162,14 +162,6 @@ export function storeContract(
       assert.deepEqual(await store.setKeyStatus('nope', 'revoked'), { ok: false, reason: 'not_found' });
     });
 
-    test('last-used times only move forward', async () => {
-      const org = await store.createOrg({ name: 'Touch' }, NOW);
-      const key = await store.insertKey(newKey(org.id), NOW);
-      await store.touchKeys(new Map([[key.id, NOW + 10]]));
-      await store.touchKeys(new Map([[key.id, NOW + 5]]));
-      assert.equal((await store.getKey(key.id))?.lastUsedAt, NOW + 10);
-    });
-
     test('users: unique email, and revocation of every session on disable or new password', async () => {
       const org = await store.createOrg({ name: 'Accounts' }, NOW);
       const user = {
