@@ -22,6 +22,7 @@ import type {
 } from '../core/doctor-readings.ts';
 import { redactPassword, redactUrl } from '../core/redact-url.ts';
 import type { Clock } from '../core/time.ts';
+import { isPostgresUrl } from '../store/open-store.ts';
 import type { StoreProbe } from '../store/probe-rows.ts';
 import { probeStore } from '../store/store-probe.ts';
 import { isPlaintextKey, KeySeal } from './key-seal.ts';
@@ -36,14 +37,14 @@ const POSTGRES_TIMEOUT_MS = 5000;
  * shown has its password replaced.
  */
 export async function runDoctor(settings: DoctorSettings, clock: Clock): Promise<CheckResult[]> {
-  const dialect = /^postgres(ql)?:\/\//.test(settings.database) ? 'postgres' : 'sqlite';
+  const dialect = isPostgresUrl(settings.database) ? 'postgres' : 'sqlite';
   const [probe, redis] = await Promise.all([
     probeStore(settings.database, { timeoutMs: POSTGRES_TIMEOUT_MS }),
     readRedis(settings),
   ]);
   const store = storeReading(probe, settings.database);
   const records = probe.state === 'read' ? probe.serverKeys : undefined;
-  const keys = records?.map(keyInfo);
+  const keys = store.state === 'read' ? store.serverKeys : undefined;
   const comparisons = [probe.state === 'read' ? probe.clock : undefined, redis.clock].filter(
     (comparison): comparison is ClockComparison => comparison !== undefined,
   );

@@ -2,6 +2,11 @@ import type { PostgresStoreOptions } from './postgres.ts';
 import type { SqliteStoreOptions } from './sqlite.ts';
 import type { Store } from './store.ts';
 
+/** Whether KEYGATE_DATABASE names a PostgreSQL database; anything else is a SQLite file path. */
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//.test(location);
+}
+
 /** Options for either store; each takes the ones that concern it. */
 export type StoreOptions = SqliteStoreOptions & PostgresStoreOptions;
 
@@ -11,7 +16,7 @@ export type StoreOptions = SqliteStoreOptions & PostgresStoreOptions;
  * took about 30 ms of every start on SQLite.
  */
 export async function openStore(location: string, options: StoreOptions = {}): Promise<Store> {
-  if (/^postgres(ql)?:\/\//.test(location)) {
+  if (isPostgresUrl(location)) {
     const { PostgresStore } = await import('./postgres.ts');
     return PostgresStore.open(location, options);
   }

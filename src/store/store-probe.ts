@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { pathToFileURL } from 'node:url';
 import { SERVER_KEY_QUERY, toServerKey } from './account-rows.ts';
+import { isPostgresUrl } from './open-store.ts';
 import { reasonOf, type StoreProbe } from './probe-rows.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 
@@ -11,7 +12,7 @@ import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
  * the PostgreSQL module and `pg` are loaded only for a postgres:// URL, as openStore does.
  */
 export async function probeStore(location: string, options: { timeoutMs: number }): Promise<StoreProbe> {
-  if (/^postgres(ql)?:\/\//.test(location)) {
+  if (isPostgresUrl(location)) {
     const { probePostgres } = await import('./postgres-probe.ts');
     return probePostgres(location, options.timeoutMs);
   }
