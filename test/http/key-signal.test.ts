@@ -44,13 +44,14 @@ test('with Redis unreachable, key changes still succeed and apply here: a messag
 function pushed(redis: TestRedis): void {
   test('a key revoked on one node is refused on another at once, long before its poll', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'keygate-push-'));
+    const prefix = redis.newPrefix();
     const options = {
       database: join(dir, 'keygate.db'),
       secret: randomBytes(32),
       policy: POLICY,
       clock: () => NOW,
       pollMs: 60_000,
-      redis: { url: redis.url, prefix: redis.newPrefix() },
+      redis: { url: redis.url, prefix },
     };
     const nodes = [await startKeygate(options), await startKeygate(options)];
     const [a, b] = (await Promise.all(nodes.map((node) => buildApp(node)))) as [
@@ -78,8 +79,13 @@ function pushed(redis: TestRedis): void {
     );
     assert.equal((await whoami(b, token)).statusCode, 200, 'registered on A, used on B at once');
     assert.equal((await whoami(b, token)).statusCode, 200, 'and cached on B');
-    // Let both nodes' subscriptions settle before the change that must reach B.
-    await sleep(100);
+    // Both nodes subscribed before the change that must reach B.
+    const subscribers = async () =>
+      ((await redis.admin.pubsub('NUMSUB', `${prefix}key-changes`)) as [string, number])[1];
+    for (let i = 0; (await subscribers()) < nodes.length; i++) {
+      assert.ok(i < 400, `${await subscribers()} of ${nodes.length} nodes subscribed`);
+      await sleep(5);
+    }
     await first.keys.setKeyStatus(key_id, 'revoked');
     const revokedAt = performance.now();
     for (;;) {
