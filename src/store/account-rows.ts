@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerKeyRecord, SessionRecord, UserRecord, UserStatus } from '../core/account-records.ts';
+import type { AddressCounter, LoginAttemptRecord } from '../core/login-throttle.ts';
 import type { Role } from '../core/roles.ts';
 import type { Org } from './store.ts';
 
@@ -64,4 +65,25 @@ export function toServerKey(row: Row): ServerKeyRecord {
     createdAt: Number(row.created_at),
     retiredAt: row.retired_at === null || row.retired_at === undefined ? null : Number(row.retired_at),
   };
+}
+
+/** The scope of a name's account-wide login attempt counter; a client address is never empty. */
+export const ACCOUNT_SCOPE = '';
+
+/** An empty address would be the account-wide counter: a caller's bug, never a client's input. */
+export function requireAddress(address: string): void {
+  if (address === ACCOUNT_SCOPE) throw new TypeError('A login attempt needs a client address.');
+}
+
+export function toAttemptCounter(row: Row): AddressCounter {
+  return {
+    attempts: Number(row.attempts),
+    windowEndsAt: Number(row.window_ends_at),
+    blockedUntil: Number(row.blocked_until),
+    trustedUntil: Number(row.trusted_until),
+  };
+}
+
+export function toAttemptRecord(row: Row): LoginAttemptRecord {
+  return { address: row.scope === ACCOUNT_SCOPE ? null : String(row.scope), ...toAttemptCounter(row) };
 }

@@ -4,14 +4,13 @@ import {
   type LoginAttemptRecord,
   type LoginThrottlePolicy,
 } from '../core/login-throttle.ts';
+import { ACCOUNT_SCOPE, requireAddress, toAttemptCounter, toAttemptRecord } from './account-rows.ts';
 import type { PgDatabase, Sql } from './postgres-database.ts';
-import { ATTEMPT_COLUMNS, toAttemptCounter, toAttemptRecord } from './postgres-rows.ts';
+import { ATTEMPT_COLUMNS } from './postgres-rows.ts';
 import type { LoginReservation } from './store.ts';
 
 // The login throttle's counters in PostgreSQL (Store's reserve/settle/get/clear/prune), as
 // sqlite-logins.ts keeps them: one row per (name, scope), scope '' for the account-wide counter.
-
-const ACCOUNT_SCOPE = '';
 
 /** The first key of the advisory locks on login names: 'kg' in ASCII, apart from other users' locks. */
 const LOGIN_LOCK_CLASS = 0x6b67;
@@ -120,9 +119,4 @@ async function writeAttempts(
       column(([, , trustedUntil]) => trustedUntil),
     ],
   );
-}
-
-/** An empty address would be the account-wide counter: a caller's bug, never a client's input. */
-function requireAddress(address: string): void {
-  if (address === ACCOUNT_SCOPE) throw new TypeError('A login attempt needs a client address.');
 }

@@ -1,4 +1,3 @@
-import type { AddressCounter, LoginAttemptRecord } from '../core/login-throttle.ts';
 import type { Row } from './postgres-database.ts';
 import type { Org } from './store.ts';
 
@@ -23,18 +22,4 @@ export function toOrg(row: Row): Org {
     singleUseTokens: row.single_use_tokens === true,
     createdAt: Number(row.created_at),
   };
-}
-
-export function toAttemptCounter(row: Row): AddressCounter {
-  return {
-    attempts: Number(row.attempts),
-    windowEndsAt: Number(row.window_ends_at),
-    blockedUntil: Number(row.blocked_until),
-    trustedUntil: Number(row.trusted_until),
-  };
-}
-
-/** `scope` '' is the account-wide counter (postgres-logins.ts). */
-export function toAttemptRecord(row: Row): LoginAttemptRecord {
-  return { address: row.scope === '' ? null : String(row.scope), ...toAttemptCounter(row) };
 }

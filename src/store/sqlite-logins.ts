@@ -6,15 +6,13 @@ import {
   type LoginAttemptRecord,
   type LoginThrottlePolicy,
 } from '../core/login-throttle.ts';
+import { ACCOUNT_SCOPE, requireAddress, toAttemptCounter, toAttemptRecord } from './account-rows.ts';
 import { userUnlocked } from './audit-rows.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
 import type { LoginReservation } from './store.ts';
 
 // The login throttle's counters in the embedded store (Store's reserve/settle/get/clear): one row
 // per (name, scope). Each write is one transaction, which holds the database's write lock.
-
-/** The scope of a name's account-wide attempt counter; a client address is never empty. */
-const ACCOUNT_SCOPE = '';
 
 export async function reserveLoginAttempt(
   db: SqliteDatabase,
@@ -67,13 +65,7 @@ export async function getLoginAttempts(
         .sql('SELECT * FROM login_attempts WHERE name = ? AND expires_at > ? ORDER BY scope')
         .all(name, now) as Row[],
   );
-  return rows.map((row) => ({
-    address: row.scope === ACCOUNT_SCOPE ? null : String(row.scope),
-    attempts: Number(row.attempts),
-    windowEndsAt: Number(row.window_ends_at),
-    blockedUntil: Number(row.blocked_until),
-    trustedUntil: Number(row.trusted_until),
-  }));
+  return rows.map(toAttemptRecord);
 }
 
 /** Store.clearLoginAttempts: the counts cleared and, when an account has the name, its record. */
@@ -99,14 +91,7 @@ function attemptCounter(db: SqliteDatabase, name: string, scope: string): Addres
       'SELECT attempts, window_ends_at, blocked_until, trusted_until FROM login_attempts WHERE name = ? AND scope = ?',
     )
     .get(name, scope) as Row | undefined;
-  return (
-    row && {
-      attempts: Number(row.attempts),
-      windowEndsAt: Number(row.window_ends_at),
-      blockedUntil: Number(row.blocked_until),
-      trustedUntil: Number(row.trusted_until),
-    }
-  );
+  return row && toAttemptCounter(row);
 }
 
 function writeAttempts(
@@ -138,9 +123,4 @@ export function clearAttemptsOf(db: SqliteDatabase, name: string): void {
     `UPDATE login_attempts SET attempts = 0, blocked_until = 0, expires_at = min(expires_at, trusted_until)
      WHERE name = ?`,
   ).run(name);
-}
-
-/** An empty address would be the account-wide counter: a caller's bug, never a client's input. */
-function requireAddress(address: string): void {
-  if (address === ACCOUNT_SCOPE) throw new TypeError('A login attempt needs a client address.');
 }
