@@ -289,12 +289,28 @@ function multiNode(database: TestDatabase, redis: TestRedis): void {
         }
       }
 
+      /** Waits, under load, until `reached` holds; fails if it takes over 15 s. */
+      async function until(what: string, reached: () => boolean): Promise<void> {
+        for (let i = 0; !reached(); i++) {
+          if (i >= 1500) {
+            stop = true;
+            assert.fail(`${what} within 15 s: ${JSON.stringify([...served])}`);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      }
+      const SERVED = 20;
       const clients = Array.from({ length: 6 }, (_, i) => client(i));
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await until('every node serves', () => [...served.values()].every((n) => n.before >= SERVED));
       // Set first: a request sent before the signal and never answered was cut in flight.
       killed = true;
       await b.kill9();
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await until(
+        'A and C serve on after the kill, and requests meet the dead node',
+        () =>
+          retriedOn.length > 0 &&
+          [a, c].every((node) => (served.get(node.name) as { after: number }).after >= SERVED),
+      );
       stop = true;
       await Promise.all(clients);
 
