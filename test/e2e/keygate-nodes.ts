@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { freePort } from './server-process.ts';
+import { freePort, waitForHealth } from './server-process.ts';
 
 /** The `keygate` command a user runs (bin/keygate.js), not the module behind it. */
 const KEYGATE = new URL('../../bin/keygate.js', import.meta.url).pathname;
@@ -55,18 +55,11 @@ export class KeygateNode {
   /** Starts the node and resolves once it answers /healthz; fails with its output if it exits or takes over `withinMs`. */
   static async start(name: string, environment: NodeEnvironment, withinMs = 30_000): Promise<KeygateNode> {
     const node = new KeygateNode(name, await freePort(), environment);
-    const deadline = performance.now() + withinMs;
-    while (performance.now() < deadline) {
-      if (node.child.exitCode !== null) throw new Error(`node ${name} exited: ${node.stderr}`);
-      try {
-        if ((await fetch(`${node.url}/healthz`)).ok) return node;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    node.child.kill('SIGKILL');
-    throw new Error(`node ${name} did not answer /healthz within ${withinMs} ms: ${node.stderr}`);
+    await waitForHealth(node.url, node.child, withinMs).catch((error: Error) => {
+      node.child.kill('SIGKILL');
+      throw new Error(`node ${name}: ${error.message}: ${node.stderr}`);
+    });
+    return node;
   }
 
   get running(): boolean {

@@ -11,9 +11,10 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Waits until a spawned `keygate serve` answers /healthz; fails if it exits or takes over 10 s. */
-export async function waitForHealth(url: string, server: ChildProcess): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+/** Waits until a spawned `keygate serve` answers /healthz; fails if it exits or takes over `withinMs`. */
+export async function waitForHealth(url: string, server: ChildProcess, withinMs = 10_000): Promise<void> {
+  const deadline = performance.now() + withinMs;
+  while (performance.now() < deadline) {
     if (server.exitCode !== null) throw new Error('the server exited');
     try {
       if ((await fetch(`${url}/healthz`)).ok) return;
@@ -22,5 +23,5 @@ export async function waitForHealth(url: string, server: ChildProcess): Promise<
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error('the server did not start');
+  throw new Error(`the server did not answer /healthz within ${withinMs} ms`);
 }
