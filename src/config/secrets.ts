@@ -11,6 +11,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import { isPostgresUrl } from '../core/database-url.ts';
 import { ConfigError } from './values.ts';
 
 /** Reads the pepper named by KEYGATE_PEPPER_FILE; refuses a file others can read. */
@@ -34,7 +35,7 @@ export function readSessionSecret(config: {
 }): Buffer | undefined {
   if (config.secretFile) return readSecretFile(config.secretFile, `KEYGATE_SECRET_FILE=${config.secretFile}`);
   if (config.database === ':memory:') return undefined;
-  if (/^postgres(ql)?:\/\//.test(config.database)) {
+  if (isPostgresUrl(config.database)) {
     throw new ConfigError(
       'A PostgreSQL store needs KEYGATE_SECRET_FILE: every node must use the same secret.',
     );

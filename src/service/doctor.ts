@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { ServerKeyRecord } from '../core/account-records.ts';
+import { isPostgresUrl } from '../core/database-url.ts';
 import {
   audiencesCheck,
   clockCheck,
@@ -22,7 +23,6 @@ import type {
 } from '../core/doctor-readings.ts';
 import { redactPassword, redactUrl } from '../core/redact-url.ts';
 import type { Clock } from '../core/time.ts';
-import { isPostgresUrl } from '../store/open-store.ts';
 import type { StoreProbe } from '../store/probe-rows.ts';
 import { probeStore } from '../store/store-probe.ts';
 import { isPlaintextKey, KeySeal } from './key-seal.ts';

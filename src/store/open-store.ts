@@ -1,11 +1,7 @@
+import { isPostgresUrl } from '../core/database-url.ts';
 import type { PostgresStoreOptions } from './postgres.ts';
 import type { SqliteStoreOptions } from './sqlite.ts';
 import type { Store } from './store.ts';
-
-/** Whether KEYGATE_DATABASE names a PostgreSQL database; anything else is a SQLite file path. */
-export function isPostgresUrl(location: string): boolean {
-  return /^postgres(ql)?:\/\//.test(location);
-}
 
 /** Options for either store; each takes the ones that concern it. */
 export type StoreOptions = SqliteStoreOptions & PostgresStoreOptions;

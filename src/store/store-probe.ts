@@ -2,8 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { pathToFileURL } from 'node:url';
+import { isPostgresUrl } from '../core/database-url.ts';
 import { SERVER_KEY_QUERY, toServerKey } from './account-rows.ts';
-import { isPostgresUrl } from './open-store.ts';
 import { reasonOf, type StoreProbe } from './probe-rows.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 

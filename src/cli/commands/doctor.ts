@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { type Config, ConfigError, defaultSecretPath, loadConfig } from '../../config.ts';
+import { isPostgresUrl } from '../../core/database-url.ts';
 import { configCheck, worstStatus } from '../../core/doctor-checks.ts';
 import type { CheckResult, DoctorSettings } from '../../core/doctor-readings.ts';
 import { systemClock } from '../../service/clock.ts';
@@ -35,7 +36,7 @@ async function diagnose(): Promise<CheckResult[]> {
 }
 
 function settingsOf(config: Config, audiencesSetting: string | undefined): DoctorSettings {
-  const postgres = /^postgres(ql)?:\/\//.test(config.database);
+  const postgres = isPostgresUrl(config.database);
   return {
     database: config.database,
     secretFile: config.secretFile

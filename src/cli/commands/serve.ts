@@ -2,6 +2,7 @@ import type { Cluster } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { type Config, loadConfig, readPepper, readSessionSecret } from '../../config.ts';
+import { isPostgresUrl } from '../../core/database-url.ts';
 import { buildApp } from '../../http/app.ts';
 import { startKeygate } from '../../service/keygate.ts';
 import { PACKAGE_VERSION } from '../../version.ts';
@@ -142,7 +143,7 @@ function printBanner(config: Config, workers: number): void {
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   const cli = cliName();
   const hidePassword = (url: string) => url.replace(/\/\/[^@]*@/, '//***@');
-  const database = /^postgres/.test(config.database) ? hidePassword(config.database) : config.database;
+  const database = isPostgresUrl(config.database) ? hidePassword(config.database) : config.database;
   process.stderr.write(
     [
       `Keygate ${PACKAGE_VERSION} listening on ${url} (${workers} worker${workers === 1 ? '' : 's'})`,
