@@ -9,7 +9,7 @@ import { boundRate, verifyCpuUs } from './http/floor.ts';
 import { inChild, stopGenerator } from './http/in-child.ts';
 import { CONNECTIONS, eachOnce, perConnection, repeat, type Source } from './http/load.ts';
 import { interleave, Series } from './http/series.ts';
-import { readyTimes, type Server, startKeygate, startReference } from './http/servers.ts';
+import { benchPort, readyTimes, type Server, startKeygate, startReference } from './http/servers.ts';
 import { sessionTokens } from './http/sessions.ts';
 import { FRESH, ROUNDS, signSets, type TokenSets } from './http/token-sets.ts';
 import { workerRows } from './http/workers.ts';
@@ -190,7 +190,7 @@ async function verifierRow(): Promise<Row> {
 export async function benchHttp(): Promise<boolean> {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-http-bench-'));
   const database = join(dir, 'keygate.db');
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = benchPort();
   const servers: Server[] = [];
   const loadBefore = loadavg()[0] as number;
   try {

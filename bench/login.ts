@@ -10,6 +10,7 @@ import { PasswordHasher } from '../src/service/password-hasher.ts';
 import { UserAdmin } from '../src/service/users.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import { printTable, type Row } from './harness.ts';
+import { benchPort } from './http/servers.ts';
 
 const AUD = 'api.happypathology.com';
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname;
@@ -146,7 +147,7 @@ async function underFlood(port: number, token: string, mode: 'honour' | 'ignore'
 
 export async function benchLogin(): Promise<boolean> {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-bench-'));
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = benchPort();
   const token = await setup(dir);
   const server = await startServer(dir, port);
   try {

@@ -9,6 +9,7 @@ import { KeyAdmin } from '../src/service/key-admin.ts';
 import { PasswordHasher } from '../src/service/password-hasher.ts';
 import { UserAdmin } from '../src/service/users.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
+import { benchPort } from './http/servers.ts';
 
 // Mixed traffic against a spawned `keygate serve` for a while, every answer checked against what
 // it must be. Run: npm run soak -- --minutes 10 (or --seconds 30).
@@ -304,7 +305,7 @@ export async function runSoak(options: {
   port?: number;
 }): Promise<SoakReport> {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-soak-'));
-  const port = options.port ?? 20000 + Math.floor(Math.random() * 20000);
+  const port = options.port ?? benchPort();
   const concurrency = options.concurrency ?? 16;
   const world = await setup(join(dir, 'soak.db'), concurrency);
   const server = await startServer(dir, port);

@@ -6,6 +6,15 @@ import { AUD } from './fixture.ts';
 const MAIN = new URL('../../bin/keygate.js', import.meta.url).pathname;
 const REFERENCE = new URL('../reference/server.ts', import.meta.url).pathname;
 
+/**
+ * A base port for a run's servers (it and the next few dozen): below Linux's ephemeral range
+ * (32768 and up), where the load generator's own outgoing connections, tens of thousands of them
+ * lingering in TIME_WAIT, would otherwise now and then hold the port a server is about to listen on.
+ */
+export function benchPort(): number {
+  return 20000 + Math.floor(Math.random() * 12000);
+}
+
 export interface Server {
   name: string;
   url: string;
