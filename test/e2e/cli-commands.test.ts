@@ -107,18 +107,18 @@ test('key list shows each key’s counted uses, and flags a key that expires wit
     expires_in_seconds: number;
     usage: unknown;
   }[];
+  // Keys are listed by creation time, then id: two made within one second come in id order,
+  // which is random, so each key is found by its id.
+  const byId = new Map(listed.map((k) => [k.key_id, k]));
   assert.deepEqual(
-    listed.map((k) => [k.key_id, k.expires_soon, k.usage]),
+    [soon, later].map((id) => [byId.get(id)?.expires_soon, byId.get(id)?.usage]),
     [
-      [
-        soon,
-        true,
-        { accepted: 7, refused: { signature_invalid: 2, token_expired: 1 }, last_used_at: isoTime(NOW) },
-      ],
-      [later, false, { accepted: 0, refused: {}, last_used_at: null }],
+      [true, { accepted: 7, refused: { signature_invalid: 2, token_expired: 1 }, last_used_at: isoTime(NOW) }],
+      [false, { accepted: 0, refused: {}, last_used_at: null }],
     ],
   );
-  const left = listed[0]?.expires_in_seconds ?? 0;
+  assert.equal(listed.length, 2);
+  const left = byId.get(soon)?.expires_in_seconds ?? 0;
   assert.ok(left > 5 * 86400 - 120 && left <= 5 * 86400, `${left} s left`);
 
   const text = run('key', 'list', '--org', org.org_id);
@@ -139,10 +139,12 @@ test('key list shows each key’s counted uses, and flags a key that expires wit
     'EXPIRES',
     'LABEL',
   ]);
-  assert.deepEqual(rows[1]?.slice(5, 8), ['7', '3', isoTime(NOW)]);
-  assert.match(rows[1]?.[8] ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(soon\)$/);
-  assert.deepEqual(rows[2]?.slice(5, 8), ['0', '0', 'never']);
-  assert.match(rows[2]?.[8] ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.equal(rows.length, 3);
+  const row = (id: string) => rows.find((r) => r[0] === id) ?? [];
+  assert.deepEqual(row(soon).slice(5, 8), ['7', '3', isoTime(NOW)]);
+  assert.match(row(soon)[8] ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(soon\)$/);
+  assert.deepEqual(row(later).slice(5, 8), ['0', '0', 'never']);
+  assert.match(row(later)[8] ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   // KEYGATE_KEY_EXPIRY_WARNING_DAYS=0 flags nothing.
   const quiet = spawnSync(process.execPath, [MAIN, 'key', 'list', '--org', org.org_id, '--json'], {
     env: { ...process.env, KEYGATE_DATABASE: join(dir, 'k.db'), KEYGATE_KEY_EXPIRY_WARNING_DAYS: '0' },
