@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { BenchKey } from './fixture.ts';
@@ -34,6 +35,25 @@ export function verifyCpuUs(key: BenchKey, authorizations: readonly string[]): n
  * cores. A target above `bound / reference rate` is out of this machine's reach, whatever the
  * server does.
  */
-export function boundRate(healthzCpuUs: number, verifyUs: number, generatorCpuUs: number): number {
-  return (availableParallelism() * 1e6) / (healthzCpuUs + verifyUs + generatorCpuUs);
+export function boundRate(
+  healthzCpuUs: number,
+  verifyUs: number,
+  generatorCpuUs: number,
+  ledgerUs = 0,
+): number {
+  return (availableParallelism() * 1e6) / (healthzCpuUs + verifyUs + generatorCpuUs + ledgerUs);
+}
+
+const LEDGER_PROCESS = new URL('./ledger-process.ts', import.meta.url).pathname;
+
+/** CPU microseconds of one replay-ledger binding (ledger-process.ts), measured in this run. */
+export async function ledgerCpuUs(): Promise<number> {
+  const child = spawn(process.execPath, [LEDGER_PROCESS], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`the ledger benchmark exited with ${code}`);
+  return (JSON.parse(out) as { us: number }).us;
 }

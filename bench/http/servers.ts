@@ -127,10 +127,27 @@ function status(port: number): Promise<number> {
 }
 
 /** Milliseconds from spawning `keygate serve` to its first /healthz answer, `count` times. */
-export async function readyTimes(database: string, firstPort: number, count: number): Promise<number[]> {
+export function readyTimes(database: string, firstPort: number, count: number): Promise<number[]> {
+  return startTimes((port) => keygateCommand(database, port), firstPort, count);
+}
+
+/** The same for the reference server (bench/reference/server.ts), which answers /healthz too. */
+export function referenceReadyTimes(keysFile: string, firstPort: number, count: number): Promise<number[]> {
+  return startTimes(
+    (port) => ({ args: [REFERENCE, String(port), keysFile, AUD], env: process.env }),
+    firstPort,
+    count,
+  );
+}
+
+async function startTimes(
+  command: (port: number) => { args: string[]; env: NodeJS.ProcessEnv },
+  firstPort: number,
+  count: number,
+): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
-    const { args, env } = keygateCommand(database, firstPort + i);
+    const { args, env } = command(firstPort + i);
     const since = performance.now();
     const child = spawn(process.execPath, args, { env, stdio: 'ignore' });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
