@@ -113,7 +113,10 @@ test('key list shows each key’s counted uses, and flags a key that expires wit
   assert.deepEqual(
     [soon, later].map((id) => [byId.get(id)?.expires_soon, byId.get(id)?.usage]),
     [
-      [true, { accepted: 7, refused: { signature_invalid: 2, token_expired: 1 }, last_used_at: isoTime(NOW) }],
+      [
+        true,
+        { accepted: 7, refused: { signature_invalid: 2, token_expired: 1 }, last_used_at: isoTime(NOW) },
+      ],
       [false, { accepted: 0, refused: {}, last_used_at: null }],
     ],
   );
