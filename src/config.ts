@@ -73,15 +73,6 @@ export function loadConfig(
   env: Env,
   flags: Partial<Record<'port' | 'host' | 'database', string>> = {},
 ): Config {
-  const audiences = (env.KEYGATE_AUDIENCES ?? DEFAULT_POLICY.audiences.join(','))
-    .split(',')
-    .map((a) => a.trim())
-    .filter((a) => a.length > 0);
-  if (audiences.length === 0) {
-    throw new ConfigError(
-      "KEYGATE_AUDIENCES is empty: give a comma list of audiences, this region's own host first.",
-    );
-  }
   return {
     port: integer('KEYGATE_PORT', flags.port ?? env.KEYGATE_PORT, 8080, 0, 65535),
     host: flags.host ?? env.KEYGATE_HOST ?? '127.0.0.1',
@@ -89,28 +80,8 @@ export function loadConfig(
     redisUrl: redisUrl(env.KEYGATE_REDIS_URL),
     redisPrefix: env.KEYGATE_REDIS_PREFIX ?? 'keygate:',
     redisTimeoutMs: integer('KEYGATE_REDIS_TIMEOUT_MS', env.KEYGATE_REDIS_TIMEOUT_MS, 1000, 10, 60000),
-    policy: {
-      audiences,
-      leewaySeconds: integer('KEYGATE_LEEWAY_SECONDS', env.KEYGATE_LEEWAY_SECONDS, 60, 0, 300),
-      maxLifetimeSeconds: integer(
-        'KEYGATE_MAX_TOKEN_LIFETIME_SECONDS',
-        env.KEYGATE_MAX_TOKEN_LIFETIME_SECONDS,
-        3600,
-        60,
-        86400,
-      ),
-    },
-    session: {
-      ...DEFAULT_SESSION_POLICY,
-      idleSeconds: integer('KEYGATE_SESSION_IDLE_SECONDS', env.KEYGATE_SESSION_IDLE_SECONDS, 1800, 60, 86400),
-      absoluteSeconds: integer(
-        'KEYGATE_SESSION_MAX_SECONDS',
-        env.KEYGATE_SESSION_MAX_SECONDS,
-        43200,
-        300,
-        30 * 86400,
-      ),
-    },
+    policy: verificationPolicy(env),
+    session: sessionPolicy(env),
     pepperFile: env.KEYGATE_PEPPER_FILE || undefined,
     secretFile: env.KEYGATE_SECRET_FILE || undefined,
     loginRateLimit: integer('KEYGATE_LOGIN_RATE_LIMIT', env.KEYGATE_LOGIN_RATE_LIMIT, 20, 1, 100000),
@@ -139,14 +110,56 @@ export function loadConfig(
       1,
       36_500,
     ),
-    keyCaps: {
-      perOrg: integer('KEYGATE_MAX_KEYS_PER_ORG', env.KEYGATE_MAX_KEYS_PER_ORG, 1000, 1, 10_000_000),
-      perOwner: integer('KEYGATE_MAX_KEYS_PER_USER', env.KEYGATE_MAX_KEYS_PER_USER, 10, 1, 10_000),
-    },
+    keyCaps: keyCaps(env),
     memory: memoryBounds(env),
     trustProxy: trustedProxies(env.KEYGATE_TRUST_PROXY),
     accessLog: flag('KEYGATE_ACCESS_LOG', env.KEYGATE_ACCESS_LOG),
     metricsToken: metricsToken(env.KEYGATE_METRICS_TOKEN),
+  };
+}
+
+/** How tokens are checked: the audiences this deployment answers to, leeway and longest lifetime. */
+function verificationPolicy(env: Env): Config['policy'] {
+  const audiences = (env.KEYGATE_AUDIENCES ?? DEFAULT_POLICY.audiences.join(','))
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a.length > 0);
+  if (audiences.length === 0) {
+    throw new ConfigError(
+      "KEYGATE_AUDIENCES is empty: give a comma list of audiences, this region's own host first.",
+    );
+  }
+  return {
+    audiences,
+    leewaySeconds: integer('KEYGATE_LEEWAY_SECONDS', env.KEYGATE_LEEWAY_SECONDS, 60, 0, 300),
+    maxLifetimeSeconds: integer(
+      'KEYGATE_MAX_TOKEN_LIFETIME_SECONDS',
+      env.KEYGATE_MAX_TOKEN_LIFETIME_SECONDS,
+      3600,
+      60,
+      86400,
+    ),
+  };
+}
+
+function sessionPolicy(env: Env): Config['session'] {
+  return {
+    ...DEFAULT_SESSION_POLICY,
+    idleSeconds: integer('KEYGATE_SESSION_IDLE_SECONDS', env.KEYGATE_SESSION_IDLE_SECONDS, 1800, 60, 86400),
+    absoluteSeconds: integer(
+      'KEYGATE_SESSION_MAX_SECONDS',
+      env.KEYGATE_SESSION_MAX_SECONDS,
+      43200,
+      300,
+      30 * 86400,
+    ),
+  };
+}
+
+function keyCaps(env: Env): Config['keyCaps'] {
+  return {
+    perOrg: integer('KEYGATE_MAX_KEYS_PER_ORG', env.KEYGATE_MAX_KEYS_PER_ORG, 1000, 1, 10_000_000),
+    perOwner: integer('KEYGATE_MAX_KEYS_PER_USER', env.KEYGATE_MAX_KEYS_PER_USER, 10, 1, 10_000),
   };
 }
 

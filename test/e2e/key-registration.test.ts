@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AUD, ecPair, signJwt, type TestPair } from '../helpers.ts';
-import { freePort } from './server-process.ts';
+import { freePort, waitForHealth } from './server-process.ts';
 
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 
@@ -78,16 +78,11 @@ class Server {
     server.stderr?.on('data', (chunk: Buffer) => {
       this.stderr += chunk.toString();
     });
-    for (let i = 0; i < 200; i++) {
-      if (server.exitCode !== null) throw new Error(`the server exited: ${this.stderr}`);
-      try {
-        if ((await fetch(`${this.url}/healthz`)).ok) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    try {
+      await waitForHealth(this.url, server);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}: ${this.stderr}`);
     }
-    throw new Error('the server did not start');
   }
 
   /** Runs the CLI as its own process, as an operator would, and parses its --json output. */
