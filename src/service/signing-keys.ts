@@ -1,18 +1,20 @@
-import type { Algorithm } from '../core/algorithms.ts';
-import { ALGORITHMS_BY_FAMILY } from '../core/algorithms.ts';
 import type { AuditActor } from '../core/audit.ts';
 import { isIssuedId } from '../core/ids.ts';
-import { type KeyExpiry, keyExpiry } from '../core/key-expiry.ts';
 import { grantableRoles } from '../core/key-owner.ts';
 import type { KeyRecord } from '../core/key-record.ts';
-import { type KeyUsage, noUsage, usageByKey } from '../core/key-usage.ts';
+import { usageByKey } from '../core/key-usage.ts';
 import type { Role } from '../core/roles.ts';
-import { type Clock, isoTime } from '../core/time.ts';
+import type { Clock } from '../core/time.ts';
 import type { KeyCaps, Store } from '../store/store.ts';
 import { InputError } from './input-error.ts';
-import type { KeyAdmin, RegisteredKey } from './key-admin.ts';
+import type { KeyAdmin } from './key-admin.ts';
 import type { KeyDirectory } from './key-directory.ts';
+import { checkGraceSeconds, checkRotatable } from './key-rotation-checks.ts';
 import type { Principal } from './principal.ts';
+import { type KeyView, keyView, type RegistrationView, type ViewContext } from './signing-key-views.ts';
+
+export { MAX_GRACE_SECONDS } from './key-rotation-checks.ts';
+export type { KeyOwnerView, KeyUsageView, KeyView, RegistrationView } from './signing-key-views.ts';
 
 /** Who is managing keys: an admin manages every key of the org, anyone else only their own. */
 export interface Actor {
@@ -24,45 +26,6 @@ export interface Actor {
   by: AuditActor;
 }
 
-export type KeyOwnerView = { type: 'org'; id: string } | { type: 'user'; id: string; email: string | null };
-
-/** A key's counted tokens as GET /auth/signing-keys shows them. */
-export interface KeyUsageView extends KeyUsage {
-  last_used_at: string | null;
-}
-
-/** A key as GET /auth/signing-keys lists it. */
-export interface KeyView extends KeyExpiry {
-  key_id: string;
-  org_id: string;
-  status: KeyRecord['status'];
-  label: string | null;
-  fingerprint: string;
-  family: KeyRecord['family'];
-  bits: number;
-  algorithms: readonly Algorithm[];
-  roles: Role[];
-  default_role: Role;
-  owner: KeyOwnerView;
-  created_at: string;
-  last_used_at: string | null;
-  expires_at: string | null;
-  revokes_at: string | null;
-  replaced_by: string | null;
-  usage: KeyUsageView;
-}
-
-/** What a key's view needs besides its record, read once for every key listed. */
-interface ViewContext {
-  emails: ReadonlyMap<string, string | null>;
-  usage: ReadonlyMap<string, KeyUsage>;
-  now: number;
-  expiryWarningSeconds: number;
-}
-
-/** What a registration answers: the key's ids, algorithms and roles, and whose it is. */
-export type RegistrationView = Omit<RegisteredKey, 'owner_user_id'> & { owner: KeyOwnerView };
-
 export interface RegisterBody {
   public_key: string;
   label?: string;
@@ -72,9 +35,6 @@ export interface RegisterBody {
   /** "self": the key is the actor's own; "org": the organization's (admins only). */
   owner?: 'self' | 'org';
 }
-
-/** The longest a rotated-out key may keep signing: long enough for a weekly deploy, no longer. */
-export const MAX_GRACE_SECONDS = 7 * 86400;
 
 /**
  * Self-service signing keys (spec 002's registerSigningKey, DESIGN.md "Key ownership"): a user
@@ -182,24 +142,8 @@ export class SigningKeys {
   ): Promise<{ key: RegistrationView; replaced: KeyView }> {
     const old = await this.visibleKey(actor, kid);
     const grace = body.grace_seconds;
-    if (!Number.isSafeInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
-      throw new InputError(
-        'invalid_input',
-        'grace_seconds',
-        `grace_seconds must be a whole number from 0 to ${MAX_GRACE_SECONDS} (7 days).`,
-        'Give how long the old key may keep signing while your clients switch, e.g. 86400 for a day.',
-      );
-    }
-    if (old.status !== 'active' || old.revokesAt !== null) {
-      throw new InputError(
-        'conflict',
-        'kid',
-        old.revokesAt !== null
-          ? `Key ${kid} is already being rotated out (replaced by ${old.replacedBy}).`
-          : `Key ${kid} is ${old.status}; only an active key can be rotated.`,
-        'Rotate the key that replaced it, or register a new key.',
-      );
-    }
+    checkGraceSeconds(grace);
+    checkRotatable(old, kid);
     const now = this.deps.clock();
     const owner = old.ownerUserId === null ? undefined : await this.deps.store.getUser(old.ownerUserId);
     // A demoted owner's replacement gets only the roles they may still grant.
@@ -304,36 +248,4 @@ export class SigningKeys {
       expiryWarningSeconds: this.deps.expiryWarningSeconds,
     };
   }
-}
-
-/** `now` decides the status of a key whose rotation grace has ended before the sweep marked it. */
-function keyView(record: KeyRecord, { emails, usage, now, expiryWarningSeconds }: ViewContext): KeyView {
-  const used = usage.get(record.id) ?? noUsage();
-  return {
-    key_id: record.id,
-    org_id: record.orgId,
-    status: record.revokesAt !== null && now >= record.revokesAt ? 'revoked' : record.status,
-    label: record.label,
-    fingerprint: record.thumbprint,
-    family: record.family,
-    bits: record.bits,
-    algorithms: ALGORITHMS_BY_FAMILY[record.family],
-    roles: record.roles,
-    default_role: record.defaultRole,
-    owner:
-      record.ownerUserId === null
-        ? { type: 'org', id: record.orgId }
-        : { type: 'user', id: record.ownerUserId, email: emails.get(record.ownerUserId) ?? null },
-    created_at: isoTime(record.createdAt),
-    last_used_at: record.lastUsedAt === null ? null : isoTime(record.lastUsedAt),
-    expires_at: record.expiresAt === null ? null : isoTime(record.expiresAt),
-    revokes_at: record.revokesAt === null ? null : isoTime(record.revokesAt),
-    replaced_by: record.replacedBy,
-    ...keyExpiry(record, now, expiryWarningSeconds),
-    usage: {
-      accepted: used.accepted,
-      refused: used.refused,
-      last_used_at: record.lastUsedAt === null ? null : isoTime(record.lastUsedAt),
-    },
-  };
 }
