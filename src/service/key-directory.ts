@@ -1,7 +1,6 @@
-import { randomInt } from 'node:crypto';
 import { isIssuedId } from '../core/ids.ts';
 import type { KeyRecord } from '../core/key-record.ts';
-import { KidFilter } from '../core/kid-filter.ts';
+import type { KidFilter } from '../core/kid-filter.ts';
 import { DEFAULT_MEMORY_BOUNDS } from '../core/memory-bounds.ts';
 import type { ReasonCode } from '../core/reason-codes.ts';
 import type { KeyChange, Store } from '../store/store.ts';
@@ -14,17 +13,16 @@ import {
   loadEntry,
 } from './directory-entry.ts';
 import { FeedWatch } from './feed-watch.ts';
-import { KeyUseTally } from './key-use-tally.ts';
+import { fillKidFilter, newKidFilter } from './key-directory-kid-filter.ts';
+import { KeyFeedReader } from './key-feed-reader.ts';
+import { KeyUsageRecorder } from './key-usage-recorder.ts';
 import { MissBudget } from './miss-budget.ts';
 import { UnknownKids } from './unknown-kids.ts';
 
 export type { DirectoryEntry, KeyChangeSignal, KeyDirectoryOptions } from './directory-entry.ts';
+export { DEFAULT_KID_FILTER_CAPACITY } from './key-directory-kid-filter.ts';
 
 export const DEFAULT_FEED_MAX_LAG_MS = 1000;
-/** Kids the filter is sized for at a 1% false-positive rate (about 1.2 MB); past it, less selective. */
-export const DEFAULT_KID_FILTER_CAPACITY = 1_000_000;
-/** Key ids read per query while the filter fills at start. */
-const FILTER_FILL_BATCH = 10_000;
 
 /**
  * Keys as verification needs them: a KeyObject per kid in use, parsed once. Nothing here grows
@@ -86,18 +84,15 @@ export class KeyDirectory {
    * now, so its answer serves its own request but is not kept.
    */
   private epoch = 0;
-  /** The revision of the last change applied: the feed is read from here. */
-  private revision = 0;
-  private timer: NodeJS.Timeout | undefined;
   private readonly pollMs: number;
   private readonly maxEntries: number;
-  private readonly feedBatch: number;
   private readonly nowMs: () => number;
   private readonly budget: MissBudget;
+  /** How current memory is; `reader` reports every feed read to it. */
   private readonly feed: FeedWatch;
+  private readonly reader: KeyFeedReader;
   /** How tokens naming stored keys ended since the last flush (every 10 s): only kids the store has. */
-  private readonly usage = new KeyUseTally();
-  private refreshing: Promise<void> | undefined;
+  private readonly usage: KeyUsageRecorder;
   private readonly signal: KeyChangeSignal | undefined;
 
   constructor(store: Store, options: KeyDirectoryOptions = {}) {
@@ -115,15 +110,17 @@ export class KeyDirectory {
       options.maxUnknownKids ?? DEFAULT_MEMORY_BOUNDS.unknownKidEntries,
       this.nowMs,
     );
-    // A sweep of a few thousand rotated keys is read in a few queries, each one a short read.
-    this.feedBatch = options.feedBatch ?? 1000;
     // 50 primary-key reads a second is noise for any store, and far more keys than people and
     // deploy scripts register and use within one poll interval.
     this.budget = new MissBudget(options.missLookupsPerSecond ?? 50, this.nowMs);
-    this.kids = new KidFilter(options.kidFilterCapacity ?? DEFAULT_KID_FILTER_CAPACITY, randomInt(2 ** 32));
+    this.kids = newKidFilter(options.kidFilterCapacity);
     // Several polls must be able to fail before the caches are refused: a slow poll is not an outage.
     const lag = options.maxFeedLagMs ?? Math.max(DEFAULT_FEED_MAX_LAG_MS, 4 * this.pollMs);
     this.feed = new FeedWatch(lag, this.nowMs);
+    // A sweep of a few thousand rotated keys is read in a few queries, each one a short read.
+    const feedBatch = options.feedBatch ?? 1000;
+    this.reader = new KeyFeedReader(store, feedBatch, this.feed, (changes) => this.apply(changes));
+    this.usage = new KeyUsageRecorder(store);
   }
 
   /**
@@ -134,57 +131,27 @@ export class KeyDirectory {
   async start(): Promise<void> {
     const startedAt = this.feed.begin();
     const revision = await this.store.keyRevision();
-    for (let after = ''; ; ) {
-      const ids = await this.store.keyIdsAfter(after, FILTER_FILL_BATCH);
-      for (const id of ids) this.kids.add(id);
-      if (ids.length < FILTER_FILL_BATCH) break;
-      after = ids[ids.length - 1] as string;
-    }
+    await fillKidFilter(this.store, this.kids);
     // Keys changed while the filter filled are in it, and the first poll applies them again.
-    this.revision = revision;
+    this.reader.revision = revision;
     this.feed.succeeded(startedAt);
-    this.signal?.listen(() => this.nudge());
-    let polls = 0;
-    const flushEvery = Math.max(1, Math.round(10_000 / this.pollMs));
-    this.timer = setInterval(() => {
-      polls++;
-      const work = polls % flushEvery === 0 ? this.refresh().then(() => this.flushUsage()) : this.refresh();
-      work.catch(() => {
-        // The next poll tries again; past maxFeedLagMs the caches are refused until one succeeds.
-      });
-    }, this.pollMs);
-    this.timer.unref();
+    this.signal?.listen(() => this.reader.nudge());
+    this.reader.poll(this.pollMs, () => this.flushUsage());
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
+    this.reader.stop();
     await this.flushUsage();
   }
 
   /** Reads the feed from the revision held, batch after batch, and applies every change. */
   refresh(): Promise<void> {
-    this.refreshing ??= (async () => {
-      const startedAt = this.feed.begin();
-      try {
-        for (;;) {
-          const changes = await this.store.keyChangesSince(this.revision, this.feedBatch);
-          if (changes.length > 0) await this.apply(changes);
-          if (changes.length < this.feedBatch) break;
-        }
-        this.feed.succeeded(startedAt);
-      } catch (error) {
-        this.feed.failed(error);
-        throw error;
-      } finally {
-        this.refreshing = undefined;
-      }
-    })();
-    return this.refreshing;
+    return this.reader.refresh();
   }
 
   /** Why memory cannot be trusted right now (the feed cannot be read), for /readyz; reads it if due. */
   async staleReason(): Promise<string | undefined> {
-    if (this.feed.stale) await this.catchUp().catch(() => {});
+    if (this.feed.stale) await this.reader.catchUp().catch(() => {});
     return this.feed.reason();
   }
 
@@ -203,7 +170,7 @@ export class KeyDirectory {
   cached(kid: string): DirectoryEntry | undefined {
     if (!this.feed.stale) return this.entries.get(kid);
     // The caller goes on to `lookup`, which waits for this same read.
-    this.catchUp().catch(() => {});
+    this.reader.catchUp().catch(() => {});
     return undefined;
   }
 
@@ -214,20 +181,8 @@ export class KeyDirectory {
    * A kid the kid filter never saw, past the budget, is answered undefined (kid_unknown) at once.
    */
   lookup(kid: string): DirectoryEntry | undefined | Promise<DirectoryEntry | undefined> {
-    if (this.feed.stale) return this.catchUp().then(() => this.lookupCurrent(kid));
+    if (this.feed.stale) return this.reader.catchUp().then(() => this.lookupCurrent(kid));
     return this.lookupCurrent(kid);
-  }
-
-  /** Reads the feed now; fails with keys_stale when it cannot be read, or a read has hung. */
-  private async catchUp(): Promise<void> {
-    if (this.feed.hung) throw this.feed.refusal();
-    try {
-      await this.refresh();
-      // A read that began before the bound was passed may not reach far enough: one more.
-      if (this.feed.stale) await this.refresh();
-    } catch {
-      throw this.feed.refusal();
-    }
   }
 
   private lookupCurrent(kid: string): DirectoryEntry | undefined | Promise<DirectoryEntry | undefined> {
@@ -260,12 +215,6 @@ export class KeyDirectory {
     this.signal?.publish();
   }
 
-  /** Reads the feed now, after any read under way: that one may have begun before the change. */
-  private nudge(): void {
-    const running = this.refreshing;
-    (running ? running.catch(() => {}).then(() => this.refresh()) : this.refresh()).catch(() => {});
-  }
-
   /** A token signed by the stored key `kid` was accepted (cached or not). */
   noteAccepted(kid: string, now: number): void {
     this.usage.accepted(kid, now);
@@ -281,19 +230,9 @@ export class KeyDirectory {
     this.usage.used(kid, now);
   }
 
-  /**
-   * Writes the uses counted since the last flush in one store write (Store.recordKeyUse). A
-   * batch the store refuses is kept for the next flush.
-   */
-  async flushUsage(): Promise<void> {
-    if (this.usage.size === 0) return;
-    const batch = this.usage.take();
-    try {
-      await this.store.recordKeyUse(batch);
-    } catch (error) {
-      this.usage.putBack(batch);
-      throw error;
-    }
+  /** Writes the uses counted since the last flush in one store write; see KeyUsageRecorder.flush. */
+  flushUsage(): Promise<void> {
+    return this.usage.flush();
   }
 
   /** Work per change, none per key held: only the changed kids are looked at. */
@@ -311,7 +250,7 @@ export class KeyDirectory {
       } else {
         entry.update({ ...entry.record, status: change.status, expiresAt: change.expiresAt });
       }
-      this.revision = change.revision;
+      this.reader.revision = change.revision;
     }
   }
 

@@ -1,0 +1,94 @@
+import type { KeyChange, Store } from '../store/store.ts';
+import type { FeedWatch } from './feed-watch.ts';
+
+/** Usage is written every 10 s whatever the poll interval: one store write per flush, not per poll. */
+const FLUSH_EVERY_MS = 10_000;
+
+/**
+ * The key directory's reading of the store's key change feed: one read at a time, from the
+ * revision held, shared by everyone who asks meanwhile. What a read finds is handed to
+ * `apply`, which changes the directory's memory and moves `revision` past each change it has
+ * applied. `watch` is told how every read went, so the directory knows when memory is stale.
+ */
+export class KeyFeedReader {
+  /**
+   * The revision of the last change applied: the feed is read from here. `apply` moves it change
+   * by change, so a batch that fails midway is read again from the first change not applied.
+   */
+  revision = 0;
+  private readonly store: Store;
+  private readonly batch: number;
+  private readonly watch: FeedWatch;
+  private readonly apply: (changes: readonly KeyChange[]) => Promise<void>;
+  private refreshing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    store: Store,
+    batch: number,
+    watch: FeedWatch,
+    apply: (changes: readonly KeyChange[]) => Promise<void>,
+  ) {
+    this.store = store;
+    this.batch = batch;
+    this.watch = watch;
+    this.apply = apply;
+  }
+
+  /** Reads the feed every `pollMs`, and every 10 s, after the read, calls `flushUsage`. */
+  poll(pollMs: number, flushUsage: () => Promise<void>): void {
+    let polls = 0;
+    const flushEvery = Math.max(1, Math.round(FLUSH_EVERY_MS / pollMs));
+    this.timer = setInterval(() => {
+      polls++;
+      const work = polls % flushEvery === 0 ? this.refresh().then(flushUsage) : this.refresh();
+      work.catch(() => {
+        // The next poll tries again; past maxFeedLagMs the caches are refused until one succeeds.
+      });
+    }, pollMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Reads the feed from the revision held, batch after batch, and applies every change. */
+  refresh(): Promise<void> {
+    this.refreshing ??= (async () => {
+      const startedAt = this.watch.begin();
+      try {
+        for (;;) {
+          const changes = await this.store.keyChangesSince(this.revision, this.batch);
+          if (changes.length > 0) await this.apply(changes);
+          if (changes.length < this.batch) break;
+        }
+        this.watch.succeeded(startedAt);
+      } catch (error) {
+        this.watch.failed(error);
+        throw error;
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  /** Reads the feed now; fails with keys_stale when it cannot be read, or a read has hung. */
+  async catchUp(): Promise<void> {
+    if (this.watch.hung) throw this.watch.refusal();
+    try {
+      await this.refresh();
+      // A read that began before the bound was passed may not reach far enough: one more.
+      if (this.watch.stale) await this.refresh();
+    } catch {
+      throw this.watch.refusal();
+    }
+  }
+
+  /** Reads the feed now, after any read under way: that one may have begun before the change. */
+  nudge(): void {
+    const running = this.refreshing;
+    (running ? running.catch(() => {}).then(() => this.refresh()) : this.refresh()).catch(() => {});
+  }
+}
