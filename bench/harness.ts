@@ -22,12 +22,12 @@ export interface Measured {
  */
 export async function measure(
   variants: Variant[],
-  options: { rounds: number; opsPerRound: number; clock?: 'wall' | 'cpu' },
+  options: { rounds: number; opsPerRound: number; clock?: 'wall' | 'cpu'; warmUpOps?: number },
 ): Promise<Map<string, Measured>> {
   const results = new Map<string, Measured>(
     variants.map((v) => [v.name, { name: v.name, opsPerSecond: [], median: 0 }]),
   );
-  for (const variant of variants) await variant.run(Math.min(50, options.opsPerRound)); // warm-up
+  for (const variant of variants) await variant.run(options.warmUpOps ?? Math.min(50, options.opsPerRound));
   for (let round = 0; round < options.rounds; round++) {
     for (const variant of variants) {
       const seconds = await timed(() => variant.run(options.opsPerRound), options.clock ?? 'wall');
