@@ -119,14 +119,19 @@ export function checkTable<V, E>(given: readonly CheckName[], table: Check<V, E>
  * (/auth/hello) runs every check whose needs passed, records the rest as skipped because of the
  * first need that did not pass, and keeps every result.
  */
+/** Shared by every first-failure run, which never adds to it. */
+const NOTHING_PASSED: Set<CheckName> = new Set();
+
 export class CheckRun {
   readonly report: boolean;
   readonly results: CheckResult[] = [];
   failure: Rejection | undefined;
-  private readonly passed = new Set<CheckName>();
+  /** Read and written in report mode only: a first-failure run (one per token) makes none. */
+  private readonly passed: Set<CheckName>;
 
   constructor(mode: 'first-failure' | 'report') {
     this.report = mode === 'report';
+    this.passed = this.report ? new Set() : NOTHING_PASSED;
   }
 
   /**
@@ -135,7 +140,12 @@ export class CheckRun {
    */
   execute<V, E>(table: readonly Check<V, E>[], env: E, values: Partial<V>): Partial<V> {
     // A value handed in is the value of a check that passed (in an earlier table or by the caller).
-    if (this.report) for (const name of Object.keys(values)) this.passed.add(name as CheckName);
+    if (this.report) {
+      for (const [name, value] of Object.entries(values)) {
+        // A slot set up empty (keyPairValues) is no check that passed.
+        if (value !== undefined) this.passed.add(name as CheckName);
+      }
+    }
     for (const check of table) {
       if (this.ready(check)) this.record(check, check.apply(values, env));
     }
