@@ -23,8 +23,12 @@ export interface ServerKeyInfo {
   privateHalf: 'sealed' | 'plaintext' | 'none';
 }
 
-/** The store, read without migrating it or creating anything. */
-export type StoreReading =
+/**
+ * The store, read without migrating it or creating anything. The store's probes hand over its
+ * server keys as records (`StoreReading<ServerKeyRecord>`, probe-rows.ts); the service keeps
+ * their sealed halves and passes on what the checks judge.
+ */
+export type StoreReading<Key = ServerKeyInfo> =
   | { state: 'missing' }
   | { state: 'unreadable'; reason: string }
   | {
@@ -36,7 +40,9 @@ export type StoreReading =
       /** The database server's own version (PostgreSQL), or SQLite's library version. */
       engine: string;
       /** Read only when the schema is at `latest`: an older or newer table may not have the columns. */
-      serverKeys: ServerKeyInfo[] | undefined;
+      serverKeys: Key[] | undefined;
+      /** The database server's clock against this machine's; SQLite has none of its own. */
+      clock: ClockComparison | undefined;
     };
 
 /** A file the deployment names, by its metadata only. */

@@ -1,22 +1,10 @@
 import type { ServerKeyRecord } from '../core/account-records.ts';
-import type { ClockComparison } from '../core/doctor-readings.ts';
+import type { StoreReading } from '../core/doctor-readings.ts';
 
 // What the doctor's probes of either store (store-probe.ts, postgres-probe.ts) and of Redis share.
 
 /** What a look at the store found, without migrating it, writing to it or creating it. */
-export type StoreProbe =
-  | { state: 'missing' }
-  | { state: 'unreadable'; reason: string }
-  | {
-      state: 'read';
-      version: number;
-      latest: number;
-      engine: string;
-      /** Read only at the newest schema: another version's table may lack the columns. */
-      serverKeys: ServerKeyRecord[] | undefined;
-      /** The database server's clock against this machine's; SQLite has none of its own. */
-      clock: ClockComparison | undefined;
-    };
+export type StoreProbe = StoreReading<ServerKeyRecord>;
 
 /** An error's own words; a refused connection to every address of a name has none but its code. */
 export function reasonOf(error: unknown): string {

@@ -24,6 +24,7 @@ const read = (version: number, serverKeys?: ServerKeyInfo[]): StoreReading => ({
   latest: 7,
   engine: '3.50.0',
   serverKeys,
+  clock: undefined,
 });
 
 test('the report is as bad as its worst line', () => {
