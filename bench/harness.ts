@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+
 /**
  * A small in-process benchmark harness. Variants run interleaved, round after round, so that
  * noise from a shared machine hits them all alike; the table reports medians and ratios to a
@@ -104,3 +106,21 @@ export function printTable(title: string, rows: Row[], columns: Columns = {}): b
 
 export const fmt = (opsPerSecond: number) =>
   opsPerSecond >= 1e6 ? `${(opsPerSecond / 1e6).toFixed(2)} M/s` : `${(opsPerSecond / 1e3).toFixed(1)} k/s`;
+
+/** A rate of HTTP requests, as the HTTP table shows it. */
+export const perSecond = (rate: number) => `${fmt(rate).replace('/s', '')} req/s`;
+
+/**
+ * Runs `script` in a Node process of its own (a measurement kept away from this process's heap)
+ * and parses the one line of JSON it prints.
+ */
+export async function jsonFromProcess<T>(script: string): Promise<T> {
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`${script} exited with ${code}`);
+  return JSON.parse(out) as T;
+}

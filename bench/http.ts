@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fmt, median, printTable, type Row } from './harness.ts';
+import { fmt, jsonFromProcess, median, perSecond, printTable, type Row } from './harness.ts';
 import { distributedRows } from './http/distributed.ts';
-import { type Fixture, makeFixture } from './http/fixture.ts';
+import { type Fixture, makeFixture, WHOAMI } from './http/fixture.ts';
 import { boundRate, ledgerCpuUs, verifyCpuUs } from './http/floor.ts';
 import { halfRateRows } from './http/half-rate.ts';
 import { inChild, stopGenerator } from './http/in-child.ts';
@@ -27,11 +26,8 @@ const ROUND_SECONDS = 1;
 const IDLE_RSS_CEILING_MB = 80;
 const READY_CEILING_MS = 300;
 const READY_STARTS = 5;
-const WHOAMI = '/v1/whoami';
 const FORWARD_AUTH = '/auth/verify';
 const VERIFIER_PROCESS = new URL('./http/verifier-process.ts', import.meta.url).pathname;
-
-const perSecond = (rate: number) => `${fmt(rate).replace('/s', '')} req/s`;
 
 function vs(label: string, series: Series, base: Series, baseLabel: string, target?: number): Row {
   return {
@@ -167,14 +163,7 @@ async function freshRows(
 
 /** In process, with the servers stopped: the verifier alone against OpenSSL through node:crypto. */
 async function verifierRow(): Promise<Row> {
-  const child = spawn(process.execPath, [VERIFIER_PROCESS], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`the verifier benchmark exited with ${code}`);
-  const { raw, keygate } = JSON.parse(out) as { raw: number; keygate: number };
+  const { raw, keygate } = await jsonFromProcess<{ raw: number; keygate: number }>(VERIFIER_PROCESS);
   return {
     case: 'in process: Keygate verifier, fresh RS256-2048',
     value: fmt(keygate),

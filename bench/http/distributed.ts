@@ -4,14 +4,13 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Row } from '../harness.ts';
-import { type Fixture, makeFixture } from './fixture.ts';
+import { type Fixture, makeFixture, WHOAMI } from './fixture.ts';
 import { eachOnce, perConnection } from './load.ts';
 import { interleave, type Load, Series } from './series.ts';
 import { type Server, startKeygate } from './servers.ts';
 import { bearer, freshRounds, ROUNDS } from './token-sets.ts';
 import { signTokens } from './tokens.ts';
 
-const WHOAMI = '/v1/whoami';
 /** Fresh tokens per round of each server: about a second at the rate of one node. */
 const FRESH_PER_ROUND = 4000;
 

@@ -7,6 +7,8 @@ import { UserAdmin } from '../../src/service/users.ts';
 import { openStore } from '../../src/store/open-store.ts';
 
 export const AUD = 'api.happypathology.com';
+/** The protected route every token row asks. */
+export const WHOAMI = '/v1/whoami';
 export const USER = {
   email: 'bench@example.com',
   passHash: createHash('sha256').update('bench').digest('hex'),

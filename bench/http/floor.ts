@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { jsonFromProcess } from '../harness.ts';
 import type { BenchKey } from './fixture.ts';
 
 /**
@@ -48,12 +48,5 @@ const LEDGER_PROCESS = new URL('./ledger-process.ts', import.meta.url).pathname;
 
 /** CPU microseconds of one replay-ledger binding (ledger-process.ts), measured in this run. */
 export async function ledgerCpuUs(): Promise<number> {
-  const child = spawn(process.execPath, [LEDGER_PROCESS], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  const code = await new Promise((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`the ledger benchmark exited with ${code}`);
-  return (JSON.parse(out) as { us: number }).us;
+  return (await jsonFromProcess<{ us: number }>(LEDGER_PROCESS)).us;
 }

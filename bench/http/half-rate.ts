@@ -1,12 +1,11 @@
-import { fmt, type Row } from '../harness.ts';
+import { perSecond, type Row } from '../harness.ts';
+import { WHOAMI } from './fixture.ts';
 import { inChild } from './in-child.ts';
 import { Series } from './series.ts';
 import type { Server } from './servers.ts';
 import type { TokenSets } from './token-sets.ts';
 
 const P99_CEILING_MS = 5;
-const WHOAMI = '/v1/whoami';
-const perSecond = (rate: number) => `${fmt(rate).replace('/s', '')} req/s`;
 
 /**
  * Right after the maximum was measured, on the same warm server: latency at half of it, evenly

@@ -1,11 +1,10 @@
 import type { Row } from '../harness.ts';
-import type { Fixture } from './fixture.ts';
+import { type Fixture, WHOAMI } from './fixture.ts';
 import { eachOnce, perConnection } from './load.ts';
 import { interleave, Series } from './series.ts';
 import { type Server, startKeygate } from './servers.ts';
 import { freshRounds, ROUNDS } from './token-sets.ts';
 
-const WHOAMI = '/v1/whoami';
 /** Fresh tokens per round of each server: about a second at the rate of one worker. */
 const FRESH_PER_ROUND = 5000;
 
