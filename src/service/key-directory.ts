@@ -119,7 +119,7 @@ export class KeyDirectory {
     this.feed = new FeedWatch(lag, this.nowMs);
     // A sweep of a few thousand rotated keys is read in a few queries, each one a short read.
     const feedBatch = options.feedBatch ?? 1000;
-    this.reader = new KeyFeedReader(store, feedBatch, this.feed, (changes) => this.apply(changes));
+    this.reader = new KeyFeedReader(store, feedBatch, this.feed, (change) => this.apply(change));
     this.usage = new KeyUsageRecorder(store);
   }
 
@@ -133,7 +133,7 @@ export class KeyDirectory {
     const revision = await this.store.keyRevision();
     await fillKidFilter(this.store, this.kids);
     // Keys changed while the filter filled are in it, and the first poll applies them again.
-    this.reader.revision = revision;
+    this.reader.startFrom(revision);
     this.feed.succeeded(startedAt);
     this.signal?.listen(() => this.reader.nudge());
     this.reader.poll(this.pollMs, () => this.flushUsage());
@@ -235,22 +235,19 @@ export class KeyDirectory {
     return this.usage.flush();
   }
 
-  /** Work per change, none per key held: only the changed kids are looked at. */
-  private async apply(changes: readonly KeyChange[]): Promise<void> {
+  /** Work per change, none per key held: only the changed kid is looked at. */
+  private async apply(change: KeyChange): Promise<void> {
     this.epoch++;
-    for (const change of changes) {
-      const entry = this.entries.get(change.id);
-      this.kids.add(change.id);
-      if (!entry) {
-        this.unknownKids.forget(change.id);
-        this.announced.set(change.id, true);
-      } else if (entry.record.revokesAt !== change.revokesAt) {
-        // A changed revokesAt is a rotation, which also named the replacement: read it again.
-        entry.update((await this.store.getKey(change.id)) ?? entry.record);
-      } else {
-        entry.update({ ...entry.record, status: change.status, expiresAt: change.expiresAt });
-      }
-      this.reader.revision = change.revision;
+    const entry = this.entries.get(change.id);
+    this.kids.add(change.id);
+    if (!entry) {
+      this.unknownKids.forget(change.id);
+      this.announced.set(change.id, true);
+    } else if (entry.record.revokesAt !== change.revokesAt) {
+      // A changed revokesAt is a rotation, which also named the replacement: read it again.
+      entry.update((await this.store.getKey(change.id)) ?? entry.record);
+    } else {
+      entry.update({ ...entry.record, status: change.status, expiresAt: change.expiresAt });
     }
   }
 

@@ -6,20 +6,18 @@ const FLUSH_EVERY_MS = 10_000;
 
 /**
  * The key directory's reading of the store's key change feed: one read at a time, from the
- * revision held, shared by everyone who asks meanwhile. What a read finds is handed to
- * `apply`, which changes the directory's memory and moves `revision` past each change it has
- * applied. `watch` is told how every read went, so the directory knows when memory is stale.
+ * revision held, shared by everyone who asks meanwhile. Each change found is handed to `apply`,
+ * which changes the directory's memory; the revision moves past it only once it is applied, so a
+ * batch that fails midway is read again from the first change not applied. `watch` is told how
+ * every read went, so the directory knows when memory is stale.
  */
 export class KeyFeedReader {
-  /**
-   * The revision of the last change applied: the feed is read from here. `apply` moves it change
-   * by change, so a batch that fails midway is read again from the first change not applied.
-   */
-  revision = 0;
+  /** The revision of the last change applied: the feed is read from here. */
+  private revision = 0;
   private readonly store: Store;
   private readonly batch: number;
   private readonly watch: FeedWatch;
-  private readonly apply: (changes: readonly KeyChange[]) => Promise<void>;
+  private readonly apply: (change: KeyChange) => void | Promise<void>;
   private refreshing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -27,7 +25,7 @@ export class KeyFeedReader {
     store: Store,
     batch: number,
     watch: FeedWatch,
-    apply: (changes: readonly KeyChange[]) => Promise<void>,
+    apply: (change: KeyChange) => void | Promise<void>,
   ) {
     this.store = store;
     this.batch = batch;
@@ -49,6 +47,11 @@ export class KeyFeedReader {
     this.timer.unref();
   }
 
+  /** Where the feed is read from once the directory has read every key id (KeyDirectory.start). */
+  startFrom(revision: number): void {
+    this.revision = revision;
+  }
+
   stop(): void {
     clearInterval(this.timer);
   }
@@ -60,7 +63,10 @@ export class KeyFeedReader {
       try {
         for (;;) {
           const changes = await this.store.keyChangesSince(this.revision, this.batch);
-          if (changes.length > 0) await this.apply(changes);
+          for (const change of changes) {
+            await this.apply(change);
+            this.revision = change.revision;
+          }
           if (changes.length < this.batch) break;
         }
         this.watch.succeeded(startedAt);
