@@ -119,6 +119,11 @@ export function checkTable<V, E>(given: readonly CheckName[], table: Check<V, E>
  * (/auth/hello) runs every check whose needs passed, records the rest as skipped because of the
  * first need that did not pass, and keeps every result.
  */
+/** Each check's slot of `table`, empty: a run's values copied from it keep one shape. */
+export function emptySlots<V, E>(table: readonly Check<V, E>[]): Partial<V> {
+  return Object.fromEntries(table.map((check) => [check.name, undefined])) as Partial<V>;
+}
+
 /** Shared by every first-failure run, which never adds to it. */
 const NOTHING_PASSED: Set<CheckName> = new Set();
 
@@ -142,7 +147,7 @@ export class CheckRun {
     // A value handed in is the value of a check that passed (in an earlier table or by the caller).
     if (this.report) {
       for (const [name, value] of Object.entries(values)) {
-        // A slot set up empty (keyPairValues) is no check that passed.
+        // An empty slot (emptySlots) is no check that passed.
         if (value !== undefined) this.passed.add(name as CheckName);
       }
     }

@@ -1,4 +1,13 @@
-import { type Check, CheckRun, checkTable, defineCheck, fail, type Outcome, pass } from './check-run.ts';
+import {
+  type Check,
+  CheckRun,
+  checkTable,
+  defineCheck,
+  emptySlots,
+  fail,
+  type Outcome,
+  pass,
+} from './check-run.ts';
 import {
   checkAudience,
   checkExpiry,
@@ -201,13 +210,16 @@ export const SESSION_CHECKS: readonly Check<SessionValues, SessionEnv>[] = check
   ],
 );
 
+/** Each check's slot, empty: see emptySlots. */
+const SESSION_SLOTS = emptySlots(SESSION_CHECKS);
+
 /** Verifies a session token against the server key the service found for its kid. */
 export function verifySessionToken(
   jws: CompactJws | undefined,
   env: SessionEnv,
   run: CheckRun = new CheckRun('first-failure'),
 ): Verified<SessionClaims> {
-  const values = run.execute(SESSION_CHECKS, env, jws ? { format: jws } : {});
+  const values = run.execute(SESSION_CHECKS, env, { ...SESSION_SLOTS, format: jws });
   if (run.failure) return { ok: false, rejection: run.failure };
   const { sub, exp, iat, role, sid } = values;
   if (sub === undefined || exp === undefined || iat === undefined || !role || !sid) {

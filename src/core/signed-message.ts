@@ -1,5 +1,14 @@
 import type { Algorithm } from './algorithms.ts';
-import { type Check, CheckRun, checkTable, defineCheck, fail, type Outcome, pass } from './check-run.ts';
+import {
+  type Check,
+  CheckRun,
+  checkTable,
+  defineCheck,
+  emptySlots,
+  fail,
+  type Outcome,
+  pass,
+} from './check-run.ts';
 import { checkHeaderAlg, checkHeaderParams, type TypRule } from './header-checks.ts';
 import { checkAlgorithmForKey, checkNamedKey, checkSignature } from './key-checks.ts';
 import { checkOwnerActive, type KeyOwner } from './key-owner.ts';
@@ -130,13 +139,16 @@ export const MESSAGE_CHECKS: readonly Check<MessageValues, MessageEnv>[] = check
   ],
 );
 
+/** Each check's slot, empty: see emptySlots. */
+const MESSAGE_SLOTS = emptySlots(MESSAGE_CHECKS);
+
 /** Verifies a signed message against the key the service resolved for its kid; stops at the first failure. */
 export function verifySignedMessage<K extends ResolvedKey>(
   jws: MessageJws,
   env: MessageEnv<K>,
 ): CheckedMessage<K> {
   const run = new CheckRun('first-failure');
-  const values = run.execute(MESSAGE_CHECKS, env, { format: jws });
+  const values = run.execute(MESSAGE_CHECKS, env, { ...MESSAGE_SLOTS, format: jws });
   if (run.failure) return { ok: false, rejection: run.failure };
   const { key } = env;
   const { algorithm, owner } = values;
