@@ -120,7 +120,8 @@ export async function benchVerify(): Promise<boolean> {
   const fresh = s.tokens.slice(0, 3500);
   let f = 0;
   const repeated = s.tokens[3999] as string;
-  await s.keygate.authenticator.authenticate(repeated);
+  // Its second use admits it to the token cache.
+  for (let use = 0; use < 2; use++) await s.keygate.authenticator.authenticate(repeated);
   const results = await measure(
     [
       {

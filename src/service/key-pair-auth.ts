@@ -80,7 +80,8 @@ export class KeyPairAuth {
       const replay = replayOutcome(binding, verified.key.singleUseTokens);
       if (!replay.ok) throw new AuthError(replay.rejection, verified.key.record.id);
       const principal = keyPrincipal(verified);
-      if (!verified.key.singleUseTokens)
+      // Admitted on its second use: see TokenCache.
+      if (binding === 'same-token' && !verified.key.singleUseTokens)
         this.deps.cache.set(hash, { principal, kid: verified.key.record.id, exp: verified.exp });
       this.deps.directory.noteAccepted(verified.key.record.id, now);
       this.deps.metrics.decided('key', 'accepted', (performance.now() - started) / 1000);

@@ -63,6 +63,7 @@ const hello = async (token: string) => {
 test('GET /auth/signing-keys shows each key’s usage, expires_soon and expires_in_seconds', async () => {
   const token = soonToken();
   assert.equal((await whoami(token)).statusCode, 200);
+  assert.equal((await whoami(token)).statusCode, 200, 'its second use admits it to the token cache');
   assert.equal((await whoami(token)).statusCode, 200, 'the cached answer counts as well');
   const forged = await whoami(soonToken(ecPair()));
   assert.equal(forged.json().error.code, 'signature_invalid');
@@ -86,7 +87,7 @@ test('GET /auth/signing-keys shows each key’s usage, expires_soon and expires_
   const soon = byKid.get(soonKid);
   assert.deepEqual(
     [soon?.expires_soon, soon?.expires_in_seconds, soon?.usage],
-    [true, THREE_DAYS, { accepted: 2, refused: { signature_invalid: 1 }, last_used_at: isoTime(NOW) }],
+    [true, THREE_DAYS, { accepted: 3, refused: { signature_invalid: 1 }, last_used_at: isoTime(NOW) }],
   );
   const own = byKid.get(f.kid);
   // The admin token of this very request was accepted before the list was read.

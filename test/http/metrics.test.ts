@@ -57,9 +57,9 @@ before(async () => {
       screenName: 'M',
     })
   ).id;
+  // A token enters the verified-token cache on its second use, and is answered from it on its third.
   const token = f.token();
-  assert.equal((await whoami(token)).statusCode, 200);
-  assert.equal((await whoami(token)).statusCode, 200);
+  for (let use = 0; use < 3; use++) assert.equal((await whoami(token)).statusCode, 200);
   const expired = await whoami(f.token({ iat: NOW - 7200, exp: NOW - 3600 }));
   assert.equal(expired.json().error.code, 'token_expired');
   const unknown = await whoami(f.token({ kid: randomUUID() }));
@@ -82,8 +82,8 @@ test('GET /metrics counts each decision, cache answer, login and refusal exactly
   assert.equal(response.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
   const values = samples(response.body);
   const expected: Record<string, number> = {
-    // The fresh token and its reuse from the verified-token cache.
-    'keygate_decisions_total{method="key",outcome="accepted"}': 2,
+    // The fresh token, its second use (verified again) and its third (from the verified-token cache).
+    'keygate_decisions_total{method="key",outcome="accepted"}': 3,
     'keygate_decisions_total{method="key",outcome="token_expired"}': 1,
     'keygate_decisions_total{method="key",outcome="kid_unknown"}': 1,
     'keygate_decisions_total{method="key",outcome="signature_invalid"}': 0,
@@ -92,12 +92,12 @@ test('GET /metrics counts each decision, cache answer, login and refusal exactly
     'keygate_decisions_total{method="unknown",outcome="token_missing"}': 1,
     'keygate_decisions_total{method="unknown",outcome="token_malformed"}': 0,
     'keygate_cache_requests_total{cache="token",result="hit"}': 1,
-    'keygate_cache_requests_total{cache="token",result="miss"}': 3,
-    // The key is read from the store by the first token, then answered from memory; the
-    // unknown kid is read once.
-    'keygate_cache_requests_total{cache="key_directory",result="hit"}': 1,
+    'keygate_cache_requests_total{cache="token",result="miss"}': 4,
+    // The key is read from the store by the first token, then answered from memory (the second
+    // use and the expired token); the unknown kid is read once.
+    'keygate_cache_requests_total{cache="key_directory",result="hit"}': 2,
     'keygate_cache_requests_total{cache="key_directory",result="miss"}': 2,
-    'keygate_verification_seconds_count{method="key"}': 3,
+    'keygate_verification_seconds_count{method="key"}': 4,
     'keygate_verification_seconds_count{method="session"}': 1,
     'keygate_logins_total{outcome="accepted"}': 1,
     'keygate_logins_total{outcome="invalid_credentials"}': 1,
@@ -122,7 +122,7 @@ test('GET /metrics counts each decision, cache answer, login and refusal exactly
     'keygate_decisions_total{method="unknown",outcome="token_missing"}',
   ]);
   // Buckets are cumulative and end at +Inf with the count.
-  assert.equal(values.get('keygate_verification_seconds_bucket{method="key",le="+Inf"}'), 3);
+  assert.equal(values.get('keygate_verification_seconds_bucket{method="key",le="+Inf"}'), 4);
   assert.ok((values.get('keygate_verification_seconds_sum{method="key"}') ?? 0) > 0);
   // prom-client's process metrics, in the same registry.
   assert.ok(values.has('process_resident_memory_bytes'));

@@ -314,6 +314,7 @@ describe('revocation, disabled owners and caps', () => {
     const key = await register(ali.token, pair);
     const token = keyToken(pair, key.key_id, { sub: ali.id });
     assert.equal((await whoami(token)).statusCode, 200);
+    assert.equal((await whoami(token)).statusCode, 200, 'its second use admits it to the token cache');
     assert.equal((await whoami(token)).statusCode, 200, 'served from the token cache');
     const revoked = await call('DELETE', `/auth/signing-keys/${key.key_id}`, ali.token);
     assert.equal(revoked.statusCode, 200, revoked.body);
@@ -327,7 +328,8 @@ describe('revocation, disabled owners and caps', () => {
     const pair = ecPair();
     const key = await register(ali.token, pair);
     const cached = keyToken(pair, key.key_id, { sub: ali.id });
-    assert.equal((await whoami(cached)).statusCode, 200);
+    // Its second use admits it to the token cache.
+    for (let use = 0; use < 2; use++) assert.equal((await whoami(cached)).statusCode, 200);
     await f.keygate.users.setStatus(ali.email, 'disabled');
     assertRefused(await whoami(cached), 401, 'key_disabled');
     assertRefused(await whoami(keyToken(pair, key.key_id, { sub: ali.id })), 401, 'key_disabled');

@@ -43,6 +43,15 @@ async function world(t: TestContext, options: { singleUse?: boolean } = {}) {
       },
       pair.privateKey,
     );
+  /** A token sent twice, the second time admitting it to the cache (TokenCache). */
+  const cachedToken = async () => {
+    const issued = token();
+    const sizeBefore = authenticator.cache.size;
+    await authenticator.authenticate(issued);
+    await authenticator.authenticate(issued);
+    assert.equal(authenticator.cache.size, sizeBefore + 1, 'the second use admits the token');
+    return issued;
+  };
   return {
     path,
     store,
@@ -53,6 +62,7 @@ async function world(t: TestContext, options: { singleUse?: boolean } = {}) {
     admin,
     kid: key.key_id,
     token,
+    cachedToken,
   };
 }
 
@@ -60,16 +70,28 @@ test('a repeated token is answered from the cache without touching the store', a
   const w = await world(t);
   const token = w.token();
   const first = await w.authenticator.authenticate(token);
+  assert.equal(w.authenticator.cache.size, 0, 'a token used once is not kept');
+  assert.deepEqual(await w.authenticator.authenticate(token), first);
   const before = new Map(w.calls);
   for (let i = 0; i < 100; i++) assert.deepEqual(await w.authenticator.authenticate(token), first);
   assert.deepEqual(w.calls, before);
   assert.equal(w.authenticator.cache.size, 1);
 });
 
+test('a flood of tokens each sent once leaves the cache to the tokens clients reuse', async (t) => {
+  const w = await world(t);
+  const reused = await w.cachedToken();
+  const once = Array.from({ length: 200 }, () => w.token());
+  for (const token of once) await w.authenticator.authenticate(token);
+  assert.equal(w.authenticator.cache.size, 1, 'no single-use token took a place');
+  w.calls.clear();
+  await w.authenticator.authenticate(reused);
+  assert.deepEqual([...w.calls.keys()], [], 'the reused token is still answered from the cache');
+});
+
 test('a cached token still expires on time', async (t) => {
   const w = await world(t);
-  const token = w.token();
-  await w.authenticator.authenticate(token);
+  const token = await w.cachedToken();
   w.now.value = NOW + 600 + POLICY.leewaySeconds;
   await rejectsWith(w.authenticator.authenticate(token), 'token_expired');
 });
@@ -115,16 +137,14 @@ test('tokens that fail their header or alg check never spend the store budget fo
 
 test('revocation through this process drops cached tokens at once', async (t) => {
   const w = await world(t);
-  const token = w.token();
-  await w.authenticator.authenticate(token);
+  const token = await w.cachedToken();
   await w.admin.setKeyStatus(w.kid, 'revoked');
   await rejectsWith(w.authenticator.authenticate(token), 'key_revoked');
 });
 
 test('revocation by another process (the CLI) applies at the next key poll', async (t) => {
   const w = await world(t);
-  const token = w.token();
-  await w.authenticator.authenticate(token);
+  const token = await w.cachedToken();
   const cli = new SqliteStore(w.path);
   await new KeyAdmin(cli, () => NOW).setKeyStatus(w.kid, 'disabled');
   await cli.close();
@@ -169,8 +189,7 @@ test('the store failing fails authentication closed', async (t) => {
 
 test('a key added elsewhere does not evict the cached tokens of other keys', async (t) => {
   const w = await world(t);
-  const token = w.token();
-  await w.authenticator.authenticate(token);
+  const token = await w.cachedToken();
   const cli = new SqliteStore(w.path);
   const [org] = await cli.listOrgs();
   await new KeyAdmin(cli, () => NOW).registerKey({

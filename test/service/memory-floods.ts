@@ -61,7 +61,10 @@ async function memoryKeygate(memory: Partial<MemoryBounds>): Promise<Keygate> {
   });
 }
 
-/** Distinct valid ES256 tokens, each verified, bound in the ledger and offered to the cache. */
+/**
+ * Distinct valid ES256 tokens, each verified, bound in the ledger, and sent again: a token enters
+ * the cache on its second use (TokenCache).
+ */
 async function tokens(bound: number): Promise<FloodRun> {
   const keygate = await memoryKeygate({ tokenCacheEntries: bound });
   const pair = ecPair();
@@ -77,10 +80,12 @@ async function tokens(bound: number): Promise<FloodRun> {
     batch: 500,
     async run(from, to) {
       const work: Promise<unknown>[] = [];
-      for (let i = from; i < to; i++)
+      for (let i = from; i < to; i++) {
+        const token = signJwt(header, { ...claims, jti: `j${i}` }, pair.privateKey);
         work.push(
-          keygate.authenticator.authenticate(signJwt(header, { ...claims, jti: `j${i}` }, pair.privateKey)),
+          keygate.authenticator.authenticate(token).then(() => keygate.authenticator.authenticate(token)),
         );
+      }
       await Promise.all(work);
       return keygate.authenticator.cache.size;
     },
