@@ -263,8 +263,14 @@ test('a revoked key is final: answered from memory, never read again', async (t)
     assert.equal((w.directory.lookup(kid) as DirectoryEntry).record.status, 'revoked');
   }
   assert.equal(w.calls.size, 0);
-  // Revocation lets the parsed public key go: a directory of revoked keys holds no KeyObjects.
-  assert.equal((w.directory.lookup(kid) as KeyEntry).holdsPublicKey, false);
+  // Revocation lets the parsed public key go: a directory of revoked keys holds no KeyObjects,
+  // and of each record only what refuses its tokens.
+  const revoked = w.directory.lookup(kid) as KeyEntry;
+  assert.equal(revoked.holdsPublicKey, false);
+  assert.deepEqual(
+    [revoked.record.id, revoked.record.spkiPem, revoked.record.thumbprint, revoked.record.roles],
+    [kid, '', '', []],
+  );
 });
 
 test('a key read from the store already revoked is held without its public key parsed', async (t) => {
@@ -274,6 +280,7 @@ test('a key read from the store already revoked is held without its public key p
   const entry = (await w.directory.lookup(kid)) as KeyEntry;
   assert.equal(entry.record.status, 'revoked');
   assert.equal(entry.holdsPublicKey, false);
+  assert.equal(entry.record.spkiPem, '', 'nor its public key held as text');
 });
 
 test('a read that began before a revocation through this process answers its own lookup, and is not kept', async (t) => {
