@@ -9,6 +9,7 @@ test('30 s of mixed traffic: no 5xx and no wrong answer', async () => {
   printSoak(report);
   assert.equal(report.serverErrors, 0);
   assert.deepEqual([...new Set(report.wrong)], []);
+  assert.ok(report.rssStart.readings > 0 && report.rssEnd.readings > 0, 'RSS was read at both ends');
   for (const kind of [
     'warm',
     'fresh',
