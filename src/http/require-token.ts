@@ -35,6 +35,7 @@ export function tokenGuard(
       return void sendUnauthorized(request, reply, read.rejection);
     }
     const answer = authenticator.authenticateSoon(read.token);
+    if (answer instanceof AuthError) return void sendUnauthorized(request, reply, answer.rejection);
     if (!(answer instanceof Promise)) {
       principals.set(request, answer);
       return done();

@@ -94,24 +94,26 @@ export class Authenticator {
   }
 
   async authenticate(input: string): Promise<Principal> {
-    return this.authenticateSoon(input);
+    return settled(this.authenticateSoon(input));
   }
 
   /**
-   * `authenticate`, answered at once when the verified-token cache can (an organization key's
-   * token seen before): a protected route then costs no promise and no turn of the microtask
-   * queue for the commonest request of all, a client reusing its token. Otherwise a promise;
-   * a refusal is a rejected promise, never a throw.
+   * `authenticate`, answered at once when memory can: a token the verified-token cache holds (an
+   * organization key's token seen before), or a refusal that needs no I/O (a malformed token, a
+   * kid no key has, a failed check), returned as an AuthError rather than thrown. A protected
+   * route then costs no promise and no turn of the microtask queue for the commonest request of
+   * all, a client reusing its token, nor for each token of a flood of bad ones. Otherwise a
+   * promise, and a refusal after I/O is a rejected promise; never a throw.
    */
-  authenticateSoon(input: string): Principal | Promise<Principal> {
+  authenticateSoon(input: string): Principal | AuthError | Promise<Principal> {
     const now = this.clock();
     const hash = TokenCache.hash(input);
     const cached = this.cachedPrincipal(hash, now);
     if (cached instanceof Promise)
       return cached.then((hit) =>
-        hit ? this.answeredFromCache(hit) : this.authenticateUncached(input, hash, now),
+        hit ? this.answeredFromCache(hit) : settled(this.decideUncached(input, hash, now)),
       );
-    if (cached === undefined) return this.authenticateUncached(input, hash, now);
+    if (cached === undefined) return this.decideUncached(input, hash, now);
     // The one cost /metrics adds to the commonest request: an increment.
     this.metrics.tokenCacheAnswers++;
     return cached;
@@ -123,22 +125,20 @@ export class Authenticator {
   }
 
   /** A token the cache could not answer, checked in full and counted with how long it took. */
-  private async authenticateUncached(input: string, hash: string, now: UnixSeconds): Promise<Principal> {
+  private decideUncached(input: string, hash: string, now: UnixSeconds): AuthError | Promise<Principal> {
     const started = performance.now();
     const remembered = this.sessionTokens.remembered(hash, now);
     if (remembered) return this.counted(started, remembered);
     const run = new CheckRun('first-failure');
-    let token: ClassifiedToken;
-    try {
-      token = intake(run, input);
-    } catch (error) {
-      if (error instanceof AuthError) this.metrics.decided('unknown', error.rejection.code);
-      throw error;
+    const token = classified(run, input);
+    if (token instanceof AuthError) {
+      this.metrics.decided('unknown', token.rejection.code);
+      return token;
     }
     if (token.kind === 'session')
       return this.counted(started, this.sessionTokens.authenticate(token.jws, hash, now));
     // Counted where key usage is counted too, with no extra promise on the fresh-token path.
-    return this.keyPairs.authenticate(token.jws, run, hash, now, started);
+    return this.keyPairs.decide(token.jws, run, hash, now, started);
   }
 
   /** Counts the session decision `work` comes to; an error that is not a refusal (a store outage) is none. */
@@ -218,11 +218,22 @@ export class Authenticator {
   }
 }
 
-/** The token and format checks, then the token's kind; throws the rejection when there is none. */
-function intake(run: CheckRun, input: string): ClassifiedToken {
+/** The token and format checks, then the token's kind; the refusal when there is none. */
+function classified(run: CheckRun, input: string): ClassifiedToken | AuthError {
   const jws = run.execute(INTAKE_CHECKS, { input }, {}).format;
-  if (!jws) throw new AuthError(run.failure ?? reject('token_malformed'));
+  if (!jws) return new AuthError(run.failure ?? reject('token_malformed'));
   return classifyToken(jws);
+}
+
+/** `classified`, throwing the refusal. */
+function intake(run: CheckRun, input: string): ClassifiedToken {
+  return settled(classified(run, input));
+}
+
+/** An answer of `authenticateSoon` or its parts with its refusal thrown, for callers that await. */
+function settled<T>(answer: T | AuthError): T {
+  if (answer instanceof AuthError) throw answer;
+  return answer;
 }
 
 function notKind(kind: 'key-pair' | 'session'): Rejection {

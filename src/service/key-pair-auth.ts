@@ -63,14 +63,78 @@ export class KeyPairAuth {
     now: UnixSeconds,
     started: number,
   ): Promise<Principal> {
+    const answer = this.decide(jws, run, hash, now, started);
+    if (answer instanceof AuthError) throw answer;
+    return answer;
+  }
+
+  /**
+   * `authenticate`, with a refusal that memory alone decides returned at once instead of thrown:
+   * a kid no key has, a key that may not sign, a claim or a signature that fails. A flood of bad
+   * tokens then costs no promise, no rejection and no turn of the microtask queue each (the
+   * unknown-kid flood's CPU per request, measured). The rest is a promise: a key or its owner
+   * read from the store, a signature verified on the thread pool, and every accepted token,
+   * which waits for the replay ledger.
+   */
+  decide(
+    jws: CompactJws,
+    run: CheckRun,
+    hash: string,
+    now: UnixSeconds,
+    started: number,
+  ): AuthError | Promise<Principal> {
+    const found = this.keyFor(jws);
+    if (found instanceof Promise || found?.record.ownerUserId || (found && this.offLoop(this.inHand + 1)))
+      return this.decideLater(jws, run, hash, now, started, found);
+    const verified = verifyKeyPairToken<DirectoryEntry>(
+      jws,
+      { key: found, policy: this.deps.policy, now },
+      run,
+    );
+    if (!verified.ok) {
+      const refusal = new AuthError(verified.rejection, found?.record.id);
+      this.countRefusal(refusal, started);
+      return refusal;
+    }
+    return this.bind(verified.claims, hash, now, started);
+  }
+
+  /** Every check of a key-pair token but the replay ledger, stopping at the first failure. */
+  async verify(jws: CompactJws, now: UnixSeconds, run: CheckRun, offLoop = false): Promise<VerifiedKeyPair> {
+    return this.verifyWith(jws, this.keyFor(jws), now, run, offLoop);
+  }
+
+  /** The key-pair checks that wait for something: the key's owner, the store, the thread pool. */
+  private async decideLater(
+    jws: CompactJws,
+    run: CheckRun,
+    hash: string,
+    now: UnixSeconds,
+    started: number,
+    found: ReturnType<KeyPairAuth['keyFor']>,
+  ): Promise<Principal> {
+    this.inHand++;
+    let verified: VerifiedKeyPair;
+    try {
+      verified = await this.verifyWith(jws, found, now, run, this.offLoop(this.inHand));
+    } catch (error) {
+      this.countRefusal(error, started);
+      throw error;
+    } finally {
+      this.inHand--;
+    }
+    return this.bind(verified, hash, now, started);
+  }
+
+  /** The replay ledger binds a verified token's jti; accepted, it is counted and may be cached. */
+  private async bind(
+    verified: VerifiedKeyPair,
+    hash: string,
+    now: UnixSeconds,
+    started: number,
+  ): Promise<Principal> {
     this.inHand++;
     try {
-      const verified = await this.verify(
-        jws,
-        now,
-        run,
-        this.inHand > OFF_LOOP_FROM && this.deps.spareCores?.available === true,
-      );
       const binding = await this.ledger.bind({
         iss: verified.iss,
         jti: verified.jti,
@@ -94,9 +158,18 @@ export class KeyPairAuth {
     }
   }
 
-  /** Every check of a key-pair token but the replay ledger, stopping at the first failure. */
-  async verify(jws: CompactJws, now: UnixSeconds, run: CheckRun, offLoop = false): Promise<VerifiedKeyPair> {
-    const found = this.keyFor(jws);
+  /** Whether a signature goes to the thread pool, with `inHand` fresh tokens in hand counting this one. */
+  private offLoop(inHand: number): boolean {
+    return inHand > OFF_LOOP_FROM && this.deps.spareCores?.available === true;
+  }
+
+  private async verifyWith(
+    jws: CompactJws,
+    found: ReturnType<KeyPairAuth['keyFor']>,
+    now: UnixSeconds,
+    run: CheckRun,
+    offLoop: boolean,
+  ): Promise<VerifiedKeyPair> {
     const key = found instanceof Promise ? await found : found;
     const owner = key?.record.ownerUserId
       ? await readKeyOwner(this.deps.store, key.record.ownerUserId)

@@ -51,7 +51,7 @@ describe('key usage on the dashboard', { skip: skipWithoutChromium }, () => {
       label: 'Expiring',
     });
     expiringKid = key.key_id;
-    // Three accepted tokens, one of them sent twice (the cached answer counts too), and two refusals.
+    // Three accepted tokens, one of them sent twice (its second use counts too), and two refusals.
     const reused = expiringToken(expiring, 'c');
     for (const token of [expiringToken(expiring, 'a'), expiringToken(expiring, 'b'), reused, reused])
       assert.equal((await f.keygate.authenticator.authenticate(token)).kid, expiringKid);

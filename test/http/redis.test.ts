@@ -181,7 +181,8 @@ function outages(redis: TestRedis): void {
         .then(() => proxy.close()),
     );
     const first = f.token({ jti: 'first' });
-    assert.equal((await whoami(app, first)).statusCode, 200);
+    // Its second use admits it to the verified-token cache.
+    for (let use = 0; use < 2; use++) assert.equal((await whoami(app, first)).statusCode, 200);
 
     await proxy.cut();
     const whileDown = f.token({ jti: 'while-down' });
@@ -189,7 +190,7 @@ function outages(redis: TestRedis): void {
     assert.equal(
       (await whoami(app, first)).statusCode,
       200,
-      'a token already recorded is still served from memory',
+      'a token already cached is still served from memory',
     );
     assert.equal((await app.inject({ url: '/readyz' })).statusCode, 503);
     await proxy.restore();
