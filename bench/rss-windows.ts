@@ -30,22 +30,11 @@ export class RssSampler {
 
   /** The readings taken from `fromMs` to `toMs` (Date.now() times); a window with none reads 0. */
   window(fromMs: number, toMs: number): RssWindow {
-    const mbs = this.readings
-      .filter((reading) => reading.atMs >= fromMs && reading.atMs <= toMs)
-      .map((reading) => reading.mb)
-      .sort((a, b) => a - b);
-    if (mbs.length === 0) return { medianMb: 0, minMb: 0, maxMb: 0, readings: 0 };
-    const middle = mbs.length >> 1;
-    const median =
-      mbs.length % 2 === 1
-        ? (mbs[middle] as number)
-        : ((mbs[middle - 1] as number) + (mbs[middle] as number)) / 2;
-    return {
-      medianMb: median,
-      minMb: mbs[0] as number,
-      maxMb: mbs[mbs.length - 1] as number,
-      readings: mbs.length,
-    };
+    return summarise(
+      this.readings
+        .filter((reading) => reading.atMs >= fromMs && reading.atMs <= toMs)
+        .map((reading) => reading.mb),
+    );
   }
 
   private sample(): void {
@@ -55,4 +44,21 @@ export class RssSampler {
       // The process is gone (the run is ending): no reading.
     }
   }
+}
+
+/** The median, least and greatest of some readings, in MB; no readings read 0. */
+export function summarise(readingsMb: readonly number[]): RssWindow {
+  const mbs = [...readingsMb].sort((a, b) => a - b);
+  if (mbs.length === 0) return { medianMb: 0, minMb: 0, maxMb: 0, readings: 0 };
+  const middle = mbs.length >> 1;
+  const median =
+    mbs.length % 2 === 1
+      ? (mbs[middle] as number)
+      : ((mbs[middle - 1] as number) + (mbs[middle] as number)) / 2;
+  return {
+    medianMb: median,
+    minMb: mbs[0] as number,
+    maxMb: mbs[mbs.length - 1] as number,
+    readings: mbs.length,
+  };
 }
