@@ -10,7 +10,7 @@ export interface RssWindow {
  * A process's RSS, read once a second over a run, summed up as windows. One reading is a coin
  * toss under mixed traffic: each login hashes in a 19 MiB block that glibc maps for the hash and
  * unmaps after it, and V8's young generation fills and empties several times a second, so
- * readings a second apart differ by up to 20 MB. The median of a window leaves those out at both
+ * readings a second apart differed by up to 42 MB within one 30 s window of the soak. The median of a window leaves those out at both
  * ends of a run alike, while memory that stays moves it.
  */
 export class RssSampler {

@@ -113,12 +113,6 @@ export function checkTable<V, E>(given: readonly CheckName[], table: Check<V, E>
   return table;
 }
 
-/**
- * Runs check tables in one of two modes. `first-failure` (authentication) stops at the first
- * rejection and keeps nothing for passing checks, so it allocates almost nothing. `report`
- * (/auth/hello) runs every check whose needs passed, records the rest as skipped because of the
- * first need that did not pass, and keeps every result.
- */
 /** Each check's slot of `table`, empty: a run's values copied from it keep one shape. */
 export function emptySlots<V, E>(table: readonly Check<V, E>[]): Partial<V> {
   return Object.fromEntries(table.map((check) => [check.name, undefined])) as Partial<V>;
@@ -127,6 +121,12 @@ export function emptySlots<V, E>(table: readonly Check<V, E>[]): Partial<V> {
 /** Shared by every first-failure run, which never adds to it. */
 const NOTHING_PASSED: Set<CheckName> = new Set();
 
+/**
+ * Runs check tables in one of two modes. `first-failure` (authentication) stops at the first
+ * rejection and keeps nothing for passing checks, so it allocates almost nothing. `report`
+ * (/auth/hello) runs every check whose needs passed, records the rest as skipped because of the
+ * first need that did not pass, and keeps every result.
+ */
 export class CheckRun {
   readonly report: boolean;
   readonly results: CheckResult[] = [];

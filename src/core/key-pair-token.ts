@@ -145,13 +145,14 @@ export const KEY_PAIR_CHECKS: readonly Check<KeyPairValues, KeyPairEnv>[] = chec
   ],
 );
 
+/** Each check's slot, empty: see emptySlots. */
+const KEY_PAIR_SLOTS = emptySlots(KEY_PAIR_CHECKS);
+
 /**
  * Verifies a key-pair token against the key the service resolved for it. `run` decides the mode:
  * a first-failure run (the default) stops at the first rejection; a report run records them all.
  * On success the claims carry `env.key` itself, typed as the caller gave it.
  */
-const KEY_PAIR_SLOTS = emptySlots(KEY_PAIR_CHECKS);
-
 export function verifyKeyPairToken<K extends ResolvedKey>(
   jws: CompactJws | undefined,
   env: KeyPairEnv<K>,

@@ -55,26 +55,13 @@ export class KeyPairAuth {
     this.ledger = new ReplayLedger(deps.ledgerStore, deps.clock);
   }
 
-  /** `started` (performance.now()) times the decision for /metrics. */
-  async authenticate(
-    jws: CompactJws,
-    run: CheckRun,
-    hash: string,
-    now: UnixSeconds,
-    started: number,
-  ): Promise<Principal> {
-    const answer = this.decide(jws, run, hash, now, started);
-    if (answer instanceof AuthError) throw answer;
-    return answer;
-  }
-
   /**
-   * `authenticate`, with a refusal that memory alone decides returned at once instead of thrown:
-   * a kid no key has, a key that may not sign, a claim or a signature that fails. A flood of bad
-   * tokens then costs no promise, no rejection and no turn of the microtask queue each (the
-   * unknown-kid flood's CPU per request, measured). The rest is a promise: a key or its owner
-   * read from the store, a signature verified on the thread pool, and every accepted token,
-   * which waits for the replay ledger.
+   * A key-pair token decided: a refusal that memory alone decides is returned at once, not
+   * thrown (a kid no key has, a key that may not sign, a claim or a signature that fails). A
+   * flood of bad tokens then costs no promise, no rejection and no turn of the microtask queue
+   * each (the unknown-kid flood's CPU per request, measured). The rest is a promise: a key or its
+   * owner read from the store, a signature verified on the thread pool, and every accepted token,
+   * which waits for the replay ledger. `started` (performance.now()) times the decision for /metrics.
    */
   decide(
     jws: CompactJws,
