@@ -136,12 +136,13 @@ export class KeyDirectory {
     this.reader.startFrom(revision);
     this.feed.succeeded(startedAt);
     this.signal?.listen(() => this.reader.nudge());
-    this.reader.poll(this.pollMs, () => this.flushUsage());
+    this.reader.poll(this.pollMs);
+    this.usage.start();
   }
 
   async stop(): Promise<void> {
     this.reader.stop();
-    await this.flushUsage();
+    await this.usage.stop();
   }
 
   /** Reads the feed from the revision held, batch after batch, and applies every change. */

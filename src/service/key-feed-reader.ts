@@ -1,9 +1,6 @@
 import type { KeyChange, Store } from '../store/store.ts';
 import type { FeedWatch } from './feed-watch.ts';
 
-/** Usage is written every 10 s whatever the poll interval: one store write per flush, not per poll. */
-const FLUSH_EVERY_MS = 10_000;
-
 /**
  * The key directory's reading of the store's key change feed: one read at a time, from the
  * revision held, shared by everyone who asks meanwhile. Each change found is handed to `apply`,
@@ -33,14 +30,10 @@ export class KeyFeedReader {
     this.apply = apply;
   }
 
-  /** Reads the feed every `pollMs`, and every 10 s, after the read, calls `flushUsage`. */
-  poll(pollMs: number, flushUsage: () => Promise<void>): void {
-    let polls = 0;
-    const flushEvery = Math.max(1, Math.round(FLUSH_EVERY_MS / pollMs));
+  /** Reads the feed every `pollMs`. */
+  poll(pollMs: number): void {
     this.timer = setInterval(() => {
-      polls++;
-      const work = polls % flushEvery === 0 ? this.refresh().then(flushUsage) : this.refresh();
-      work.catch(() => {
+      this.refresh().catch(() => {
         // The next poll tries again; past maxFeedLagMs the caches are refused until one succeeds.
       });
     }, pollMs);

@@ -1,6 +1,9 @@
 import type { Store } from '../store/store.ts';
 import { KeyUseTally } from './key-use-tally.ts';
 
+/** Usage is written every 10 s: one store write per flush, never one per request. */
+const FLUSH_EVERY_MS = 10_000;
+
 /**
  * The key directory's usage tally, which also writes itself to the store. Counting stays the
  * tally's own methods, inherited rather than wrapped, so a use on the request path costs no
@@ -8,10 +11,23 @@ import { KeyUseTally } from './key-use-tally.ts';
  */
 export class KeyUsageRecorder extends KeyUseTally {
   private readonly store: Store;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(store: Store) {
     super();
     this.store = store;
+  }
+
+  /** Flushes every `everyMs`; a flush the store refuses is tried again at the next. */
+  start(everyMs = FLUSH_EVERY_MS): void {
+    this.timer = setInterval(() => this.flush().catch(() => {}), everyMs);
+    this.timer.unref();
+  }
+
+  /** Stops the timer and writes what is left. */
+  stop(): Promise<void> {
+    clearInterval(this.timer);
+    return this.flush();
   }
 
   /**
