@@ -182,27 +182,41 @@ export function checkLifetime(
 /** `aud` (a string or an array of strings) must contain one configured audience exactly; the value is that audience. */
 export function checkAudience(payload: JsonObject, policy: VerificationPolicy): Outcome<string> {
   const aud = payload.aud;
-  const expected = policy.audiences.join(' or ');
+  // Formatted only for a message: an accepted token costs no string here.
+  const expected = () => policy.audiences.join(' or ');
   if (aud === undefined)
-    return fail(reject('claim_missing', { message: 'The "aud" claim is missing.', expected }));
-  const values = typeof aud === 'string' ? [aud] : aud;
+    return fail(reject('claim_missing', { message: 'The "aud" claim is missing.', expected: expected() }));
+  // The common case, a single string, needs no array around it.
+  if (typeof aud === 'string') {
+    if (policy.audiences.includes(aud)) return audienceMatched(aud, expected);
+    return fail(reject('aud_mismatch', { expected: expected(), actual: describe(aud) }));
+  }
   if (
-    !Array.isArray(values) ||
-    values.length === 0 ||
-    values.length > MAX_AUDIENCES ||
-    !values.every((v) => typeof v === 'string')
+    !Array.isArray(aud) ||
+    aud.length === 0 ||
+    aud.length > MAX_AUDIENCES ||
+    !aud.every((v) => typeof v === 'string')
   ) {
     return fail(
       reject('claim_invalid', {
         message: `"aud" must be a string or a non-empty array of at most ${MAX_AUDIENCES} strings.`,
-        expected,
+        expected: expected(),
         actual: describe(aud),
       }),
     );
   }
-  const match = values.find((v): v is string => typeof v === 'string' && policy.audiences.includes(v));
-  if (match === undefined) return fail(reject('aud_mismatch', { expected, actual: describe(aud) }));
-  return pass(match, () => ({ message: 'The audience names this service.', expected, actual: match }));
+  const match = aud.find((v): v is string => typeof v === 'string' && policy.audiences.includes(v));
+  if (match === undefined)
+    return fail(reject('aud_mismatch', { expected: expected(), actual: describe(aud) }));
+  return audienceMatched(match, expected);
+}
+
+function audienceMatched(match: string, expected: () => string): Outcome<string> {
+  return pass(match, () => ({
+    message: 'The audience names this service.',
+    expected: expected(),
+    actual: match,
+  }));
 }
 
 /**
@@ -211,8 +225,8 @@ export function checkAudience(payload: JsonObject, policy: VerificationPolicy): 
  */
 export function checkRole(payload: JsonObject, key: KeyRecord): Outcome<Role> {
   const role = payload.role;
-  const allowed = key.roles.join(', ');
   if (role === undefined) {
+    const allowed = key.roles.join(', ');
     return pass(key.defaultRole, () => ({
       message: `No "role" claim; the key's default role "${key.defaultRole}" applies.`,
       warning: `Add "role" to the token (one of ${allowed}); the reference requires it.`,
@@ -233,10 +247,10 @@ export function checkRole(payload: JsonObject, key: KeyRecord): Outcome<Role> {
     );
   }
   if (!key.roles.includes(role))
-    return fail(reject('role_not_permitted', { expected: allowed, actual: role }));
+    return fail(reject('role_not_permitted', { expected: key.roles.join(', '), actual: role }));
   return pass(role, () => ({
     message: `The key allows the role "${role}".`,
-    expected: allowed,
+    expected: key.roles.join(', '),
     actual: role,
   }));
 }

@@ -22,7 +22,28 @@ export class JsonError extends Error {
 }
 
 const MAX_DEPTH = 16;
-const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const QUOTE = 0x22;
+const PLUS = 0x2b;
+const COMMA = 0x2c;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+const COLON = 0x3a;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
+function isDigit(c: number): boolean {
+  return c >= ZERO && c <= NINE;
+}
+
+/** The index after the run of digits that starts at `i` (`i` itself when there is none). */
+function digitsFrom(text: string, i: number): number {
+  while (isDigit(text.charCodeAt(i))) i++;
+  return i;
+}
 
 export function parseStrictJson(bytes: Uint8Array): JsonValue {
   if (!isUtf8(bytes)) throw new JsonError('is not valid UTF-8');
@@ -58,13 +79,14 @@ class Parser {
 
   value(depth: number): JsonValue {
     if (depth > MAX_DEPTH) this.fail('is nested too deeply');
-    const c = this.text[this.pos];
-    if (c === '{') return this.object(depth);
-    if (c === '[') return this.array(depth);
-    if (c === '"') return this.string();
-    if (this.text.startsWith('true', this.pos)) return this.literal(4, true);
-    if (this.text.startsWith('false', this.pos)) return this.literal(5, false);
-    if (this.text.startsWith('null', this.pos)) return this.literal(4, null);
+    // Character codes, not one-character strings: this runs for every value of every token.
+    const c = this.text.charCodeAt(this.pos);
+    if (c === OPEN_BRACE) return this.object(depth);
+    if (c === OPEN_BRACKET) return this.array(depth);
+    if (c === QUOTE) return this.string();
+    if (c === 0x74 && this.text.startsWith('true', this.pos)) return this.literal(4, true);
+    if (c === 0x66 && this.text.startsWith('false', this.pos)) return this.literal(5, false);
+    if (c === 0x6e && this.text.startsWith('null', this.pos)) return this.literal(4, null);
     return this.number();
   }
 
@@ -73,12 +95,29 @@ class Parser {
     return value;
   }
 
+  /**
+   * The longest prefix that is a JSON number, as the grammar's regular expression would match it
+   * (a fraction or an exponent without digits is left for the caller to refuse), scanned by hand:
+   * a sticky RegExp allocated a match per number (each token has three).
+   */
   number(): number {
-    NUMBER.lastIndex = this.pos;
-    const match = NUMBER.exec(this.text);
-    if (!match) this.fail('has an unexpected character');
-    this.pos += match[0].length;
-    return Number(match[0]);
+    const t = this.text;
+    let i = this.pos;
+    if (t.charCodeAt(i) === MINUS) i++;
+    const first = t.charCodeAt(i);
+    if (first === ZERO) i++;
+    else if (first > ZERO && first <= NINE) i = digitsFrom(t, i + 1);
+    else this.fail('has an unexpected character');
+    if (t.charCodeAt(i) === DOT && isDigit(t.charCodeAt(i + 1))) i = digitsFrom(t, i + 2);
+    const e = t.charCodeAt(i);
+    if (e === 0x65 || e === 0x45) {
+      const sign = t.charCodeAt(i + 1);
+      const at = sign === PLUS || sign === MINUS ? i + 2 : i + 1;
+      if (isDigit(t.charCodeAt(at))) i = digitsFrom(t, at + 1);
+    }
+    const value = Number(t.slice(this.pos, i));
+    this.pos = i;
+    return value;
   }
 
   string(): string {
@@ -122,7 +161,7 @@ class Parser {
     const out: JsonValue[] = [];
     this.pos++;
     this.skipSpace();
-    if (this.text[this.pos] === ']') {
+    if (this.text.charCodeAt(this.pos) === CLOSE_BRACKET) {
       this.pos++;
       return out;
     }
@@ -130,9 +169,9 @@ class Parser {
       this.skipSpace();
       out.push(this.value(depth + 1));
       this.skipSpace();
-      const c = this.text[this.pos++];
-      if (c === ']') return out;
-      if (c !== ',') this.fail('expected , or ] in an array');
+      const c = this.text.charCodeAt(this.pos++);
+      if (c === CLOSE_BRACKET) return out;
+      if (c !== COMMA) this.fail('expected , or ] in an array');
     }
   }
 
@@ -140,24 +179,24 @@ class Parser {
     const out: JsonObject = {};
     this.pos++;
     this.skipSpace();
-    if (this.text[this.pos] === '}') {
+    if (this.text.charCodeAt(this.pos) === CLOSE_BRACE) {
       this.pos++;
       return out;
     }
     for (;;) {
       this.skipSpace();
-      if (this.text[this.pos] !== '"') this.fail('expected a member name');
+      if (this.text.charCodeAt(this.pos) !== QUOTE) this.fail('expected a member name');
       const key = this.string();
       if (key === '__proto__') this.fail('has a "__proto__" member');
       if (Object.hasOwn(out, key)) this.fail(`has the member ${JSON.stringify(key.slice(0, 40))} twice`);
       this.skipSpace();
-      if (this.text[this.pos++] !== ':') this.fail('expected : after a member name');
+      if (this.text.charCodeAt(this.pos++) !== COLON) this.fail('expected : after a member name');
       this.skipSpace();
       out[key] = this.value(depth + 1);
       this.skipSpace();
-      const c = this.text[this.pos++];
-      if (c === '}') return out;
-      if (c !== ',') this.fail('expected , or } in an object');
+      const c = this.text.charCodeAt(this.pos++);
+      if (c === CLOSE_BRACE) return out;
+      if (c !== COMMA) this.fail('expected , or } in an object');
     }
   }
 }

@@ -46,6 +46,23 @@ test('refuses duplicate members, __proto__, deep nesting and bad syntax, saying 
   }
 });
 
+test('reads numbers exactly as JSON.parse does, and refuses what it refuses', () => {
+  const numbers = ['0', '-0', '7', '-12', '1.5', '-0.25', '1e5', '1E+5', '2e-3', '-0.0e0', '1796365064'];
+  const notNumbers = ['01', '-01', '1.', '.5', '-', '+1', '1e', '1e+', '--1', '0x1', '1.e5', '1ee5', '-.5'];
+  for (const text of [...numbers, ...notNumbers]) {
+    const json = `{"n":${text},"m":[${text}]}`;
+    let expected: unknown;
+    try {
+      expected = JSON.parse(json);
+    } catch {
+      assert.throws(() => parse(json), JsonError, json);
+      continue;
+    }
+    assert.ok(numbers.includes(text), `${text} is listed as a number`);
+    assert.deepEqual(parse(json), expected, json);
+  }
+});
+
 test('refuses invalid UTF-8', () => {
   assert.throws(
     () => parseStrictJson(Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x3a, 0x31, 0x7d])),
@@ -57,6 +74,6 @@ test('refuses invalid UTF-8', () => {
 test('base64url: canonical only', () => {
   assert.deepEqual(decodeBase64url('eA'), Buffer.from('x'));
   assert.deepEqual(decodeBase64url(''), Buffer.alloc(0));
-  for (const text of ['eA==', 'eB', 'e', 'e A', 'ab+/', 'ab\n', 'YQ='])
+  for (const text of ['eA==', 'eB', 'e', 'e A', 'ab+/', 'ab\n', 'YQ=', 'eA\u00e9', 'YWJj\0'])
     assert.equal(decodeBase64url(text), undefined, text);
 });
