@@ -70,47 +70,56 @@ export class KeyPairAuth {
     now: UnixSeconds,
     started: number,
   ): AuthError | Promise<Principal> {
+    const verified = this.verifySoon(jws, run, now);
+    if (verified instanceof AuthError) {
+      this.countRefusal(verified, started);
+      return verified;
+    }
+    if (!(verified instanceof Promise)) return this.bind(verified, hash, now, started);
+    return verified.then(
+      (claims) => this.bind(claims, hash, now, started),
+      (error: unknown) => {
+        this.countRefusal(error, started);
+        throw error;
+      },
+    );
+  }
+
+  /**
+   * Every check of a key-pair token but the replay ledger, stopping at the first failure: on
+   * this turn of the event loop when the key is in memory (or known absent), has no owner to
+   * read, and its signature stays on the loop; otherwise a promise. A refusal decided at once
+   * is returned, not thrown.
+   */
+  verifySoon(
+    jws: CompactJws,
+    run: CheckRun,
+    now: UnixSeconds,
+  ): VerifiedKeyPair | AuthError | Promise<VerifiedKeyPair> {
     const found = this.keyFor(jws);
     if (found instanceof Promise || found?.record.ownerUserId || (found && this.offLoop(this.inHand + 1)))
-      return this.decideLater(jws, run, hash, now, started, found);
+      return this.verifyLater(jws, run, now, found);
     const verified = verifyKeyPairToken<DirectoryEntry>(
       jws,
       { key: found, policy: this.deps.policy, now },
       run,
     );
-    if (!verified.ok) {
-      const refusal = new AuthError(verified.rejection, found?.record.id);
-      this.countRefusal(refusal, started);
-      return refusal;
-    }
-    return this.bind(verified.claims, hash, now, started);
-  }
-
-  /** Every check of a key-pair token but the replay ledger, stopping at the first failure. */
-  async verify(jws: CompactJws, now: UnixSeconds, run: CheckRun, offLoop = false): Promise<VerifiedKeyPair> {
-    return this.verifyWith(jws, this.keyFor(jws), now, run, offLoop);
+    return verified.ok ? verified.claims : new AuthError(verified.rejection, found?.record.id);
   }
 
   /** The key-pair checks that wait for something: the key's owner, the store, the thread pool. */
-  private async decideLater(
+  private async verifyLater(
     jws: CompactJws,
     run: CheckRun,
-    hash: string,
     now: UnixSeconds,
-    started: number,
     found: ReturnType<KeyPairAuth['keyFor']>,
-  ): Promise<Principal> {
+  ): Promise<VerifiedKeyPair> {
     this.inHand++;
-    let verified: VerifiedKeyPair;
     try {
-      verified = await this.verifyWith(jws, found, now, run, this.offLoop(this.inHand));
-    } catch (error) {
-      this.countRefusal(error, started);
-      throw error;
+      return await this.verifyWith(jws, found, now, run, this.offLoop(this.inHand));
     } finally {
       this.inHand--;
     }
-    return this.bind(verified, hash, now, started);
   }
 
   /** The replay ledger binds a verified token's jti; accepted, it is counted and may be cached. */
