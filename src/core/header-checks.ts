@@ -138,7 +138,32 @@ export function resolveKid(header: JsonObject, payload: JsonObject): Outcome<str
  * registered a moment ago.
  */
 export function kidToLookUp(header: JsonObject, payload: JsonObject): string | undefined {
-  if (!checkHeaderParams(header).ok || !checkHeaderAlg(header).ok) return undefined;
+  const { params, alg } = keyPairHeaderChecks(header);
+  if (!params.ok || !alg.ok) return undefined;
   const kid = resolveKid(header, payload);
   return kid.ok ? kid.value : undefined;
 }
+
+/** What the header-only checks of a key-pair token found. */
+export interface HeaderOutcomes {
+  params: Outcome<true>;
+  alg: Outcome<Algorithm>;
+}
+
+/**
+ * checkHeaderParams and checkHeaderAlg on a key-pair token's header, worked out once per header
+ * object. The parser hands every token that has the same header segment the same frozen object
+ * (decodeHeader), so all of a client's tokens share one entry; before, both checks ran twice per
+ * token (for the key lookup and in the check table), each listing the header's members anew.
+ * Outcomes are never changed once made, so sharing them is safe. Only a frozen header is
+ * remembered, and only while it is.
+ */
+export function keyPairHeaderChecks(header: JsonObject): HeaderOutcomes {
+  const known = checkedHeaders.get(header);
+  if (known) return known;
+  const outcomes = { params: checkHeaderParams(header), alg: checkHeaderAlg(header) };
+  if (Object.isFrozen(header)) checkedHeaders.set(header, outcomes);
+  return outcomes;
+}
+
+const checkedHeaders = new WeakMap<JsonObject, HeaderOutcomes>();

@@ -10,7 +10,7 @@ import {
   checkRole,
   checkStringClaim,
 } from './claim-checks.ts';
-import { checkHeaderAlg, checkHeaderParams, resolveKid } from './header-checks.ts';
+import { keyPairHeaderChecks, resolveKid } from './header-checks.ts';
 import { checkAlgorithmForKey, checkNamedKey, checkSignature } from './key-checks.ts';
 import { checkOwner, checkOwnerRole, type KeyOwner } from './key-owner.ts';
 import type { VerificationPolicy } from './policy.ts';
@@ -78,8 +78,12 @@ const check = defineCheck<KeyPairValues, KeyPairEnv>();
 export const KEY_PAIR_CHECKS: readonly Check<KeyPairValues, KeyPairEnv>[] = checkTable(
   ['format'],
   [
-    check({ name: 'header', needs: ['format'], run: ({ format }) => checkHeaderParams(format.header) }),
-    check({ name: 'alg', needs: ['format'], run: ({ format }) => checkHeaderAlg(format.header) }),
+    check({
+      name: 'header',
+      needs: ['format'],
+      run: ({ format }) => keyPairHeaderChecks(format.header).params,
+    }),
+    check({ name: 'alg', needs: ['format'], run: ({ format }) => keyPairHeaderChecks(format.header).alg }),
     check({ name: 'kid', needs: ['format'], run: ({ format }) => resolveKid(format.header, format.payload) }),
     check({
       name: 'key',
