@@ -56,6 +56,13 @@ export function parseStrictJson(bytes: Uint8Array): JsonValue {
   return value;
 }
 
+/** The member names of token headers and payloads, by their first character's code. */
+const KNOWN_NAMES: Record<number, readonly string[]> = {};
+for (const name of ['alg', 'typ', 'kid', 'aud', 'exp', 'iat', 'iss', 'jti', 'nbf', 'sub', 'role']) {
+  const first = name.charCodeAt(0);
+  KNOWN_NAMES[first] = [...(KNOWN_NAMES[first] ?? []), name];
+}
+
 class Parser {
   pos = 0;
   readonly text: string;
@@ -157,6 +164,26 @@ class Parser {
     return value;
   }
 
+  /**
+   * The member name at `pos` when it is one of the names tokens carry, written plainly: the
+   * constant itself, so that the object takes a name V8 has already made a property key. A name
+   * sliced out of the text must be made one on first use, which was a quarter of the parser's
+   * time (measured). Undefined for any other name, which `string` reads.
+   */
+  knownName(): string | undefined {
+    const t = this.text;
+    const start = this.pos + 1;
+    const candidate = KNOWN_NAMES[t.charCodeAt(start)];
+    if (candidate === undefined) return undefined;
+    for (const name of candidate) {
+      if (t.charCodeAt(start + name.length) === QUOTE && t.startsWith(name, start)) {
+        this.pos = start + name.length + 1;
+        return name;
+      }
+    }
+    return undefined;
+  }
+
   array(depth: number): JsonValue[] {
     const out: JsonValue[] = [];
     this.pos++;
@@ -186,7 +213,7 @@ class Parser {
     for (;;) {
       this.skipSpace();
       if (this.text.charCodeAt(this.pos) !== QUOTE) this.fail('expected a member name');
-      const key = this.string();
+      const key = this.knownName() ?? this.string();
       if (key === '__proto__') this.fail('has a "__proto__" member');
       if (Object.hasOwn(out, key)) this.fail(`has the member ${JSON.stringify(key.slice(0, 40))} twice`);
       this.skipSpace();

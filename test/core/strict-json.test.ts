@@ -46,6 +46,14 @@ test('refuses duplicate members, __proto__, deep nesting and bad syntax, saying 
   }
 });
 
+test('reads the names tokens carry like any other name, near misses and escapes included', () => {
+  const text = '{"audience":1,"aud":"x","au":2,"kidx":3,"k":4,"role":[5],"rol":6,"\\u0073ub":"s","typ":null}';
+  assert.deepEqual(parse(text), JSON.parse(text));
+  for (const twice of ['{"aud":1,"aud":2}', '{"aud":1,"\\u0061ud":2}', '{"\\u0061ud":1,"aud":2}']) {
+    assert.throws(() => parse(twice), /member "aud" twice/, twice);
+  }
+});
+
 test('reads numbers exactly as JSON.parse does, and refuses what it refuses', () => {
   const numbers = ['0', '-0', '7', '-12', '1.5', '-0.25', '1e5', '1E+5', '2e-3', '-0.0e0', '1796365064'];
   const notNumbers = ['01', '-01', '1.', '.5', '-', '+1', '1e', '1e+', '--1', '0x1', '1.e5', '1ee5', '-.5'];
