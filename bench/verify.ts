@@ -1,5 +1,9 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject, verify } from 'node:crypto';
 import { importSPKI, jwtVerify } from 'jose';
+import { CheckRun } from '../src/core/check-run.ts';
+import { verifyKeyPairToken } from '../src/core/key-pair-token.ts';
+import { plannedSignature, type SignatureVerdict } from '../src/core/signature-work.ts';
+import { parseCompactJws } from '../src/core/token-format.ts';
 import { signToken } from '../src/sdk/sign-token.ts';
 import { AuthError } from '../src/service/auth-error.ts';
 import { type Keygate, startKeygate } from '../src/service/keygate.ts';
@@ -49,6 +53,18 @@ export async function verifierVariants(bits: number, count: number) {
   const s = await setup(bits, count);
   const joseKey = await importSPKI(s.spkiPem, 'RS256');
   const next = cycle(s.tokens);
+  const given = s.tokens.map((token) => {
+    const parsed = parseCompactJws(token);
+    if (!parsed.ok) throw new Error('a bench token does not parse');
+    return { jws: parsed.jws, verdict: undefined as SignatureVerdict | undefined };
+  });
+  const entry = await s.keygate.directory.resolve(given[0]?.jws.payload.kid as string);
+  if (!entry) throw new Error('the bench key is not in the directory');
+  for (const item of given) {
+    const work = plannedSignature(item.jws.header, entry, item.jws);
+    if (!work) throw new Error('a bench token has no signature to verify');
+    item.verdict = { work, valid: true };
+  }
   const raw = () => {
     const token = next();
     const dot = token.lastIndexOf('.');
@@ -74,6 +90,25 @@ export async function verifierVariants(bits: number, count: number) {
           const verified = s.keygate.authenticator.verifyTokenSoon(next());
           if (verified instanceof AuthError) throw verified;
           if (verified instanceof Promise) await verified;
+        }
+      },
+    } satisfies Variant,
+    /** The verifier's own work without the signature: the strict parse of each token. */
+    parse: {
+      name: 'parse',
+      run: (n) => {
+        for (let i = 0; i < n; i++) if (!parseCompactJws(next()).ok) throw new Error('parse failed');
+      },
+    } satisfies Variant,
+    /** And its checks, on tokens parsed beforehand, with each signature's verdict given. */
+    checks: {
+      name: 'checks',
+      run: (n) => {
+        for (let i = 0; i < n; i++) {
+          const { jws, verdict } = given[i % given.length] as (typeof given)[number];
+          const env = { key: entry, verdict, policy, now: Math.floor(Date.now() / 1000) };
+          if (!verifyKeyPairToken(jws, env, new CheckRun('first-failure')).ok)
+            throw new Error('checks failed');
         }
       },
     } satisfies Variant,

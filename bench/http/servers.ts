@@ -126,10 +126,31 @@ function status(port: number): Promise<number> {
   });
 }
 
-/** Milliseconds from spawning `keygate serve` to its first /healthz answer, `count` times. */
-export function readyTimes(database: string, firstPort: number, count: number): Promise<number[]> {
-  return startTimes((port) => keygateCommand(database, port), firstPort, count);
+/**
+ * Milliseconds from spawning `keygate serve` to its first /healthz answer, `count` times, with
+ * `env` added to its environment.
+ */
+export function readyTimes(
+  database: string,
+  firstPort: number,
+  count: number,
+  env: Readonly<Record<string, string>> = {},
+): Promise<number[]> {
+  return startTimes((port) => keygateCommand(database, port, [], env), firstPort, count);
 }
+
+const { MAX_SEMI_SPACE_MB, MMAP_THRESHOLD } = (await import(
+  new URL('../../bin/serve-settings.js', import.meta.url).href
+)) as { MAX_SEMI_SPACE_MB: string; MMAP_THRESHOLD: string };
+
+/**
+ * The environment deploy/keygate.service and deploy/Dockerfile start `keygate serve` in: the
+ * memory settings already given, so it starts once instead of replacing itself to apply them.
+ */
+export const DEPLOYED_ENV: Readonly<Record<string, string>> = {
+  MALLOC_MMAP_THRESHOLD_: MMAP_THRESHOLD,
+  NODE_OPTIONS: `--max-semi-space-size=${MAX_SEMI_SPACE_MB}`,
+};
 
 /** The same for the reference server (bench/reference/server.ts), which answers /healthz too. */
 export function referenceReadyTimes(keysFile: string, firstPort: number, count: number): Promise<number[]> {
