@@ -10,6 +10,7 @@ test('30 s of mixed traffic: no 5xx and no wrong answer', async () => {
   assert.equal(report.serverErrors, 0);
   assert.deepEqual([...new Set(report.wrong)], []);
   assert.ok(report.rssStart.readings > 0 && report.rssEnd.readings > 0, 'RSS was read at both ends');
+  assert.ok(report.heapStartMb > 0 && report.heapEndMb > 0, "V8's heap was read off /metrics at both ends");
   for (const kind of [
     'warm',
     'fresh',
