@@ -1,5 +1,10 @@
 import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
-import type { Algorithm } from '../core/algorithms.ts';
+import {
+  ALGORITHMS_BY_FAMILY,
+  type Algorithm,
+  isAcceptedAlgorithm,
+  type KeyFamily,
+} from '../core/algorithms.ts';
 import { encodeBase64url as b64 } from '../core/base64url.ts';
 
 export interface SignTokenOptions {
@@ -38,8 +43,8 @@ export interface SignTokenOptions {
 export function signToken(options: SignTokenOptions): string {
   const key =
     typeof options.privateKey === 'string' ? createPrivateKey(options.privateKey) : options.privateKey;
-  const isEc = key.asymmetricKeyType === 'ec';
-  const alg = options.alg ?? (isEc ? 'ES256' : 'RS256');
+  const alg = checkSigningOptions(options, key);
+  const isEc = alg === 'ES256';
   const now = options.now ?? Math.floor(Date.now() / 1000);
   const header: Record<string, string> = { alg, typ: 'JWT' };
   const payload: Record<string, unknown> = {
@@ -57,4 +62,83 @@ export function signToken(options: SignTokenOptions): string {
   const hash = alg === 'RS384' ? 'sha384' : 'sha256';
   const signature = sign(hash, Buffer.from(signingInput), isEc ? { key, dsaEncoding: 'ieee-p1363' } : key);
   return `${signingInput}.${signature.toString('base64url')}`;
+}
+
+/**
+ * The algorithm `options` sign with, once every claim Keygate needs is there: otherwise a
+ * TypeError that names the option and what it must be. createSigner checks its options with it
+ * when it is created, signToken on every call.
+ */
+export function checkSigningOptions(options: SignTokenOptions, key: KeyObject): Algorithm {
+  const alg = checkedAlgorithm(options, key);
+  checkClaims(options);
+  return alg;
+}
+
+/**
+ * The key's family and the algorithm it signs with, or a TypeError naming what is wrong. Signed
+ * anyway, a token for the wrong algorithm would be refused by every Keygate, far from the
+ * mistake: an RSA signature under an ES256 header, say.
+ */
+function checkedAlgorithm(options: SignTokenOptions, key: KeyObject): Algorithm {
+  const family = familyOf(key);
+  if (family === undefined) {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    throw new TypeError(
+      `privateKey is ${key.asymmetricKeyType}${curve ? ` (${curve})` : ''}; Keygate verifies RSA (2048-4096 bits) and P-256 keys.`,
+    );
+  }
+  const allowed = ALGORITHMS_BY_FAMILY[family];
+  const alg = options.alg ?? (allowed[0] as Algorithm);
+  if (!isAcceptedAlgorithm(alg)) {
+    throw new TypeError(`alg ${JSON.stringify(alg)} is not RS256, RS384 or ES256.`);
+  }
+  if (!allowed.includes(alg)) {
+    throw new TypeError(
+      `alg ${alg} needs ${alg === 'ES256' ? 'a P-256' : 'an RSA'} key; this key is ${family === 'rsa' ? 'RSA' : 'P-256'} (use ${allowed.join(' or ')}).`,
+    );
+  }
+  return alg;
+}
+
+function familyOf(key: KeyObject): KeyFamily | undefined {
+  if (key.asymmetricKeyType === 'rsa') return 'rsa';
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1')
+    return 'ec-p256';
+  return undefined;
+}
+
+const CLAIM_HELP = {
+  orgId: 'the Organization ID, sent as iss',
+  kid: 'the Key ID the public key was registered under',
+  sub: 'the user the token speaks for',
+} as const;
+
+/**
+ * The claims every Keygate needs, or a TypeError naming the one missing. An empty value is the
+ * usual shell mistake (an unset variable), and its token would only be refused later.
+ */
+function checkClaims(options: SignTokenOptions): void {
+  for (const name of ['orgId', 'kid', 'sub'] as const) {
+    const value: unknown = options[name];
+    if (typeof value !== 'string' || value.trim() === '') {
+      throw new TypeError(`${name} must be ${CLAIM_HELP[name]}; it is ${describe(value)}.`);
+    }
+  }
+  const audiences: unknown[] = Array.isArray(options.aud) ? options.aud : [options.aud];
+  if (audiences.length === 0 || audiences.some((aud) => typeof aud !== 'string' || aud.trim() === '')) {
+    throw new TypeError(
+      `aud must be the API's audience (one of the audiences Keygate is configured with), or a list of them; it is ${describe(options.aud)}.`,
+    );
+  }
+  const ttl = options.ttlSeconds;
+  if (ttl !== undefined && (!Number.isSafeInteger(ttl) || ttl <= 0)) {
+    throw new TypeError(`ttlSeconds must be a positive whole number of seconds; it is ${describe(ttl)}.`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string')
+    return value === '' ? 'empty' : `${JSON.stringify(value.slice(0, 40))} (blank)`;
+  return Array.isArray(value) ? JSON.stringify(value).slice(0, 60) : String(value);
 }

@@ -2,7 +2,7 @@ import { createPrivateKey, type KeyObject, randomUUID } from 'node:crypto';
 import type { Algorithm } from '../core/algorithms.ts';
 import type { ReasonCode } from '../core/reason-codes.ts';
 import { errorOfBody, reasonFromHeaders } from './refusal.ts';
-import { signToken } from './sign-token.ts';
+import { checkSigningOptions, signToken } from './sign-token.ts';
 
 export interface SignerOptions {
   /** The private key: a KeyObject or PEM text (PKCS#1, SEC1 or PKCS#8), RSA or P-256. */
@@ -118,6 +118,23 @@ export function createSigner(options: SignerOptions): Signer {
   const ttlSeconds = options.ttlSeconds ?? 3600;
   if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
     throw new TypeError(`ttlSeconds must be a positive whole number of seconds, not ${ttlSeconds}.`);
+  }
+  try {
+    checkSigningOptions(
+      {
+        privateKey: key,
+        orgId: options.orgId,
+        kid: options.keyId,
+        sub: options.sub,
+        aud: options.audience,
+        ...(options.alg !== undefined && { alg: options.alg }),
+      },
+      key,
+    );
+  } catch (error) {
+    // Named as this function's options are: keyId and audience, not kid and aud.
+    const message = (error as Error).message.replace(/^kid\b/, 'keyId').replace(/^aud\b/, 'audience');
+    throw new TypeError(`createSigner: ${message}`);
   }
   const margin = refreshMarginSeconds(ttlSeconds);
   const clock = options.clock ?? Date.now;

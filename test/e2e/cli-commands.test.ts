@@ -158,3 +158,41 @@ test('key list shows each key’s counted uses, and flags a key that expires wit
     [false, false],
   );
 });
+
+test('token refuses an empty --org, --kid or --sub, and an --alg its key cannot sign with, before signing', () => {
+  const keyPath = join(dir, 'token-input.key');
+  writeFileSync(keyPath, ecPair().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), {
+    mode: 0o600,
+  });
+  const token = (...args: string[]) =>
+    run('token', '--key', keyPath, '--org', 'org-1', '--sub', 'alice', '--aud', 'api.example.com', ...args);
+  assert.equal(token('--kid', 'key-1').status, 0, 'the same command with every value given signs');
+  const emptyKid = token('--kid', '');
+  assert.equal(emptyKid.status, 2);
+  assert.equal(emptyKid.stdout, '', 'no token is printed');
+  assert.match(
+    emptyKid.stderr,
+    /^error: kid: --kid is empty\.\nhint: Give the Key ID that "keygate key add" printed\.\n/,
+  );
+  const blankSub = run(
+    'token',
+    '--key',
+    keyPath,
+    '--org',
+    'org-1',
+    '--kid',
+    'key-1',
+    '--sub',
+    ' ',
+    '--aud',
+    'a',
+  );
+  assert.equal(blankSub.status, 2);
+  assert.match(blankSub.stderr, /^error: sub: --sub is empty\./);
+  const emptyOrg = token('--kid', 'key-1', '--org', '');
+  assert.equal(emptyOrg.status, 2);
+  assert.match(emptyOrg.stderr, /^error: org: --org is empty\./);
+  const wrongAlg = token('--kid', 'key-1', '--alg', 'RS256');
+  assert.equal(wrongAlg.status, 2);
+  assert.match(wrongAlg.stderr, /^error: alg RS256 needs an RSA key; this key is P-256 \(use ES256\)\.\n/);
+});

@@ -18,6 +18,22 @@ interface TokenOptions {
   json?: boolean;
 }
 
+const FLAG_HINTS: [flag: 'org' | 'kid' | 'sub', hint: string][] = [
+  ['org', 'Give the Organization ID that "keygate org create" printed.'],
+  ['kid', 'Give the Key ID that "keygate key add" printed.'],
+  ['sub', 'Give the id of the user the token speaks for.'],
+];
+
+/** signToken, with what it refuses (a P-256 key with --alg RS256, say) as the CLI's own error. */
+function sign(options: Parameters<typeof signToken>[0]): string {
+  try {
+    return signToken(options);
+  } catch (error) {
+    if (error instanceof TypeError) throw new CliError('invalid_input', error.message);
+    throw error;
+  }
+}
+
 export function tokenCommand(program: Command): void {
   program
     .command('token')
@@ -42,7 +58,13 @@ export function tokenCommand(program: Command): void {
       if (options.alg !== undefined && !isAcceptedAlgorithm(options.alg)) {
         throw new CliError('invalid_alg', `--alg ${options.alg} is not RS256, RS384 or ES256.`);
       }
-      const token = signToken({
+      // An unset shell variable passes as an empty value; its token would only be refused later.
+      for (const [flag, hint] of FLAG_HINTS) {
+        if (options[flag].trim() === '') {
+          throw new CliError('invalid_input', `--${flag} is empty.`, { field: flag, hint });
+        }
+      }
+      const token = sign({
         privateKey: readPrivateKey(options.key),
         orgId: options.org,
         kid: options.kid,
