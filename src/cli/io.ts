@@ -17,6 +17,18 @@ export function readUserFile(path: string, hint: string): string {
 }
 
 /**
+ * Refuses a --url that is not http(s), before a command asks for a password or a token it would
+ * then have no server to send to.
+ */
+export function checkServerUrl(url: string): void {
+  if (!/^https?:$/.test(URL.parse(url)?.protocol ?? '')) {
+    throw new CliError('invalid_url', `--url ${JSON.stringify(url)} is not an http:// or https:// URL.`, {
+      hint: 'Give the server, for example --url http://127.0.0.1:8080.',
+    });
+  }
+}
+
+/**
  * Calls a Keygate server and returns the status and parsed envelope. A server that cannot be
  * reached is exit code 4, with the URL that failed.
  */
@@ -25,6 +37,7 @@ export async function callServer<T>(
   path: string,
   init: RequestInit & { timeoutMs?: number } = {},
 ): Promise<{ status: number; body: T | undefined }> {
+  checkServerUrl(url);
   let response: Response;
   try {
     response = await fetch(new URL(path, url), {

@@ -6,6 +6,7 @@ import {
   type KeyFamily,
 } from '../core/algorithms.ts';
 import { encodeBase64url as b64 } from '../core/base64url.ts';
+import { requireText } from './required-text.ts';
 
 export interface SignMessageOptions {
   /** The private key: a KeyObject or PEM text (PKCS#1, SEC1 or PKCS#8), RSA or P-256. */
@@ -44,6 +45,7 @@ export function signMessage(options: SignMessageOptions): string {
   const key =
     typeof options.privateKey === 'string' ? createPrivateKey(options.privateKey) : options.privateKey;
   const family = familyOf(key);
+  requireText('kid', options.kid, 'the Key ID the public key was registered under');
   const alg = options.alg ?? (family === 'rsa' ? 'RS256' : 'ES256');
   if (!ALGORITHMS_BY_FAMILY[family].includes(alg)) {
     throw new TypeError(

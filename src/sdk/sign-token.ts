@@ -6,6 +6,7 @@ import {
   type KeyFamily,
 } from '../core/algorithms.ts';
 import { encodeBase64url as b64 } from '../core/base64url.ts';
+import { requireText, shown } from './required-text.ts';
 
 export interface SignTokenOptions {
   /** The private key: a KeyObject or PEM text (PKCS#1, SEC1 or PKCS#8). */
@@ -81,6 +82,7 @@ export function checkSigningOptions(options: SignTokenOptions, key: KeyObject): 
  * mistake: an RSA signature under an ES256 header, say.
  */
 function checkedAlgorithm(options: SignTokenOptions, key: KeyObject): Algorithm {
+  if (key.type !== 'private') throw new TypeError('privateKey is a public key; sign with the private key.');
   const family = familyOf(key);
   if (family === undefined) {
     const curve = key.asymmetricKeyDetails?.namedCurve;
@@ -114,31 +116,17 @@ const CLAIM_HELP = {
   sub: 'the user the token speaks for',
 } as const;
 
-/**
- * The claims every Keygate needs, or a TypeError naming the one missing. An empty value is the
- * usual shell mistake (an unset variable), and its token would only be refused later.
- */
+/** The claims every Keygate needs, or a TypeError naming the one missing. */
 function checkClaims(options: SignTokenOptions): void {
-  for (const name of ['orgId', 'kid', 'sub'] as const) {
-    const value: unknown = options[name];
-    if (typeof value !== 'string' || value.trim() === '') {
-      throw new TypeError(`${name} must be ${CLAIM_HELP[name]}; it is ${describe(value)}.`);
-    }
-  }
+  for (const name of ['orgId', 'kid', 'sub'] as const) requireText(name, options[name], CLAIM_HELP[name]);
   const audiences: unknown[] = Array.isArray(options.aud) ? options.aud : [options.aud];
   if (audiences.length === 0 || audiences.some((aud) => typeof aud !== 'string' || aud.trim() === '')) {
     throw new TypeError(
-      `aud must be the API's audience (one of the audiences Keygate is configured with), or a list of them; it is ${describe(options.aud)}.`,
+      `aud must be the API's audience (one of the audiences Keygate is configured with), or a list of them; it is ${shown(options.aud)}.`,
     );
   }
   const ttl = options.ttlSeconds;
   if (ttl !== undefined && (!Number.isSafeInteger(ttl) || ttl <= 0)) {
-    throw new TypeError(`ttlSeconds must be a positive whole number of seconds; it is ${describe(ttl)}.`);
+    throw new TypeError(`ttlSeconds must be a positive whole number of seconds; it is ${shown(ttl)}.`);
   }
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string')
-    return value === '' ? 'empty' : `${JSON.stringify(value.slice(0, 40))} (blank)`;
-  return Array.isArray(value) ? JSON.stringify(value).slice(0, 60) : String(value);
 }

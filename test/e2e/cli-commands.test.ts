@@ -196,3 +196,59 @@ test('token refuses an empty --org, --kid or --sub, and an --alg its key cannot 
   assert.equal(wrongAlg.status, 2);
   assert.match(wrongAlg.stderr, /^error: alg RS256 needs an RSA key; this key is P-256 \(use ES256\)\.\n/);
 });
+
+test('token refuses a lifetime the configured Keygate would refuse and a role no key has; by default it signs the longest allowed', () => {
+  const keyPath = join(dir, 'token-lifetime.key');
+  writeFileSync(keyPath, ecPair().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), {
+    mode: 0o600,
+  });
+  const token = (env: Record<string, string>, ...args: string[]) =>
+    spawnSync(
+      process.execPath,
+      [MAIN, 'token', '--key', keyPath, '--org', 'o', '--kid', 'k', '--sub', 's', '--aud', 'a', ...args],
+      { env: { ...process.env, ...env }, encoding: 'utf8' },
+    );
+  const lifetime = (result: { stdout: string }) => {
+    const claims = JSON.parse(Buffer.from(result.stdout.split('.')[1] as string, 'base64url').toString());
+    return claims.exp - claims.iat;
+  };
+  assert.equal(lifetime(token({})), 3600);
+  assert.equal(lifetime(token({ KEYGATE_MAX_TOKEN_LIFETIME_SECONDS: '600' })), 600);
+  const tooLong = token({ KEYGATE_MAX_TOKEN_LIFETIME_SECONDS: '600' }, '--ttl', '601');
+  assert.equal(tooLong.status, 2);
+  assert.equal(tooLong.stdout, '');
+  assert.match(
+    tooLong.stderr,
+    /^error: --ttl 601 is longer than the 600 s a token may live \(KEYGATE_MAX_TOKEN_LIFETIME_SECONDS\)\.\n/,
+  );
+  const role = token({}, '--role', 'boss');
+  assert.equal(role.status, 2);
+  assert.match(role.stderr, /^error: --role boss is not admin, user, device, service\./);
+});
+
+test('sign refuses an empty --kid, and hello and login a --url that is not http(s), before reading their input', () => {
+  const keyPath = join(dir, 'sign-input.key');
+  writeFileSync(keyPath, ecPair().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), {
+    mode: 0o600,
+  });
+  const sign = spawnSync(process.execPath, [MAIN, 'sign', '--key', keyPath, '--kid', ''], {
+    input: 'hello',
+    encoding: 'utf8',
+  });
+  assert.equal(sign.status, 2);
+  assert.equal(sign.stdout, '');
+  assert.match(sign.stderr, /^error: kid: --kid is empty\./);
+  for (const args of [
+    ['hello', '--url', ''],
+    ['login', '--url', 'ftp://example.com', '--user', 'ali@example.com'],
+  ]) {
+    // No input is given: a command that read it first would say so instead.
+    const result = spawnSync(process.execPath, [MAIN, ...args], { input: '', encoding: 'utf8' });
+    assert.equal(result.status, 2, args.join(' '));
+    assert.match(
+      result.stderr,
+      /^error: --url "[^"]*" is not an http:\/\/ or https:\/\/ URL\.\n/,
+      args.join(' '),
+    );
+  }
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
-import { createSigner, type SignTokenOptions, signToken } from '../../src/sdk/index.ts';
+import { createSigner, type SignTokenOptions, signMessage, signToken } from '../../src/sdk/index.ts';
 import { AUD, ecPair, rsaPair } from '../helpers.ts';
 
 // signToken refuses, before signing, a token every Keygate would refuse: the mistake is named
@@ -55,7 +55,10 @@ test('an algorithm the key cannot sign with, or a key Keygate does not verify, i
   assert.throws(() => signToken({ ...base, privateKey: p384 }), {
     message: 'privateKey is ec (secp384r1); Keygate verifies RSA (2048-4096 bits) and P-256 keys.',
   });
-  const ed = generateKeyPairSync('ed25519').privateKey;
+  const { privateKey: ed, publicKey: edPublic } = generateKeyPairSync('ed25519');
+  assert.throws(() => signToken({ ...base, privateKey: edPublic }), {
+    message: 'privateKey is a public key; sign with the private key.',
+  });
   assert.throws(() => signToken({ ...base, privateKey: ed }), { message: /^privateKey is ed25519; / });
 });
 
@@ -72,4 +75,12 @@ test('createSigner refuses the same mistakes when it is created, in its own opti
   assert.throws(() => createSigner({ ...options, alg: 'RS256' }), {
     message: 'createSigner: alg RS256 needs an RSA key; this key is P-256 (use ES256).',
   });
+});
+
+test('signMessage refuses an empty kid the same way', () => {
+  assert.throws(() => signMessage({ privateKey: ec, kid: '', payload: 'hello' }), {
+    name: 'TypeError',
+    message: 'kid must be the Key ID the public key was registered under; it is empty.',
+  });
+  assert.ok(signMessage({ privateKey: ec, kid: 'key-1', payload: 'hello' }).startsWith('ey'));
 });

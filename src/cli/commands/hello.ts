@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { callServer } from '../io.ts';
+import { callServer, checkServerUrl } from '../io.ts';
 import { CliError, EXIT, print, table } from '../output.ts';
 import { readSecretInput } from '../secret-input.ts';
 
@@ -32,6 +32,7 @@ export function helloCommand(program: Command): void {
     .option('--token <jwt>', 'the token (prefer stdin or KEYGATE_TOKEN: argv is visible to other users)')
     .option('--json', 'machine-readable output (the default when stdout is not a terminal)')
     .action(async (options: { url: string; token?: string; json?: boolean }) => {
+      checkServerUrl(options.url);
       const token = options.token ?? process.env.KEYGATE_TOKEN ?? (await readSecretInput('token'));
       const results = await callHello(options.url, token.trim());
       const json = options.json ?? !process.stdout.isTTY;

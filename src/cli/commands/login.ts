@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { callServer } from '../io.ts';
+import { callServer, checkServerUrl } from '../io.ts';
 import { CliError, EXIT, print } from '../output.ts';
 import { readPassHash } from '../password.ts';
 
@@ -17,6 +17,7 @@ export function loginCommand(program: Command): void {
     .option('--password-stdin', 'read the password from standard input (otherwise it is typed without echo)')
     .option('--json', 'print the whole answer as JSON')
     .action(async (options: { url: string; user: string; json?: boolean }) => {
+      checkServerUrl(options.url);
       const passHash = await readPassHash();
       const { status, body } = await callServer<LoginBody>(options.url, '/auth/login', {
         method: 'POST',

@@ -29,6 +29,12 @@ export function signCommand(program: Command): void {
       if (options.alg !== undefined && !isAcceptedAlgorithm(options.alg)) {
         throw new CliError('invalid_alg', `--alg ${options.alg} is not RS256, RS384 or ES256.`);
       }
+      if (options.kid.trim() === '') {
+        throw new CliError('invalid_input', '--kid is empty.', {
+          field: 'kid',
+          hint: 'Give the Key ID its public half was registered under ("keygate key add" printed it).',
+        });
+      }
       const privateKey = readPrivateKey(options.key);
       const message = await readMessage();
       let jws: string;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
 import { isAcceptedAlgorithm } from '../../core/algorithms.ts';
+import { isRole, ROLES } from '../../core/roles.ts';
 import { signToken } from '../../sdk/sign-token.ts';
 import { CliError, print } from '../output.ts';
 import { readPrivateKey } from '../private-key.ts';
@@ -12,7 +13,7 @@ interface TokenOptions {
   sub: string;
   role?: string;
   aud?: string;
-  ttl: string;
+  ttl?: string;
   alg?: string;
   kidInHeader?: boolean;
   json?: boolean;
@@ -44,15 +45,32 @@ export function tokenCommand(program: Command): void {
     .requiredOption('--sub <user_id>', 'the user the token speaks for')
     .option('--role <role>', "admin, user, device or service (default: the key's default role)")
     .option('--aud <audience>', 'the audience (default: the first of KEYGATE_AUDIENCES)')
-    .option('--ttl <seconds>', 'lifetime in seconds, at most 3600', '3600')
+    .option(
+      '--ttl <seconds>',
+      'lifetime in seconds (default and most: KEYGATE_MAX_TOKEN_LIFETIME_SECONDS, 3600)',
+    )
     .option('--alg <alg>', 'RS256 (default for RSA), RS384 or ES256 (P-256)')
     .option('--kid-in-header', 'put kid in the JWS header instead of the payload')
     .option('--json', 'machine-readable output')
     .action((options: TokenOptions) => {
-      const ttl = Number(options.ttl);
+      const { policy } = loadConfig(process.env);
+      const ttl = options.ttl === undefined ? policy.maxLifetimeSeconds : Number(options.ttl);
       if (!Number.isSafeInteger(ttl) || ttl <= 0) {
         throw new CliError('invalid_ttl', `--ttl ${options.ttl} is not a positive number of seconds.`, {
-          hint: 'Use --ttl 3600 or less.',
+          hint: `Use --ttl ${policy.maxLifetimeSeconds} or less.`,
+        });
+      }
+      // Keygate refuses a token that lives longer (lifetime_too_long): say so before signing.
+      if (ttl > policy.maxLifetimeSeconds) {
+        throw new CliError(
+          'invalid_ttl',
+          `--ttl ${ttl} is longer than the ${policy.maxLifetimeSeconds} s a token may live (KEYGATE_MAX_TOKEN_LIFETIME_SECONDS).`,
+          { hint: `Use --ttl ${policy.maxLifetimeSeconds} or less, and sign a new token when it runs out.` },
+        );
+      }
+      if (options.role !== undefined && !isRole(options.role)) {
+        throw new CliError('invalid_role', `--role ${options.role} is not ${ROLES.join(', ')}.`, {
+          hint: "Leave --role out for the key's default role.",
         });
       }
       if (options.alg !== undefined && !isAcceptedAlgorithm(options.alg)) {
@@ -69,7 +87,7 @@ export function tokenCommand(program: Command): void {
         orgId: options.org,
         kid: options.kid,
         sub: options.sub,
-        aud: options.aud ?? (loadConfig(process.env).policy.audiences[0] as string),
+        aud: options.aud ?? (policy.audiences[0] as string),
         ttlSeconds: ttl,
         ...(options.role !== undefined && { role: options.role }),
         ...(options.alg !== undefined && isAcceptedAlgorithm(options.alg) && { alg: options.alg }),
