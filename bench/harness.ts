@@ -82,6 +82,17 @@ export interface Columns {
   extra?: string[];
 }
 
+/**
+ * A ratio with two decimals; a miss that two decimals would round up to its target (0.847
+ * against 0.85 printed as "0.85x ... MISSED") shows three, rounded down, so that it reads as
+ * the miss it is.
+ */
+export function ratioText(ratio: number, target?: number): string {
+  const two = ratio.toFixed(2);
+  if (target === undefined || ratio >= target || Number(two) < target) return `${two}x`;
+  return `${(Math.floor(ratio * 1000) / 1000).toFixed(3)}x`;
+}
+
 export function printTable(title: string, rows: Row[], columns: Columns = {}): boolean {
   let ok = true;
   const extra = columns.extra ?? [];
@@ -97,7 +108,7 @@ export function printTable(title: string, rows: Row[], columns: Columns = {}): b
     if (pass === 'MISSED') ok = false;
     const filled = extra.map((_, i) => row.extra?.[i] ?? '');
     lines.push(
-      `| ${row.case} | ${row.value} |${cells(filled)} ${row.baseline} | ${row.ratio.toFixed(2)}x | ${row.target === undefined ? '' : `>= ${row.target}x`} | ${pass} |`,
+      `| ${row.case} | ${row.value} |${cells(filled)} ${row.baseline} | ${ratioText(row.ratio, row.target)} | ${row.target === undefined ? '' : `>= ${row.target}x`} | ${pass} |`,
     );
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
