@@ -30,14 +30,13 @@ export function checkServerUrl(url: string): void {
 
 /**
  * Calls a Keygate server and returns the status and parsed envelope. A server that cannot be
- * reached is exit code 4, with the URL that failed.
+ * reached is exit code 4, with the URL that failed. Callers check the URL first (checkServerUrl).
  */
 export async function callServer<T>(
   url: string,
   path: string,
   init: RequestInit & { timeoutMs?: number } = {},
 ): Promise<{ status: number; body: T | undefined }> {
-  checkServerUrl(url);
   let response: Response;
   try {
     response = await fetch(new URL(path, url), {

@@ -15,3 +15,6 @@ export function shown(value: unknown): string {
     return value === '' ? 'empty' : `${JSON.stringify(value.slice(0, 40))} (blank)`;
   return Array.isArray(value) ? JSON.stringify(value).slice(0, 60) : String(value);
 }
+
+/** What `kid` must be, in the words of every signer's error. */
+export const KEY_ID_MEANING = 'the Key ID the public key was registered under';

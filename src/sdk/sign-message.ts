@@ -1,12 +1,8 @@
 import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
-import {
-  ALGORITHMS_BY_FAMILY,
-  type Algorithm,
-  HASH_BY_ALGORITHM,
-  type KeyFamily,
-} from '../core/algorithms.ts';
+import { type Algorithm, HASH_BY_ALGORITHM } from '../core/algorithms.ts';
 import { encodeBase64url as b64 } from '../core/base64url.ts';
-import { requireText } from './required-text.ts';
+import { KEY_ID_MEANING, requireText } from './required-text.ts';
+import { signingAlgorithm } from './signing-key.ts';
 
 export interface SignMessageOptions {
   /** The private key: a KeyObject or PEM text (PKCS#1, SEC1 or PKCS#8), RSA or P-256. */
@@ -27,8 +23,8 @@ export interface SignMessageOptions {
 /**
  * Signs a message as a compact JWS that /v1/signatures/verify accepts: header `{alg, kid, typ:
  * "JOSE"}` (a "JOSE" type can never pass as a key-pair token, whatever the message says), ES256
- * signatures in the raw R||S form JWS requires. Throws a TypeError for a key that is neither RSA
- * nor P-256, or an `alg` the key cannot sign.
+ * signatures in the raw R||S form JWS requires. Throws a TypeError for an empty `kid`, a public
+ * key, a key that is neither RSA nor P-256, or an `alg` the key cannot sign (signingAlgorithm).
  *
  * @example
  * ```ts
@@ -44,14 +40,8 @@ export interface SignMessageOptions {
 export function signMessage(options: SignMessageOptions): string {
   const key =
     typeof options.privateKey === 'string' ? createPrivateKey(options.privateKey) : options.privateKey;
-  const family = familyOf(key);
-  requireText('kid', options.kid, 'the Key ID the public key was registered under');
-  const alg = options.alg ?? (family === 'rsa' ? 'RS256' : 'ES256');
-  if (!ALGORITHMS_BY_FAMILY[family].includes(alg)) {
-    throw new TypeError(
-      `${alg} cannot be signed with ${family === 'rsa' ? 'an RSA' : 'a P-256'} key; use ${ALGORITHMS_BY_FAMILY[family].join(' or ')}.`,
-    );
-  }
+  const { family, alg } = signingAlgorithm(key, options.alg);
+  requireText('kid', options.kid, KEY_ID_MEANING);
   const header = b64(JSON.stringify({ alg, kid: options.kid, typ: 'JOSE' }));
   const payload = b64(Buffer.from(options.payload));
   const signature = sign(
@@ -60,12 +50,4 @@ export function signMessage(options: SignMessageOptions): string {
     family === 'ec-p256' ? { key, dsaEncoding: 'ieee-p1363' } : key,
   );
   return `${header}.${options.detached ? '' : payload}.${b64(signature)}`;
-}
-
-function familyOf(key: KeyObject): KeyFamily {
-  if (key.type !== 'private') throw new TypeError('Sign with the private key, not the public one.');
-  if (key.asymmetricKeyType === 'rsa') return 'rsa';
-  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1')
-    return 'ec-p256';
-  throw new TypeError('The key must be RSA or EC P-256 (prime256v1).');
 }

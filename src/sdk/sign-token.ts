@@ -1,12 +1,8 @@
 import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
-import {
-  ALGORITHMS_BY_FAMILY,
-  type Algorithm,
-  isAcceptedAlgorithm,
-  type KeyFamily,
-} from '../core/algorithms.ts';
+import type { Algorithm } from '../core/algorithms.ts';
 import { encodeBase64url as b64 } from '../core/base64url.ts';
-import { requireText, shown } from './required-text.ts';
+import { KEY_ID_MEANING, requireText, shown } from './required-text.ts';
+import { type KeyOptionNames, signingAlgorithm } from './signing-key.ts';
 
 export interface SignTokenOptions {
   /** The private key: a KeyObject or PEM text (PKCS#1, SEC1 or PKCS#8). */
@@ -65,68 +61,41 @@ export function signToken(options: SignTokenOptions): string {
   return `${signingInput}.${signature.toString('base64url')}`;
 }
 
+/** What a caller calls each option in its messages (createSigner's keyId, the CLI's --kid). */
+export type SigningOptionNames = KeyOptionNames &
+  Partial<Record<'orgId' | 'kid' | 'sub' | 'aud' | 'ttlSeconds', string>>;
+
 /**
  * The algorithm `options` sign with, once every claim Keygate needs is there: otherwise a
- * TypeError that names the option and what it must be. createSigner checks its options with it
- * when it is created, signToken on every call.
+ * TypeError that names the option (as `names` calls it) and what it must be. createSigner checks
+ * its options with it when it is created, the CLI before it signs, signToken on every call.
  */
-export function checkSigningOptions(options: SignTokenOptions, key: KeyObject): Algorithm {
-  const alg = checkedAlgorithm(options, key);
-  checkClaims(options);
-  return alg;
-}
-
-/**
- * The key's family and the algorithm it signs with, or a TypeError naming what is wrong. Signed
- * anyway, a token for the wrong algorithm would be refused by every Keygate, far from the
- * mistake: an RSA signature under an ES256 header, say.
- */
-function checkedAlgorithm(options: SignTokenOptions, key: KeyObject): Algorithm {
-  if (key.type !== 'private') throw new TypeError('privateKey is a public key; sign with the private key.');
-  const family = familyOf(key);
-  if (family === undefined) {
-    const curve = key.asymmetricKeyDetails?.namedCurve;
-    throw new TypeError(
-      `privateKey is ${key.asymmetricKeyType}${curve ? ` (${curve})` : ''}; Keygate verifies RSA (2048-4096 bits) and P-256 keys.`,
-    );
-  }
-  const allowed = ALGORITHMS_BY_FAMILY[family];
-  const alg = options.alg ?? (allowed[0] as Algorithm);
-  if (!isAcceptedAlgorithm(alg)) {
-    throw new TypeError(`alg ${JSON.stringify(alg)} is not RS256, RS384 or ES256.`);
-  }
-  if (!allowed.includes(alg)) {
-    throw new TypeError(
-      `alg ${alg} needs ${alg === 'ES256' ? 'a P-256' : 'an RSA'} key; this key is ${family === 'rsa' ? 'RSA' : 'P-256'} (use ${allowed.join(' or ')}).`,
-    );
-  }
-  return alg;
-}
-
-function familyOf(key: KeyObject): KeyFamily | undefined {
-  if (key.asymmetricKeyType === 'rsa') return 'rsa';
-  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1')
-    return 'ec-p256';
-  return undefined;
-}
-
-const CLAIM_HELP = {
-  orgId: 'the Organization ID, sent as iss',
-  kid: 'the Key ID the public key was registered under',
-  sub: 'the user the token speaks for',
-} as const;
-
-/** The claims every Keygate needs, or a TypeError naming the one missing. */
-function checkClaims(options: SignTokenOptions): void {
-  for (const name of ['orgId', 'kid', 'sub'] as const) requireText(name, options[name], CLAIM_HELP[name]);
+export function checkSigningOptions(
+  options: SignTokenOptions,
+  key: KeyObject,
+  names: SigningOptionNames = {},
+): Algorithm {
+  const { alg } = signingAlgorithm(key, options.alg, names);
+  const name = (option: keyof SigningOptionNames) => names[option] ?? option;
+  for (const option of ['orgId', 'kid', 'sub'] as const)
+    requireText(name(option), options[option], CLAIM_HELP[option]);
   const audiences: unknown[] = Array.isArray(options.aud) ? options.aud : [options.aud];
   if (audiences.length === 0 || audiences.some((aud) => typeof aud !== 'string' || aud.trim() === '')) {
     throw new TypeError(
-      `aud must be the API's audience (one of the audiences Keygate is configured with), or a list of them; it is ${shown(options.aud)}.`,
+      `${name('aud')} must be the API's audience (one of the audiences Keygate is configured with), or a list of them; it is ${shown(options.aud)}.`,
     );
   }
   const ttl = options.ttlSeconds;
   if (ttl !== undefined && (!Number.isSafeInteger(ttl) || ttl <= 0)) {
-    throw new TypeError(`ttlSeconds must be a positive whole number of seconds; it is ${shown(ttl)}.`);
+    throw new TypeError(
+      `${name('ttlSeconds')} must be a positive whole number of seconds; it is ${shown(ttl)}.`,
+    );
   }
+  return alg;
 }
+
+const CLAIM_HELP = {
+  orgId: 'the Organization ID, sent as iss',
+  kid: KEY_ID_MEANING,
+  sub: 'the user the token speaks for',
+} as const;

@@ -2,7 +2,7 @@ import { createPrivateKey, type KeyObject, randomUUID } from 'node:crypto';
 import type { Algorithm } from '../core/algorithms.ts';
 import type { ReasonCode } from '../core/reason-codes.ts';
 import { errorOfBody, reasonFromHeaders } from './refusal.ts';
-import { checkSigningOptions, signToken } from './sign-token.ts';
+import { checkSigningOptions, type SignTokenOptions, signToken } from './sign-token.ts';
 
 export interface SignerOptions {
   /** The private key: a KeyObject or PEM text (PKCS#1, SEC1 or PKCS#8), RSA or P-256. */
@@ -116,26 +116,20 @@ export function createSigner(options: SignerOptions): Signer {
   const key =
     typeof options.privateKey === 'string' ? createPrivateKey(options.privateKey) : options.privateKey;
   const ttlSeconds = options.ttlSeconds ?? 3600;
-  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
-    throw new TypeError(`ttlSeconds must be a positive whole number of seconds, not ${ttlSeconds}.`);
-  }
-  try {
-    checkSigningOptions(
-      {
-        privateKey: key,
-        orgId: options.orgId,
-        kid: options.keyId,
-        sub: options.sub,
-        aud: options.audience,
-        ...(options.alg !== undefined && { alg: options.alg }),
-      },
-      key,
-    );
-  } catch (error) {
-    // Named as this function's options are: keyId and audience, not kid and aud.
-    const message = (error as Error).message.replace(/^kid\b/, 'keyId').replace(/^aud\b/, 'audience');
-    throw new TypeError(`createSigner: ${message}`);
-  }
+  // The same options sign every token, with a new `now` and `jti`. Checked once here, in this
+  // function's own option names, so a misconfigured client fails when it starts rather than at
+  // its first request.
+  const signing: SignTokenOptions = {
+    privateKey: key,
+    orgId: options.orgId,
+    kid: options.keyId,
+    sub: options.sub,
+    aud: options.audience,
+    ttlSeconds,
+    ...(options.role !== undefined && { role: options.role }),
+    ...(options.alg !== undefined && { alg: options.alg }),
+  };
+  checkSigningOptions(signing, key, { kid: 'keyId', aud: 'audience' });
   const margin = refreshMarginSeconds(ttlSeconds);
   const clock = options.clock ?? Date.now;
   const send = options.fetch ?? globalThis.fetch;
@@ -144,18 +138,7 @@ export function createSigner(options: SignerOptions): Signer {
 
   const sign = (): string => {
     const now = Math.floor((clock() + offsetMs) / 1000);
-    const token = signToken({
-      privateKey: key,
-      orgId: options.orgId,
-      kid: options.keyId,
-      sub: options.sub,
-      aud: options.audience,
-      ttlSeconds,
-      now,
-      jti: randomUUID(),
-      ...(options.role !== undefined && { role: options.role }),
-      ...(options.alg !== undefined && { alg: options.alg }),
-    });
+    const token = signToken({ ...signing, now, jti: randomUUID() });
     current = { token, exp: now + ttlSeconds };
     return token;
   };

@@ -159,7 +159,7 @@ test('key list shows each key’s counted uses, and flags a key that expires wit
   );
 });
 
-test('token refuses an empty --org, --kid or --sub, and an --alg its key cannot sign with, before signing', () => {
+test('token refuses an empty --org, --kid or --sub, and an --alg it or its key cannot sign with, naming the flag', () => {
   const keyPath = join(dir, 'token-input.key');
   writeFileSync(keyPath, ecPair().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), {
     mode: 0o600,
@@ -172,7 +172,7 @@ test('token refuses an empty --org, --kid or --sub, and an --alg its key cannot 
   assert.equal(emptyKid.stdout, '', 'no token is printed');
   assert.match(
     emptyKid.stderr,
-    /^error: kid: --kid is empty\.\nhint: Give the Key ID that "keygate key add" printed\.\n/,
+    /^error: --kid must be the Key ID the public key was registered under; it is empty\.\n/,
   );
   const blankSub = run(
     'token',
@@ -188,13 +188,19 @@ test('token refuses an empty --org, --kid or --sub, and an --alg its key cannot 
     'a',
   );
   assert.equal(blankSub.status, 2);
-  assert.match(blankSub.stderr, /^error: sub: --sub is empty\./);
+  assert.match(
+    blankSub.stderr,
+    /^error: --sub must be the user the token speaks for; it is " " \(blank\)\.\n/,
+  );
   const emptyOrg = token('--kid', 'key-1', '--org', '');
   assert.equal(emptyOrg.status, 2);
-  assert.match(emptyOrg.stderr, /^error: org: --org is empty\./);
+  assert.match(emptyOrg.stderr, /^error: --org must be the Organization ID, sent as iss; it is empty\.\n/);
   const wrongAlg = token('--kid', 'key-1', '--alg', 'RS256');
   assert.equal(wrongAlg.status, 2);
-  assert.match(wrongAlg.stderr, /^error: alg RS256 needs an RSA key; this key is P-256 \(use ES256\)\.\n/);
+  assert.match(wrongAlg.stderr, /^error: --alg RS256 needs an RSA key; this key is P-256 \(use ES256\)\.\n/);
+  const unknownAlg = token('--kid', 'key-1', '--alg', 'HS256');
+  assert.equal(unknownAlg.status, 2);
+  assert.match(unknownAlg.stderr, /^error: --alg "HS256" is not RS256, RS384 or ES256\.\n/);
 });
 
 test('token refuses a lifetime the configured Keygate would refuse and a role no key has; by default it signs the longest allowed', () => {

@@ -67,17 +67,22 @@ test('createSigner refuses the same mistakes when it is created, in its own opti
   assert.doesNotThrow(() => createSigner(options));
   assert.throws(() => createSigner({ ...options, keyId: '' }), {
     name: 'TypeError',
-    message: 'createSigner: keyId must be the Key ID the public key was registered under; it is empty.',
+    message: 'keyId must be the Key ID the public key was registered under; it is empty.',
   });
-  assert.throws(() => createSigner({ ...options, audience: '' }), {
-    message: /^createSigner: audience must be /,
+  assert.throws(() => createSigner({ ...options, audience: '' }), { message: /^audience must be / });
+  assert.throws(() => createSigner({ ...options, ttlSeconds: 0 }), {
+    message: 'ttlSeconds must be a positive whole number of seconds; it is 0.',
   });
   assert.throws(() => createSigner({ ...options, alg: 'RS256' }), {
-    message: 'createSigner: alg RS256 needs an RSA key; this key is P-256 (use ES256).',
+    message: 'alg RS256 needs an RSA key; this key is P-256 (use ES256).',
   });
 });
 
-test('signMessage refuses an empty kid the same way', () => {
+test('signMessage refuses an empty kid and a key it cannot sign with the same way', () => {
+  assert.throws(() => signMessage({ privateKey: ec, kid: 'key-1', payload: 'hello', alg: 'RS256' }), {
+    name: 'TypeError',
+    message: 'alg RS256 needs an RSA key; this key is P-256 (use ES256).',
+  });
   assert.throws(() => signMessage({ privateKey: ec, kid: '', payload: 'hello' }), {
     name: 'TypeError',
     message: 'kid must be the Key ID the public key was registered under; it is empty.',

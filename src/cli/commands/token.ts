@@ -1,8 +1,13 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
-import { isAcceptedAlgorithm } from '../../core/algorithms.ts';
+import type { Algorithm } from '../../core/algorithms.ts';
 import { isRole, ROLES } from '../../core/roles.ts';
-import { signToken } from '../../sdk/sign-token.ts';
+import {
+  checkSigningOptions,
+  type SigningOptionNames,
+  type SignTokenOptions,
+  signToken,
+} from '../../sdk/sign-token.ts';
 import { CliError, print } from '../output.ts';
 import { readPrivateKey } from '../private-key.ts';
 
@@ -19,21 +24,16 @@ interface TokenOptions {
   json?: boolean;
 }
 
-const FLAG_HINTS: [flag: 'org' | 'kid' | 'sub', hint: string][] = [
-  ['org', 'Give the Organization ID that "keygate org create" printed.'],
-  ['kid', 'Give the Key ID that "keygate key add" printed.'],
-  ['sub', 'Give the id of the user the token speaks for.'],
-];
-
-/** signToken, with what it refuses (a P-256 key with --alg RS256, say) as the CLI's own error. */
-function sign(options: Parameters<typeof signToken>[0]): string {
-  try {
-    return signToken(options);
-  } catch (error) {
-    if (error instanceof TypeError) throw new CliError('invalid_input', error.message);
-    throw error;
-  }
-}
+/** The SDK's option names as this command's flags, so that its refusals name what to change. */
+const FLAG_NAMES: SigningOptionNames = {
+  privateKey: '--key',
+  orgId: '--org',
+  kid: '--kid',
+  sub: '--sub',
+  aud: '--aud',
+  ttlSeconds: '--ttl',
+  alg: '--alg',
+};
 
 export function tokenCommand(program: Command): void {
   program
@@ -73,26 +73,28 @@ export function tokenCommand(program: Command): void {
           hint: "Leave --role out for the key's default role.",
         });
       }
-      if (options.alg !== undefined && !isAcceptedAlgorithm(options.alg)) {
-        throw new CliError('invalid_alg', `--alg ${options.alg} is not RS256, RS384 or ES256.`);
-      }
-      // An unset shell variable passes as an empty value; its token would only be refused later.
-      for (const [flag, hint] of FLAG_HINTS) {
-        if (options[flag].trim() === '') {
-          throw new CliError('invalid_input', `--${flag} is empty.`, { field: flag, hint });
-        }
-      }
-      const token = sign({
-        privateKey: readPrivateKey(options.key),
+      const privateKey = readPrivateKey(options.key);
+      const signing: SignTokenOptions = {
+        privateKey,
         orgId: options.org,
         kid: options.kid,
         sub: options.sub,
         aud: options.aud ?? (policy.audiences[0] as string),
         ttlSeconds: ttl,
         ...(options.role !== undefined && { role: options.role }),
-        ...(options.alg !== undefined && isAcceptedAlgorithm(options.alg) && { alg: options.alg }),
+        // Checked below with the rest: an --alg this key cannot sign with is refused there too.
+        ...(options.alg !== undefined && { alg: options.alg as Algorithm }),
         kidIn: options.kidInHeader ? 'header' : 'payload',
-      });
+      };
+      // An empty --kid (an unset shell variable) or an --alg the key cannot sign with would
+      // only be refused later, by the server: say so here, in this command's flags.
+      try {
+        checkSigningOptions(signing, privateKey, FLAG_NAMES);
+      } catch (error) {
+        if (error instanceof TypeError) throw new CliError('invalid_input', error.message);
+        throw error;
+      }
+      const token = signToken(signing);
       print(options, { token }, () => token);
     });
 }
