@@ -11,6 +11,14 @@ import type { JtiBinding, JtiClaim } from './store.ts';
  * the old layout: 0.86x the CPU per binding at 60,000 rows and 0.77x from 100,000 on, where the
  * old layout kept growing dearer (47 us against 36 us at 200,000).
  *
+ * The rows sit in insertion order (migration 10): a batch appends to the table's last pages, and
+ * only the unique index on the pair takes random inserts. The index on expiry it replaces put
+ * same-second rows in pair order, a second random insert per binding. Measured in the
+ * benchmark's ledger process (batches of 16 into 100,000 bindings, checkpoint thread included):
+ * 18.6 us of CPU per binding against 26.3 us, medians of three runs each; and over a simulated
+ * steady state (1,000 and 3,000 bindings a second living 120 s, pruned every 60 s, checkpoints
+ * counted), 0.83x and 0.86x the CPU of binding, pruning and checkpointing together.
+ *
  * 128 bits leave no practical room for two pairs to share a row: a collision would take about
  * 2^64 jtis of one issuer, and only its own signed tokens can reach the ledger.
  */

@@ -247,4 +247,20 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (kid, outcome)
   ) WITHOUT ROWID;
   `,
+  `
+  -- The replay ledger in insertion order (sqlite-jti.ts): rows go to the end of a rowid table,
+  -- and only the unique index on the pair takes a random insert. No index on expiry: the oldest
+  -- rows expire first, and pruning walks them in rowid order (sqlite-prune.ts). Every binding is
+  -- carried over, soonest to expire first.
+  CREATE TABLE jti_bindings_in_order (
+    pair BLOB NOT NULL,
+    token BLOB NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  INSERT INTO jti_bindings_in_order (pair, token, expires_at)
+    SELECT pair, token, expires_at FROM jti_bindings ORDER BY expires_at;
+  DROP TABLE jti_bindings;
+  ALTER TABLE jti_bindings_in_order RENAME TO jti_bindings;
+  CREATE UNIQUE INDEX jti_bindings_by_pair ON jti_bindings (pair);
+  `,
 ];

@@ -6,43 +6,52 @@ import type { Row, SqliteDatabase } from './sqlite-database.ts';
 
 /**
  * Pruning deletes in batches sized to take about this long, with the event loop running between
- * them: a jti binding costs ~3 us to delete, a session ~20 us (its id index is random), and a
+ * them: a jti binding costs ~3-5 us to delete, a session ~20 us (its id index is random), and a
  * slow disk more; one DELETE of 500k rows held the loop for 664 ms.
  */
 const PRUNE_BATCH_MS = 4;
 const PRUNE_BATCH_ROWS = { first: 100, least: 10, most: 5000 };
 
+/**
+ * The ledger has no index on expiry (migration 10): its rows are in insertion order, so the oldest
+ * come first and expire first. Walks them from the front in rowid order, deleting the expired ones
+ * of each batch, and stops at the first batch in which none has expired. Expired rows behind a
+ * batch of longer-lived bindings wait for those to expire (at most the longest token lifetime);
+ * meanwhile they bind nothing (bindJtis takes an expired binding over, peekJti ignores it).
+ */
 export function pruneJti(db: SqliteDatabase, now: number): Promise<number> {
-  return inBatches(db, (limit) => {
-    const deleted = Number(
-      db
-        .sql(
-          `DELETE FROM jti_bindings WHERE pair IN
-             (SELECT pair FROM jti_bindings WHERE expires_at <= ? LIMIT ?)`,
-        )
-        .run(now, limit).changes,
-    );
-    return { deleted, done: deleted < limit };
-  });
+  return inRowidOrder(db, 'jti_bindings', now, { untilNoneExpired: true });
 }
 
 export function pruneSessions(db: SqliteDatabase, now: number): Promise<number> {
-  // Sessions have no index on expires_at: walk the table in rowid order, `limit` rows at a
-  // time, so that no step scans more than that however many sessions are live.
+  // Sessions have no index on expires_at either, and no order of expiry: walk the whole table.
+  return inRowidOrder(db, 'sessions', now, { untilNoneExpired: false });
+}
+
+/**
+ * Deletes the rows of `table` whose expires_at has passed, `limit` rows in rowid order at a time,
+ * so that no step scans more than that however many rows are live.
+ */
+function inRowidOrder(
+  db: SqliteDatabase,
+  table: 'jti_bindings' | 'sessions',
+  now: number,
+  { untilNoneExpired }: { untilNoneExpired: boolean },
+): Promise<number> {
   let after = Number.MIN_SAFE_INTEGER;
   return inBatches(db, (limit) => {
     const { last } = db
       .sql(
-        'SELECT max(rowid) AS last FROM (SELECT rowid FROM sessions WHERE rowid > ? ORDER BY rowid LIMIT ?)',
+        `SELECT max(rowid) AS last FROM (SELECT rowid FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ?)`,
       )
       .get(after, limit) as Row;
     if (last === null || last === undefined) return { deleted: 0, done: true };
     const deleted = Number(
-      db.sql('DELETE FROM sessions WHERE rowid > ? AND rowid <= ? AND expires_at <= ?').run(after, last, now)
+      db.sql(`DELETE FROM ${table} WHERE rowid > ? AND rowid <= ? AND expires_at <= ?`).run(after, last, now)
         .changes,
     );
     after = Number(last);
-    return { deleted, done: false };
+    return { deleted, done: untilNoneExpired && deleted === 0 };
   });
 }
 
@@ -58,8 +67,9 @@ export function pruneAudit(db: SqliteDatabase, before: number): Promise<number> 
 }
 
 /**
- * Runs `batch(limit)` as write units until it reports done, letting the event loop run between
- * two; `limit` adapts so that a batch takes about PRUNE_BATCH_MS. Returns the rows deleted.
+ * Runs `batch(limit)` as write units until it reports done, pausing between two for three times
+ * as long as the batch took; `limit` adapts so that a batch takes about PRUNE_BATCH_MS. Returns
+ * the rows deleted.
  */
 async function inBatches(
   db: SqliteDatabase,
@@ -81,11 +91,15 @@ async function inBatches(
     if (done) return total;
     if (took < PRUNE_BATCH_MS / 2) limit = Math.min(limit * 2, PRUNE_BATCH_ROWS.most);
     else if (took > PRUNE_BATCH_MS * 2) limit = Math.max(Math.floor(limit / 2), PRUNE_BATCH_ROWS.least);
-    await yieldToEventLoop();
+    // Each deleted row dirties a page of a random index (the ledger's pair, the sessions' id),
+    // so a batch writes nearly a page per row to the WAL. Flat out, pruning wrote 90k pages a
+    // second, far more than the checkpoint thread copies back, and the WAL grew to the bound
+    // at which a commit checkpoints inside the event loop (100-230 ms). At a quarter of the
+    // time, the thread keeps up.
+    await pause(took * 3);
   }
 }
 
-/** Lets timers and I/O run between two batches of a long job. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

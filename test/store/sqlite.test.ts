@@ -7,7 +7,9 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import { intakePublicKey } from '../../src/core/key-intake.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
+import { boundToken, jtiPair } from '../../src/store/sqlite-jti.ts';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-migrations.ts';
+import { openDatabase } from '../../src/store/sqlite-open.ts';
 import { NOW, rsaPair } from '../helpers.ts';
 import { storeContract } from './store-contract.ts';
 
@@ -106,6 +108,81 @@ test('migration 6 carries every jti binding over to the compact ledger', async (
     ['jti_bindings'],
   );
   db.close();
+});
+
+test('migration 10 keeps every jti binding, in order of expiry, with a unique index on the pair and none on expiry', async () => {
+  const path = join(dir, 'v9-ledger.db');
+  const old = openDatabase(path);
+  for (const migration of SQLITE_MIGRATIONS.slice(0, 9)) old.exec(migration);
+  const insert = old.prepare('INSERT INTO jti_bindings (pair, token, expires_at) VALUES (?, ?, ?)');
+  // Inserted latest expiry first: the old table kept them in pair order, whatever their expiry.
+  insert.run(jtiPair('org-a', 'late'), boundToken('token-late'), NOW + 300);
+  insert.run(jtiPair('org-a', 'soon'), boundToken('token-soon'), NOW + 60);
+  insert.run(jtiPair('org-a', 'gone'), boundToken('token-gone'), NOW - 1);
+  old.exec('PRAGMA user_version = 9');
+  old.close();
+  const store = new SqliteStore(path);
+  assert.equal(await store.peekJti('org-a', 'late', 'token-late', NOW), 'same-token');
+  assert.equal(await store.peekJti('org-a', 'soon', 'another token', NOW), 'reused');
+  assert.equal(
+    await store.peekJti('org-a', 'gone', 'another token', NOW),
+    'bound',
+    'an expired binding binds nothing',
+  );
+  assert.deepEqual(
+    await store.bindJtis(
+      [
+        { iss: 'org-a', jti: 'soon', tokenHash: 'another token', expiresAt: NOW + 60 },
+        { iss: 'org-a', jti: 'gone', tokenHash: 'another token', expiresAt: NOW + 60 },
+        { iss: 'org-a', jti: 'new', tokenHash: 'token-new', expiresAt: NOW + 60 },
+        { iss: 'org-a', jti: 'new', tokenHash: 'token-other', expiresAt: NOW + 60 },
+      ],
+      NOW,
+    ),
+    ['reused', 'bound', 'bound', 'reused'],
+  );
+  await store.close();
+  const db = new DatabaseSync(path);
+  assert.deepEqual(
+    db
+      .prepare('SELECT expires_at FROM jti_bindings ORDER BY rowid')
+      .all()
+      .map((row) => row.expires_at),
+    [NOW + 60, NOW + 60, NOW + 300, NOW + 60],
+    'the old rows in order of expiry (the taken-over one keeps its place), the new one last',
+  );
+  assert.deepEqual(
+    db
+      .prepare('SELECT name, "unique" AS is_unique FROM pragma_index_list(\'jti_bindings\') ORDER BY name')
+      .all()
+      .map((row) => [row.name, row.is_unique]),
+    [['jti_bindings_by_pair', 1]],
+  );
+  db.close();
+});
+
+test('pruning the ledger walks it from its oldest rows and removes every expired one it reaches', async () => {
+  const store = new SqliteStore(join(dir, 'prune-order.db'));
+  const claim = (jti: string, expiresAt: number) => ({ iss: 'org-p', jti, tokenHash: jti, expiresAt });
+  // Long- and short-lived tokens mixed, as from two clients: every batch of the walk holds both.
+  await store.bindJtis(
+    Array.from({ length: 3000 }, (_, i) => claim(`mixed-${i}`, i % 2 === 0 ? NOW + 5 : NOW + 3600)),
+    NOW,
+  );
+  assert.equal(await store.pruneJti(NOW + 5), 1500);
+  assert.equal(await store.peekJti('org-p', 'mixed-1', 'x', NOW + 5), 'reused', 'the long-lived stay');
+  // A stretch of live bindings longer than the walk's first batch, then expired ones: those
+  // wait until the front expires (an expired binding binds nothing meanwhile).
+  const front = Array.from({ length: 200 }, (_, i) => claim(`front-${i}`, NOW + 60));
+  const behind = Array.from({ length: 500 }, (_, i) => claim(`behind-${i}`, NOW + 10));
+  const fresh = new SqliteStore(join(dir, 'prune-front.db'));
+  await fresh.bindJtis([...front, ...behind], NOW);
+  assert.equal(await fresh.pruneJti(NOW + 10), 0);
+  assert.equal(await fresh.peekJti('org-p', 'behind-0', 'x', NOW + 10), 'bound');
+  assert.equal(await fresh.pruneJti(NOW + 60), 700);
+  assert.equal(await fresh.pruneJti(NOW + 60), 0);
+  await fresh.close();
+  await store.close();
 });
 
 test('login attempts reserved by several processes at once on one file: exactly the allowed number pass', async () => {
