@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { StacklessError } from './stackless-error.ts';
 
 /**
  * A JSON parser for untrusted token segments. JSON.parse keeps the last of two members with the
@@ -11,7 +12,8 @@ import { isUtf8 } from 'node:buffer';
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
-export class JsonError extends Error {
+/** Thrown for every malformed token segment: a refusal, so it records no stack (StacklessError). */
+export class JsonError extends StacklessError {
   override readonly name = 'JsonError';
   /** Set when the JSON is well-formed but a string in it is not well-formed Unicode. */
   readonly unicode: boolean;

@@ -85,3 +85,17 @@ test('base64url: canonical only', () => {
   for (const text of ['eA==', 'eB', 'e', 'e A', 'ab+/', 'ab\n', 'YQ=', 'eA\u00e9', 'YWJj\0'])
     assert.equal(decodeBase64url(text), undefined, text);
 });
+
+test('a refusal records no stack (each malformed token makes one), and an ordinary error still does', () => {
+  const refusal = (() => {
+    try {
+      parseStrictJson(Buffer.from('{"a":1,"a":2}'));
+    } catch (error) {
+      return error as JsonError;
+    }
+  })();
+  assert.ok(refusal instanceof JsonError && refusal instanceof Error);
+  assert.match(refusal.message, /twice/);
+  assert.doesNotMatch(String(refusal.stack), /\n\s+at /);
+  assert.match(String(new Error('a fault').stack), /\n\s+at /, 'the stack trace limit is put back');
+});
