@@ -250,15 +250,16 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   -- The replay ledger in insertion order (sqlite-jti.ts): rows go to the end of a rowid table,
   -- and only the unique index on the pair takes a random insert. No index on expiry: the oldest
-  -- rows expire first, and pruning walks them in rowid order (sqlite-prune.ts). Every binding is
-  -- carried over, soonest to expire first.
+  -- rows expire first, and pruning walks them in rowid order (sqlite-prune.ts). Every binding
+  -- still in force is carried over, soonest to expire first; an expired one binds nothing, and
+  -- copying only the live ones keeps this step short however far pruning had fallen behind.
   CREATE TABLE jti_bindings_in_order (
     pair BLOB NOT NULL,
     token BLOB NOT NULL,
     expires_at INTEGER NOT NULL
   );
   INSERT INTO jti_bindings_in_order (pair, token, expires_at)
-    SELECT pair, token, expires_at FROM jti_bindings ORDER BY expires_at;
+    SELECT pair, token, expires_at FROM jti_bindings WHERE expires_at > unixepoch() ORDER BY expires_at;
   DROP TABLE jti_bindings;
   ALTER TABLE jti_bindings_in_order RENAME TO jti_bindings;
   CREATE UNIQUE INDEX jti_bindings_by_pair ON jti_bindings (pair);

@@ -110,7 +110,7 @@ test('migration 6 carries every jti binding over to the compact ledger', async (
   db.close();
 });
 
-test('migration 10 keeps every jti binding, in order of expiry, with a unique index on the pair and none on expiry', async () => {
+test('migration 10 keeps every jti binding still in force, in order of expiry, with a unique index on the pair and none on expiry', async () => {
   const path = join(dir, 'v9-ledger.db');
   const old = openDatabase(path);
   for (const migration of SQLITE_MIGRATIONS.slice(0, 9)) old.exec(migration);
@@ -119,6 +119,8 @@ test('migration 10 keeps every jti binding, in order of expiry, with a unique in
   insert.run(jtiPair('org-a', 'late'), boundToken('token-late'), NOW + 300);
   insert.run(jtiPair('org-a', 'soon'), boundToken('token-soon'), NOW + 60);
   insert.run(jtiPair('org-a', 'gone'), boundToken('token-gone'), NOW - 1);
+  // Expired by the clock the migration reads: not carried over.
+  insert.run(jtiPair('org-a', 'past'), boundToken('token-past'), Math.floor(Date.now() / 1000) - 1);
   old.exec('PRAGMA user_version = 9');
   old.close();
   const store = new SqliteStore(path);
