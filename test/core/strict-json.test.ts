@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { decodeBase64url } from '../../src/core/base64url.ts';
 import { JsonError, parseStrictJson } from '../../src/core/strict-json.ts';
 
@@ -84,6 +85,37 @@ test('base64url: canonical only', () => {
   assert.deepEqual(decodeBase64url(''), Buffer.alloc(0));
   for (const text of ['eA==', 'eB', 'e', 'e A', 'ab+/', 'ab\n', 'YQ=', 'eA\u00e9', 'YWJj\0'])
     assert.equal(decodeBase64url(text), undefined, text);
+  // A character past Latin-1 whose low byte is a letter ("Ł" is U+0141, "A" is 0x41).
+  assert.equal(decodeBase64url('\u0141AAA'), undefined);
+});
+
+test('base64url: accepts exactly the texts that read back unchanged, whatever they hold', () => {
+  /** The definition: canonical base64url is what the encoder writes for the bytes it decodes to. */
+  const readsBack = (text: string) => Buffer.from(text, 'base64url').toString('base64url') === text;
+  const agrees = (text: string) => {
+    const decoded = decodeBase64url(text);
+    if (!readsBack(text)) return decoded === undefined;
+    return decoded?.equals(Buffer.from(text, 'base64url')) === true;
+  };
+  const near = fc.constantFrom(...'AQgw_-9z+/= \t\n.*\u00e9\u00ff\u0100\u0141\u0000');
+  fc.assert(
+    fc.property(
+      fc.array(near, { maxLength: 24 }).map((chars) => chars.join('')),
+      agrees,
+    ),
+    {
+      numRuns: 20_000,
+    },
+  );
+  // Canonical texts, each with one character put in somewhere.
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 40 }), fc.nat(60), near, (bytes, at, char) => {
+      const text = Buffer.from(bytes).toString('base64url');
+      return agrees(text) && agrees(text.slice(0, at) + char + text.slice(at));
+    }),
+    { numRuns: 20_000 },
+  );
+  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 30 }), agrees), { numRuns: 20_000 });
 });
 
 test('a refusal records no stack (each malformed token makes one), and an ordinary error still does', () => {
