@@ -11,6 +11,7 @@ import { handleError } from './error-handler.ts';
 import { withSafeSerializers } from './logging.ts';
 import { credentialInQuery } from './query-credentials.ts';
 import { type AddressRateLimit, withRedisFailures } from './rate-limit.ts';
+import { decorateRequests } from './request-state.ts';
 import { tokenGuard } from './require-token.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
@@ -92,6 +93,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
     },
   );
+  decorateRequests(app);
   const setSecurityHeaders = securityHeaders(app);
   // What every request goes through first, in one synchronous hook (an async hook costs Fastify a
   // promise and a turn of the microtask queue per request): the clock for debug_info, then the

@@ -35,16 +35,15 @@ export function envelopeSchema<T extends ReturnType<typeof Type.Object>>(results
   return Type.Object({ status: Type.Integer(), results, debug_info: DebugInfo });
 }
 
-const startTimes = new WeakMap<FastifyRequest, bigint>();
-
 export function markStart(request: FastifyRequest): void {
-  startTimes.set(request, process.hrtime.bigint());
+  request.keygateStartedAt = performance.now();
 }
 
+/** An answer made before the first hook (a path no route matches, say) took no time of ours. */
 export function debugInfo(request: FastifyRequest) {
-  const start = startTimes.get(request) ?? process.hrtime.bigint();
-  const nanos = Number(process.hrtime.bigint() - start);
-  return { delta: `${(nanos / 1e6).toFixed(6)}ms`, version: VERSION };
+  const start = request.keygateStartedAt;
+  const ms = start > 0 ? performance.now() - start : 0;
+  return { delta: `${ms.toFixed(6)}ms`, version: VERSION };
 }
 
 export function send<T>(request: FastifyRequest, reply: FastifyReply, status: number, results: T) {

@@ -10,18 +10,16 @@ declare module 'fastify' {
   }
 }
 
-/** The code each request was refused with, for the login counts and the access log. */
-const codes = new WeakMap<FastifyRequest, ErrorCode | ReasonCode>();
-
 /**
  * Called for every error answer (envelope.ts sendError): an error code is counted, and either
  * kind remembered for the request. Only refusals pay this, never an accepted request.
  */
 export function noteRefusal(request: FastifyRequest, code: ErrorCode | ReasonCode): void {
-  codes.set(request, code);
+  request.keygateRefusal = code;
   if (isErrorCode(code)) request.server.keygateMetrics?.refused(code);
 }
 
+/** The code each request was refused with, for the login counts and the access log. */
 export function refusalCodeOf(request: FastifyRequest): ErrorCode | ReasonCode | undefined {
-  return codes.get(request);
+  return request.keygateRefusal ?? undefined;
 }

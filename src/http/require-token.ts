@@ -7,8 +7,6 @@ import type { Principal } from '../service/principal.ts';
 import { authorizationValues } from './authorization.ts';
 import { sendUnauthorized } from './error-handler.ts';
 
-const principals = new WeakMap<FastifyRequest, Principal>();
-
 /**
  * The preHandler of every protected route: one verification path, or a 401 with the reason code.
  * Callback-style, so that a token the cache answers at once (a client reusing its token) costs
@@ -37,12 +35,12 @@ export function tokenGuard(
     const answer = authenticator.authenticateSoon(read.token);
     if (answer instanceof AuthError) return void sendUnauthorized(request, reply, answer.rejection);
     if (!(answer instanceof Promise)) {
-      principals.set(request, answer);
+      request.keygatePrincipal = answer;
       return done();
     }
     answer.then(
       (principal) => {
-        principals.set(request, principal);
+        request.keygatePrincipal = principal;
         done();
       },
       (error: unknown) => {
@@ -54,7 +52,7 @@ export function tokenGuard(
 }
 
 export function principalOf(request: FastifyRequest): Principal {
-  const principal = principals.get(request);
+  const principal = request.keygatePrincipal;
   if (!principal) throw new Error('principalOf called on a route without tokenGuard');
   return principal;
 }
