@@ -72,6 +72,7 @@ async function requestRows(keygate: Server, reference: Server, sets: TokenSets, 
     forwardAuth: new Series(keygate),
     session: new Series(keygate),
     malformed: new Series(keygate),
+    duplicateClaim: new Series(keygate),
     badSignature: new Series(keygate),
     unknownKid: new Series(keygate),
   };
@@ -92,6 +93,12 @@ async function requestRows(keygate: Server, reference: Server, sets: TokenSets, 
         series: s.malformed,
         path: WHOAMI,
         source: () => repeat(ROUND_SECONDS, sets.malformed),
+        expect: 401,
+      },
+      {
+        series: s.duplicateClaim,
+        path: WHOAMI,
+        source: () => repeat(ROUND_SECONDS, sets.duplicateClaim),
         expect: 401,
       },
       {
@@ -268,6 +275,12 @@ export async function benchHttp(): Promise<boolean> {
       vs(`GET ${WHOAMI}, session tokens (one per connection)`, s.session, s.healthz, 'Keygate /healthz'),
       ...fresh.rows,
       vs(`GET ${WHOAMI}, malformed token (401)`, s.malformed, s.healthz, 'Keygate /healthz'),
+      vs(
+        `GET ${WHOAMI}, a claim named twice in the payload (401)`,
+        s.duplicateClaim,
+        s.healthz,
+        'Keygate /healthz',
+      ),
       vs(
         `GET ${WHOAMI}, bad RS256-2048 signature, registered kid (401)`,
         s.badSignature,

@@ -1,5 +1,5 @@
 import type { Fixture, KeyKind } from './fixture.ts';
-import { badSignatures, malformed, signTokens } from './tokens.ts';
+import { badSignatures, duplicateClaim, malformed, signTokens } from './tokens.ts';
 
 /** Every row runs this many rounds, interleaved with its comparison rows; the table shows medians. */
 export const ROUNDS = 3;
@@ -66,5 +66,6 @@ export async function signSets(fixture: Fixture) {
     unknownKid: split(bearer(unknownKids), INVALID_PER_ROUND),
     badSignature: split(bearer(badSignatures(rsa, orgId, INVALID_PER_ROUND * ROUNDS)), INVALID_PER_ROUND),
     malformed: `Bearer ${malformed(rsa, orgId)}`,
+    duplicateClaim: `Bearer ${duplicateClaim(rsa, orgId)}`,
   };
 }

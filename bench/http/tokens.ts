@@ -59,3 +59,14 @@ export function malformed(key: BenchKey, orgId: string): string {
   const token = signToken({ privateKey: key.privatePem, orgId, kid: key.kid, sub: 'bench', aud: AUD });
   return token.slice(0, token.lastIndexOf('.'));
 }
+
+/**
+ * A token whose payload names a claim twice (`sub`), the ambiguity the strict parser exists to
+ * refuse: refused while its payload is parsed, before any key is looked up.
+ */
+export function duplicateClaim(key: BenchKey, orgId: string): string {
+  const now = Math.floor(Date.now() / 1000);
+  const header = b64(JSON.stringify({ alg: 'RS256', typ: 'JWT' }));
+  const claims = `{"aud":"${AUD}","exp":${now + 3600},"iat":${now},"iss":"${orgId}","jti":"${randomUUID()}","sub":"bench","sub":"admin","kid":"${key.kid}"}`;
+  return `${header}.${b64(claims)}.${b64(sign('sha256', Buffer.from(claims), key.privatePem))}`;
+}
