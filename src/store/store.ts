@@ -186,6 +186,10 @@ export interface Store {
   bindJtis(claims: readonly JtiClaim[], now: UnixSeconds): Promise<JtiBinding[]>;
   /** What bindJtis would answer for one claim, without binding: for /auth/hello. */
   peekJti(iss: string, jti: string, tokenHash: string, now: UnixSeconds): Promise<JtiBinding>;
+  /**
+   * Deletes expired bindings and returns how many; never a live one. Not always every expired
+   * one in a call: the embedded store stops behind bindings still live (sqlite-prune.ts).
+   */
   pruneJti(now: UnixSeconds): Promise<number>;
   /**
    * Fails with ConflictError when the email is taken; callers pass it normalised (user-name.ts).
