@@ -164,7 +164,7 @@ function keyCaps(env: Env): Config['keyCaps'] {
 }
 
 /** Zero is refused: each cache keeps the entry it was just given, so zero would mean one. */
-function memoryBounds(env: Env): MemoryBounds {
+export function memoryBounds(env: Env): MemoryBounds {
   const entries = (name: string, fallback: number) => integer(name, env[name], fallback, 1, 10_000_000);
   const defaults = DEFAULT_MEMORY_BOUNDS;
   return {
