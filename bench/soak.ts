@@ -402,22 +402,22 @@ export async function runSoak(options: {
  * The configured bound of each structure the report names, as the spawned server reads it (the
  * server gets this process's environment).
  */
-const BOUNDS: Record<string, number> = (() => {
+function configuredBounds(): Record<string, number> {
   const bounds = memoryBounds(process.env);
   return {
     'directory entries': bounds.keyCacheEntries,
     'directory unknownKids': bounds.unknownKidEntries,
     'token cache': bounds.tokenCacheEntries,
   };
-})();
+}
 
 /**
  * RSS that grows while a bounded structure fills is the structure doing its work, not a leak: the
  * report says when one reached its bound only within the measured window, so that its growth
  * figure is read as what it is.
  */
-function fillingNote(report: SoakReport): string[] {
-  const filled = Object.entries(BOUNDS)
+function fillingNote(report: SoakReport, bounds: Record<string, number>): string[] {
+  const filled = Object.entries(bounds)
     .filter(
       ([name, bound]) => (report.cachesStart[name] ?? 0) < bound && (report.cachesEnd[name] ?? 0) >= bound,
     )
@@ -430,6 +430,7 @@ function fillingNote(report: SoakReport): string[] {
 
 export function printSoak(report: SoakReport): boolean {
   const { rssStart, rssEnd } = report;
+  const bounds = configuredBounds();
   const growth = rssStart.medianMb > 0 ? (rssEnd.medianMb - rssStart.medianMb) / rssStart.medianMb : 0;
   const spread = (window: RssWindow) =>
     `${window.medianMb.toFixed(1)} MB (${window.minMb.toFixed(1)}-${window.maxMb.toFixed(1)}, ${window.readings} readings)`;
@@ -444,11 +445,11 @@ export function printSoak(report: SoakReport): boolean {
     `V8 heap reserved: ${report.heapStartMb.toFixed(1)} MB after warm-up -> ${report.heapEndMb.toFixed(1)} MB at the end`,
     `bounded structures after warm-up -> at the end (entries):`,
     ...Object.entries(report.cachesEnd).map(([name, end]) => {
-      const bound = BOUNDS[name];
+      const bound = bounds[name];
       const start = String(report.cachesStart[name] ?? '?').padStart(7);
       return `  ${name.padEnd(22)} ${start} -> ${end}${bound ? ` (bound ${bound}${end >= bound ? ', full' : ''})` : ''}`;
     }),
-    ...fillingNote(report),
+    ...fillingNote(report, bounds),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return report.serverErrors === 0 && report.wrong.length === 0 && growth < 0.1;

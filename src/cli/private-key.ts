@@ -1,4 +1,5 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
+import type { KeyOptionNames } from '../sdk/signing-key.ts';
 import { readUserFile } from './io.ts';
 import { CliError } from './output.ts';
 
@@ -13,3 +14,6 @@ export function readPrivateKey(path: string): KeyObject {
     });
   }
 }
+
+/** The SDK's key options as the signing commands' flags, so that a refusal names the flag to change. */
+export const KEY_FLAGS: KeyOptionNames = { privateKey: '--key', alg: '--alg' };

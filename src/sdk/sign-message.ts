@@ -2,7 +2,7 @@ import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { type Algorithm, HASH_BY_ALGORITHM } from '../core/algorithms.ts';
 import { encodeBase64url as b64 } from '../core/base64url.ts';
 import { KEY_ID_MEANING, requireText } from './required-text.ts';
-import { signingAlgorithm } from './signing-key.ts';
+import { type KeyOptionNames, signingAlgorithm } from './signing-key.ts';
 
 export interface SignMessageOptions {
   /** The private key: a KeyObject or PEM text (PKCS#1, SEC1 or PKCS#8), RSA or P-256. */
@@ -24,7 +24,8 @@ export interface SignMessageOptions {
  * Signs a message as a compact JWS that /v1/signatures/verify accepts: header `{alg, kid, typ:
  * "JOSE"}` (a "JOSE" type can never pass as a key-pair token, whatever the message says), ES256
  * signatures in the raw R||S form JWS requires. Throws a TypeError for an empty `kid`, a public
- * key, a key that is neither RSA nor P-256, or an `alg` the key cannot sign (signingAlgorithm).
+ * key, a key that is neither RSA nor P-256, or an `alg` the key cannot sign (signingAlgorithm),
+ * naming each option as `names` calls it (the CLI's flags).
  *
  * @example
  * ```ts
@@ -37,11 +38,14 @@ export interface SignMessageOptions {
  * // POST /v1/signatures/verify {"jws": jws}
  * ```
  */
-export function signMessage(options: SignMessageOptions): string {
+export function signMessage(
+  options: SignMessageOptions,
+  names: KeyOptionNames & { kid?: string } = {},
+): string {
   const key =
     typeof options.privateKey === 'string' ? createPrivateKey(options.privateKey) : options.privateKey;
-  const { family, alg } = signingAlgorithm(key, options.alg);
-  requireText('kid', options.kid, KEY_ID_MEANING);
+  const { family, alg } = signingAlgorithm(key, options.alg, names);
+  requireText(names.kid ?? 'kid', options.kid, KEY_ID_MEANING);
   const header = b64(JSON.stringify({ alg, kid: options.kid, typ: 'JOSE' }));
   const payload = b64(Buffer.from(options.payload));
   const signature = sign(

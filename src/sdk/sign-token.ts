@@ -37,10 +37,10 @@ export interface SignTokenOptions {
  * });
  * ```
  */
-export function signToken(options: SignTokenOptions): string {
+export function signToken(options: SignTokenOptions, names: SigningOptionNames = {}): string {
   const key =
     typeof options.privateKey === 'string' ? createPrivateKey(options.privateKey) : options.privateKey;
-  const alg = checkSigningOptions(options, key);
+  const alg = checkSigningOptions(options, key, names);
   const isEc = alg === 'ES256';
   const now = options.now ?? Math.floor(Date.now() / 1000);
   const header: Record<string, string> = { alg, typ: 'JWT' };

@@ -101,7 +101,7 @@ describe('keygate sign, with a key made by spec 002 commands, verified by a runn
 
   test('sign refuses what the server would refuse, before signing, with exit code 2', () => {
     const cases: [string[], string, string][] = [
-      [['--alg', 'RS256'], MESSAGE, 'error: alg RS256 needs an RSA key; this key is P-256 (use ES256).\n'],
+      [['--alg', 'RS256'], MESSAGE, 'error: --alg RS256 needs an RSA key; this key is P-256 (use ES256).\n'],
       [['--alg', 'HS256'], MESSAGE, 'error: --alg HS256 is not RS256, RS384 or ES256.\n'],
       [[], '', 'error: No message on standard input.\n'],
     ];

@@ -4,7 +4,7 @@ import { isAcceptedAlgorithm } from '../../core/algorithms.ts';
 import { MAX_MESSAGE_BYTES } from '../../core/message-format.ts';
 import { signMessage } from '../../sdk/sign-message.ts';
 import { CliError, print } from '../output.ts';
-import { readPrivateKey } from '../private-key.ts';
+import { KEY_FLAGS, readPrivateKey } from '../private-key.ts';
 
 interface SignOptions {
   key: string;
@@ -39,13 +39,16 @@ export function signCommand(program: Command): void {
       const message = await readMessage();
       let jws: string;
       try {
-        jws = signMessage({
-          privateKey,
-          kid: options.kid,
-          payload: message,
-          detached: options.detached ?? false,
-          ...(options.alg !== undefined && isAcceptedAlgorithm(options.alg) && { alg: options.alg }),
-        });
+        jws = signMessage(
+          {
+            privateKey,
+            kid: options.kid,
+            payload: message,
+            detached: options.detached ?? false,
+            ...(options.alg !== undefined && isAcceptedAlgorithm(options.alg) && { alg: options.alg }),
+          },
+          { ...KEY_FLAGS, kid: '--kid' },
+        );
       } catch (error) {
         if (!(error instanceof TypeError)) throw error;
         throw new CliError('invalid_key', error.message, {

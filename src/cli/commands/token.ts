@@ -2,14 +2,9 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
 import type { Algorithm } from '../../core/algorithms.ts';
 import { isRole, ROLES } from '../../core/roles.ts';
-import {
-  checkSigningOptions,
-  type SigningOptionNames,
-  type SignTokenOptions,
-  signToken,
-} from '../../sdk/sign-token.ts';
+import { type SigningOptionNames, type SignTokenOptions, signToken } from '../../sdk/sign-token.ts';
 import { CliError, print } from '../output.ts';
-import { readPrivateKey } from '../private-key.ts';
+import { KEY_FLAGS, readPrivateKey } from '../private-key.ts';
 
 interface TokenOptions {
   key: string;
@@ -26,13 +21,12 @@ interface TokenOptions {
 
 /** The SDK's option names as this command's flags, so that its refusals name what to change. */
 const FLAG_NAMES: SigningOptionNames = {
-  privateKey: '--key',
+  ...KEY_FLAGS,
   orgId: '--org',
   kid: '--kid',
   sub: '--sub',
   aud: '--aud',
   ttlSeconds: '--ttl',
-  alg: '--alg',
 };
 
 export function tokenCommand(program: Command): void {
@@ -73,28 +67,27 @@ export function tokenCommand(program: Command): void {
           hint: "Leave --role out for the key's default role.",
         });
       }
-      const privateKey = readPrivateKey(options.key);
       const signing: SignTokenOptions = {
-        privateKey,
+        privateKey: readPrivateKey(options.key),
         orgId: options.org,
         kid: options.kid,
         sub: options.sub,
         aud: options.aud ?? (policy.audiences[0] as string),
         ttlSeconds: ttl,
         ...(options.role !== undefined && { role: options.role }),
-        // Checked below with the rest: an --alg this key cannot sign with is refused there too.
+        // Checked by signToken with the rest: an --alg this key cannot sign with is refused too.
         ...(options.alg !== undefined && { alg: options.alg as Algorithm }),
         kidIn: options.kidInHeader ? 'header' : 'payload',
       };
       // An empty --kid (an unset shell variable) or an --alg the key cannot sign with would
-      // only be refused later, by the server: say so here, in this command's flags.
+      // only be refused later, by the server: signToken refuses it, in this command's flags.
+      let token: string;
       try {
-        checkSigningOptions(signing, privateKey, FLAG_NAMES);
+        token = signToken(signing, FLAG_NAMES);
       } catch (error) {
         if (error instanceof TypeError) throw new CliError('invalid_input', error.message);
         throw error;
       }
-      const token = signToken(signing);
       print(options, { token }, () => token);
     });
 }
