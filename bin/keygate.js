@@ -10,7 +10,10 @@ const major = Number(process.versions.node.split('.')[0]);
 
 if (major >= REQUIRED_MAJOR) {
   // First of all: a server replaces this process with one under its settings (serve-settings.js).
-  const { serveStart } = await import('./serve-settings.js');
+  const { serveStart, threadPoolSize } = await import('./serve-settings.js');
+  const { availableParallelism } = await import('node:os');
+  const poolSize = threadPoolSize(process.argv, process.env, availableParallelism());
+  if (poolSize !== undefined) process.env.UV_THREADPOOL_SIZE = poolSize;
   const start = serveStart(process.argv, process.execArgv, process.env);
   if (start && typeof process.execve === 'function') {
     try {

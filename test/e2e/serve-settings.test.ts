@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -13,11 +13,12 @@ import { freePort, waitForHealth } from './server-process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin/keygate.js');
-const { MMAP_THRESHOLD, MAX_SEMI_SPACE_MB, serveStart } = (await import(
+const { MMAP_THRESHOLD, MAX_SEMI_SPACE_MB, serveStart, threadPoolSize } = (await import(
   new URL('../../bin/serve-settings.js', import.meta.url).href
 )) as {
   MMAP_THRESHOLD: string;
   MAX_SEMI_SPACE_MB: string;
+  threadPoolSize(argv: string[], env: NodeJS.ProcessEnv, cores: number): string | undefined;
   serveStart(
     argv: string[],
     execArgv: string[],
@@ -135,7 +136,60 @@ describe('how a command is started', () => {
   });
 });
 
+describe("libuv's thread pool", () => {
+  const argv = (...rest: string[]) => ['/usr/bin/node', '/opt/keygate/bin/keygate.js', ...rest];
+
+  test('serve gets a thread per password hash and as many for signatures: two per core but one', () => {
+    assert.deepEqual(
+      [1, 2, 4, 8].map((cores) => threadPoolSize(argv('serve'), {}, cores)),
+      ['2', '2', '6', '14'],
+    );
+  });
+
+  test("an operator's UV_THREADPOOL_SIZE stands, and other commands keep libuv's default", () => {
+    assert.equal(threadPoolSize(argv('serve'), { UV_THREADPOOL_SIZE: '16' }, 2), undefined);
+    assert.equal(threadPoolSize(argv('key', 'serve'), {}, 2), undefined);
+    assert.equal(threadPoolSize(argv('login'), {}, 2), undefined);
+  });
+});
+
+/** libuv's pool threads of a running process (they start together, on the pool's first job). */
+function poolThreads(pid: number): number {
+  return readdirSync(`/proc/${pid}/task`).filter(
+    (task) => readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim() === 'libuv-worker',
+  ).length;
+}
+
+/** A login for a user nobody registered: refused after a password hash, on the thread pool. */
+async function hashOnce(url: string): Promise<void> {
+  const response = await fetch(`${url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user: 'nobody@example.com', pass_hash: 'a'.repeat(64) }),
+  });
+  assert.equal(response.status, 401);
+}
+
 describe('node bin/keygate.js serve', { skip: linux }, () => {
+  test("runs libuv's pool at its size, started directly or as deploy/ starts it, unless the operator set one", async () => {
+    const expected = threadPoolSize(['node', BIN, 'serve'], {}, availableParallelism());
+    const deployed = { MALLOC_MMAP_THRESHOLD_: MMAP_THRESHOLD, NODE_OPTIONS: SEMI_SPACE };
+    for (const [name, extra, threads] of [
+      ['pool', {}, Number(expected)],
+      ['pool-deployed', deployed, Number(expected)],
+      ['pool-own', { UV_THREADPOOL_SIZE: '3' }, 3],
+    ] as const) {
+      const { server, url, exited } = await serve(name, [], extra);
+      try {
+        await hashOnce(url);
+        assert.equal(poolThreads(server.pid as number), threads, name);
+      } finally {
+        server.kill('SIGTERM');
+      }
+      assert.deepEqual(await exited, { code: 0, signal: null });
+    }
+  });
+
   test('is one process, under the fixed threshold, that SIGTERM stops cleanly', async () => {
     const { server, exited } = await serve('one');
     const pid = server.pid as number;
