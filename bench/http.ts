@@ -10,11 +10,13 @@ import { inChild, stopGenerator } from './http/in-child.ts';
 import { CONNECTIONS, eachOnce, perConnection, repeat, type Source } from './http/load.ts';
 import { interleave, Series } from './http/series.ts';
 import {
+  bareFastifyReadyTimes,
   benchPort,
   DEPLOYED_ENV,
   readyTimes,
   referenceReadyTimes,
   type Server,
+  startBareFastify,
   startKeygate,
   startReference,
 } from './http/servers.ts';
@@ -196,6 +198,23 @@ async function verifierRows(): Promise<Row[]> {
   ];
 }
 
+/**
+ * Fastify alone (bench/reference/bare-fastify.js): its ready time over READY_STARTS starts after
+ * one that fills its compile cache, and its RSS one second after it first answers, as Keygate's.
+ */
+async function bareFastifyFloor(dir: string, port: number): Promise<{ ready: number; idleRss: number }> {
+  const cache = join(dir, 'bare-fastify-cache');
+  await bareFastifyReadyTimes(port, 1, cache);
+  const ready = median(await bareFastifyReadyTimes(port + 1, READY_STARTS, cache));
+  const server = await startBareFastify(port + 1 + READY_STARTS, cache);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    return { ready, idleRss: server.rssMb() };
+  } finally {
+    await server.stop();
+  }
+}
+
 /** `npm run bench -- http`: Keygate's HTTP server against Fastify's ceiling and a jose-based reference. */
 export async function benchHttp(): Promise<boolean> {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-http-bench-'));
@@ -212,6 +231,7 @@ export async function benchHttp(): Promise<boolean> {
     const ready = median(await readyTimes(database, port + 10, READY_STARTS, DEPLOYED_ENV));
     const bareReady = median(await readyTimes(database, port + 30, READY_STARTS));
     const referenceReady = median(await referenceReadyTimes(fixture.referenceKeys, port + 20, READY_STARTS));
+    const bare = await bareFastifyFloor(dir, port + 40);
     const keygate = await startKeygate(database, port);
     servers.push(keygate);
     // Let start-up garbage be collected before reading the idle size.
@@ -260,6 +280,19 @@ export async function benchHttp(): Promise<boolean> {
         value: `${referenceReady.toFixed(0)} ms`,
         baseline: `Keygate ${ready.toFixed(0)} ms (ratio = reference / Keygate)`,
         ratio: referenceReady / ready,
+      },
+      // The least any Fastify server takes here: how far below it the two ceilings leave room.
+      {
+        case: 'idle RSS of bare Fastify answering /healthz (plain JavaScript, started as Keygate is, compile cache warm)',
+        value: `${bare.idleRss.toFixed(1)} MB`,
+        baseline: `Keygate ${idleRss.toFixed(1)} MB (ratio = bare / Keygate)`,
+        ratio: bare.idleRss / idleRss,
+      },
+      {
+        case: `ready: bare Fastify, spawn to first /healthz answer (median of ${READY_STARTS}, compile cache warm)`,
+        value: `${bare.ready.toFixed(0)} ms`,
+        baseline: `Keygate ${ready.toFixed(0)} ms (ratio = bare / Keygate)`,
+        ratio: bare.ready / ready,
       },
       vs('GET /healthz: Keygate', s.healthz, s.bareHealthz, 'bare Fastify'),
       vs('GET /healthz: bare Fastify (the reference server)', s.bareHealthz, s.bareHealthz, 'itself'),

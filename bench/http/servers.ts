@@ -5,6 +5,7 @@ import { AUD } from './fixture.ts';
 
 const MAIN = new URL('../../bin/keygate.js', import.meta.url).pathname;
 const REFERENCE = new URL('../reference/server.ts', import.meta.url).pathname;
+const BARE_FASTIFY = new URL('../reference/bare-fastify.js', import.meta.url).pathname;
 
 /**
  * A base port for a run's servers (it and the next few dozen): below Linux's ephemeral range
@@ -66,6 +67,30 @@ export async function startReference(keysFile: string, port: number): Promise<Se
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   return started('reference', child, port);
+}
+
+/**
+ * Fastify alone answering /healthz (bench/reference/bare-fastify.js), as deploy/ starts Keygate
+ * and with a compile cache in `cacheDir`: the least a Fastify server takes here.
+ */
+function bareFastifyCommand(port: number, cacheDir: string): { args: string[]; env: NodeJS.ProcessEnv } {
+  return {
+    args: [BARE_FASTIFY, String(port)],
+    env: { ...process.env, ...DEPLOYED_ENV, NODE_COMPILE_CACHE: cacheDir },
+  };
+}
+
+export function startBareFastify(port: number, cacheDir: string): Promise<Server> {
+  const { args, env } = bareFastifyCommand(port, cacheDir);
+  return started(
+    'bare Fastify',
+    spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] }),
+    port,
+  );
+}
+
+export function bareFastifyReadyTimes(firstPort: number, count: number, cacheDir: string): Promise<number[]> {
+  return startTimes((port) => bareFastifyCommand(port, cacheDir), firstPort, count);
 }
 
 async function started(name: string, child: ChildProcess, port: number): Promise<Server> {
