@@ -21,6 +21,7 @@ import {
   startReference,
 } from './http/servers.ts';
 import { sessionTokens } from './http/sessions.ts';
+import { threadPoolRows } from './http/thread-pool.ts';
 import { FRESH, ROUNDS, signSets, type TokenSets } from './http/token-sets.ts';
 import { workerRows } from './http/workers.ts';
 
@@ -247,6 +248,7 @@ export async function benchHttp(): Promise<boolean> {
     const s = await requestRows(keygate, reference, sets, sessions);
     const fresh = await freshRows(keygate, reference, sets, fixture, s.healthz, ledgerUs);
     const workers = await workerRows(keygate, database, port + 2, fixture, sets.warm, vs);
+    const pool = await threadPoolRows(database, port + 5, fixture, vs);
     const distributed = await distributedRows(keygate, fixture, sets.warm, dir, port + 3, vs);
     for (const server of servers.splice(0)) await server.stop();
     const rows: Row[] = [
@@ -328,6 +330,7 @@ export async function benchHttp(): Promise<boolean> {
         0.8,
       ),
       ...workers,
+      ...pool,
       ...distributed.rows,
       ...(await verifierRows()),
     ];
