@@ -16,6 +16,18 @@ import { storeContract } from './store-contract.ts';
 const dir = mkdtempSync(join(tmpdir(), 'keygate-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/**
+ * A database as the store left it at schema `version`, to migrate from: opened as the store opens
+ * one (openDatabase lends the functions the migrations call) and migrated that far, not further.
+ */
+function databaseAt(name: string, version: number): { path: string; old: DatabaseSync } {
+  const path = join(dir, name);
+  const old = openDatabase(path);
+  for (const migration of SQLITE_MIGRATIONS.slice(0, version)) old.exec(migration);
+  old.exec(`PRAGMA user_version = ${version}`);
+  return { path, old };
+}
+
 let contractStores = 0;
 // A new file per test: the contract needs an empty store each time.
 storeContract('SQLite', async () => new SqliteStore(join(dir, `contract-${++contractStores}.db`)));
@@ -38,12 +50,8 @@ test('the schema is migrated once and reopening keeps the data', async () => {
 });
 
 test('a database made before the login throttle migrates, keeping its users', async () => {
-  const path = join(dir, 'v2.db');
-  const old = new DatabaseSync(path);
-  old.exec('PRAGMA journal_mode = WAL');
-  for (const migration of SQLITE_MIGRATIONS.slice(0, 2)) old.exec(migration);
-  old.exec(`PRAGMA user_version = 2;
-    INSERT INTO orgs (id, name, created_at) VALUES ('o1', 'Old', 1);
+  const { path, old } = databaseAt('v2.db', 2);
+  old.exec(`INSERT INTO orgs (id, name, created_at) VALUES ('o1', 'Old', 1);
     INSERT INTO users (id, org_id, email, screen_name, role, status, password_hash, failed_logins, locked_until, created_at)
       VALUES ('u1', 'o1', 'ali@example.com', 'Ali', 'user', 'active', 'h', 7, 99, 1);`);
   old.close();
@@ -67,18 +75,12 @@ test('a database made before the login throttle migrates, keeping its users', as
 });
 
 test('migration 6 carries every jti binding over to the compact ledger', async () => {
-  const path = join(dir, 'v5-ledger.db');
-  const old = new DatabaseSync(path);
-  old.exec('PRAGMA journal_mode = WAL');
-  // Migration 4 needs the function the store lends it; a fresh database's users table is empty.
-  old.function('keygate_user_name', (value) => value);
-  for (const migration of SQLITE_MIGRATIONS.slice(0, 5)) old.exec(migration);
+  const { path, old } = databaseAt('v5-ledger.db', 5);
   const insert = old.prepare('INSERT INTO jti_ledger (iss, jti, token_hash, expires_at) VALUES (?, ?, ?, ?)');
   insert.run('org-a', 'j1', 'token-one', NOW + 60);
   insert.run('org-a', 'j2', 'token-two', NOW - 1);
   // The length prefix keeps these two pairs apart although their concatenations are equal.
   insert.run('org-ab', 'c', 'token-three', NOW + 60);
-  old.exec('PRAGMA user_version = 5');
   old.close();
   const store = new SqliteStore(path);
   assert.equal(await store.peekJti('org-a', 'j1', 'token-one', NOW), 'same-token');
@@ -111,9 +113,7 @@ test('migration 6 carries every jti binding over to the compact ledger', async (
 });
 
 test('migration 10 keeps every jti binding still in force, in order of expiry, with a unique index on the pair and none on expiry', async () => {
-  const path = join(dir, 'v9-ledger.db');
-  const old = openDatabase(path);
-  for (const migration of SQLITE_MIGRATIONS.slice(0, 9)) old.exec(migration);
+  const { path, old } = databaseAt('v9-ledger.db', 9);
   const insert = old.prepare('INSERT INTO jti_bindings (pair, token, expires_at) VALUES (?, ?, ?)');
   // Inserted latest expiry first: the old table kept them in pair order, whatever their expiry.
   insert.run(jtiPair('org-a', 'late'), boundToken('token-late'), NOW + 300);
@@ -121,7 +121,6 @@ test('migration 10 keeps every jti binding still in force, in order of expiry, w
   insert.run(jtiPair('org-a', 'gone'), boundToken('token-gone'), NOW - 1);
   // Expired by the clock the migration reads: not carried over.
   insert.run(jtiPair('org-a', 'past'), boundToken('token-past'), Math.floor(Date.now() / 1000) - 1);
-  old.exec('PRAGMA user_version = 9');
   old.close();
   const store = new SqliteStore(path);
   assert.equal(await store.peekJti('org-a', 'late', 'token-late', NOW), 'same-token');
@@ -277,10 +276,7 @@ test('kill -9 in the middle of writing loses no committed write and corrupts not
 });
 
 test('migration 4 on an older database: one key pair per org, normalised user names, sealed-key columns', async () => {
-  const path = join(dir, 'v2-before-identity.db');
-  const old = new DatabaseSync(path);
-  for (const migration of SQLITE_MIGRATIONS.slice(0, 2)) old.exec(migration);
-  old.exec('PRAGMA user_version = 2');
+  const { path, old } = databaseAt('v2-before-identity.db', 2);
   for (const org of ['org-a', 'org-b', 'org-c'])
     old.prepare('INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)').run(org, org, NOW);
   const { spkiPem, thumbprint } = intakePublicKey(rsaPair(2048).publicPem);
@@ -393,13 +389,7 @@ test('migration 4 on an older database: one key pair per org, normalised user na
 });
 
 test('migration 7 (the key change feed) carries every key over; their later changes are in the feed', async () => {
-  const path = join(dir, 'v6-keys.db');
-  const old = new DatabaseSync(path);
-  old.exec('PRAGMA journal_mode = WAL');
-  old.function('keygate_user_name', (value) => value);
-  old.function('keygate_jti_pair', (iss, jti) => `${iss} ${jti}`);
-  old.function('keygate_bound_token', (value) => value);
-  for (const migration of SQLITE_MIGRATIONS.slice(0, 6)) old.exec(migration);
+  const { path, old } = databaseAt('v6-keys.db', 6);
   const spki = intakePublicKey(rsaPair(2048).publicPem);
   old.exec("INSERT INTO orgs (id, name, created_at) VALUES ('o1', 'Old', 1)");
   const insert = old.prepare(
@@ -408,7 +398,7 @@ test('migration 7 (the key change feed) carries every key over; their later chan
   );
   insert.run('k1', spki.spkiPem, 't1', 'active');
   insert.run('k2', spki.spkiPem, 't2', 'revoked');
-  old.exec("UPDATE meta SET value = 41 WHERE name = 'key_revision'; PRAGMA user_version = 6");
+  old.exec("UPDATE meta SET value = 41 WHERE name = 'key_revision'");
   old.close();
   const store = new SqliteStore(path);
   assert.deepEqual(
