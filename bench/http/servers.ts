@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { AUD } from './fixture.ts';
 
 const MAIN = new URL('../../bin/keygate.js', import.meta.url).pathname;
@@ -164,9 +165,21 @@ export function readyTimes(
   return startTimes((port) => keygateCommand(database, port, [], env), firstPort, count);
 }
 
-const { MAX_SEMI_SPACE_MB, MMAP_THRESHOLD } = (await import(
+const { MAX_SEMI_SPACE_MB, MMAP_THRESHOLD, threadPoolSize } = (await import(
   new URL('../../bin/serve-settings.js', import.meta.url).href
-)) as { MAX_SEMI_SPACE_MB: string; MMAP_THRESHOLD: string };
+)) as {
+  MAX_SEMI_SPACE_MB: string;
+  MMAP_THRESHOLD: string;
+  threadPoolSize(argv: string[], env: NodeJS.ProcessEnv, cores: number): string | undefined;
+};
+
+/** The threads of libuv's pool in a `keygate serve` started from this process's environment. */
+export function servePoolThreads(): string {
+  return (
+    threadPoolSize([process.execPath, MAIN, 'serve'], process.env, availableParallelism()) ??
+    (process.env.UV_THREADPOOL_SIZE as string)
+  );
+}
 
 /**
  * The environment deploy/keygate.service and deploy/Dockerfile start `keygate serve` in: the

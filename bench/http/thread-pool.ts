@@ -1,11 +1,11 @@
-import { availableParallelism } from 'node:os';
 import type { Row } from '../harness.ts';
 import { type Fixture, WHOAMI } from './fixture.ts';
 import { inChild } from './in-child.ts';
 import { eachOnce } from './load.ts';
 import { interleave, Series } from './series.ts';
-import { type Server, startKeygate } from './servers.ts';
-import { freshRounds, ROUNDS } from './token-sets.ts';
+import { type Server, servePoolThreads, startKeygate } from './servers.ts';
+import { bearer, freshRounds, ROUNDS } from './token-sets.ts';
+import { signTokens } from './tokens.ts';
 
 /** Fresh tokens per round of each server: about a second at the rate of one. */
 const FRESH_PER_ROUND = 5000;
@@ -30,7 +30,7 @@ export async function threadPoolRows(
   const sets = {
     sized: await freshRounds(fixture, FRESH_PER_ROUND),
     libuv: await freshRounds(fixture, FRESH_PER_ROUND),
-    warmUp: await freshRounds(fixture, WARM_UP_TOKENS),
+    warmUp: bearer(await signTokens(fixture.keys['RS256-2048'], fixture.orgId, 2 * WARM_UP_TOKENS)),
   };
   const servers: Server[] = [];
   try {
@@ -39,7 +39,7 @@ export async function threadPoolRows(
     const libuv = await startKeygate(database, port + 1, [], { UV_THREADPOOL_SIZE: LIBUV_DEFAULT });
     servers.push(libuv);
     for (const [i, server] of [sized, libuv].entries()) {
-      const source = eachOnce(sets.warmUp[i] ?? []);
+      const source = eachOnce(sets.warmUp.slice(i * WARM_UP_TOKENS, (i + 1) * WARM_UP_TOKENS));
       await inChild({ mode: 'closed', url: `${server.url}${WHOAMI}`, source, expect: 200 });
     }
     const s = { sized: new Series(sized), libuv: new Series(libuv) };
@@ -50,13 +50,12 @@ export async function threadPoolRows(
       ],
       ROUNDS,
     );
-    const threads = 2 * Math.max(1, availableParallelism() - 1);
     return [
       row(
         `GET ${WHOAMI}, fresh RS256-2048, libuv's default pool (UV_THREADPOOL_SIZE=${LIBUV_DEFAULT})`,
         s.libuv,
         s.sized,
-        `the pool serve sizes (${threads} threads here)`,
+        `the pool serve sizes (${servePoolThreads()} threads here)`,
       ),
     ];
   } finally {
