@@ -25,6 +25,7 @@ import { signingKeyRoutes } from './routes/signing-keys.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 import { SchemaCompilers } from './schema-compilers.ts';
 import { securityHeaders, setRawResponseHeaders } from './security-headers.ts';
+import { writeAtTurnEnd } from './turn-writes.ts';
 
 export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
@@ -105,6 +106,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     done(missingHost(request) ?? credentialInQuery(request));
   });
   guardServer(app, limits);
+  writeAtTurnEnd(app);
   app.decorate('keygateMetrics', keygate.metrics);
   if (options.accessLog) accessLog(app);
   app.setErrorHandler(withRedisFailures(keygate.redis, handleError));

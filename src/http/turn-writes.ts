@@ -1,0 +1,33 @@
+import type { FastifyInstance, onSendHookHandler } from 'fastify';
+
+type Send = Parameters<onSendHookHandler>[3];
+
+/**
+ * Holds every answer made during one turn of the event loop and writes them all at its end
+ * (setImmediate runs once the turn's I/O callbacks are done), instead of each the moment it is
+ * made.
+ *
+ * Why: a write to a socket wakes the client waiting on it. Answered one at a time, a client
+ * on the other core wakes for one answer, sends its next request and sleeps again before the
+ * next answer is written, so every answer pays a wake-up, which on a virtual machine is an
+ * interrupt between cores: the profile put half of the server's CPU per 401 in the socket write,
+ * twice what it cost when the client was busy anyway. Written together, the client wakes once
+ * for the lot. An answer waits at most for the rest of its turn's requests, which are already
+ * read and being handled; a lone request goes out in the same turn as before.
+ */
+export function writeAtTurnEnd(app: FastifyInstance): void {
+  let sends: Send[] = [];
+  let payloads: unknown[] = [];
+  const flush = () => {
+    const due = sends;
+    const bodies = payloads;
+    sends = [];
+    payloads = [];
+    for (let i = 0; i < due.length; i++) (due[i] as Send)(null, bodies[i]);
+  };
+  app.addHook('onSend', (_request, _reply, payload, send) => {
+    if (sends.length === 0) setImmediate(flush);
+    sends.push(send);
+    payloads.push(payload);
+  });
+}

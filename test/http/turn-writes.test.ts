@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, test } from 'node:test';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { buildApp } from '../../src/http/app.ts';
+import { type Fixture, fixture } from '../helpers.ts';
+
+// Real sockets: what is under test is when answers reach them.
+let f: Fixture;
+let app: FastifyInstance;
+let port: number;
+/** For each request the probe route handled, whether the answers handled before it had been written. */
+const seen: { id: string; earlierWritten: boolean[] }[] = [];
+const replies: FastifyReply[] = [];
+
+before(async () => {
+  f = await fixture();
+  app = await buildApp(f.keygate);
+  app.get<{ Params: { id: string } }>('/probe/:id', (request, reply) => {
+    seen.push({ id: request.params.id, earlierWritten: replies.map((earlier) => earlier.raw.writableEnded) });
+    replies.push(reply);
+    return { id: request.params.id };
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  port = (app.server.address() as net.AddressInfo).port;
+});
+after(async () => {
+  await app.close();
+  await f.close();
+});
+
+function connect(): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** The whole answer to one request: the socket ends it, as asked by Connection: close. */
+function answer(socket: net.Socket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    socket.once('end', () => resolve(text));
+    socket.once('error', reject);
+  });
+}
+
+test('answers made in one turn of the event loop are written together at its end', async () => {
+  let accepted = 0;
+  const allAccepted = new Promise<void>((resolve) =>
+    app.server.on('connection', () => {
+      if (++accepted === 4) resolve();
+    }),
+  );
+  const sockets = await Promise.all(Array.from({ length: 4 }, connect));
+  await allAccepted;
+  // The server reads all four sockets now; every request is on the wire before its next poll,
+  // which then reports them all in one turn.
+  const answers = sockets.map((socket, i) => {
+    const answered = answer(socket);
+    socket.write(`GET /probe/${i} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+    return answered;
+  });
+  const texts = await Promise.all(answers);
+  assert.equal(seen.length, 4);
+  // None written while the turn's other requests were still being handled.
+  for (const { earlierWritten } of seen)
+    assert.deepEqual(
+      earlierWritten,
+      earlierWritten.map(() => false),
+    );
+  // And each answer is its own request's, whole.
+  texts.forEach((text, i) => {
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.ok(text.endsWith(JSON.stringify({ id: String(i) })), text);
+  });
+});
+
+test('a lone request is answered at once, with the same headers as before', async () => {
+  const socket = await connect();
+  const answered = answer(socket);
+  socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+  const text = await answered;
+  assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.match(text, /\r\nx-content-type-options: nosniff\r\n/);
+  assert.match(text, /"results":\{"ok":true\}/);
+});
