@@ -1,10 +1,11 @@
 import type { FastifyInstance, onSendHookHandler } from 'fastify';
+import { atTurnEnd } from '../service/turn-end.ts';
 
 type Send = Parameters<onSendHookHandler>[3];
 
 /**
- * Holds every answer made during one turn of the event loop and writes them all at its end
- * (setImmediate runs once the turn's I/O callbacks are done), instead of each the moment it is
+ * Holds every answer made during one turn of the event loop and writes them all at its end, after
+ * the replay ledger's commit for the turn (service/turn-end.ts), instead of each the moment it is
  * made.
  *
  * Why: a write to a socket wakes the client waiting on it. Answered one at a time, a client
@@ -26,7 +27,7 @@ export function writeAtTurnEnd(app: FastifyInstance): void {
     for (let i = 0; i < due.length; i++) (due[i] as Send)(null, bodies[i]);
   };
   app.addHook('onSend', (_request, _reply, payload, send) => {
-    if (sends.length === 0) setImmediate(flush);
+    if (sends.length === 0) atTurnEnd('write', flush);
     sends.push(send);
     payloads.push(payload);
   });

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/time.ts';
 import type { JtiBinding, JtiClaim, Store } from '../store/store.ts';
+import { atTurnEnd } from './turn-end.ts';
 
 interface Waiting {
   claim: JtiClaim;
@@ -44,7 +45,7 @@ export class ReplayLedger {
       if (!this.scheduled) {
         this.scheduled = true;
         // After the I/O phase: every request read in this turn has made its claim by then.
-        setImmediate(() => this.flush());
+        atTurnEnd('commit', () => this.flush());
       }
     });
   }
