@@ -26,7 +26,7 @@ test('the writes run after every promise a commit settles, in the same turn, whi
   atTurnEnd('commit', () => {
     log.push('commit');
     // An answer made three promises after the commit, as a request's chain of awaits makes it.
-    Promise.resolve()
+    void Promise.resolve()
       .then(() => undefined)
       .then(() => undefined)
       .then(() => atTurnEnd('write', () => log.push(`late write, turn over: ${turnOver}`)));
