@@ -62,6 +62,12 @@ async function warmUp(server: Server, sets: TokenSets, warm?: string[]): Promise
   if (warm) {
     await run(WHOAMI, perConnection(warm, 1));
     await run(FORWARD_AUTH, perConnection(warm, 1));
+    await inChild({
+      mode: 'closed',
+      url: `${server.url}${WHOAMI}`,
+      source: eachOnce(sets.unknownKidWarmUp),
+      expect: 401,
+    });
   }
   for (const { kind } of FRESH) await run(WHOAMI, eachOnce(sets.fresh[kind].warmUp));
 }
