@@ -1,4 +1,4 @@
-import type { FastifyInstance, onSendHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, onSendHookHandler } from 'fastify';
 import { atTurnEnd } from '../service/turn-end.ts';
 
 type Send = Parameters<onSendHookHandler>[3];
@@ -17,18 +17,24 @@ type Send = Parameters<onSendHookHandler>[3];
  * read and being handled; a lone request goes out in the same turn as before.
  */
 export function writeAtTurnEnd(app: FastifyInstance): void {
-  let sends: Send[] = [];
-  let payloads: unknown[] = [];
+  let due: { reply: FastifyReply; send: Send; payload: unknown }[] = [];
   const flush = () => {
-    const due = sends;
-    const bodies = payloads;
-    sends = [];
-    payloads = [];
-    for (let i = 0; i < due.length; i++) (due[i] as Send)(null, bodies[i]);
+    const answers = due;
+    due = [];
+    for (const { reply, send, payload } of answers) {
+      try {
+        send(null, payload);
+      } catch (error) {
+        // Written one at a time, a fault here (Node refusing a header, say) would have been this
+        // request's alone; held together, it must not cost the turn's other answers. The
+        // connection is closed: a client left waiting would wait until its own timeout.
+        reply.log.error({ err: error }, 'answer could not be written');
+        reply.raw.destroy();
+      }
+    }
   };
-  app.addHook('onSend', (_request, _reply, payload, send) => {
-    if (sends.length === 0) atTurnEnd('write', flush);
-    sends.push(send);
-    payloads.push(payload);
+  app.addHook('onSend', (_request, reply, payload, send) => {
+    if (due.length === 0) atTurnEnd('write', flush);
+    due.push({ reply, send, payload });
   });
 }

@@ -21,6 +21,12 @@ before(async () => {
     replies.push(reply);
     return { id: request.params.id };
   });
+  app.get('/faulty', (_request, reply) => {
+    reply.raw.writeHead = () => {
+      throw new Error('a fault while writing the answer');
+    };
+    return { id: 'faulty' };
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   port = (app.server.address() as net.AddressInfo).port;
 });
@@ -78,6 +84,33 @@ test('answers made in one turn of the event loop are written together at its end
     assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
     assert.ok(text.endsWith(JSON.stringify({ id: String(i) })), text);
   });
+});
+
+test('an answer that cannot be written closes its own connection and no other answer of its turn', async () => {
+  let accepted = 0;
+  const allAccepted = new Promise<void>((resolve) =>
+    app.server.on('connection', () => {
+      if (++accepted === 3) resolve();
+    }),
+  );
+  const sockets = await Promise.all(Array.from({ length: 3 }, connect));
+  await allAccepted;
+  const answers = sockets.map((socket, i) => {
+    const answered = answer(socket);
+    // The middle request's answer meets a fault when it is written (as Node refusing a header would).
+    socket.write(
+      `GET /${i === 1 ? 'faulty' : `probe/${i}`} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`,
+    );
+    return answered;
+  });
+  const texts = await Promise.all(answers);
+  assert.equal(texts[1], '');
+  for (const i of [0, 2]) assert.ok(texts[i]?.endsWith(JSON.stringify({ id: String(i) })), texts[i]);
+  // And the server goes on answering.
+  const socket = await connect();
+  const next = answer(socket);
+  socket.write('GET /probe/after HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+  assert.match(await next, /\{"id":"after"\}$/);
 });
 
 test('a lone request is answered at once, with the same headers as before', async () => {
