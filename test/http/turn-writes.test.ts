@@ -55,23 +55,38 @@ function answer(socket: net.Socket): Promise<string> {
   });
 }
 
-test('answers made in one turn of the event loop are written together at its end', async () => {
+/**
+ * Sends one request per path, each on a connection of its own, so that the server reads them all
+ * in one turn: every connection is accepted first (the server then reads all of them), and every
+ * request is on the wire before its next poll, which reports them together. Resolves to the
+ * whole answers, in the order of `paths`.
+ */
+async function inOneTurn(paths: readonly string[]): Promise<string[]> {
   let accepted = 0;
-  const allAccepted = new Promise<void>((resolve) =>
-    app.server.on('connection', () => {
-      if (++accepted === 4) resolve();
-    }),
-  );
-  const sockets = await Promise.all(Array.from({ length: 4 }, connect));
-  await allAccepted;
-  // The server reads all four sockets now; every request is on the wire before its next poll,
-  // which then reports them all in one turn.
-  const answers = sockets.map((socket, i) => {
-    const answered = answer(socket);
-    socket.write(`GET /probe/${i} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
-    return answered;
+  let counted = () => {};
+  const allAccepted = new Promise<void>((resolve) => {
+    counted = () => {
+      if (++accepted === paths.length) resolve();
+    };
   });
-  const texts = await Promise.all(answers);
+  app.server.on('connection', counted);
+  try {
+    const sockets = await Promise.all(paths.map(connect));
+    await allAccepted;
+    return await Promise.all(
+      sockets.map((socket, i) => {
+        const answered = answer(socket);
+        socket.write(`GET ${paths[i]} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+        return answered;
+      }),
+    );
+  } finally {
+    app.server.off('connection', counted);
+  }
+}
+
+test('answers made in one turn of the event loop are written together at its end', async () => {
+  const texts = await inOneTurn(['/probe/0', '/probe/1', '/probe/2', '/probe/3']);
   assert.equal(seen.length, 4);
   // None written while the turn's other requests were still being handled.
   for (const { earlierWritten } of seen)
@@ -87,23 +102,8 @@ test('answers made in one turn of the event loop are written together at its end
 });
 
 test('an answer that cannot be written closes its own connection and no other answer of its turn', async () => {
-  let accepted = 0;
-  const allAccepted = new Promise<void>((resolve) =>
-    app.server.on('connection', () => {
-      if (++accepted === 3) resolve();
-    }),
-  );
-  const sockets = await Promise.all(Array.from({ length: 3 }, connect));
-  await allAccepted;
-  const answers = sockets.map((socket, i) => {
-    const answered = answer(socket);
-    // The middle request's answer meets a fault when it is written (as Node refusing a header would).
-    socket.write(
-      `GET /${i === 1 ? 'faulty' : `probe/${i}`} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`,
-    );
-    return answered;
-  });
-  const texts = await Promise.all(answers);
+  // The middle request's answer meets a fault when it is written (as Node refusing a header would).
+  const texts = await inOneTurn(['/probe/0', '/faulty', '/probe/2']);
   assert.equal(texts[1], '');
   for (const i of [0, 2]) assert.ok(texts[i]?.endsWith(JSON.stringify({ id: String(i) })), texts[i]);
   // And the server goes on answering.
