@@ -13,9 +13,11 @@ import {
   bareFastifyReadyTimes,
   benchPort,
   DEPLOYED_ENV,
+  packagedKeygate,
   readyTimes,
   referenceReadyTimes,
   type Server,
+  SOURCES_MAIN,
   startBareFastify,
   startKeygate,
   startReference,
@@ -234,6 +236,21 @@ async function bareFastifyFloor(dir: string, port: number): Promise<{ ready: num
   }
 }
 
+/**
+ * The checkout's sources, as `npm start` runs them (the rows run the package, as deploy/ does):
+ * ready time over READY_STARTS starts and RSS one second after the first answer, as the package's.
+ */
+async function sourcesStart(database: string, port: number): Promise<{ ready: number; idleRss: number }> {
+  const ready = median(await readyTimes(database, port, READY_STARTS, DEPLOYED_ENV, SOURCES_MAIN));
+  const server = await startKeygate(database, port + READY_STARTS, [], {}, SOURCES_MAIN);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    return { ready, idleRss: server.rssMb() };
+  } finally {
+    await server.stop();
+  }
+}
+
 /** `npm run bench -- http`: Keygate's HTTP server against Fastify's ceiling and a jose-based reference. */
 export async function benchHttp(): Promise<boolean> {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-http-bench-'));
@@ -247,6 +264,8 @@ export async function benchHttp(): Promise<boolean> {
     const sets = await signSets(fixture);
     const signSeconds = (performance.now() - signing) / 1000;
     const ledgerUs = await ledgerCpuUs();
+    packagedKeygate(join(dir, 'package'));
+    const sources = await sourcesStart(database, port + 50);
     const ready = median(await readyTimes(database, port + 10, READY_STARTS, DEPLOYED_ENV));
     const bareReady = median(await readyTimes(database, port + 30, READY_STARTS));
     const referenceReady = median(await referenceReadyTimes(fixture.referenceKeys, port + 20, READY_STARTS));
@@ -271,17 +290,29 @@ export async function benchHttp(): Promise<boolean> {
     for (const server of servers.splice(0)) await server.stop();
     const rows: Row[] = [
       underCeiling(
-        'idle RSS of keygate serve (after start, before any load)',
+        'idle RSS of keygate serve from the package (bundled dist/, as deploy/ runs it; after start, before any load)',
         idleRss,
         IDLE_RSS_CEILING_MB,
         'MB',
       ),
       underCeiling(
-        `ready: spawn to first /healthz answer, started as deploy/ starts it (median of ${READY_STARTS})`,
+        `ready: the package, spawn to first /healthz answer, started as deploy/ starts it (median of ${READY_STARTS})`,
         ready,
         READY_CEILING_MS,
         'ms',
       ),
+      {
+        case: `ready: this checkout's TypeScript sources (bin/keygate.js as \`npm start\` runs it), started as deploy/ starts Keygate (median of ${READY_STARTS})`,
+        value: `${sources.ready.toFixed(0)} ms`,
+        baseline: `the package ${ready.toFixed(0)} ms (ratio = package / sources)`,
+        ratio: ready / sources.ready,
+      },
+      {
+        case: "idle RSS of this checkout's TypeScript sources, measured the same way",
+        value: `${sources.idleRss.toFixed(1)} MB`,
+        baseline: `the package ${idleRss.toFixed(1)} MB (ratio = package / sources)`,
+        ratio: idleRss / sources.idleRss,
+      },
       {
         case: `ready: plain \`keygate serve\`, which restarts itself under the memory settings (median of ${READY_STARTS})`,
         value: `${bareReady.toFixed(0)} ms`,

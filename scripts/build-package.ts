@@ -1,20 +1,68 @@
-// The package's build, run by `npm pack` (prepack). Node refuses to strip the types of modules
-// under node_modules, so the published package is JavaScript: dist/ mirrors src/, with `.d.ts`
-// beside each module for the SDK's users. The repository itself never needs dist/: its tests,
-// `npm start` and bin/keygate.js run the sources.
+// The package's build, run by `npm pack` (prepack) and by deploy/Dockerfile. Node refuses to
+// strip the types of modules under node_modules, so the published package is JavaScript, and a
+// server started from it should not load 200 modules one by one: dist/ holds the CLI (and so the
+// server), the SDK and the SQLite checkpoint thread bundled by esbuild, each at the path its
+// source has under src/, their shared code in dist/chunks/, `.d.ts` beside each module for the
+// SDK's users, and the files the server reads at run time. The repository itself never needs
+// dist/: its tests, `npm start` and bin/keygate.js run the sources.
+//
+// Usage: node scripts/build-package.ts [output directory, default dist/]
 import { execFileSync } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SRC = join(ROOT, 'src');
-const DIST = join(ROOT, 'dist');
+const DIST = resolve(process.argv[2] ?? join(ROOT, 'dist'));
+
+/** Modules started by path (a worker thread's script) or imported by the package's users. */
+const ENTRY_POINTS = ['cli/main.ts', 'sdk/index.ts', 'store/sqlite-checkpoint-worker.ts'];
+
+/**
+ * Left in node_modules (they are the package's dependencies): each is loaded only on first use,
+ * so it costs a start nothing, and @fastify/swagger-ui serves files from its own folder.
+ */
+const LOADED_ON_FIRST_USE = ['@fastify/swagger', '@fastify/swagger-ui', 'pg', 'ioredis', 'prom-client'];
 
 rmSync(DIST, { recursive: true, force: true });
+
+await build({
+  absWorkingDir: ROOT,
+  entryPoints: ENTRY_POINTS.map((path) => join(SRC, path)),
+  outbase: SRC,
+  outdir: DIST,
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  external: LOADED_ON_FIRST_USE,
+  // Fastify and its plugins are CommonJS and require Node's modules: an ES module has no
+  // `require` of its own to give them.
+  banner: {
+    js: "import { createRequire as __keygateRequire } from 'node:module';\nconst require = __keygateRequire(import.meta.url);",
+  },
+  plugins: [modulesKeepTheirUrls()],
+  logLevel: 'warning',
+});
+
+// Every output sits one folder below dist/ (that is what modulesKeepTheirUrls counts on).
+const misplaced = listFiles(DIST)
+  .map((path) => relative(DIST, path).split('\\').join('/'))
+  .filter((path) => path.split('/').length !== 2);
+if (misplaced.length > 0) fail(`Bundled files not one folder below dist/:\n  ${misplaced.join('\n  ')}`);
+
+// Declarations only: the JavaScript is esbuild's.
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+execFileSync(
+  process.execPath,
+  [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--emitDeclarationOnly', '--outDir', DIST],
+  { stdio: 'inherit' },
+);
 
 // Files read at run time next to the module that reads them (new URL(..., import.meta.url)):
 // every file of src/ that is not a module, and the dashboard's browser sources, which the
@@ -29,8 +77,7 @@ cpSync(SRC, DIST, {
   },
 });
 
-// tsc rewrites the extension of import specifiers only: a module that names another by URL
-// (a worker thread's script) would still name the .ts file that is not in the package.
+// A module that names another by URL (a worker thread's script) must name a file the package holds.
 const stale = listFiles(DIST)
   .filter((path) => path.endsWith('.js'))
   .flatMap((path) =>
@@ -38,15 +85,38 @@ const stale = listFiles(DIST)
       (match) => `${relative(ROOT, path)}: ${match[1]}`,
     ),
   );
-if (stale.length > 0) {
-  process.stderr.write(
-    `These URLs name .ts files, which the package does not hold:\n  ${stale.join('\n  ')}\n`,
-  );
-  process.exit(1);
+if (stale.length > 0)
+  fail(`These URLs name .ts files, which the package does not hold:\n  ${stale.join('\n  ')}`);
+
+/**
+ * A bundled module's `import.meta.url` is the URL of the file it was bundled into, yet the
+ * sources find their files relative to themselves (`new URL('../package.json',
+ * import.meta.url)`, the dashboard's folder, the checkpoint thread's script). So each module's
+ * `import.meta.url` becomes the URL its compiled self would have in dist/, which mirrors src/
+ * (`dist/version.js` for `src/version.ts`); the files it names are copied there.
+ */
+function modulesKeepTheirUrls(): Plugin {
+  return {
+    name: 'modules-keep-their-urls',
+    setup(esbuild) {
+      esbuild.onLoad({ filter: /\.ts$/ }, (args) => {
+        if (!args.path.startsWith(SRC)) return undefined;
+        const compiled = relative(SRC, args.path).split('\\').join('/').replace(/\.ts$/, '.js');
+        const url = `new URL(${JSON.stringify(`../${compiled}`)}, import.meta.url).href`;
+        const source = readFileSync(args.path, 'utf8').replace(/\bimport\.meta\.url\b/g, url);
+        return { contents: source, loader: 'ts', resolveDir: dirname(args.path) };
+      });
+    },
+  };
 }
 
 function listFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
     entry.isDirectory() ? listFiles(join(dir, entry.name)) : [join(dir, entry.name)],
   );
+}
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
 }

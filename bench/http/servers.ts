@@ -1,10 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { get } from 'node:http';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { AUD } from './fixture.ts';
 
-const MAIN = new URL('../../bin/keygate.js', import.meta.url).pathname;
+const ROOT = new URL('../..', import.meta.url).pathname;
+/** `keygate` as this checkout runs it: bin/keygate.js on the TypeScript sources. */
+export const SOURCES_MAIN = join(ROOT, 'bin/keygate.js');
+const BUILD = join(ROOT, 'scripts/build-package.ts');
 const REFERENCE = new URL('../reference/server.ts', import.meta.url).pathname;
 const BARE_FASTIFY = new URL('../reference/bare-fastify.js', import.meta.url).pathname;
 
@@ -28,15 +32,34 @@ export interface Server {
   stop(): Promise<void>;
 }
 
+/** The `keygate` the servers of this run are started from (packagedKeygate changes it). */
+let keygateMain = SOURCES_MAIN;
+
+/**
+ * Builds Keygate as deploy/ and the npm package run it (bin/ and the bundled dist/ of
+ * scripts/build-package.ts, with this checkout's node_modules for the packages loaded on first
+ * use) into `dir`, and starts this run's Keygate servers from it. Returns its bin/keygate.js.
+ */
+export function packagedKeygate(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  execFileSync(process.execPath, [BUILD, join(dir, 'dist')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+  cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  keygateMain = join(dir, 'bin/keygate.js');
+  return keygateMain;
+}
+
 /** `keygate serve` on the bench database, with every cap that would throttle a one-address load turned off. */
 export function keygateCommand(
   database: string,
   port: number,
   extraArgs: readonly string[] = [],
   extraEnv: Readonly<Record<string, string>> = {},
+  main = keygateMain,
 ): { args: string[]; env: NodeJS.ProcessEnv } {
   return {
-    args: [MAIN, 'serve', '--port', String(port), ...extraArgs],
+    args: [main, 'serve', '--port', String(port), ...extraArgs],
     env: {
       ...process.env,
       ...extraEnv,
@@ -54,8 +77,9 @@ export async function startKeygate(
   port: number,
   extraArgs: readonly string[] = [],
   extraEnv: Readonly<Record<string, string>> = {},
+  main = keygateMain,
 ): Promise<Server> {
-  const { args, env } = keygateCommand(database, port, extraArgs, extraEnv);
+  const { args, env } = keygateCommand(database, port, extraArgs, extraEnv, main);
   return started(
     `Keygate${extraArgs.length > 0 ? ` ${extraArgs.join(' ')}` : ''}`,
     spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] }),
@@ -161,8 +185,9 @@ export function readyTimes(
   firstPort: number,
   count: number,
   env: Readonly<Record<string, string>> = {},
+  main = keygateMain,
 ): Promise<number[]> {
-  return startTimes((port) => keygateCommand(database, port, [], env), firstPort, count);
+  return startTimes((port) => keygateCommand(database, port, [], env, main), firstPort, count);
 }
 
 const { MAX_SEMI_SPACE_MB, MMAP_THRESHOLD, threadPoolSize } = (await import(
@@ -176,7 +201,7 @@ const { MAX_SEMI_SPACE_MB, MMAP_THRESHOLD, threadPoolSize } = (await import(
 /** The threads of libuv's pool in a `keygate serve` started from this process's environment. */
 export function servePoolThreads(): string {
   return (
-    threadPoolSize([process.execPath, MAIN, 'serve'], process.env, availableParallelism()) ??
+    threadPoolSize([process.execPath, keygateMain, 'serve'], process.env, availableParallelism()) ??
     (process.env.UV_THREADPOOL_SIZE as string)
   );
 }

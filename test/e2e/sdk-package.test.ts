@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AUD } from '../helpers.ts';
 import { freePort, waitForHealth } from './server-process.ts';
 
@@ -34,6 +34,7 @@ function run(command: string, args: string[], cwd: string, input = ''): string {
   assert.equal(result.status, 0, `${command} ${args.join(' ')}: ${result.stderr}${result.stdout}`);
   return result.stdout;
 }
+const CHECKPOINT_THREAD = 'keygate/dist/store/sqlite-checkpoint-worker.js';
 const keygate = (args: string[], input?: string) => JSON.parse(run(bin, [...args, '--json'], app, input));
 
 describe('the npm package', { timeout: 240_000 }, () => {
@@ -180,5 +181,88 @@ export { code, number, result, wrong };
       'a long and uncommon passphrase 7431\n',
     );
     assert.equal(user.email, 'ali@example.com');
+  });
+
+  test('the packaged server starts from its bundle alone, and loads the API docs and metrics packages on first use', async () => {
+    // Every module file Node resolves, logged by a hook on both import and require.
+    const log = join(dir, 'loaded.txt');
+    const hook = join(dir, 'log-loads.mjs');
+    writeFileSync(log, '');
+    writeFileSync(
+      hook,
+      `import { appendFileSync } from 'node:fs';
+import { registerHooks } from 'node:module';
+registerHooks({
+  resolve(specifier, context, nextResolve) {
+    const result = nextResolve(specifier, context);
+    if (result.url.startsWith('file:')) appendFileSync(${JSON.stringify(log)}, result.url + '\\n');
+    return result;
+  },
+});
+`,
+    );
+    const loaded = () => {
+      const packages = pathToFileURL(join(app, 'node_modules')).href;
+      const urls = readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((line) => line && !line.endsWith('/log-loads.mjs'));
+      return [...new Set(urls)].map((loadedUrl) => {
+        assert.ok(loadedUrl.startsWith(`${packages}/`), loadedUrl);
+        return loadedUrl.slice(packages.length + 1);
+      });
+    };
+    const port = await freePort();
+    const logged = spawn(bin, ['serve', '--port', String(port)], {
+      cwd: app,
+      env: { ...env, NODE_OPTIONS: `--import=${pathToFileURL(hook).href}` },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      await waitForHealth(`http://127.0.0.1:${port}`, logged);
+      const atStart = loaded();
+      assert.deepEqual(
+        atStart.filter((path) => !/^keygate\/(bin|dist)\//.test(path)),
+        [],
+        "the package's own files only",
+      );
+      const bundled = atStart.filter((path) => path.startsWith('keygate/dist/'));
+      assert.ok(
+        bundled.length < 40,
+        `a few dozen bundled files, not the sources' hundreds of modules: ${bundled.join(', ')}`,
+      );
+
+      const docs = await fetch(`http://127.0.0.1:${port}/docs/static/swagger-ui.css`);
+      assert.equal(docs.status, 200);
+      assert.ok((await docs.text()).length > 10_000);
+      const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+      assert.equal(metrics.status, 200);
+      assert.match(await metrics.text(), /^keygate_/m);
+      const packages = loaded().map((path) =>
+        path
+          .split('/')
+          .slice(0, path.startsWith('@') ? 2 : 1)
+          .join('/'),
+      );
+      for (const name of ['@fastify/swagger-ui', 'prom-client']) assert.ok(packages.includes(name), name);
+
+      // The store's first write starts its checkpoint thread, from the script beside the bundle.
+      const org = keygate(['org', 'create', '--name', 'Bundle Org']);
+      keygate(['keygen', '--type', 'ec', '--out', join(app, 'bundle.key')]);
+      const key = keygate(['key', 'add', '--org', org.org_id, '--public-key', join(app, 'bundle.key.pub')]);
+      const { token } = keygate([
+        'token',
+        ...['--key', join(app, 'bundle.key'), '--org', org.org_id, '--kid', key.key_id, '--sub', 'alice'],
+      ]);
+      const whoami = await fetch(`http://127.0.0.1:${port}/v1/whoami`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(whoami.status, 200);
+      for (let waited = 0; !loaded().includes(CHECKPOINT_THREAD) && waited < 5_000; waited += 50)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.ok(loaded().includes(CHECKPOINT_THREAD), CHECKPOINT_THREAD);
+      assert.equal(logged.exitCode, null);
+    } finally {
+      logged.kill('SIGTERM');
+    }
   });
 });
