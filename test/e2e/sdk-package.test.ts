@@ -230,6 +230,9 @@ registerHooks({
         bundled.length < 40,
         `a few dozen bundled files, not the sources' hundreds of modules: ${bundled.join(', ')}`,
       );
+      // One character outside ASCII and Node holds the file's whole source as a two-byte string.
+      for (const path of bundled)
+        assert.doesNotMatch(readFileSync(join(app, 'node_modules', path), 'utf8'), /[\u0080-\uffff]/, path);
 
       const docs = await fetch(`http://127.0.0.1:${port}/docs/static/swagger-ui.css`);
       assert.equal(docs.status, 200);
