@@ -10,15 +10,15 @@ import { KeyAdmin } from '../src/service/key-admin.ts';
 import { PasswordHasher } from '../src/service/password-hasher.ts';
 import { UserAdmin } from '../src/service/users.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
-import { benchPort } from './http/servers.ts';
+import { benchPort, packagedKeygate, SOURCES_MAIN } from './http/servers.ts';
 import { RssSampler, type RssWindow } from './rss-windows.ts';
 
 // Mixed traffic against a spawned `keygate serve` for a while, every answer checked against what
-// it must be. Run: npm run soak -- --minutes 10 (or --seconds 30).
+// it must be. Run: npm run soak -- --minutes 10 (or --seconds 30); add --package to soak the npm
+// package's bundled server, as deploy/ runs it, instead of this checkout's sources.
 
 const AUD = 'api.happypathology.com';
 // What operators run: bin/keygate.js, which starts the server under its settings (bin/serve-settings.js).
-const MAIN = new URL('../bin/keygate.js', import.meta.url).pathname;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const PASSWORD = 'a soak-test passphrase nobody guesses';
 
@@ -29,6 +29,8 @@ interface Answer {
 }
 
 export interface SoakReport {
+  /** What ran: the npm package's bundled server or this checkout's sources. */
+  server: string;
   seconds: number;
   requests: number;
   answers: Record<string, number>;
@@ -282,8 +284,8 @@ function scenarios(world: World): [weight: number, name: string, run: Scenario][
   ];
 }
 
-async function startServer(dir: string, port: number): Promise<ChildProcess> {
-  const server = spawn(process.execPath, [MAIN, 'serve', '--port', String(port)], {
+async function startServer(dir: string, port: number, main: string): Promise<ChildProcess> {
+  const server = spawn(process.execPath, [main, 'serve', '--port', String(port)], {
     env: {
       ...process.env,
       KEYGATE_DATABASE: join(dir, 'soak.db'),
@@ -315,12 +317,15 @@ export async function runSoak(options: {
   seconds: number;
   concurrency?: number;
   port?: number;
+  /** Run the npm package's bundled server (as deploy/ does) instead of this checkout's sources. */
+  packaged?: boolean;
 }): Promise<SoakReport> {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-soak-'));
   const port = options.port ?? benchPort();
   const concurrency = options.concurrency ?? 16;
   const world = await setup(join(dir, 'soak.db'), concurrency);
-  const server = await startServer(dir, port);
+  const main = options.packaged ? packagedKeygate(join(dir, 'package')) : SOURCES_MAIN;
+  const server = await startServer(dir, port, main);
   const client = new Client(port);
   const answers: Record<string, number> = {};
   const wrong: string[] = [];
@@ -376,6 +381,7 @@ export async function runSoak(options: {
     const atEnd = await serverReadings(port);
     const start = await atStart;
     return {
+      server: options.packaged ? "the npm package's bundled server" : "this checkout's sources",
       seconds: (Date.now() - started) / 1000,
       requests: client.requests,
       answers,
@@ -435,7 +441,7 @@ export function printSoak(report: SoakReport): boolean {
   const spread = (window: RssWindow) =>
     `${window.medianMb.toFixed(1)} MB (${window.minMb.toFixed(1)}-${window.maxMb.toFixed(1)}, ${window.readings} readings)`;
   const lines = [
-    `Soak: ${report.seconds.toFixed(0)} s, ${report.requests} requests (${(report.requests / report.seconds).toFixed(0)}/s)`,
+    `Soak of ${report.server}: ${report.seconds.toFixed(0)} s, ${report.requests} requests (${(report.requests / report.seconds).toFixed(0)}/s)`,
     ...Object.entries(report.answers)
       .sort(([, a], [, b]) => b - a)
       .map(([kind, count]) => `  ${kind.padEnd(18)} ${count}`),
@@ -462,6 +468,6 @@ if (import.meta.main) {
     return at >= 0 ? Number(args[at + 1]) : undefined;
   };
   const seconds = (value('--minutes') ?? 0) * 60 || value('--seconds') || 60;
-  const ok = printSoak(await runSoak({ seconds }));
+  const ok = printSoak(await runSoak({ seconds, packaged: args.includes('--package') }));
   process.exitCode = ok ? 0 : 1;
 }
