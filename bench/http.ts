@@ -13,6 +13,7 @@ import {
   bareFastifyReadyTimes,
   benchPort,
   DEPLOYED_ENV,
+  type Launch,
   packagedKeygate,
   readyTimes,
   referenceReadyTimes,
@@ -227,13 +228,7 @@ async function bareFastifyFloor(dir: string, port: number): Promise<{ ready: num
   const cache = join(dir, 'bare-fastify-cache');
   await bareFastifyReadyTimes(port, 1, cache);
   const ready = median(await bareFastifyReadyTimes(port + 1, READY_STARTS, cache));
-  const server = await startBareFastify(port + 1 + READY_STARTS, cache);
-  try {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    return { ready, idleRss: server.rssMb() };
-  } finally {
-    await server.stop();
-  }
+  return { ready, idleRss: await idleRss(await startBareFastify(port + 1 + READY_STARTS, cache), 'stop') };
 }
 
 /**
@@ -241,13 +236,21 @@ async function bareFastifyFloor(dir: string, port: number): Promise<{ ready: num
  * ready time over READY_STARTS starts and RSS one second after the first answer, as the package's.
  */
 async function sourcesStart(database: string, port: number): Promise<{ ready: number; idleRss: number }> {
-  const ready = median(await readyTimes(database, port, READY_STARTS, DEPLOYED_ENV, SOURCES_MAIN));
-  const server = await startKeygate(database, port + READY_STARTS, [], {}, SOURCES_MAIN);
+  const sources: Launch = { main: SOURCES_MAIN, database };
+  const ready = median(await readyTimes(sources, port, READY_STARTS, DEPLOYED_ENV));
+  return { ready, idleRss: await idleRss(await startKeygate(sources, port + READY_STARTS), 'stop') };
+}
+
+/**
+ * A server's RSS one second after its first answer, start-up garbage collected and no load yet;
+ * with 'stop', a server started only to be read is stopped after.
+ */
+async function idleRss(server: Server, then?: 'stop'): Promise<number> {
   try {
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    return { ready, idleRss: server.rssMb() };
+    return server.rssMb();
   } finally {
-    await server.stop();
+    if (then === 'stop') await server.stop();
   }
 }
 
@@ -264,34 +267,31 @@ export async function benchHttp(): Promise<boolean> {
     const sets = await signSets(fixture);
     const signSeconds = (performance.now() - signing) / 1000;
     const ledgerUs = await ledgerCpuUs();
-    packagedKeygate(join(dir, 'package'));
+    const launch: Launch = { main: packagedKeygate(join(dir, 'package')), database };
     const sources = await sourcesStart(database, port + 50);
-    const ready = median(await readyTimes(database, port + 10, READY_STARTS, DEPLOYED_ENV));
-    const bareReady = median(await readyTimes(database, port + 30, READY_STARTS));
+    const ready = median(await readyTimes(launch, port + 10, READY_STARTS, DEPLOYED_ENV));
+    const bareReady = median(await readyTimes(launch, port + 30, READY_STARTS));
     const referenceReady = median(await referenceReadyTimes(fixture.referenceKeys, port + 20, READY_STARTS));
     const bare = await bareFastifyFloor(dir, port + 40);
-    const keygate = await startKeygate(database, port);
+    const keygate = await startKeygate(launch, port);
     servers.push(keygate);
-    // Let start-up garbage be collected before reading the idle size.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const idleRss = keygate.rssMb();
+    const keygateIdleRss = await idleRss(keygate);
     const reference = await startReference(fixture.referenceKeys, port + 1);
     servers.push(reference);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const referenceIdleRss = reference.rssMb();
+    const referenceIdleRss = await idleRss(reference);
     const sessions = await sessionTokens(keygate.url, CONNECTIONS);
     await warmUp(keygate, sets, sets.warm);
     await warmUp(reference, sets);
     const s = await requestRows(keygate, reference, sets, sessions);
     const fresh = await freshRows(keygate, reference, sets, fixture, s.healthz, ledgerUs);
-    const workers = await workerRows(keygate, database, port + 2, fixture, sets.warm, vs);
-    const pool = await threadPoolRows(database, port + 5, fixture, vs);
-    const distributed = await distributedRows(keygate, fixture, sets.warm, dir, port + 3, vs);
+    const workers = await workerRows(keygate, launch, port + 2, fixture, sets.warm, vs);
+    const pool = await threadPoolRows(launch, port + 5, fixture, vs);
+    const distributed = await distributedRows(launch.main, keygate, fixture, sets.warm, dir, port + 3, vs);
     for (const server of servers.splice(0)) await server.stop();
     const rows: Row[] = [
       underCeiling(
         'idle RSS of keygate serve from the package (bundled dist/, as deploy/ runs it; after start, before any load)',
-        idleRss,
+        keygateIdleRss,
         IDLE_RSS_CEILING_MB,
         'MB',
       ),
@@ -310,8 +310,8 @@ export async function benchHttp(): Promise<boolean> {
       {
         case: "idle RSS of this checkout's TypeScript sources, measured the same way",
         value: `${sources.idleRss.toFixed(1)} MB`,
-        baseline: `the package ${idleRss.toFixed(1)} MB (ratio = package / sources)`,
-        ratio: idleRss / sources.idleRss,
+        baseline: `the package ${keygateIdleRss.toFixed(1)} MB (ratio = package / sources)`,
+        ratio: keygateIdleRss / sources.idleRss,
       },
       {
         case: `ready: plain \`keygate serve\`, which restarts itself under the memory settings (median of ${READY_STARTS})`,
@@ -323,8 +323,8 @@ export async function benchHttp(): Promise<boolean> {
       {
         case: 'idle RSS of the reference server (Fastify + jose), measured the same way',
         value: `${referenceIdleRss.toFixed(1)} MB`,
-        baseline: `Keygate ${idleRss.toFixed(1)} MB (ratio = reference / Keygate)`,
-        ratio: referenceIdleRss / idleRss,
+        baseline: `Keygate ${keygateIdleRss.toFixed(1)} MB (ratio = reference / Keygate)`,
+        ratio: referenceIdleRss / keygateIdleRss,
       },
       {
         case: `ready: the reference server, spawn to first /healthz answer (median of ${READY_STARTS})`,
@@ -336,8 +336,8 @@ export async function benchHttp(): Promise<boolean> {
       {
         case: 'idle RSS of bare Fastify answering /healthz (plain JavaScript, started as Keygate is, compile cache warm)',
         value: `${bare.idleRss.toFixed(1)} MB`,
-        baseline: `Keygate ${idleRss.toFixed(1)} MB (ratio = bare / Keygate)`,
-        ratio: bare.idleRss / idleRss,
+        baseline: `Keygate ${keygateIdleRss.toFixed(1)} MB (ratio = bare / Keygate)`,
+        ratio: bare.idleRss / keygateIdleRss,
       },
       {
         case: `ready: bare Fastify, spawn to first /healthz answer (median of ${READY_STARTS}, compile cache warm)`,

@@ -7,7 +7,7 @@ import type { Row } from '../harness.ts';
 import { type Fixture, makeFixture, WHOAMI } from './fixture.ts';
 import { eachOnce, perConnection } from './load.ts';
 import { interleave, type Load, Series } from './series.ts';
-import { type Server, startKeygate } from './servers.ts';
+import { type Launch, type Server, startKeygate } from './servers.ts';
 import { bearer, freshRounds, ROUNDS } from './token-sets.ts';
 import { signTokens } from './tokens.ts';
 
@@ -23,6 +23,7 @@ type RowOf = (name: string, series: Series, base: Series, baseLabel: string) => 
  * second node); the database and the Redis keys are the run's own and are dropped after.
  */
 export async function distributedRows(
+  main: string,
   sqlite: Server,
   sqliteFixture: Fixture,
   sqliteWarm: readonly string[],
@@ -40,6 +41,7 @@ export async function distributedRows(
   try {
     const url = new URL(adminUrl);
     url.pathname = `/${name}`;
+    const postgres: Launch = { main, database: url.href };
     const fixture = await makeFixture(dir, url.href);
     const rsa = fixture.keys['RS256-2048'];
     const warm = bearer(await signTokens(rsa, fixture.orgId, sqliteWarm.length));
@@ -49,7 +51,7 @@ export async function distributedRows(
     // Nodes on one PostgreSQL share the secret that seals session keys.
     const secretFile = join(dir, 'postgres-nodes.secret');
     writeFileSync(secretFile, randomBytes(32), { mode: 0o600 });
-    const pgNode = await startKeygate(url.href, port, [], { KEYGATE_SECRET_FILE: secretFile });
+    const pgNode = await startKeygate(postgres, port, [], { KEYGATE_SECRET_FILE: secretFile });
     servers.push(pgNode);
     nodes.push({ label: 'PostgreSQL', server: pgNode, fresh: await freshRounds(fixture, FRESH_PER_ROUND) });
     if (redisUrl) {
@@ -58,7 +60,7 @@ export async function distributedRows(
         KEYGATE_REDIS_URL: redisUrl,
         KEYGATE_REDIS_PREFIX: prefix,
       };
-      const redisNode = await startKeygate(url.href, port + 1, [], env);
+      const redisNode = await startKeygate(postgres, port + 1, [], env);
       servers.push(redisNode);
       nodes.push({
         label: 'PostgreSQL + Redis',

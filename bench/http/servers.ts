@@ -32,13 +32,16 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** The `keygate` the servers of this run are started from (packagedKeygate changes it). */
-let keygateMain = SOURCES_MAIN;
+/** Which `keygate` a server is started from (its bin/keygate.js), and on which database. */
+export interface Launch {
+  main: string;
+  database: string;
+}
 
 /**
  * Builds Keygate as deploy/ and the npm package run it (bin/ and the bundled dist/ of
  * scripts/build-package.ts, with this checkout's node_modules for the packages loaded on first
- * use) into `dir`, and starts this run's Keygate servers from it. Returns its bin/keygate.js.
+ * use) into `dir`. Returns its bin/keygate.js.
  */
 export function packagedKeygate(dir: string): string {
   mkdirSync(dir, { recursive: true });
@@ -46,17 +49,15 @@ export function packagedKeygate(dir: string): string {
   cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
   cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  keygateMain = join(dir, 'bin/keygate.js');
-  return keygateMain;
+  return join(dir, 'bin/keygate.js');
 }
 
-/** `keygate serve` on the bench database, with every cap that would throttle a one-address load turned off. */
+/** `keygate serve` as `launch` says, with every cap that would throttle a one-address load turned off. */
 export function keygateCommand(
-  database: string,
+  { main, database }: Launch,
   port: number,
   extraArgs: readonly string[] = [],
   extraEnv: Readonly<Record<string, string>> = {},
-  main = keygateMain,
 ): { args: string[]; env: NodeJS.ProcessEnv } {
   return {
     args: [main, 'serve', '--port', String(port), ...extraArgs],
@@ -73,13 +74,12 @@ export function keygateCommand(
 }
 
 export async function startKeygate(
-  database: string,
+  launch: Launch,
   port: number,
   extraArgs: readonly string[] = [],
   extraEnv: Readonly<Record<string, string>> = {},
-  main = keygateMain,
 ): Promise<Server> {
-  const { args, env } = keygateCommand(database, port, extraArgs, extraEnv, main);
+  const { args, env } = keygateCommand(launch, port, extraArgs, extraEnv);
   return started(
     `Keygate${extraArgs.length > 0 ? ` ${extraArgs.join(' ')}` : ''}`,
     spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] }),
@@ -181,13 +181,12 @@ function status(port: number): Promise<number> {
  * `env` added to its environment.
  */
 export function readyTimes(
-  database: string,
+  launch: Launch,
   firstPort: number,
   count: number,
   env: Readonly<Record<string, string>> = {},
-  main = keygateMain,
 ): Promise<number[]> {
-  return startTimes((port) => keygateCommand(database, port, [], env, main), firstPort, count);
+  return startTimes((port) => keygateCommand(launch, port, [], env), firstPort, count);
 }
 
 const { MAX_SEMI_SPACE_MB, MMAP_THRESHOLD, threadPoolSize } = (await import(
@@ -201,7 +200,7 @@ const { MAX_SEMI_SPACE_MB, MMAP_THRESHOLD, threadPoolSize } = (await import(
 /** The threads of libuv's pool in a `keygate serve` started from this process's environment. */
 export function servePoolThreads(): string {
   return (
-    threadPoolSize([process.execPath, keygateMain, 'serve'], process.env, availableParallelism()) ??
+    threadPoolSize([process.execPath, SOURCES_MAIN, 'serve'], process.env, availableParallelism()) ??
     (process.env.UV_THREADPOOL_SIZE as string)
   );
 }

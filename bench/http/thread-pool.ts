@@ -3,7 +3,7 @@ import { type Fixture, WHOAMI } from './fixture.ts';
 import { inChild } from './in-child.ts';
 import { eachOnce } from './load.ts';
 import { interleave, Series } from './series.ts';
-import { type Server, servePoolThreads, startKeygate } from './servers.ts';
+import { type Launch, type Server, servePoolThreads, startKeygate } from './servers.ts';
 import { bearer, freshRounds, ROUNDS } from './token-sets.ts';
 import { signTokens } from './tokens.ts';
 
@@ -22,7 +22,7 @@ const LIBUV_DEFAULT = '4';
  * server of the other rows, whose history (its ledger, its JIT) would favour it.
  */
 export async function threadPoolRows(
-  database: string,
+  launch: Launch,
   port: number,
   fixture: Fixture,
   row: (name: string, series: Series, base: Series, baseLabel: string) => Row,
@@ -34,9 +34,9 @@ export async function threadPoolRows(
   };
   const servers: Server[] = [];
   try {
-    const sized = await startKeygate(database, port);
+    const sized = await startKeygate(launch, port);
     servers.push(sized);
-    const libuv = await startKeygate(database, port + 1, [], { UV_THREADPOOL_SIZE: LIBUV_DEFAULT });
+    const libuv = await startKeygate(launch, port + 1, [], { UV_THREADPOOL_SIZE: LIBUV_DEFAULT });
     servers.push(libuv);
     for (const [i, server] of [sized, libuv].entries()) {
       const source = eachOnce(sets.warmUp.slice(i * WARM_UP_TOKENS, (i + 1) * WARM_UP_TOKENS));

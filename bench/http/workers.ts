@@ -2,7 +2,7 @@ import type { Row } from '../harness.ts';
 import { type Fixture, WHOAMI } from './fixture.ts';
 import { eachOnce, perConnection } from './load.ts';
 import { interleave, Series } from './series.ts';
-import { type Server, startKeygate } from './servers.ts';
+import { type Launch, type Server, startKeygate } from './servers.ts';
 import { freshRounds, ROUNDS } from './token-sets.ts';
 
 /** Fresh tokens per round of each server: about a second at the rate of one worker. */
@@ -15,7 +15,7 @@ const FRESH_PER_ROUND = 5000;
  */
 export async function workerRows(
   one: Server,
-  database: string,
+  launch: Launch,
   port: number,
   fixture: Fixture,
   warm: readonly string[],
@@ -25,7 +25,7 @@ export async function workerRows(
     one: await freshRounds(fixture, FRESH_PER_ROUND),
     two: await freshRounds(fixture, FRESH_PER_ROUND),
   };
-  const two = await startKeygate(database, port, ['--workers', '2']);
+  const two = await startKeygate(launch, port, ['--workers', '2']);
   try {
     const s = {
       warmOne: new Series(one),
