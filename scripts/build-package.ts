@@ -8,7 +8,7 @@
 //
 // Usage: node scripts/build-package.ts [output directory, default dist/]
 import { execFileSync } from 'node:child_process';
-import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,7 @@ const LOADED_ON_FIRST_USE = ['@fastify/swagger', '@fastify/swagger-ui', 'pg', 'i
 
 rmSync(DIST, { recursive: true, force: true });
 
-await build({
+const { outputFiles } = await build({
   absWorkingDir: ROOT,
   entryPoints: ENTRY_POINTS.map((path) => join(SRC, path)),
   outbase: SRC,
@@ -48,16 +48,23 @@ await build({
   },
   plugins: [modulesKeepTheirUrls()],
   logLevel: 'warning',
+  // Written below, once each, in ASCII.
+  write: false,
 });
 
-const bundled = listFiles(DIST);
-for (const path of bundled) writeFileSync(path, asciiOnly(readFileSync(path, 'utf8')));
-
-// Every output sits one folder below dist/ (that is what modulesKeepTheirUrls counts on).
-const misplaced = bundled
-  .map((path) => relative(DIST, path).split('\\').join('/'))
+const misplaced = outputFiles
+  .map(({ path }) => relative(DIST, path).split('\\').join('/'))
   .filter((path) => path.split('/').length !== 2);
-if (misplaced.length > 0) fail(`Bundled files not one folder below dist/:\n  ${misplaced.join('\n  ')}`);
+if (misplaced.length > 0)
+  fail(
+    `These bundled files are not one folder below dist/, where modulesKeepTheirUrls assumes every ` +
+      `output is (it names each module's URL as ../<its path>): keep ENTRY_POINTS one folder deep ` +
+      `under src/ and chunkNames one folder deep.\n  ${misplaced.join('\n  ')}`,
+  );
+for (const { path, text } of outputFiles) {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, asciiOnly(text));
+}
 
 // Declarations only: the JavaScript is esbuild's.
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -81,15 +88,16 @@ cpSync(SRC, DIST, {
 });
 
 // A module that names another by URL (a worker thread's script) must name a file the package holds.
-const stale = listFiles(DIST)
-  .filter((path) => path.endsWith('.js'))
-  .flatMap((path) =>
-    [...readFileSync(path, 'utf8').matchAll(/new URL\(['"](\.{1,2}\/[^'"]+\.ts)['"]/g)].map(
-      (match) => `${relative(ROOT, path)}: ${match[1]}`,
-    ),
-  );
+const stale = outputFiles.flatMap(({ path, text }) =>
+  [...text.matchAll(/new URL\(['"](\.{1,2}\/[^'"]+\.ts)['"]/g)].map(
+    (match) => `${relative(ROOT, path)}: ${match[1]}`,
+  ),
+);
 if (stale.length > 0)
-  fail(`These URLs name .ts files, which the package does not hold:\n  ${stale.join('\n  ')}`);
+  fail(
+    'These URLs name .ts files, which the package does not hold: take the extension from ' +
+      `import.meta.url, as store/sqlite-checkpointer.ts does.\n  ${stale.join('\n  ')}`,
+  );
 
 /**
  * A bundled module's `import.meta.url` is the URL of the file it was bundled into, yet the
@@ -123,12 +131,6 @@ function modulesKeepTheirUrls(): Plugin {
  */
 function asciiOnly(code: string): string {
   return code.replace(/[\u0080-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-function listFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? listFiles(join(dir, entry.name)) : [join(dir, entry.name)],
-  );
 }
 
 function fail(message: string): never {
