@@ -113,7 +113,7 @@ test('an answer that cannot be written closes its own connection and no other an
   assert.match(await next, /\{"id":"after"\}$/);
 });
 
-test('a lone request is answered at once, with the same headers as before', async () => {
+test('a lone request gets its whole answer, security headers included', async () => {
   const socket = await connect();
   const answered = answer(socket);
   socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
