@@ -24,7 +24,6 @@ import {
   startReference,
 } from './http/servers.ts';
 import { sessionTokens } from './http/sessions.ts';
-import { threadPoolRows } from './http/thread-pool.ts';
 import { FRESH, ROUNDS, signSets, type TokenSets } from './http/token-sets.ts';
 import { workerRows } from './http/workers.ts';
 
@@ -285,7 +284,6 @@ export async function benchHttp(): Promise<boolean> {
     const s = await requestRows(keygate, reference, sets, sessions);
     const fresh = await freshRows(keygate, reference, sets, fixture, s.healthz, ledgerUs);
     const workers = await workerRows(keygate, launch, port + 2, fixture, sets.warm, vs);
-    const pool = await threadPoolRows(launch, port + 5, fixture, vs);
     const distributed = await distributedRows(launch.main, keygate, fixture, sets.warm, dir, port + 3, vs);
     for (const server of servers.splice(0)) await server.stop();
     const rows: Row[] = [
@@ -379,7 +377,6 @@ export async function benchHttp(): Promise<boolean> {
         0.8,
       ),
       ...workers,
-      ...pool,
       ...distributed.rows,
       ...(await verifierRows()),
     ];

@@ -92,7 +92,6 @@ export async function fixture(
     roles?: string[];
     policy?: VerificationPolicy;
     keyCaps?: KeyCaps;
-    spareCores?: { readonly available: boolean };
     redis?: KeygateOptions['redis'];
   } = {},
 ): Promise<Fixture> {
@@ -104,7 +103,6 @@ export async function fixture(
     policy: options.policy ?? POLICY,
     clock: () => now.value,
     ...(options.keyCaps && { keyCaps: options.keyCaps }),
-    ...(options.spareCores && { spareCores: options.spareCores }),
     ...(options.redis && { redis: options.redis }),
   });
   const org = await keygate.keys.createOrg('Test Org');

@@ -1,7 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { get } from 'node:http';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { AUD } from './fixture.ts';
 
@@ -189,21 +188,12 @@ export function readyTimes(
   return startTimes((port) => keygateCommand(launch, port, [], env), firstPort, count);
 }
 
-const { MAX_SEMI_SPACE_MB, MMAP_THRESHOLD, threadPoolSize } = (await import(
+const { MAX_SEMI_SPACE_MB, MMAP_THRESHOLD } = (await import(
   new URL('../../bin/serve-settings.js', import.meta.url).href
 )) as {
   MAX_SEMI_SPACE_MB: string;
   MMAP_THRESHOLD: string;
-  threadPoolSize(argv: string[], env: NodeJS.ProcessEnv, cores: number): string | undefined;
 };
-
-/** The threads of libuv's pool in a `keygate serve` started from this process's environment. */
-export function servePoolThreads(): string {
-  return (
-    threadPoolSize([process.execPath, SOURCES_MAIN, 'serve'], process.env, availableParallelism()) ??
-    (process.env.UV_THREADPOOL_SIZE as string)
-  );
-}
 
 /**
  * The environment deploy/keygate.service and deploy/Dockerfile start `keygate serve` in: the

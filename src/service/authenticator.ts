@@ -31,8 +31,6 @@ export interface AuthenticatorDeps {
   signedSessionEntries?: number;
   sessions: Sessions;
   keyring: ServerKeyring;
-  /** Whether a core is idle for signature checks on the thread pool (SpareCores); without it, never. */
-  spareCores?: { readonly available: boolean };
   /** Where the replay ledger binds and peeks jtis (Redis when configured); the store by default. */
   ledgerStore?: Pick<Store, 'bindJtis' | 'peekJti'>;
   /** How soon before a key expires /auth/hello warns (KEYGATE_KEY_EXPIRY_WARNING_DAYS); 14 days by default. */
@@ -73,7 +71,6 @@ export class Authenticator {
       clock: this.clock,
       cache: this.cache,
       metrics: this.metrics,
-      spareCores: deps.spareCores,
       ledgerStore,
     });
     this.sessionTokens = new SessionAuth({

@@ -1,10 +1,9 @@
-import { verify } from 'node:crypto';
 import { type CheckRun, fail, type Outcome, pass } from '../core/check-run.ts';
 import { kidToLookUp } from '../core/header-checks.ts';
 import { type KeyPairClaims, verifyKeyPairToken } from '../core/key-pair-token.ts';
 import type { VerificationPolicy } from '../core/policy.ts';
 import { reject } from '../core/reason-codes.ts';
-import { plannedSignature, type SignatureVerdict } from '../core/signature-work.ts';
+import { plannedSignature, type SignatureWork } from '../core/signature-work.ts';
 import { type Clock, isoTime, type UnixSeconds } from '../core/time.ts';
 import type { CompactJws } from '../core/token-format.ts';
 import type { JtiBinding, Store } from '../store/store.ts';
@@ -15,6 +14,7 @@ import type { Metrics } from './metrics.ts';
 import type { Principal } from './principal.ts';
 import { ReplayLedger } from './replay-ledger.ts';
 import type { TokenCache } from './token-cache.ts';
+import { TurnSignatures } from './turn-signatures.ts';
 
 /** A key-pair token that passed every check but the replay ledger. */
 export type VerifiedKeyPair = KeyPairClaims<DirectoryEntry>;
@@ -27,18 +27,9 @@ export interface KeyPairAuthDeps {
   /** Where an accepted token is remembered, for the Authenticator's fast path. */
   cache: TokenCache;
   metrics: Metrics;
-  /** Whether a core is idle for signature checks on the thread pool (SpareCores); without it, never. */
-  spareCores: { readonly available: boolean } | undefined;
   /** Where the replay ledger binds jtis: Redis when configured, else the store. */
   ledgerStore: Pick<Store, 'bindJtis'>;
 }
-
-/**
- * How many fresh tokens must be in hand at once before signatures may be verified on libuv's
- * thread pool. Below it the loop keeps up, and a trip to the pool only adds latency; above it the
- * loop is the bottleneck, and the pool helps when another core is idle (SpareCores).
- */
-const OFF_LOOP_FROM = 4;
 
 /**
  * Key-pair tokens for the Authenticator: the key its kid names, the token's check pipeline
@@ -47,8 +38,7 @@ const OFF_LOOP_FROM = 4;
 export class KeyPairAuth {
   private readonly deps: KeyPairAuthDeps;
   private readonly ledger: ReplayLedger;
-  /** Fresh key-pair tokens between arriving and their answer: with others in hand, signatures go to the pool. */
-  private inHand = 0;
+  private readonly signatures = new TurnSignatures();
 
   constructor(deps: KeyPairAuthDeps) {
     this.deps = deps;
@@ -60,8 +50,9 @@ export class KeyPairAuth {
    * thrown (a kid no key has, a key that may not sign, a claim or a signature that fails). A
    * flood of bad tokens then costs no promise, no rejection and no turn of the microtask queue
    * each (the unknown-kid flood's CPU per request, measured). The rest is a promise: a key or its
-   * owner read from the store, a signature verified on the thread pool, and every accepted token,
-   * which waits for the replay ledger. `started` (performance.now()) times the decision for /metrics.
+   * owner read from the store, and every signature, checked with the turn's others at its end
+   * (TurnSignatures), just before the replay ledger commits the turn's accepted tokens.
+   * `started` (performance.now()) times the decision for /metrics.
    */
   decide(
     jws: CompactJws,
@@ -70,7 +61,7 @@ export class KeyPairAuth {
     now: UnixSeconds,
     started: number,
   ): AuthError | Promise<Principal> {
-    const verified = this.verifySoon(jws, run, now);
+    const verified = this.verifySoon(jws, run, now, true);
     if (verified instanceof AuthError) {
       this.countRefusal(verified, started);
       return verified;
@@ -87,39 +78,29 @@ export class KeyPairAuth {
 
   /**
    * Every check of a key-pair token but the replay ledger, stopping at the first failure: on
-   * this turn of the event loop when the key is in memory (or known absent), has no owner to
-   * read, and its signature stays on the loop; otherwise a promise. A refusal decided at once
-   * is returned, not thrown.
+   * this turn of the event loop when the key is in memory (or known absent) and has no owner to
+   * read; otherwise a promise. With `turnEnd` (a request's token, whose answer waits for the turn's
+   * end anyway) a signature to verify is verified there with the turn's others (TurnSignatures),
+   * so such a token is a promise too; one refused before its signature is not. A refusal decided
+   * at once is returned, not thrown.
    */
   verifySoon(
     jws: CompactJws,
     run: CheckRun,
     now: UnixSeconds,
+    turnEnd = false,
   ): VerifiedKeyPair | AuthError | Promise<VerifiedKeyPair> {
     const found = this.keyFor(jws);
-    if (found instanceof Promise || found?.record.ownerUserId || (found && this.offLoop(this.inHand + 1)))
-      return this.verifyLater(jws, run, now, found);
+    if (found instanceof Promise || found?.record.ownerUserId)
+      return this.verifyWith(jws, found, now, run, turnEnd);
+    const work = turnEnd && found ? plannedSignature(jws.header, found, jws) : undefined;
+    if (work) return this.verifyWith(jws, found, now, run, turnEnd, work);
     const verified = verifyKeyPairToken<DirectoryEntry>(
       jws,
       { key: found, policy: this.deps.policy, now },
       run,
     );
     return verified.ok ? verified.claims : new AuthError(verified.rejection, found?.record.id);
-  }
-
-  /** The key-pair checks that wait for something: the key's owner, the store, the thread pool. */
-  private async verifyLater(
-    jws: CompactJws,
-    run: CheckRun,
-    now: UnixSeconds,
-    found: ReturnType<KeyPairAuth['keyFor']>,
-  ): Promise<VerifiedKeyPair> {
-    this.inHand++;
-    try {
-      return await this.verifyWith(jws, found, now, run, this.offLoop(this.inHand));
-    } finally {
-      this.inHand--;
-    }
   }
 
   /** The replay ledger binds a verified token's jti; accepted, it is counted and may be cached. */
@@ -129,7 +110,6 @@ export class KeyPairAuth {
     now: UnixSeconds,
     started: number,
   ): Promise<Principal> {
-    this.inHand++;
     try {
       const binding = await this.ledger.bind({
         iss: verified.iss,
@@ -149,28 +129,28 @@ export class KeyPairAuth {
     } catch (error) {
       this.countRefusal(error, started);
       throw error;
-    } finally {
-      this.inHand--;
     }
   }
 
-  /** Whether a signature goes to the thread pool, with `inHand` fresh tokens in hand counting this one. */
-  private offLoop(inHand: number): boolean {
-    return inHand > OFF_LOOP_FROM && this.deps.spareCores?.available === true;
-  }
-
+  /**
+   * The key-pair checks that wait for something: the key or its owner from the store, or the
+   * signature check at the turn's end (`turnEnd`: `planned`, or planned here once the key is
+   * known; otherwise the check table verifies it).
+   */
   private async verifyWith(
     jws: CompactJws,
     found: ReturnType<KeyPairAuth['keyFor']>,
     now: UnixSeconds,
     run: CheckRun,
-    offLoop: boolean,
+    turnEnd: boolean,
+    planned?: SignatureWork,
   ): Promise<VerifiedKeyPair> {
     const key = found instanceof Promise ? await found : found;
     const owner = key?.record.ownerUserId
       ? await readKeyOwner(this.deps.store, key.record.ownerUserId)
       : undefined;
-    const verdict = key && offLoop ? await verifyOffLoop(jws, key) : undefined;
+    const work = planned ?? (key && turnEnd ? plannedSignature(jws.header, key, jws) : undefined);
+    const verdict = work && (await this.signatures.verify(work));
     const verified = verifyKeyPairToken<DirectoryEntry>(
       jws,
       { key, owner, verdict, policy: this.deps.policy, now },
@@ -201,20 +181,6 @@ export class KeyPairAuth {
     this.deps.metrics.decided('key', error.rejection.code, (performance.now() - started) / 1000);
     if (error.kid !== undefined) this.deps.directory.noteRefused(error.kid, error.rejection.code);
   }
-}
-
-/**
- * The signature check on libuv's thread pool, while this process has other tokens in hand:
- * under load the event loop is the bottleneck, and the pool's threads use the other cores.
- * Alone, a token is verified on the loop, which answers it sooner than a trip to the pool.
- */
-async function verifyOffLoop(jws: CompactJws, key: DirectoryEntry): Promise<SignatureVerdict | undefined> {
-  const work = plannedSignature(jws.header, key, jws);
-  if (!work) return undefined;
-  const valid = await new Promise<boolean>((resolve) =>
-    verify(work.hash, work.data, work.keyObject, work.signature, (error, ok) => resolve(!error && ok)),
-  );
-  return { work, valid };
 }
 
 export function replayOutcome(binding: JtiBinding, singleUse: boolean): Outcome<true> {

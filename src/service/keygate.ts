@@ -22,7 +22,6 @@ import { ServerKeyring } from './server-keyring.ts';
 import { Sessions } from './sessions.ts';
 import { Signatures } from './signatures.ts';
 import { SigningKeys } from './signing-keys.ts';
-import { SpareCores } from './spare-cores.ts';
 import { timedStore } from './timed-store.ts';
 import { TokenCache } from './token-cache.ts';
 import { UserAdmin } from './users.ts';
@@ -79,8 +78,6 @@ export interface KeygateOptions {
   keyExpiryWarningSeconds?: number;
   /** Entries each cache may hold (KEYGATE_*_ENTRIES); the rate limiter's is buildApp's. */
   memory?: Partial<MemoryBounds>;
-  /** Whether a core is idle for signature checks on the thread pool; SpareCores by default (tests fix it). */
-  spareCores?: { readonly available: boolean };
   /** KEYGATE_REDIS_URL and its settings; unset, the replay ledger is in the store and the rate limits in memory. */
   redis?: RedisLinkOptions & { url: string };
 }
@@ -153,8 +150,6 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     sessionPolicy,
     maxTouched: memory.sessionTouchEntries,
   });
-  const sampler = options.spareCores ? undefined : new SpareCores();
-  const spareCores = options.spareCores ?? sampler;
   const authenticator = new Authenticator({
     store,
     directory,
@@ -164,7 +159,6 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     signedSessionEntries: memory.tokenCacheEntries,
     sessions,
     keyring,
-    spareCores,
     metrics,
     ...(redisParts && { ledgerStore: redisParts.ledger }),
     keyExpiryWarningSeconds,
@@ -220,7 +214,6 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     async close() {
       clearInterval(pruner);
       await audit.close();
-      sampler?.stop();
       keyring.stop();
       await directory.stop();
       await signal?.close();

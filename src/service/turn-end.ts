@@ -1,47 +1,46 @@
 /**
  * Work held to the end of the current turn of the event loop, when every request read in the
- * turn has been handled, in two stages: first what the turn's requests wait on (the replay
- * ledger's commit), then, once every promise that settled has run its callbacks, the turn's
- * answers (written to their sockets together, http/turn-writes.ts).
+ * turn has been handled, in three stages: the turn's signature checks (run back to back,
+ * service/turn-signatures.ts), then what the turn's accepted tokens wait on (the replay ledger's
+ * commit), then, once every promise that settled has run its callbacks, the turn's answers
+ * (written to their sockets together, http/turn-writes.ts).
  *
- * The two stages are two setImmediate callbacks, queued together the first time a turn asks for
- * either. Node runs the immediates queued before its check phase in order and drains the
- * microtask queue between two of them: so the answers a commit settles are made before the write
- * stage runs, and go out in the same turn. Left to two unrelated setImmediate calls, the writes
- * could run first and those answers wait a whole turn more, behind the next turn's requests.
+ * The stages are setImmediate callbacks, queued together the first time a turn asks for any.
+ * Node runs the immediates queued before its check phase in order and drains the microtask queue
+ * between two of them: so the claims that the signature checks let through are in the ledger's
+ * batch before it commits, and the answers a commit settles are made before the write stage
+ * runs, all in the same turn. Left to unrelated setImmediate calls, a later stage could run first
+ * and its work wait a whole turn more, behind the next turn's requests.
  */
-export type TurnStage = 'commit' | 'write';
+export type TurnStage = 'verify' | 'commit' | 'write';
 
 type Task = () => void;
 
-let commits: Task[] = [];
-let writes: Task[] = [];
+const due: Record<TurnStage, Task[]> = { verify: [], commit: [], write: [] };
 let queued = false;
 
 /** Runs `task` at the end of this turn, in `stage`; one added after its stage ran waits for the next turn's. */
 export function atTurnEnd(stage: TurnStage, task: Task): void {
-  if (stage === 'commit') commits.push(task);
-  else writes.push(task);
+  due[stage].push(task);
   if (!queued) queue();
 }
 
 function queue(): void {
   queued = true;
-  setImmediate(runCommits);
-  setImmediate(runWrites);
+  setImmediate(run, 'verify');
+  setImmediate(run, 'commit');
+  setImmediate(runLast);
 }
 
-function runCommits(): void {
-  const due = commits;
-  commits = [];
-  for (const task of due) task();
+function run(stage: TurnStage): void {
+  const tasks = due[stage];
+  due[stage] = [];
+  for (const task of tasks) task();
 }
 
-function runWrites(): void {
-  const due = writes;
-  writes = [];
+function runLast(): void {
   queued = false;
-  for (const task of due) task();
-  // A commit asked for after its stage ran, or a write by a write task: the next turn's.
-  if (!queued && (commits.length > 0 || writes.length > 0)) queue();
+  run('write');
+  // A task asked for after its stage ran, or a write by a write task: the next turn's.
+  if (!queued && (due.verify.length > 0 || due.commit.length > 0 || due.write.length > 0)) queue();
 }

@@ -5,14 +5,29 @@ import { atTurnEnd } from '../../src/service/turn-end.ts';
 /** Resolves once the turn's end has run: an immediate queued after its stages runs after them. */
 const turnEnded = () => new Promise((resolve) => setImmediate(resolve));
 
-test('nothing runs before the turn ends', async () => {
+test('nothing runs before the turn ends, then the stages in order: verify, commit, write', async () => {
   const ran: string[] = [];
   atTurnEnd('write', () => ran.push('write'));
   atTurnEnd('commit', () => ran.push('commit'));
+  atTurnEnd('verify', () => ran.push('verify'));
   await Promise.resolve();
   assert.deepEqual(ran, []);
   await turnEnded();
-  assert.deepEqual(ran, ['commit', 'write']);
+  assert.deepEqual(ran, ['verify', 'commit', 'write']);
+});
+
+test('a commit asked for by the promises a verification settles runs in the same turn', async () => {
+  const log: string[] = [];
+  atTurnEnd('verify', () => {
+    log.push('verify');
+    // A token's checks resume after its verdict, two promises on, and claim its jti.
+    void Promise.resolve()
+      .then(() => undefined)
+      .then(() => atTurnEnd('commit', () => log.push('commit')));
+  });
+  atTurnEnd('write', () => log.push('write'));
+  await turnEnded();
+  assert.deepEqual(log, ['verify', 'commit', 'write']);
 });
 
 test('the writes run after every promise a commit settles, in the same turn, whichever was asked for first', async () => {
