@@ -25,16 +25,18 @@ export const MAX_SEMI_SPACE_MB = '16';
 
 /**
  * libuv's thread pool for `serve`, unless UV_THREADPOOL_SIZE is set: a thread for each password
- * hash that may run at once (PasswordHasher's default: one core fewer than the machine has), and
- * one more, so that the pool's other work (a file of the dashboard or /docs read, a host name
- * looked up) never waits behind a 65 ms hash. Signatures are verified on the event loop
- * (service/turn-signatures.ts). libuv's default is four threads whatever the machine: more hashes
- * at once than a two-core machine has cores to spare beside its event loop, and too few for a
- * large one. libuv reads the variable when the pool first starts, which is after this.
+ * hash that may run at once (PasswordHasher's default: one core fewer than the machine has) and
+ * as many for signature checks: a turn's costly signatures (RS256-4096, ES256) are split between
+ * the event loop and the pool (service/turn-signatures.ts), which can use no more cores than the
+ * event loop leaves. libuv's default of four threads lets a two-core machine run four checks
+ * beside the event loop, which every request waits on: measured when every signature could go to
+ * the pool, fresh RS256-2048 tokens over HTTP, three interleaved runs each, 9.3k requests a second
+ * with four threads, 10.0k with two (and 10.8k with one, which would leave checks waiting behind
+ * a 65 ms password hash). libuv reads the variable when the pool first starts, which is after this.
  */
 export function threadPoolSize(argv, env, cores) {
   if (argv[2] !== 'serve' || env.UV_THREADPOOL_SIZE !== undefined) return undefined;
-  return String(Math.max(1, cores - 1) + 1);
+  return String(2 * Math.max(1, cores - 1));
 }
 
 /**

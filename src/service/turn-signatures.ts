@@ -1,3 +1,4 @@
+import { verify } from 'node:crypto';
 import { type SignatureVerdict, type SignatureWork, verifyNow } from '../core/signature-work.ts';
 import { atTurnEnd } from './turn-end.ts';
 
@@ -15,14 +16,33 @@ interface Waiting {
  * only verifies (Fastify and crypto.verify, fresh RS256-2048 tokens, 50 connections): one
  * verification in each request's handler added 54 us of CPU to the request, and a second one
  * right after it only 15 us; held to the turn's end, the same verifications cost 57 us of CPU
- * per request in all against 72 us. In Keygate, 85 us per fresh token against 98 us with the
- * signature checked in each request and, under load, on libuv's thread pool.
+ * per request in all against 72 us. In Keygate, 82-85 us per fresh RS256-2048 token against
+ * 98 us with the signature checked in each request and, under load, on libuv's thread pool.
  *
- * A lone request waits no longer than before: its turn ends right after it. The replay ledger
- * commits after this stage (turn-end.ts), so the tokens verified here are bound in the same turn.
+ * A costly kind of signature (RS256-4096 and ES256 take 65-80 us each here, RS256-2048 20 us) is
+ * split: every second one of the turn goes to libuv's thread pool, so that its threads use
+ * another core while the loop verifies the rest. The pool's hand-off and wake-ups cost more CPU
+ * than a cheap verification (sent there too, RS256-2048 tokens went at 0.84x the rate, 105 us of
+ * CPU each against 82), but less than a costly one keeps the loop busy: split, fresh ES256 and
+ * RS256-4096 tokens went at 1.26x and 1.20x the rate of verifying all on the loop. What a kind
+ * costs is measured as it is verified on the loop.
+ *
+ * A lone request waits no longer than before: its turn ends right after it, and its signature is
+ * verified on the loop. The replay ledger commits after this stage (turn-end.ts), so the tokens
+ * verified here are bound in the same turn; those sent to the pool, in the turn their verdict
+ * comes back in.
  */
 export class TurnSignatures {
   private due: Waiting[] = [];
+  /** Microseconds one verification takes on the loop, by kind of signature (kindOf): a running mean. */
+  private readonly cost = new Map<string, number>();
+  /** A kind costlier than this many microseconds is split with the pool. */
+  private readonly poolFromUs: number;
+
+  /** `poolFromUs`: the CPU a trip to the pool costs beyond the verification itself. */
+  constructor(poolFromUs = 40) {
+    this.poolFromUs = poolFromUs;
+  }
 
   verify(work: SignatureWork): Promise<SignatureVerdict> {
     return new Promise((resolve, reject) => {
@@ -34,14 +54,50 @@ export class TurnSignatures {
   private readonly run = (): void => {
     const due = this.due;
     this.due = [];
-    for (const { work, resolve, reject } of due) {
-      // crypto.verify answers false for any signature that does not verify; a throw is a fault of
-      // this process (OpenSSL out of memory, say), and stays the fault of its own request.
-      try {
-        resolve({ work, valid: verifyNow(work) });
-      } catch (error) {
-        reject(error);
-      }
+    // Every second costly signature goes to the pool first, so that its threads are already
+    // verifying while the loop verifies the rest.
+    const onLoop: Waiting[] = [];
+    let costly = 0;
+    for (const waiting of due) {
+      if (due.length > 1 && this.costly(waiting.work) && costly++ % 2 === 1) onPool(waiting);
+      else onLoop.push(waiting);
     }
+    for (const waiting of onLoop) this.onLoop(waiting);
   };
+
+  /** Whether a signature of this kind costs the loop more than a trip to the pool costs in all. */
+  private costly(work: SignatureWork): boolean {
+    return (this.cost.get(kindOf(work)) ?? 0) > this.poolFromUs;
+  }
+
+  private onLoop({ work, resolve, reject }: Waiting): void {
+    const started = performance.now();
+    let valid: boolean;
+    // crypto.verify answers false for any signature that does not verify; a throw is a fault of
+    // this process (OpenSSL out of memory, say), and stays the fault of its own request.
+    try {
+      valid = verifyNow(work);
+    } catch (error) {
+      reject(error);
+      return;
+    }
+    const kind = kindOf(work);
+    const micros = (performance.now() - started) * 1000;
+    const mean = this.cost.get(kind);
+    this.cost.set(kind, mean === undefined ? micros : mean + (micros - mean) / 16);
+    resolve({ work, valid });
+  }
+}
+
+/** What a verification costs depends on its algorithm and key size, which the signature's length gives. */
+function kindOf(work: SignatureWork): string {
+  return `${work.algorithm}/${work.jws.signature.length}`;
+}
+
+/** The signature check on libuv's thread pool (the callback form of crypto.verify). */
+function onPool({ work, resolve, reject }: Waiting): void {
+  verify(work.hash, work.data, work.keyObject, work.signature, (error, valid) => {
+    if (error) reject(error);
+    else resolve({ work, valid });
+  });
 }

@@ -139,10 +139,10 @@ describe('how a command is started', () => {
 describe("libuv's thread pool", () => {
   const argv = (...rest: string[]) => ['/usr/bin/node', '/opt/keygate/bin/keygate.js', ...rest];
 
-  test('serve gets a thread per password hash (a core fewer than the machine has) and one more', () => {
+  test('serve gets a thread per password hash and as many for signatures: two per core but one', () => {
     assert.deepEqual(
       [1, 2, 4, 8].map((cores) => threadPoolSize(argv('serve'), {}, cores)),
-      ['2', '2', '4', '8'],
+      ['2', '2', '6', '14'],
     );
   });
 

@@ -7,11 +7,14 @@ import { TurnSignatures } from '../../src/service/turn-signatures.ts';
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
-/** A verification of `text`, signed as given (DER ECDSA, as OpenSSL reads it). */
+/**
+ * A verification of `text`, signed as given (DER ECDSA, as OpenSSL reads it); as in a token, the
+ * JWS's own signature is 64 bytes (R||S) whatever the DER's length.
+ */
 function work(text: string, signature: Buffer, hash: SignatureWork['hash'] = 'sha256'): SignatureWork {
   const data = Buffer.from(text, 'latin1');
   return {
-    jws: { signingInput: text, signature },
+    jws: { signingInput: text, signature: Buffer.alloc(64) },
     algorithm: 'ES256',
     keyObject: publicKey,
     hash,
@@ -19,6 +22,8 @@ function work(text: string, signature: Buffer, hash: SignatureWork['hash'] = 'sh
     signature,
   };
 }
+/** Resolves in a new turn of the event loop, its end not yet run. */
+const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
 const signed = (text: string) => work(text, sign('sha256', Buffer.from(text, 'latin1'), privateKey));
 
 test("a turn's signatures are verified at its end, each with its own verdict, before the turn's commit", async () => {
@@ -56,4 +61,36 @@ test('a signature asked for after the stage ran is verified at the next turn end
   const first = signatures.verify(signed('one.1'));
   const late = first.then(() => signatures.verify(signed('two.2')));
   assert.equal((await late).valid, true);
+});
+
+test('a costly kind is split: every second signature of the turn goes to the pool, with the same verdicts', async () => {
+  // Every kind is costly at 0 us; the first verification of a kind, on the loop, measures it.
+  const signatures = new TurnSignatures(0);
+  assert.equal((await signatures.verify(signed('first.0'))).valid, true);
+  await nextTurn();
+  const log: string[] = [];
+  const works = [signed('a.1'), work('a.2', signed('a.1').signature), signed('a.3'), signed('a.4')];
+  const verdicts = works.map((each, i) =>
+    signatures.verify(each).then((verdict) => {
+      assert.equal(verdict.work, each);
+      log.push(`${i}: ${verdict.valid}`);
+    }),
+  );
+  atTurnEnd('commit', () => log.push('commit'));
+  await Promise.all(verdicts);
+  // The loop's two are settled before the turn's commit; the pool's two come back after it.
+  assert.deepEqual(log.slice(0, 3), ['0: true', '2: true', 'commit']);
+  assert.deepEqual(log.slice(3).sort(), ['1: false', '3: true']);
+});
+
+test('a lone costly signature stays on the loop: it is answered in its own turn', async () => {
+  const signatures = new TurnSignatures(0);
+  await signatures.verify(signed('first.0'));
+  await nextTurn();
+  const log: string[] = [];
+  const verdict = signatures.verify(signed('b.1')).then(() => log.push('verdict'));
+  atTurnEnd('commit', () => log.push('commit'));
+  await verdict;
+  await nextTurn();
+  assert.deepEqual(log, ['verdict', 'commit']);
 });
