@@ -1,5 +1,4 @@
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import { jsonFromProcess } from '../harness.ts';
 import type { BenchKey } from './fixture.ts';
 
@@ -29,19 +28,13 @@ export function verifyCpuUs(key: BenchKey, authorizations: readonly string[]): n
 }
 
 /**
- * The highest rate any server could reach on this machine for a fresh token, with every core
- * busy: each request costs at least the server's bare answer (Keygate's own /healthz, measured
- * in the run), one signature verification, and the load generator's share, which shares the
- * cores. A target above `bound / reference rate` is out of this machine's reach, whatever the
- * server does.
+ * The rate of a server measured at `rate` with `addedUs` more of its event loop's time per
+ * request: what a server as fast as the signature-only one would reach with Keygate's replay
+ * ledger, whose SQLite writes run on the loop (node:sqlite is synchronous). An upper bound: it
+ * counts the binding alone, none of the checks.
  */
-export function boundRate(
-  healthzCpuUs: number,
-  verifyUs: number,
-  generatorCpuUs: number,
-  ledgerUs = 0,
-): number {
-  return (availableParallelism() * 1e6) / (healthzCpuUs + verifyUs + generatorCpuUs + ledgerUs);
+export function withLoopWork(rate: number, addedUs: number): number {
+  return 1 / (1 / rate + addedUs / 1e6);
 }
 
 const LEDGER_PROCESS = new URL('./ledger-process.ts', import.meta.url).pathname;
