@@ -25,7 +25,7 @@ import {
   startSignatureOnly,
 } from './http/servers.ts';
 import { sessionTokens } from './http/sessions.ts';
-import { FRESH, ROUNDS, signSets, type TokenSets } from './http/token-sets.ts';
+import { FRESH, REQUEST_ROUNDS, ROUNDS, signSets, type TokenSets } from './http/token-sets.ts';
 import { workerRows } from './http/workers.ts';
 
 /** Length of one round of the rows that reuse their requests (/healthz, warm and session tokens). */
@@ -133,7 +133,7 @@ async function requestRows(keygate: Server, reference: Server, sets: TokenSets, 
       },
       { series: s.unknownKid, path: WHOAMI, source: (i) => eachOnce(sets.unknownKid[i] ?? []), expect: 401 },
     ],
-    ROUNDS,
+    REQUEST_ROUNDS,
   );
   return s;
 }
@@ -387,7 +387,7 @@ export async function benchHttp(): Promise<boolean> {
       ...(await verifierRows()),
     ];
     process.stdout.write(
-      `HTTP: a closed-loop generator on raw sockets in a process of its own, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds per row, ` +
+      `HTTP: a closed-loop generator on raw sockets in a process of its own, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds per row (${REQUEST_ROUNDS} for the rows against /healthz), ` +
         `${availableParallelism()} cores, load average ${loadBefore.toFixed(1)} before and ` +
         `${(loadavg()[0] as number).toFixed(1)} after; tokens signed beforehand in ${signSeconds.toFixed(0)} s.` +
         `${distributed.note ? ` ${distributed.note}` : ''}\n\n`,
