@@ -34,9 +34,9 @@ export function boundToken(tokenHash: string): Buffer {
 }
 
 function digest(text: string): Buffer {
-  // Through a latin1 string (one character a byte): a Buffer out of crypto.hash costs an
+  // Through a 'binary' (latin1) string, one character a byte: a Buffer out of crypto.hash costs an
   // allocation of its own, twice the whole digest here (measured: 1.33 against 0.67 us).
-  return Buffer.from(hash('sha256', text, 'latin1').slice(0, 16), 'latin1');
+  return Buffer.from(hash('sha256', text, 'binary').slice(0, 16), 'latin1');
 }
 
 export async function bindJtis(
