@@ -17,7 +17,7 @@ interface Waiting {
  * verification in each request's handler added 54 us of CPU to the request, and a second one
  * right after it only 15 us; held to the turn's end, the same verifications cost 57 us of CPU
  * per request in all against 72 us. In Keygate, 82-85 us per fresh RS256-2048 token against
- * 98 us with the signature checked in each request and, under load, on libuv's thread pool.
+ * 98-122 us with the signature checked in each request and, under load, on libuv's thread pool.
  *
  * A costly kind of signature (RS256-4096 and ES256 take 65-80 us each here, RS256-2048 20 us) is
  * split: every second one of the turn goes to libuv's thread pool, so that its threads use
@@ -34,7 +34,10 @@ interface Waiting {
  */
 export class TurnSignatures {
   private due: Waiting[] = [];
-  /** Microseconds one verification takes on the loop, by kind of signature (kindOf): a running mean. */
+  /**
+   * Microseconds one verification takes on the loop, by kind of signature (kindOf): a running
+   * mean. The kinds are few: an algorithm a key allows and a signature length its size gives.
+   */
   private readonly cost = new Map<string, number>();
   /** A kind costlier than this many microseconds is split with the pool. */
   private readonly poolFromUs: number;
