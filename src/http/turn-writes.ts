@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, onSendHookHandler } from 'fastify';
-import { atTurnEnd } from '../service/turn-end.ts';
+import { TurnBatch } from '../service/turn-end.ts';
 
 type Send = Parameters<onSendHookHandler>[3];
 
@@ -17,11 +17,8 @@ type Send = Parameters<onSendHookHandler>[3];
  * read and being handled; a lone request goes out in the same turn as before.
  */
 export function writeAtTurnEnd(app: FastifyInstance): void {
-  let due: { reply: FastifyReply; send: Send; payload: unknown }[] = [];
-  const flush = () => {
-    const answers = due;
-    due = [];
-    for (const { reply, send, payload } of answers) {
+  const answers = new TurnBatch<{ reply: FastifyReply; send: Send; payload: unknown }>('write', (due) => {
+    for (const { reply, send, payload } of due) {
       try {
         send(null, payload);
       } catch (error) {
@@ -32,9 +29,6 @@ export function writeAtTurnEnd(app: FastifyInstance): void {
         reply.raw.destroy();
       }
     }
-  };
-  app.addHook('onSend', (_request, reply, payload, send) => {
-    if (due.length === 0) atTurnEnd('write', flush);
-    due.push({ reply, send, payload });
   });
+  app.addHook('onSend', (_request, reply, payload, send) => answers.add({ reply, send, payload }));
 }

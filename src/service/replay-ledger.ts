@@ -1,6 +1,6 @@
 import type { Clock } from '../core/time.ts';
 import type { JtiBinding, JtiClaim, Store } from '../store/store.ts';
-import { atTurnEnd } from './turn-end.ts';
+import { TurnBatch } from './turn-end.ts';
 
 interface Waiting {
   claim: JtiClaim;
@@ -27,12 +27,15 @@ export class ReplayLedger {
   private readonly store: Pick<Store, 'bindJtis'>;
   private readonly clock: Clock;
   /**
-   * Emptied at the end of every turn, so it holds the fresh tokens of one turn however long a
-   * flood lasts, and needs no setting of its own. A batch handed to the store is held by its
-   * requests, which wait for it at most KEYGATE_STORE_LOCK_WAIT_MS.
+   * The turn's claims, committed after the I/O phase, when every request read in the turn has
+   * made its own. It holds one turn's fresh tokens and needs no setting of its own; a batch
+   * handed to the store is held by its requests, which wait for it at most
+   * KEYGATE_STORE_LOCK_WAIT_MS.
    */
-  private waiting: Waiting[] = [];
-  private scheduled = false;
+  private readonly waiting = new TurnBatch<Waiting>('commit', (all) => {
+    for (let start = 0; start < all.length; start += MAX_BATCH)
+      this.commit(all.slice(start, start + MAX_BATCH));
+  });
 
   constructor(store: Pick<Store, 'bindJtis'>, clock: Clock) {
     this.store = store;
@@ -40,22 +43,7 @@ export class ReplayLedger {
   }
 
   bind(claim: JtiClaim): Promise<JtiBinding> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ claim, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // After the I/O phase: every request read in this turn has made its claim by then.
-        atTurnEnd('commit', () => this.flush());
-      }
-    });
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    const all = this.waiting;
-    this.waiting = [];
-    for (let start = 0; start < all.length; start += MAX_BATCH)
-      this.commit(all.slice(start, start + MAX_BATCH));
+    return new Promise((resolve, reject) => this.waiting.add({ claim, resolve, reject }));
   }
 
   private commit(batch: Waiting[]): void {

@@ -44,3 +44,31 @@ function runLast(): void {
   // A task asked for after its stage ran, or a write by a write task: the next turn's.
   if (!queued && (due.verify.length > 0 || due.commit.length > 0 || due.write.length > 0)) queue();
 }
+
+/**
+ * Items gathered during a turn and handed to `take` together at its end, in `stage`: what the
+ * replay ledger's claims, the turn's signatures and its answers each are. The first item of a
+ * turn books the stage; one added while `take` runs (or after its stage ran) waits for the next
+ * turn's. Emptied at every turn's end, so it holds one turn's items however long a flood lasts.
+ */
+export class TurnBatch<T> {
+  private items: T[] = [];
+  private readonly stage: TurnStage;
+  private readonly take: (items: T[]) => void;
+
+  constructor(stage: TurnStage, take: (items: T[]) => void) {
+    this.stage = stage;
+    this.take = take;
+  }
+
+  add(item: T): void {
+    if (this.items.length === 0) atTurnEnd(this.stage, this.flush);
+    this.items.push(item);
+  }
+
+  private readonly flush = (): void => {
+    const items = this.items;
+    this.items = [];
+    this.take(items);
+  };
+}

@@ -1,9 +1,11 @@
 import { verify } from 'node:crypto';
 import { type SignatureVerdict, type SignatureWork, verifyNow } from '../core/signature-work.ts';
-import { atTurnEnd } from './turn-end.ts';
+import { TurnBatch } from './turn-end.ts';
 
 interface Waiting {
   work: SignatureWork;
+  /** kindOf(work), made once. */
+  kind: string;
   resolve(verdict: SignatureVerdict): void;
   reject(error: unknown): void;
 }
@@ -33,7 +35,7 @@ interface Waiting {
  * comes back in.
  */
 export class TurnSignatures {
-  private due: Waiting[] = [];
+  private readonly due = new TurnBatch<Waiting>('verify', (due) => this.run(due));
   /**
    * Microseconds one verification takes on the loop, by kind of signature (kindOf): a running
    * mean. The kinds are few: an algorithm a key allows and a signature length its size gives.
@@ -48,32 +50,27 @@ export class TurnSignatures {
   }
 
   verify(work: SignatureWork): Promise<SignatureVerdict> {
-    return new Promise((resolve, reject) => {
-      if (this.due.length === 0) atTurnEnd('verify', this.run);
-      this.due.push({ work, resolve, reject });
-    });
+    return new Promise((resolve, reject) => this.due.add({ work, kind: kindOf(work), resolve, reject }));
   }
 
-  private readonly run = (): void => {
-    const due = this.due;
-    this.due = [];
-    // Every second costly signature goes to the pool first, so that its threads are already
-    // verifying while the loop verifies the rest.
+  private run(due: Waiting[]): void {
+    // Every second signature of a costly kind goes to the pool first, so that its threads are
+    // already verifying while the loop verifies the rest.
     const onLoop: Waiting[] = [];
     let costly = 0;
     for (const waiting of due) {
-      if (due.length > 1 && this.costly(waiting.work) && costly++ % 2 === 1) onPool(waiting);
+      if (due.length > 1 && this.costly(waiting.kind) && costly++ % 2 === 1) onPool(waiting);
       else onLoop.push(waiting);
     }
     for (const waiting of onLoop) this.onLoop(waiting);
-  };
-
-  /** Whether a signature of this kind costs the loop more than a trip to the pool costs in all. */
-  private costly(work: SignatureWork): boolean {
-    return (this.cost.get(kindOf(work)) ?? 0) > this.poolFromUs;
   }
 
-  private onLoop({ work, resolve, reject }: Waiting): void {
+  /** Whether a signature of this kind costs the loop more than a trip to the pool costs in all. */
+  private costly(kind: string): boolean {
+    return (this.cost.get(kind) ?? 0) > this.poolFromUs;
+  }
+
+  private onLoop({ work, kind, resolve, reject }: Waiting): void {
     const started = performance.now();
     let valid: boolean;
     // crypto.verify answers false for any signature that does not verify; a throw is a fault of
@@ -84,7 +81,6 @@ export class TurnSignatures {
       reject(error);
       return;
     }
-    const kind = kindOf(work);
     const micros = (performance.now() - started) * 1000;
     const mean = this.cost.get(kind);
     this.cost.set(kind, mean === undefined ? micros : mean + (micros - mean) / 16);

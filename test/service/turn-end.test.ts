@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { atTurnEnd } from '../../src/service/turn-end.ts';
+import { atTurnEnd, TurnBatch } from '../../src/service/turn-end.ts';
 
 /** Resolves once the turn's end has run: an immediate queued after its stages runs after them. */
 const turnEnded = () => new Promise((resolve) => setImmediate(resolve));
@@ -81,4 +81,19 @@ test('a write asked for by a write task runs in the next turn', async () => {
   assert.deepEqual(log, ['write 1']);
   await turnEnded();
   assert.deepEqual(log, ['write 1', 'write 2']);
+});
+
+test("a TurnBatch hands over the turn's items together, and one added while it hands them over to the next turn", async () => {
+  const taken: string[][] = [];
+  const batch: TurnBatch<string> = new TurnBatch('commit', (items) => {
+    taken.push(items);
+    if (items.includes('b')) batch.add('late');
+  });
+  batch.add('a');
+  batch.add('b');
+  assert.deepEqual(taken, []);
+  await turnEnded();
+  assert.deepEqual(taken, [['a', 'b']]);
+  await turnEnded();
+  assert.deepEqual(taken, [['a', 'b'], ['late']]);
 });
