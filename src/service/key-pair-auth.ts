@@ -79,10 +79,10 @@ export class KeyPairAuth {
   /**
    * Every check of a key-pair token but the replay ledger, stopping at the first failure: on
    * this turn of the event loop when the key is in memory (or known absent) and has no owner to
-   * read; otherwise a promise. With `turnEnd` (a request's token, whose answer waits for the turn's
-   * end anyway) a signature to verify is verified there with the turn's others (TurnSignatures),
-   * so such a token is a promise too; one refused before its signature is not. A refusal decided
-   * at once is returned, not thrown.
+   * read; otherwise a promise, whose signature is verified at the turn's end with the turn's
+   * others (TurnSignatures). With `turnEnd` (a request's token, whose answer waits for the turn's
+   * end anyway) a key in memory is no exception, so such a token is a promise too; one refused
+   * before its signature is not. A refusal decided at once is returned, not thrown.
    */
   verifySoon(
     jws: CompactJws,
@@ -91,10 +91,9 @@ export class KeyPairAuth {
     turnEnd = false,
   ): VerifiedKeyPair | AuthError | Promise<VerifiedKeyPair> {
     const found = this.keyFor(jws);
-    if (found instanceof Promise || found?.record.ownerUserId)
-      return this.verifyWith(jws, found, now, run, turnEnd);
+    if (found instanceof Promise || found?.record.ownerUserId) return this.verifyWith(jws, found, now, run);
     const work = turnEnd && found ? plannedSignature(jws.header, found, jws) : undefined;
-    if (work) return this.verifyWith(jws, found, now, run, turnEnd, work);
+    if (work) return this.verifyWith(jws, found, now, run, work);
     const verified = verifyKeyPairToken<DirectoryEntry>(
       jws,
       { key: found, policy: this.deps.policy, now },
@@ -133,23 +132,21 @@ export class KeyPairAuth {
   }
 
   /**
-   * The key-pair checks that wait for something: the key or its owner from the store, or the
-   * signature check at the turn's end (`turnEnd`: `planned`, or planned here once the key is
-   * known; otherwise the check table verifies it).
+   * The key-pair checks that wait for something: the key or its owner from the store, and the
+   * signature check at the turn's end (`planned`, or planned here once the key is known).
    */
   private async verifyWith(
     jws: CompactJws,
     found: ReturnType<KeyPairAuth['keyFor']>,
     now: UnixSeconds,
     run: CheckRun,
-    turnEnd: boolean,
     planned?: SignatureWork,
   ): Promise<VerifiedKeyPair> {
     const key = found instanceof Promise ? await found : found;
     const owner = key?.record.ownerUserId
       ? await readKeyOwner(this.deps.store, key.record.ownerUserId)
       : undefined;
-    const work = planned ?? (key && turnEnd ? plannedSignature(jws.header, key, jws) : undefined);
+    const work = planned ?? (key ? plannedSignature(jws.header, key, jws) : undefined);
     const verdict = work && (await this.signatures.verify(work));
     const verified = verifyKeyPairToken<DirectoryEntry>(
       jws,
