@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -265,7 +266,10 @@ registerHooks({
       assert.ok(loaded().includes(CHECKPOINT_THREAD), CHECKPOINT_THREAD);
       assert.equal(logged.exitCode, null);
     } finally {
+      // Stopped before the test's folder is removed, which it still writes to.
+      const exited = logged.exitCode === null ? once(logged, 'exit') : undefined;
       logged.kill('SIGTERM');
+      await exited;
     }
   });
 });
