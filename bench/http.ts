@@ -290,7 +290,7 @@ export async function benchHttp(): Promise<boolean> {
     const s = await requestRows(keygate, reference, sets, sessions);
     const fresh = await freshRows({ keygate, reference, signatureOnly }, sets, fixture, ledgerUs);
     const workers = await workerRows(keygate, launch, port + 2, fixture, sets.warm, vs);
-    const distributed = await distributedRows(launch.main, keygate, fixture, sets.warm, dir, port + 3, vs);
+    const distributed = await distributedRows(launch, keygate, fixture, sets.warm, dir, port + 3, vs);
     for (const server of servers.splice(0)) await server.stop();
     const rows: Row[] = [
       underCeiling(

@@ -23,7 +23,7 @@ type RowOf = (name: string, series: Series, base: Series, baseLabel: string) => 
  * second node); the database and the Redis keys are the run's own and are dropped after.
  */
 export async function distributedRows(
-  main: string,
+  launch: Launch,
   sqlite: Server,
   sqliteFixture: Fixture,
   sqliteWarm: readonly string[],
@@ -41,7 +41,7 @@ export async function distributedRows(
   try {
     const url = new URL(adminUrl);
     url.pathname = `/${name}`;
-    const postgres: Launch = { main, database: url.href };
+    const postgres: Launch = { ...launch, database: url.href };
     const fixture = await makeFixture(dir, url.href);
     const rsa = fixture.keys['RS256-2048'];
     const warm = bearer(await signTokens(rsa, fixture.orgId, sqliteWarm.length));

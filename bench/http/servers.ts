@@ -10,7 +10,7 @@ export const SOURCES_MAIN = join(ROOT, 'bin/keygate.js');
 const BUILD = join(ROOT, 'scripts/build-package.ts');
 const REFERENCE = new URL('../reference/server.ts', import.meta.url).pathname;
 const BARE_FASTIFY = new URL('../reference/bare-fastify.js', import.meta.url).pathname;
-const SIGNATURE_ONLY = new URL('../reference/signature-only.js', import.meta.url).pathname;
+const SIGNATURE_ONLY = new URL('../reference/signature-only.ts', import.meta.url).pathname;
 
 /**
  * A base port for a run's servers (it and the next few dozen): below Linux's ephemeral range
@@ -94,7 +94,7 @@ export async function startReference(keysFile: string, port: number): Promise<Se
   return started('reference', child, port);
 }
 
-/** bench/reference/signature-only.js on the reference's keys: a token's signature checked, nothing else. */
+/** bench/reference/signature-only.ts on the reference's keys: a token's signature checked, nothing else. */
 export async function startSignatureOnly(keysFile: string, port: number): Promise<Server> {
   const child = spawn(process.execPath, [SIGNATURE_ONLY, String(port), keysFile], {
     env: { ...process.env, ...DEPLOYED_ENV },
