@@ -9,6 +9,7 @@ import type { Clock, UnixSeconds } from '../core/time.ts';
 import { type ClassifiedToken, classifyToken, INTAKE_CHECKS } from '../core/token-intake.ts';
 import type { Store } from '../store/store.ts';
 import { AuthError } from './auth-error.ts';
+import { BearerText } from './bearer-text.ts';
 import { systemClock } from './clock.ts';
 import { type HelloReport, type HelloSources, helloReport } from './hello-report.ts';
 import type { KeyDirectory } from './key-directory.ts';
@@ -104,13 +105,13 @@ export class Authenticator {
    */
   authenticateSoon(input: string): Principal | AuthError | Promise<Principal> {
     const now = this.clock();
-    const hash = TokenCache.hash(input);
-    const cached = this.cachedPrincipal(hash, now);
+    const token = new BearerText(input);
+    const cached = this.cachedPrincipal(token, now);
     if (cached instanceof Promise)
       return cached.then((hit) =>
-        hit ? this.answeredFromCache(hit) : settled(this.decideUncached(input, hash, now)),
+        hit ? this.answeredFromCache(hit) : settled(this.decideUncached(token, now)),
       );
-    if (cached === undefined) return this.decideUncached(input, hash, now);
+    if (cached === undefined) return this.decideUncached(token, now);
     // The one cost /metrics adds to the commonest request: an increment.
     this.metrics.tokenCacheAnswers++;
     return cached;
@@ -122,20 +123,20 @@ export class Authenticator {
   }
 
   /** A token the cache could not answer, checked in full and counted with how long it took. */
-  private decideUncached(input: string, hash: string, now: UnixSeconds): AuthError | Promise<Principal> {
+  private decideUncached(token: BearerText, now: UnixSeconds): AuthError | Promise<Principal> {
     const started = performance.now();
-    const remembered = this.sessionTokens.remembered(hash, now);
+    const remembered = this.sessionTokens.remembered(token, now);
     if (remembered) return this.counted(started, remembered);
     const run = new CheckRun('first-failure');
-    const token = classified(run, input);
-    if (token instanceof AuthError) {
-      this.metrics.decided('unknown', token.rejection.code);
-      return token;
+    const kind = classified(run, token.text);
+    if (kind instanceof AuthError) {
+      this.metrics.decided('unknown', kind.rejection.code);
+      return kind;
     }
-    if (token.kind === 'session')
-      return this.counted(started, this.sessionTokens.authenticate(token.jws, hash, now));
+    if (kind.kind === 'session')
+      return this.counted(started, this.sessionTokens.authenticate(kind.jws, token, now));
     // Counted where key usage is counted too, with no extra promise on the fresh-token path.
-    return this.keyPairs.decide(token.jws, run, hash, now, started);
+    return this.keyPairs.decide(kind.jws, run, token, now, started);
   }
 
   /** Counts the session decision `work` comes to; an error that is not a refusal (a store outage) is none. */
@@ -183,19 +184,19 @@ export class Authenticator {
 
   /** A token verified before, still in date and signed by a key that is usable right now. */
   private cachedPrincipal(
-    hash: string,
+    token: BearerText,
     now: UnixSeconds,
   ): Principal | undefined | Promise<Principal | undefined> {
-    const hit = this.cache.get(hash);
+    const hit = this.cache.get(token);
     if (!hit) return undefined;
     const key = this.deps.directory.cached(hit.kid);
     if (key && hit.exp > now - this.deps.policy.leewaySeconds && !checkKeyUsable(key.record, now)) {
       if (key.record.ownerUserId !== null)
-        return this.cachedForOwner(hash, hit.principal, key.record.ownerUserId, now);
+        return this.cachedForOwner(token, hit.principal, key.record.ownerUserId, now);
       this.deps.directory.noteAccepted(hit.kid, now);
       return hit.principal;
     }
-    this.cache.delete(hash);
+    this.cache.delete(token);
     return undefined;
   }
 
@@ -205,7 +206,7 @@ export class Authenticator {
    * user is. Otherwise the token goes through every check again, which names the reason.
    */
   private async cachedForOwner(
-    hash: string,
+    token: BearerText,
     principal: Principal,
     ownerId: string,
     now: UnixSeconds,
@@ -215,7 +216,7 @@ export class Authenticator {
       this.deps.directory.noteAccepted(principal.kid, now);
       return principal;
     }
-    this.cache.delete(hash);
+    this.cache.delete(token);
     return undefined;
   }
 }

@@ -8,6 +8,7 @@ import { type Clock, isoTime, type UnixSeconds } from '../core/time.ts';
 import type { CompactJws } from '../core/token-format.ts';
 import type { JtiBinding, Store } from '../store/store.ts';
 import { AuthError } from './auth-error.ts';
+import type { BearerText } from './bearer-text.ts';
 import type { DirectoryEntry, KeyDirectory } from './key-directory.ts';
 import { readKeyOwner } from './key-owners.ts';
 import type { Metrics } from './metrics.ts';
@@ -57,7 +58,7 @@ export class KeyPairAuth {
   decide(
     jws: CompactJws,
     run: CheckRun,
-    hash: string,
+    token: BearerText,
     now: UnixSeconds,
     started: number,
   ): AuthError | Promise<Principal> {
@@ -66,9 +67,9 @@ export class KeyPairAuth {
       this.countRefusal(verified, started);
       return verified;
     }
-    if (!(verified instanceof Promise)) return this.bind(verified, hash, now, started);
+    if (!(verified instanceof Promise)) return this.bind(verified, token, now, started);
     return verified.then(
-      (claims) => this.bind(claims, hash, now, started),
+      (claims) => this.bind(claims, token, now, started),
       (error: unknown) => {
         this.countRefusal(error, started);
         throw error;
@@ -105,7 +106,7 @@ export class KeyPairAuth {
   /** The replay ledger binds a verified token's jti; accepted, it is counted and may be cached. */
   private async bind(
     verified: VerifiedKeyPair,
-    hash: string,
+    token: BearerText,
     now: UnixSeconds,
     started: number,
   ): Promise<Principal> {
@@ -113,7 +114,7 @@ export class KeyPairAuth {
       const binding = await this.ledger.bind({
         iss: verified.iss,
         jti: verified.jti,
-        tokenHash: hash,
+        tokenHash: token.hash,
         expiresAt: verified.exp + this.deps.policy.leewaySeconds,
       });
       const replay = replayOutcome(binding, verified.key.singleUseTokens);
@@ -121,7 +122,7 @@ export class KeyPairAuth {
       const principal = keyPrincipal(verified);
       // Admitted on its second use: see TokenCache.
       if (binding === 'same-token' && !verified.key.singleUseTokens)
-        this.deps.cache.set(hash, { principal, kid: verified.key.record.id, exp: verified.exp });
+        this.deps.cache.set(token, { principal, kid: verified.key.record.id, exp: verified.exp });
       this.deps.directory.noteAccepted(verified.key.record.id, now);
       this.deps.metrics.decided('key', 'accepted', (performance.now() - started) / 1000);
       return principal;

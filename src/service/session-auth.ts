@@ -9,10 +9,11 @@ import {
 import { isoTime, type UnixSeconds } from '../core/time.ts';
 import type { CompactJws } from '../core/token-format.ts';
 import { AuthError } from './auth-error.ts';
-import { BoundedMap } from './bounded-map.ts';
+import type { BearerText } from './bearer-text.ts';
 import type { Principal } from './principal.ts';
 import type { ServerKeyring } from './server-keyring.ts';
 import type { Sessions } from './sessions.ts';
+import { TokenMap } from './token-map.ts';
 
 export interface SessionAuthDeps {
   sessions: Pick<Sessions, 'checkSession'>;
@@ -34,28 +35,28 @@ export class SessionAuth {
    * skips only that: the expiry and the server key are checked again, and the session's state is
    * still read from the store every time.
    */
-  private readonly signedSessions: BoundedMap<string, { claims: SessionClaims; kid: string }>;
+  private readonly signedSessions: TokenMap<{ claims: SessionClaims; kid: string }>;
 
   constructor(deps: SessionAuthDeps) {
     this.deps = deps;
-    this.signedSessions = new BoundedMap(deps.signedSessionEntries);
+    this.signedSessions = new TokenMap(deps.signedSessionEntries);
   }
 
   /** The principal of a session token whose signature verified before; undefined when there is none. */
-  remembered(hash: string, now: UnixSeconds): Promise<Principal> | undefined {
-    const session = this.signedSessions.get(hash);
+  remembered(token: BearerText, now: UnixSeconds): Promise<Principal> | undefined {
+    const session = this.signedSessions.get(token);
     if (!session) return undefined;
     if (session.claims.exp > now - this.deps.policy.leewaySeconds && this.deps.keyring.verifier(session.kid))
       return this.principalNow(session.claims, session.kid, now);
-    this.signedSessions.delete(hash);
+    this.signedSessions.delete(token);
     return undefined;
   }
 
-  async authenticate(jws: CompactJws, hash: string, now: UnixSeconds): Promise<Principal> {
+  async authenticate(jws: CompactJws, token: BearerText, now: UnixSeconds): Promise<Principal> {
     const verified = verifySessionToken(jws, this.env(jws, now));
     if (!verified.ok) throw new AuthError(verified.rejection);
     const kid = String(jws.header.kid);
-    this.signedSessions.set(hash, { claims: verified.claims, kid });
+    this.signedSessions.set(token, { claims: verified.claims, kid });
     return this.principalNow(verified.claims, kid, now);
   }
 
