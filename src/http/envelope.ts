@@ -46,6 +46,12 @@ export function debugInfo(request: FastifyRequest) {
   return { delta: `${ms.toFixed(6)}ms`, version: VERSION };
 }
 
+/**
+ * Answers in the envelope and returns the reply, which an async handler returns: Fastify then
+ * waits for the answer, which turn-writes.ts holds to the turn's end. A sync handler returns
+ * nothing instead: a reply it returned is a thenable to Fastify, which waits for the response to
+ * finish through stream listeners (1.3-2 us a request, measured on /healthz and /v1/whoami).
+ */
 export function send<T>(request: FastifyRequest, reply: FastifyReply, status: number, results: T) {
   return reply.code(status).send({ status, results, debug_info: debugInfo(request) });
 }

@@ -61,9 +61,10 @@ const dropContentType: preParsingHookHandler = (request, _reply, payload, done) 
   done(null, payload);
 };
 
-function answer(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+/** Returns nothing, not the reply: a reply returned is awaited by Fastify (see send in envelope.ts). */
+function answer(request: FastifyRequest, reply: FastifyReply): void {
   const principal = principalOf(request);
-  return reply
+  reply
     .code(200)
     .header('x-keygate-org', headerValue(principal.org_id))
     .header('x-keygate-sub', headerValue(principal.sub))
