@@ -61,7 +61,10 @@ function answer(socket: net.Socket): Promise<string> {
  * request is on the wire before its next poll, which reports them together. Resolves to the
  * whole answers, in the order of `paths`.
  */
-async function inOneTurn(paths: readonly string[]): Promise<string[]> {
+async function inOneTurn(
+  paths: readonly string[],
+  authorizations: readonly (string | undefined)[] = [],
+): Promise<string[]> {
   let accepted = 0;
   let counted = () => {};
   const allAccepted = new Promise<void>((resolve) => {
@@ -76,7 +79,11 @@ async function inOneTurn(paths: readonly string[]): Promise<string[]> {
     return await Promise.all(
       sockets.map((socket, i) => {
         const answered = answer(socket);
-        socket.write(`GET ${paths[i]} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+        const authorization =
+          authorizations[i] === undefined ? '' : `Authorization: ${authorizations[i]}\r\n`;
+        socket.write(
+          `GET ${paths[i]} HTTP/1.1\r\nHost: localhost\r\n${authorization}Connection: close\r\n\r\n`,
+        );
         return answered;
       }),
     );
@@ -111,6 +118,52 @@ test('an answer that cannot be written closes its own connection and no other an
   const next = answer(socket);
   socket.write('GET /probe/after HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
   assert.match(await next, /\{"id":"after"\}$/);
+});
+
+test("the tokens of one turn are decided together at its end, each with its own request's answer", async () => {
+  const good = f.token({ sub: 'turn-good' });
+  const fresh = f.token({ sub: 'turn-fresh' });
+  // The good token once before, so that this turn answers it from the verified-token cache.
+  for (let i = 0; i < 2; i++) {
+    const socket = await connect();
+    const answered = answer(socket);
+    socket.write(
+      `GET /v1/whoami HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${good}\r\nConnection: close\r\n\r\n`,
+    );
+    assert.match(await answered, /^HTTP\/1\.1 200 /);
+  }
+  const unknownKid = f.token({ kid: '00000000-0000-4000-8000-000000000000' });
+  // When each request is read and each token decided, in one log.
+  const log: string[] = [];
+  const authenticator = f.keygate.authenticator;
+  const authenticateSoon = authenticator.authenticateSoon;
+  authenticator.authenticateSoon = (input) => {
+    log.push('decide');
+    return authenticateSoon.call(authenticator, input);
+  };
+  const read = () => log.push('read');
+  app.server.on('request', read);
+  const texts = await inOneTurn(
+    ['/v1/whoami', '/v1/whoami', '/v1/whoami', '/v1/whoami', '/v1/whoami', '/auth/verify'],
+    [
+      `Bearer ${good}`,
+      `Bearer ${unknownKid}`,
+      'Bearer not.a.token',
+      undefined,
+      `Bearer ${fresh}`,
+      `Bearer ${good}`,
+    ],
+  );
+  assert.match(texts[0] as string, /"sub":"turn-good"/);
+  assert.match(texts[1] as string, /^HTTP\/1\.1 401 [\s\S]*x-keygate-reason: kid_unknown/);
+  assert.match(texts[2] as string, /^HTTP\/1\.1 401 [\s\S]*x-keygate-reason: token_malformed/);
+  assert.match(texts[3] as string, /^HTTP\/1\.1 401 [\s\S]*x-keygate-reason: token_missing/);
+  assert.match(texts[4] as string, /"sub":"turn-fresh"/);
+  assert.match(texts[5] as string, /^HTTP\/1\.1 200 [\s\S]*x-keygate-sub: turn-good/);
+  app.server.off('request', read);
+  authenticator.authenticateSoon = authenticateSoon;
+  // Every request of the turn read before the first token is decided (the missing one never is).
+  assert.deepEqual(log, [...Array(6).fill('read'), ...Array(5).fill('decide')]);
 });
 
 test('a lone request gets its whole answer, security headers included', async () => {

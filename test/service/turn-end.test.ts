@@ -5,15 +5,28 @@ import { atTurnEnd, TurnBatch } from '../../src/service/turn-end.ts';
 /** Resolves once the turn's end has run: an immediate queued after its stages runs after them. */
 const turnEnded = () => new Promise((resolve) => setImmediate(resolve));
 
-test('nothing runs before the turn ends, then the stages in order: verify, commit, write', async () => {
+test('nothing runs before the turn ends, then the stages in order: tokens, verify, commit, write', async () => {
   const ran: string[] = [];
   atTurnEnd('write', () => ran.push('write'));
   atTurnEnd('commit', () => ran.push('commit'));
   atTurnEnd('verify', () => ran.push('verify'));
+  atTurnEnd('tokens', () => ran.push('tokens'));
   await Promise.resolve();
   assert.deepEqual(ran, []);
   await turnEnded();
-  assert.deepEqual(ran, ['verify', 'commit', 'write']);
+  assert.deepEqual(ran, ['tokens', 'verify', 'commit', 'write']);
+});
+
+test("a signature planned while the turn's tokens are decided is verified in the same turn", async () => {
+  const log: string[] = [];
+  atTurnEnd('tokens', () => {
+    log.push('tokens');
+    // A fresh token's key is in memory: its signature is planned for the verify stage at once.
+    atTurnEnd('verify', () => log.push('verify'));
+  });
+  atTurnEnd('write', () => log.push('write'));
+  await turnEnded();
+  assert.deepEqual(log, ['tokens', 'verify', 'write']);
 });
 
 test('a commit asked for by the promises a verification settles runs in the same turn', async () => {
