@@ -11,18 +11,30 @@ export class BoundedMap<K, V> {
     return this.entries.get(key);
   }
 
-  set(key: K, value: V): void {
-    if (!this.entries.has(key) && this.entries.size >= this.maxEntries) {
-      this.entries.delete(this.entries.keys().next().value as K);
+  /** Returns the value evicted to make room for `key`, if one was. */
+  set(key: K, value: V): V | undefined {
+    let evicted: V | undefined;
+    if (!this.entries.has(key) && this.entries.size >= this.maxEntries && this.entries.size > 0) {
+      const [oldest, held] = this.entries.entries().next().value as [K, V];
+      this.entries.delete(oldest);
+      evicted = held;
     }
     this.entries.set(key, value);
+    return evicted;
   }
 
-  delete(key: K): void {
+  /** Returns the value removed, if `key` was held. */
+  delete(key: K): V | undefined {
+    const held = this.entries.get(key);
     this.entries.delete(key);
+    return held;
   }
 
   get size(): number {
     return this.entries.size;
+  }
+
+  clear(): void {
+    this.entries.clear();
   }
 }

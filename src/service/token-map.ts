@@ -1,21 +1,26 @@
 import type { BearerText } from './bearer-text.ts';
+import { BoundedMap } from './bounded-map.ts';
+
+interface Held<V> {
+  value: V;
+  fingerprint: number;
+}
 
 /**
- * Values kept per bearer token, keyed by the token's SHA-256 and holding at most `maxEntries`
- * (when full, the oldest insertion goes first). Beside the keys it counts the fingerprints of the
- * tokens it holds, so that `get` answers a token whose fingerprint it has never counted without
- * the token's hash: a flood of tokens never seen before (made-up kids, forgeries, fresh tokens
+ * Values kept per bearer token, keyed by the token's SHA-256 in a BoundedMap (at most
+ * `maxEntries`, the oldest out first). Beside the keys it counts the fingerprints of the tokens
+ * it holds, so that `get` answers a token whose fingerprint it has never counted without the
+ * token's hash: a flood of tokens never seen before (made-up kids, forgeries, fresh tokens
  * refused on their claims) costs no SHA-256 each. Another token with a held token's fingerprint
  * costs what every token cost before: its hash and a lookup.
  */
 export class TokenMap<V> {
-  private readonly entries = new Map<string, { value: V; fingerprint: number }>();
+  private readonly entries: BoundedMap<string, Held<V>>;
   /** How many held tokens have each fingerprint; a fingerprint none has is not a key. */
   private readonly fingerprints = new Map<number, number>();
-  readonly maxEntries: number;
 
   constructor(maxEntries: number) {
-    this.maxEntries = maxEntries;
+    this.entries = new BoundedMap(maxEntries);
   }
 
   get(token: BearerText): V | undefined {
@@ -29,22 +34,14 @@ export class TokenMap<V> {
       held.value = value;
       return;
     }
-    if (this.entries.size >= this.maxEntries) this.forget(this.entries.keys().next().value as string);
-    this.entries.set(token.hash, { value, fingerprint: token.fingerprint });
+    const evicted = this.entries.set(token.hash, { value, fingerprint: token.fingerprint });
+    if (evicted) this.uncount(evicted.fingerprint);
     this.fingerprints.set(token.fingerprint, (this.fingerprints.get(token.fingerprint) ?? 0) + 1);
   }
 
   delete(token: BearerText): void {
-    this.forget(token.hash);
-  }
-
-  private forget(hash: string): void {
-    const held = this.entries.get(hash);
-    if (!held) return;
-    this.entries.delete(hash);
-    const count = (this.fingerprints.get(held.fingerprint) ?? 1) - 1;
-    if (count === 0) this.fingerprints.delete(held.fingerprint);
-    else this.fingerprints.set(held.fingerprint, count);
+    const held = this.entries.delete(token.hash);
+    if (held) this.uncount(held.fingerprint);
   }
 
   get size(): number {
@@ -54,5 +51,11 @@ export class TokenMap<V> {
   clear(): void {
     this.entries.clear();
     this.fingerprints.clear();
+  }
+
+  private uncount(fingerprint: number): void {
+    const count = (this.fingerprints.get(fingerprint) ?? 1) - 1;
+    if (count === 0) this.fingerprints.delete(fingerprint);
+    else this.fingerprints.set(fingerprint, count);
   }
 }
