@@ -5,7 +5,7 @@ import { verifyKeyPairToken } from '../src/core/key-pair-token.ts';
 import { plannedSignature, type SignatureVerdict } from '../src/core/signature-work.ts';
 import { parseCompactJws } from '../src/core/token-format.ts';
 import { signToken } from '../src/sdk/sign-token.ts';
-import { AuthError } from '../src/service/auth-error.ts';
+import { Refused } from '../src/service/auth-error.ts';
 import { type Keygate, startKeygate } from '../src/service/keygate.ts';
 import { fmt, measure, printTable, type Row, type Variant } from './harness.ts';
 
@@ -88,7 +88,7 @@ export async function verifierVariants(bits: number, count: number) {
       run: async (n) => {
         for (let i = 0; i < n; i++) {
           const verified = s.keygate.authenticator.verifyTokenSoon(next());
-          if (verified instanceof AuthError) throw verified;
+          if (verified instanceof Refused) throw verified.error();
           if (verified instanceof Promise) await verified;
         }
       },

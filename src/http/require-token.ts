@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { readBearerToken } from '../core/bearer.ts';
-import { AuthError } from '../service/auth-error.ts';
+import { AuthError, Refused } from '../service/auth-error.ts';
 import type { Authenticator } from '../service/authenticator.ts';
 import type { Metrics } from '../service/metrics.ts';
 import type { Principal } from '../service/principal.ts';
@@ -43,7 +43,7 @@ export function tokenGuard(
       return void sendUnauthorized(request, reply, read.rejection);
     }
     const answer = authenticator.authenticateSoon(read.token);
-    if (answer instanceof AuthError) return void sendUnauthorized(request, reply, answer.rejection);
+    if (answer instanceof Refused) return void sendUnauthorized(request, reply, answer.rejection);
     if (!(answer instanceof Promise)) {
       request.keygatePrincipal = answer;
       return done();

@@ -8,7 +8,7 @@ import type { SessionClaims } from '../core/session-token.ts';
 import type { Clock, UnixSeconds } from '../core/time.ts';
 import { type ClassifiedToken, classifyToken, INTAKE_CHECKS } from '../core/token-intake.ts';
 import type { Store } from '../store/store.ts';
-import { AuthError } from './auth-error.ts';
+import { AuthError, Refused } from './auth-error.ts';
 import { BearerText } from './bearer-text.ts';
 import { systemClock } from './clock.ts';
 import { type HelloReport, type HelloSources, helloReport } from './hello-report.ts';
@@ -98,12 +98,12 @@ export class Authenticator {
   /**
    * `authenticate`, answered at once when memory can: a token the verified-token cache holds (an
    * organization key's token seen before), or a refusal that needs no I/O (a malformed token, a
-   * kid no key has, a failed check), returned as an AuthError rather than thrown. A protected
+   * kid no key has, a failed check), returned as a Refused (no Error) rather than thrown. A protected
    * route then costs no promise and no turn of the microtask queue for the commonest request of
    * all, a client reusing its token, nor for each token of a flood of bad ones. Otherwise a
    * promise, and a refusal after I/O is a rejected promise; never a throw.
    */
-  authenticateSoon(input: string): Principal | AuthError | Promise<Principal> {
+  authenticateSoon(input: string): Principal | Refused | Promise<Principal> {
     const now = this.clock();
     const token = new BearerText(input);
     const cached = this.cachedPrincipal(token, now);
@@ -123,13 +123,13 @@ export class Authenticator {
   }
 
   /** A token the cache could not answer, checked in full and counted with how long it took. */
-  private decideUncached(token: BearerText, now: UnixSeconds): AuthError | Promise<Principal> {
+  private decideUncached(token: BearerText, now: UnixSeconds): Refused | Promise<Principal> {
     const started = performance.now();
     const remembered = this.sessionTokens.remembered(token, now);
     if (remembered) return this.counted(started, remembered);
     const run = new CheckRun('first-failure');
     const kind = classified(run, token.text);
-    if (kind instanceof AuthError) {
+    if (kind instanceof Refused) {
       this.metrics.decided('unknown', kind.rejection.code);
       return kind;
     }
@@ -162,11 +162,11 @@ export class Authenticator {
   verifyTokenSoon(
     input: string,
     now: UnixSeconds = this.clock(),
-  ): VerifiedKeyPair | AuthError | Promise<VerifiedKeyPair> {
+  ): VerifiedKeyPair | Refused | Promise<VerifiedKeyPair> {
     const run = new CheckRun('first-failure');
     const token = classified(run, input);
-    if (token instanceof AuthError) return token;
-    if (token.kind !== 'key-pair') return new AuthError(notKind('key-pair'));
+    if (token instanceof Refused) return token;
+    if (token.kind !== 'key-pair') return new Refused(notKind('key-pair'));
     return this.keyPairs.verifySoon(token.jws, run, now);
   }
 
@@ -222,9 +222,9 @@ export class Authenticator {
 }
 
 /** The token and format checks, then the token's kind; the refusal when there is none. */
-function classified(run: CheckRun, input: string): ClassifiedToken | AuthError {
+function classified(run: CheckRun, input: string): ClassifiedToken | Refused {
   const jws = run.execute(INTAKE_CHECKS, { input }, {}).format;
-  if (!jws) return new AuthError(run.failure ?? reject('token_malformed'));
+  if (!jws) return new Refused(run.failure ?? reject('token_malformed'));
   return classifyToken(jws);
 }
 
@@ -234,8 +234,8 @@ function intake(run: CheckRun, input: string): ClassifiedToken {
 }
 
 /** An answer of `authenticateSoon` or its parts with its refusal thrown, for callers that await. */
-function settled<T>(answer: T | AuthError): T {
-  if (answer instanceof AuthError) throw answer;
+function settled<T>(answer: T | Refused): T {
+  if (answer instanceof Refused) throw answer.error();
   return answer;
 }
 

@@ -7,7 +7,7 @@ import { plannedSignature, type SignatureWork } from '../core/signature-work.ts'
 import { type Clock, isoTime, type UnixSeconds } from '../core/time.ts';
 import type { CompactJws } from '../core/token-format.ts';
 import type { JtiBinding, Store } from '../store/store.ts';
-import { AuthError } from './auth-error.ts';
+import { AuthError, Refused } from './auth-error.ts';
 import type { BearerText } from './bearer-text.ts';
 import type { DirectoryEntry, KeyDirectory } from './key-directory.ts';
 import { readKeyOwner } from './key-owners.ts';
@@ -61,9 +61,9 @@ export class KeyPairAuth {
     token: BearerText,
     now: UnixSeconds,
     started: number,
-  ): AuthError | Promise<Principal> {
+  ): Refused | Promise<Principal> {
     const verified = this.verifySoon(jws, run, now, true);
-    if (verified instanceof AuthError) {
+    if (verified instanceof Refused) {
       this.countRefusal(verified, started);
       return verified;
     }
@@ -90,7 +90,7 @@ export class KeyPairAuth {
     run: CheckRun,
     now: UnixSeconds,
     turnEnd = false,
-  ): VerifiedKeyPair | AuthError | Promise<VerifiedKeyPair> {
+  ): VerifiedKeyPair | Refused | Promise<VerifiedKeyPair> {
     const found = this.keyFor(jws);
     if (found instanceof Promise || found?.record.ownerUserId) return this.verifyWith(jws, found, now, run);
     const work = turnEnd && found ? plannedSignature(jws.header, found, jws) : undefined;
@@ -100,7 +100,7 @@ export class KeyPairAuth {
       { key: found, policy: this.deps.policy, now },
       run,
     );
-    return verified.ok ? verified.claims : new AuthError(verified.rejection, found?.record.id);
+    return verified.ok ? verified.claims : new Refused(verified.rejection, found?.record.id);
   }
 
   /** The replay ledger binds a verified token's jti; accepted, it is counted and may be cached. */
@@ -175,7 +175,7 @@ export class KeyPairAuth {
    * grow stays bounded. Anything but a refusal (a store outage) is no decision.
    */
   private countRefusal(error: unknown, started: number): void {
-    if (!(error instanceof AuthError)) return;
+    if (!(error instanceof AuthError || error instanceof Refused)) return;
     this.deps.metrics.decided('key', error.rejection.code, (performance.now() - started) / 1000);
     if (error.kid !== undefined) this.deps.directory.noteRefused(error.kid, error.rejection.code);
   }

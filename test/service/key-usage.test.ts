@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { type TestContext, test } from 'node:test';
 import { usageByKey } from '../../src/core/key-usage.ts';
-import { AuthError } from '../../src/service/auth-error.ts';
+import { Refused } from '../../src/service/auth-error.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { StoreUnavailableError } from '../../src/store/store.ts';
 import { AUD, ecPair, NOW, rejectsWith, signJwt, type TestPair } from '../helpers.ts';
@@ -50,7 +50,7 @@ test('a token counts as accepted on each verification and on every cache hit, wi
   for (let use = 0; use < 2; use++) assert.equal((await w.authenticator.authenticate(token)).kid, w.kid);
   for (let i = 0; i < 3; i++) {
     const answer = w.authenticator.authenticateSoon(token);
-    assert.ok(!(answer instanceof Promise) && !(answer instanceof AuthError), 'a cache hit answers at once');
+    assert.ok(!(answer instanceof Promise) && !(answer instanceof Refused), 'a cache hit answers at once');
     assert.equal(answer.kid, w.kid);
   }
   assert.equal(w.directory.sizes.usage, 1);
