@@ -21,10 +21,18 @@ export class BearerText {
   }
 
   get hash(): string {
-    // One-shot crypto.hash: about half the cost of createHash().update().digest() per token.
-    this.#hash ??= hash('sha256', this.text, 'base64url');
+    this.#hash ??= tokenHash(this.text);
     return this.#hash;
   }
+}
+
+/**
+ * The SHA-256 a token is known by (BearerText.hash), for a caller that needs only the hash: the
+ * replay ledger binds a token under it, so /auth/hello's peek must use the very same.
+ */
+export function tokenHash(text: string): string {
+  // One-shot crypto.hash: about half the cost of createHash().update().digest() per token.
+  return hash('sha256', text, 'base64url');
 }
 
 /** FNV-1a over the last FINGERPRINT_CHARS characters; a shorter text is read whole. */

@@ -8,7 +8,7 @@ import { isoTime, type UnixSeconds } from '../core/time.ts';
 import type { CompactJws } from '../core/token-format.ts';
 import { type ClassifiedToken, classifyToken, INTAKE_CHECKS } from '../core/token-intake.ts';
 import type { Store } from '../store/store.ts';
-import { BearerText } from './bearer-text.ts';
+import { tokenHash } from './bearer-text.ts';
 import type { DirectoryEntry } from './key-directory.ts';
 import { readKeyOwner } from './key-owners.ts';
 import { type KeyPairAuth, keyPrincipal, replayOutcome } from './key-pair-auth.ts';
@@ -96,7 +96,7 @@ async function explainKeyPair(
   );
   if (!run.ready(REPLAY) || !verified.ok) return undefined;
   const { iss, jti, key: entry } = verified.claims;
-  const binding = await sources.ledgerStore.peekJti(iss, jti, new BearerText(input).hash, now);
+  const binding = await sources.ledgerStore.peekJti(iss, jti, tokenHash(input), now);
   const replay = replayOutcome(binding, entry.singleUseTokens);
   return run.record(REPLAY, replay) ? keyPrincipal(verified.claims) : undefined;
 }

@@ -443,6 +443,11 @@ describe('attack matrix', () => {
     await world.rsa.keygate.authenticator.authenticate(first);
     world.rsa.keygate.authenticator.cache.clear();
     await world.rsa.keygate.authenticator.authenticate(first);
+    // /auth/hello peeks at the ledger under the hash the ledger bound the token with: the token
+    // that holds the jti is still valid there, and named as used before.
+    const again = await world.rsa.keygate.authenticator.explain(first);
+    assert.equal(again.valid, true, JSON.stringify(again.checks.find((check) => !check.ok)));
+    assert.match(again.checks.find((check) => check.name === 'replay')?.message ?? '', /used before/);
     const second = world.rsa.token({ jti, sub: 'bob' });
     assert.equal((await world.rsa.keygate.authenticator.explain(second)).code, 'jti_reused');
     await rejectsWith(world.rsa.keygate.authenticator.authenticate(second), 'jti_reused');
