@@ -273,8 +273,12 @@ describe('npm start', { skip: linux }, () => {
       output += chunk.toString();
     });
     await waitForHealth(`http://127.0.0.1:${port}`, npm);
-    // Fastify's own log line names the process that listens.
-    const pid = Number(/"pid":(\d+)[^\n]*Server listening/.exec(output)?.[1]);
+    // Fastify's own log line names the process that listens. The logger writes it asynchronously,
+    // so it may reach the pipe after the first /healthz answer: wait for it a moment.
+    const listening = /"pid":(\d+)[^\n]*Server listening/;
+    for (let waited = 0; !listening.test(output) && waited < 5000; waited += 20)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const pid = Number(listening.exec(output)?.[1]);
     assert.ok(pid > 0, output);
     assert.equal(environmentOf(pid).MALLOC_MMAP_THRESHOLD_, MMAP_THRESHOLD);
     assert.ok(commandOf(pid).includes(SEMI_SPACE));
