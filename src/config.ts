@@ -173,6 +173,7 @@ export function memoryBounds(env: Env): MemoryBounds {
     unknownKidEntries: entries('KEYGATE_UNKNOWN_KID_ENTRIES', defaults.unknownKidEntries),
     sessionTouchEntries: entries('KEYGATE_SESSION_TOUCH_ENTRIES', defaults.sessionTouchEntries),
     rateLimitEntries: entries('KEYGATE_RATE_LIMIT_ENTRIES', defaults.rateLimitEntries),
+    recentJtiEntries: entries('KEYGATE_RECENT_JTI_ENTRIES', defaults.recentJtiEntries),
   };
 }
 

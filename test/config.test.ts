@@ -156,6 +156,7 @@ test('memory bounds: documented defaults, set from the environment, at least one
     unknownKidEntries: 1_000,
     sessionTouchEntries: 100_000,
     rateLimitEntries: 5_000,
+    recentJtiEntries: 100_000,
   });
   assert.deepEqual(
     loadConfig({
@@ -164,6 +165,7 @@ test('memory bounds: documented defaults, set from the environment, at least one
       KEYGATE_UNKNOWN_KID_ENTRIES: '1',
       KEYGATE_SESSION_TOUCH_ENTRIES: '300',
       KEYGATE_RATE_LIMIT_ENTRIES: '10000000',
+      KEYGATE_RECENT_JTI_ENTRIES: '5000',
     }).memory,
     {
       tokenCacheEntries: 1000,
@@ -171,6 +173,7 @@ test('memory bounds: documented defaults, set from the environment, at least one
       unknownKidEntries: 1,
       sessionTouchEntries: 300,
       rateLimitEntries: 10_000_000,
+      recentJtiEntries: 5000,
     },
   );
   for (const [name, value] of [
@@ -179,6 +182,7 @@ test('memory bounds: documented defaults, set from the environment, at least one
     ['KEYGATE_UNKNOWN_KID_ENTRIES', '1k'],
     ['KEYGATE_SESSION_TOUCH_ENTRIES', '2.5'],
     ['KEYGATE_RATE_LIMIT_ENTRIES', '10000001'],
+    ['KEYGATE_RECENT_JTI_ENTRIES', '0'],
   ] as const) {
     assert.throws(
       () => loadConfig({ [name]: value }),

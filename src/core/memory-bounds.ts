@@ -27,6 +27,12 @@ export interface MemoryBounds {
    * (KEYGATE_RATE_LIMIT_ENTRIES); the least recently seen goes first and starts a new window.
    */
   rateLimitEntries: number;
+  /**
+   * The embedded store's recent replay-ledger bindings, indexed in memory rather than on disk
+   * (KEYGATE_RECENT_JTI_ENTRIES, about 260 bytes each); past it the oldest move to the index on
+   * disk, where each binding costs about four times as much to write.
+   */
+  recentJtiEntries: number;
 }
 
 export const DEFAULT_MEMORY_BOUNDS: MemoryBounds = {
@@ -39,4 +45,6 @@ export const DEFAULT_MEMORY_BOUNDS: MemoryBounds = {
   sessionTouchEntries: 100_000,
   // @fastify/rate-limit's own default.
   rateLimitEntries: 5_000,
+  // 26 MB at most; a hundred seconds of fresh tokens at a thousand a second.
+  recentJtiEntries: 100_000,
 };

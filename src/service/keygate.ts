@@ -91,9 +91,11 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
     throw new Error('A database on disk needs its session secret (readSessionSecret in config.ts).');
   }
   const metrics = new Metrics();
+  const memory = { ...DEFAULT_MEMORY_BOUNDS, ...options.memory };
   const store = timedStore(
     await openStore(options.database, {
       backgroundCheckpoints: true,
+      recentJtiEntries: memory.recentJtiEntries,
       ...(options.storeLockWaitMs !== undefined && { lockWaitMs: options.storeLockWaitMs }),
       ...(options.storePoolSize !== undefined && { poolSize: options.storePoolSize }),
     }),
@@ -101,7 +103,6 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   );
   const clock = options.clock ?? systemClock;
   const sessionPolicy = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;
-  const memory = { ...DEFAULT_MEMORY_BOUNDS, ...options.memory };
   const keyExpiryWarningSeconds = options.keyExpiryWarningSeconds ?? DEFAULT_KEY_EXPIRY_WARNING_DAYS * 86400;
   const redisParts = options.redis && (await openRedis(options.redis));
   const redis = redisParts?.link;

@@ -1,88 +1,200 @@
 import { hash } from 'node:crypto';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
+import type { RecentJti, RecentJtis } from './sqlite-recent-jtis.ts';
 import type { JtiBinding, JtiClaim } from './store.ts';
 
 /**
- * How the embedded store writes the replay ledger. Every fresh token inserts one row at a random
- * place in the ledger's B-tree, and each such insert rewrites a whole page into the WAL: the
- * smaller the rows, the more of them a page holds and the fewer distinct pages a batch touches.
- * So a binding is kept as two 16-byte digests instead of the issuer, the jti (any string a
- * client chose) and a 43-character token hash. Measured here in batches of 16, interleaved with
- * the old layout: 0.86x the CPU per binding at 60,000 rows and 0.77x from 100,000 on, where the
- * old layout kept growing dearer (47 us against 36 us at 200,000).
+ * How the embedded store keeps the replay ledger, in two tables.
  *
- * The rows sit in insertion order (migration 10): a batch appends to the table's last pages, and
- * only the unique index on the pair takes random inserts. The index on expiry it replaces put
- * same-second rows in pair order, a second random insert per binding. Measured in the
- * benchmark's ledger process (batches of 16 into 100,000 bindings, checkpoint thread included):
- * 18.6 us of CPU per binding against 26.3 us, medians of three runs each; and over a simulated
- * steady state (1,000 and 3,000 bindings a second living 120 s, pruned every 60 s, checkpoints
- * counted), 0.83x and 0.86x the CPU of binding, pruning and checkpointing together.
+ * A new binding is appended to jti_recent, a table with no index at all: a batch of bindings
+ * fills the table's last page or two. Each connection indexes those rows in its own memory
+ * (RecentJtis), reading in before each use the rows other connections appended, under the same
+ * write lock, so every connection and process on the file sees every binding. A binding in an
+ * indexed B-tree cost a page of the WAL for each fresh token, since each lands at a random place
+ * in the index (about 1.5 pages of 4 KB a binding): measured in batches of 16 into a ledger of
+ * 100,000, 16.1-16.5 us of CPU a binding against 3.6-3.8 us appended.
  *
- * 128 bits leave no practical room for two pairs to share a row: a collision would take about
- * 2^64 jtis of one issuer, and only its own signed tokens can reach the ledger.
+ * The memory is bounded (KEYGATE_RECENT_JTI_ENTRIES): past it, the oldest recent rows move to
+ * jti_bindings, indexed on disk, in one statement in pair order, and the memory forgets them.
+ * A lookup that misses the memory asks jti_bindings whenever it holds a row. Expired rows move
+ * nowhere: pruning deletes them from the front of either table.
+ *
+ * A pair and its token are kept as two 16-byte digests instead of the issuer, the jti (any string
+ * a client chose) and a 43-character token hash. 128 bits leave no practical room for two pairs
+ * to share a row: a collision would take about 2^64 jtis of one issuer, and only its own signed
+ * tokens can reach the ledger.
  */
+
+/**
+ * Rows moved beyond the bound each time the memory is full: one statement moves a few hundred
+ * (a few milliseconds of the event loop) rather than a batch's worth at every commit.
+ */
+const SPILL_SLACK = 256;
 
 /** The (iss, jti) pair as 16 bytes; the length prefix keeps ("a", "bc") and ("ab", "c") apart. */
 export function jtiPair(iss: string, jti: string): Buffer {
-  return digest(`${iss.length}.${iss}${jti}`);
+  return bytes(pairDigest(iss, jti));
 }
 
 /** The token a pair is bound to, as 16 bytes of the hash the service hands in. */
 export function boundToken(tokenHash: string): Buffer {
-  return digest(tokenHash);
+  return bytes(digest(tokenHash));
 }
 
-function digest(text: string): Buffer {
-  // Through a 'binary' (latin1) string, one character a byte: a Buffer out of crypto.hash costs an
-  // allocation of its own, twice the whole digest here (measured: 1.33 against 0.67 us).
-  return Buffer.from(hash('sha256', text, 'binary').slice(0, 16), 'latin1');
+function pairDigest(iss: string, jti: string): string {
+  return digest(`${iss.length}.${iss}${jti}`);
+}
+
+/**
+ * 16 bytes of SHA-256 as a latin1 string, one character a byte: the memory's Map key as it is,
+ * and a Buffer out of crypto.hash would cost an allocation of its own, twice the whole digest
+ * here (measured: 1.33 against 0.67 us).
+ */
+function digest(text: string): string {
+  return hash('sha256', text, 'binary').slice(0, 16);
+}
+
+function bytes(latin1: string): Buffer {
+  return Buffer.from(latin1, 'latin1');
+}
+
+function text(blob: unknown): string {
+  const view = blob as Uint8Array;
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('latin1');
 }
 
 export async function bindJtis(
   db: SqliteDatabase,
+  recent: RecentJtis,
   claims: readonly JtiClaim[],
   now: number,
 ): Promise<JtiBinding[]> {
   if (claims.length === 0) return [];
-  return db.write(() =>
-    db.transaction(() =>
-      claims.map(({ iss, jti, tokenHash, expiresAt }) => {
-        const pair = jtiPair(iss, jti);
-        const token = boundToken(tokenHash);
-        // Insert; a pair bound already is taken over only if its binding has expired. A claim
-        // earlier in the batch counts. Two plain statements, the second only on a conflict (a
-        // token used again), where one upsert with RETURNING cost every fresh token more:
-        // measured in the benchmark's ledger process, 10.4-11.4 against 12.7-14.9 us a binding.
-        const inserted = db
-          .sql(
-            'INSERT INTO jti_bindings (pair, token, expires_at) VALUES (?, ?, ?) ON CONFLICT (pair) DO NOTHING',
-          )
-          .run(pair, token, expiresAt);
-        if (Number(inserted.changes) === 1) return 'bound';
-        const takenOver = db
-          .sql('UPDATE jti_bindings SET token = ?, expires_at = ? WHERE pair = ? AND expires_at <= ?')
-          .run(token, expiresAt, pair, now);
-        return Number(takenOver.changes) === 1 ? 'bound' : peek(db, pair, token, now);
-      }),
-    ),
-  );
+  const answers = await db.write(() => {
+    // The memory learns this batch's rows only once they are committed: a unit that meets a
+    // lock or a failed COMMIT runs again from BEGIN, or fails every claim.
+    const appended: RecentJti[] = [];
+    const answers = db.transaction(() => {
+      readAppended(db, recent);
+      const olderHeld = db.sql('SELECT EXISTS (SELECT 1 FROM jti_bindings) AS held').get() as Row;
+      // A claim earlier in the batch counts.
+      const thisBatch = new Map<string, RecentJti>();
+      return claims.map(({ iss, jti, tokenHash, expiresAt }): JtiBinding => {
+        const pair = pairDigest(iss, jti);
+        const token = digest(tokenHash);
+        const held = thisBatch.get(pair) ?? recent.find(pair);
+        // A recent row is newer than any older one of the same pair: that one had expired (or
+        // was not there) when the recent one was bound.
+        if (held) {
+          if (held.expiresAt > now) return held.token === token ? 'same-token' : 'reused';
+        } else if (olderHeld.held === 1) {
+          const older = peekOlder(db, pair, token, now);
+          if (older !== 'bound') return older;
+        }
+        const { lastInsertRowid } = db
+          .sql('INSERT INTO jti_recent (pair, token, expires_at) VALUES (?, ?, ?)')
+          .run(bytes(pair), bytes(token), expiresAt);
+        const row = { id: Number(lastInsertRowid), pair, token, expiresAt };
+        thisBatch.set(pair, row);
+        appended.push(row);
+        return 'bound';
+      });
+    });
+    for (const row of appended) recent.add(row);
+    return answers;
+  });
+  await keepBound(db, recent, now);
+  return answers;
 }
 
 export function peekJti(
   db: SqliteDatabase,
+  recent: RecentJtis,
   iss: string,
   jti: string,
   tokenHash: string,
   now: number,
 ): Promise<JtiBinding> {
-  return db.read(() => peek(db, jtiPair(iss, jti), boundToken(tokenHash), now));
+  return db.read(() => {
+    readAppended(db, recent);
+    const pair = pairDigest(iss, jti);
+    const token = digest(tokenHash);
+    const held = recent.find(pair);
+    if (!held) return peekOlder(db, pair, token, now);
+    if (held.expiresAt <= now) return 'bound';
+    return held.token === token ? 'same-token' : 'reused';
+  });
 }
 
-function peek(db: SqliteDatabase, pair: Buffer, token: Buffer, now: number): JtiBinding {
-  const row = db.sql('SELECT token, expires_at FROM jti_bindings WHERE pair = ?').get(pair) as
+/**
+ * Brings the memory level with jti_recent: forgets the rows that left it (moved or pruned by
+ * any connection) and indexes the rows other connections appended since it last looked.
+ */
+function readAppended(db: SqliteDatabase, recent: RecentJtis): void {
+  const { first } = db.sql('SELECT min(id) AS first FROM jti_recent').get() as Row;
+  recent.forgetBefore(first === null ? Number.POSITIVE_INFINITY : Number(first));
+  const rows = db
+    .sql('SELECT id, pair, token, expires_at FROM jti_recent WHERE id > ? ORDER BY id')
+    .all(recent.lastId);
+  for (const row of rows) {
+    recent.add({
+      id: Number(row.id),
+      pair: text(row.pair),
+      token: text(row.token),
+      expiresAt: Number(row.expires_at),
+    });
+  }
+}
+
+function peekOlder(db: SqliteDatabase, pair: string, token: string, now: number): JtiBinding {
+  const row = db.sql('SELECT token, expires_at FROM jti_bindings WHERE pair = ?').get(bytes(pair)) as
     | Row
     | undefined;
   if (!row || Number(row.expires_at) <= now) return 'bound';
-  return token.equals(row.token as Uint8Array) ? 'same-token' : 'reused';
+  return text(row.token) === token ? 'same-token' : 'reused';
+}
+
+/**
+ * Keeps the memory within its bound, after a commit. Crossing it, the oldest rows move on the
+ * loop's next turn, so that the claims of that commit are answered first. Callers that bind
+ * without ever yielding to the loop (a script awaiting one batch after another) would put that
+ * turn off indefinitely: past the bound by more than SPILL_SLACK, the commit waits for the move.
+ */
+async function keepBound(db: SqliteDatabase, recent: RecentJtis, now: number): Promise<void> {
+  if (recent.size > recent.capacity + SPILL_SLACK) {
+    await moveOldest(db, recent, now);
+  } else if (recent.size > recent.capacity && !recent.moveScheduled) {
+    recent.moveScheduled = true;
+    setImmediate(() => {
+      recent.moveScheduled = false;
+      void moveOldest(db, recent, now);
+    });
+  }
+}
+
+/**
+ * Moves the oldest recent rows, beyond the bound and SPILL_SLACK more, to jti_bindings. Two moves
+ * may overlap while one waits for a lock: the rows the first took are gone for the second. A
+ * failed move leaves the rows where they were, still indexed; the next commit tries again.
+ */
+async function moveOldest(db: SqliteDatabase, recent: RecentJtis, now: number): Promise<void> {
+  if (recent.size <= recent.capacity) return;
+  const through = recent.idAt(recent.size - recent.capacity + SPILL_SLACK - 1);
+  try {
+    await db.write(() => {
+      db.transaction(() => {
+        // In pair order, the rows meet the index's pages in its own order; of two rows of one
+        // pair the later is written last. Expired rows bind nothing and are left out.
+        db.sql(
+          `INSERT INTO jti_bindings (pair, token, expires_at)
+             SELECT pair, token, expires_at FROM jti_recent WHERE id <= ? AND expires_at > ? ORDER BY pair, id
+             ON CONFLICT (pair) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at`,
+        ).run(through, now);
+        db.sql('DELETE FROM jti_recent WHERE id <= ?').run(through);
+      });
+      recent.forgetBefore(through + 1);
+    });
+  } catch {
+    // Left for the next commit that finds the memory full.
+  }
 }

@@ -264,4 +264,16 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE jti_bindings_in_order RENAME TO jti_bindings;
   CREATE UNIQUE INDEX jti_bindings_by_pair ON jti_bindings (pair);
   `,
+  `
+  -- The replay ledger's recent bindings (sqlite-jti.ts): appended with no index, each connection
+  -- indexing them in memory; jti_bindings keeps the older ones, moved there when that memory is
+  -- full. AUTOINCREMENT: an id is never handed out twice, even once the table has emptied, so a
+  -- connection that has read up to an id misses no row appended after it.
+  CREATE TABLE jti_recent (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pair BLOB NOT NULL,
+    token BLOB NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  `,
 ];

@@ -13,14 +13,15 @@ const PRUNE_BATCH_MS = 4;
 const PRUNE_BATCH_ROWS = { first: 100, least: 10, most: 5000 };
 
 /**
- * The ledger has no index on expiry (migration 10): its rows are in insertion order, so the oldest
+ * Neither table of the ledger has an index on expiry (migrations 10 and 11): their rows are in insertion order, so the oldest
  * come first and expire first. Walks them from the front in rowid order, deleting the expired ones
  * of each batch, and stops at the first batch in which none has expired. Expired rows behind a
  * batch of longer-lived bindings wait for those to expire (at most the longest token lifetime);
  * meanwhile they bind nothing (bindJtis takes an expired binding over, peekJti ignores it).
  */
-export function pruneJti(db: SqliteDatabase, now: number): Promise<number> {
-  return inRowidOrder(db, 'jti_bindings', now, { untilNoneExpired: true });
+export async function pruneJti(db: SqliteDatabase, now: number): Promise<number> {
+  const recent = await inRowidOrder(db, 'jti_recent', now, { untilNoneExpired: true });
+  return recent + (await inRowidOrder(db, 'jti_bindings', now, { untilNoneExpired: true }));
 }
 
 export function pruneSessions(db: SqliteDatabase, now: number): Promise<number> {
@@ -34,7 +35,7 @@ export function pruneSessions(db: SqliteDatabase, now: number): Promise<number> 
  */
 function inRowidOrder(
   db: SqliteDatabase,
-  table: 'jti_bindings' | 'sessions',
+  table: 'jti_recent' | 'jti_bindings' | 'sessions',
   now: number,
   { untilNoneExpired }: { untilNoneExpired: boolean },
 ): Promise<number> {

@@ -10,6 +10,7 @@ import {
 import type { KeyRecord, KeyStatus } from '../core/key-record.ts';
 import type { KeyUseBatch, KeyUseCount } from '../core/key-usage.ts';
 import type { LoginAttemptRecord, LoginThrottlePolicy } from '../core/login-throttle.ts';
+import { DEFAULT_MEMORY_BOUNDS } from '../core/memory-bounds.ts';
 import { wallClock } from './audit-rows.ts';
 import * as accounts from './sqlite-accounts.ts';
 import { appendEvents, selectEvents } from './sqlite-audit.ts';
@@ -24,6 +25,7 @@ import * as logins from './sqlite-logins.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 import { openDatabase } from './sqlite-open.ts';
 import * as prune from './sqlite-prune.ts';
+import { RecentJtis } from './sqlite-recent-jtis.ts';
 import * as sessions from './sqlite-sessions.ts';
 import {
   type JtiBinding,
@@ -50,6 +52,11 @@ export interface SqliteStoreOptions {
    * commits of this connection: for a long-running server. Short-lived CLI runs leave it off.
    */
   backgroundCheckpoints?: boolean;
+  /**
+   * Recent replay-ledger bindings indexed in memory (KEYGATE_RECENT_JTI_ENTRIES); past it the
+   * oldest move to the ledger's index on disk (sqlite-jti.ts).
+   */
+  recentJtiEntries?: number;
 }
 
 /** With background checkpoints, the WAL size (in pages) at which a commit still checkpoints itself. */
@@ -74,6 +81,7 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, Statement>();
   private readonly lockWait: LockWait;
   private readonly checkpointer: Checkpointer | undefined;
+  private readonly recentJtis: RecentJtis;
   /** True while a read() or write() unit runs: the only place a statement may run. */
   private inUnit = false;
   /** What the functions of each domain (sqlite-keys.ts...) run their statements through. */
@@ -87,6 +95,7 @@ export class SqliteStore implements Store {
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.db = openDatabase(path);
+    this.recentJtis = new RecentJtis(options.recentJtiEntries ?? DEFAULT_MEMORY_BOUNDS.recentJtiEntries);
     // Opening waits for locks the blocking way: nothing is served yet, and migrations must run.
     this.migrate();
     this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
@@ -273,11 +282,11 @@ export class SqliteStore implements Store {
   }
 
   async bindJtis(claims: readonly JtiClaim[], now: number): Promise<JtiBinding[]> {
-    return jtis.bindJtis(this.database, claims, now);
+    return jtis.bindJtis(this.database, this.recentJtis, claims, now);
   }
 
   async peekJti(iss: string, jti: string, tokenHash: string, now: number): Promise<JtiBinding> {
-    return jtis.peekJti(this.database, iss, jti, tokenHash, now);
+    return jtis.peekJti(this.database, this.recentJtis, iss, jti, tokenHash, now);
   }
 
   async pruneJti(now: number): Promise<number> {

@@ -66,7 +66,7 @@ async function memoryKeygate(memory: Partial<MemoryBounds>): Promise<Keygate> {
  * the cache on its second use (TokenCache).
  */
 async function tokens(bound: number): Promise<FloodRun> {
-  const keygate = await memoryKeygate({ tokenCacheEntries: bound });
+  const keygate = await memoryKeygate({ tokenCacheEntries: bound, recentJtiEntries: bound });
   const pair = ecPair();
   const org = await keygate.keys.createOrg('Flood Org');
   const key = await keygate.keys.registerKey({

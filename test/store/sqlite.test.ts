@@ -107,7 +107,7 @@ test('migration 6 carries every jti binding over to the compact ledger', async (
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'jti%'").all();
   assert.deepEqual(
     tables.map((row) => row.name),
-    ['jti_bindings'],
+    ['jti_bindings', 'jti_recent'],
   );
   db.close();
 });
@@ -149,8 +149,16 @@ test('migration 10 keeps every jti binding still in force, in order of expiry, w
       .prepare('SELECT expires_at FROM jti_bindings ORDER BY rowid')
       .all()
       .map((row) => row.expires_at),
-    [NOW + 60, NOW + 60, NOW + 300, NOW + 60],
-    'the old rows in order of expiry (the taken-over one keeps its place), the new one last',
+    [NOW - 1, NOW + 60, NOW + 300],
+    'the old rows in order of expiry; the expired one, taken over, stays until pruned',
+  );
+  assert.deepEqual(
+    db
+      .prepare('SELECT expires_at FROM jti_recent ORDER BY id')
+      .all()
+      .map((row) => row.expires_at),
+    [NOW + 60, NOW + 60],
+    'the bindings made since, the taken-over pair and the new one, appended to the recent rows',
   );
   assert.deepEqual(
     db
