@@ -149,6 +149,8 @@ async function serverReadings(port: number): Promise<{ caches: Record<string, nu
   for (const line of text.split('\n')) {
     const found = /^keygate_(token_cache_entries|key_directory_entries\{map="(\w+)"\}) (\d+)/.exec(line);
     if (found) caches[found[2] ? `directory ${found[2]}` : 'token cache'] = Number(found[3]);
+    const ledger = /^keygate_replay_ledger_memory_entries (\d+)/.exec(line);
+    if (ledger) caches['ledger recent jtis'] = Number(ledger[1]);
     const heap = /^nodejs_heap_size_total_bytes (\d+)/.exec(line);
     if (heap) heapMb = Number(heap[1]) / 2 ** 20;
   }
@@ -414,6 +416,7 @@ function configuredBounds(): Record<string, number> {
     'directory entries': bounds.keyCacheEntries,
     'directory unknownKids': bounds.unknownKidEntries,
     'token cache': bounds.tokenCacheEntries,
+    'ledger recent jtis': bounds.recentJtiEntries,
   };
 }
 

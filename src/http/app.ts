@@ -134,7 +134,12 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   dashboardRoutes(app);
   metricsRoutes(
     app,
-    { metrics: keygate.metrics, directory: keygate.directory, tokenCache: authenticator.cache },
+    {
+      metrics: keygate.metrics,
+      directory: keygate.directory,
+      tokenCache: authenticator.cache,
+      store: keygate.store,
+    },
     { token: options.metricsToken },
   );
   helloRoutes(app, { authenticator, policy });

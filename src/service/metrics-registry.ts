@@ -15,6 +15,8 @@ export interface MetricSources {
   directory: { readonly sizes: Readonly<Record<string, number>> };
   /** The verified-token cache. */
   tokenCache: { readonly size: number };
+  /** The store, for what it holds in memory (Store.recentJtiEntries). */
+  store: { readonly recentJtiEntries?: number | undefined };
 }
 
 type Labels = Record<string, string>;
@@ -153,6 +155,16 @@ export function metricsRegistry(sources: MetricSources): Registry {
       this.set(sources.tokenCache.size);
     },
   });
+  if (sources.store.recentJtiEntries !== undefined) {
+    new Gauge({
+      name: 'keygate_replay_ledger_memory_entries',
+      help: "Recent replay-ledger bindings the embedded store indexes in this process's memory (bound: KEYGATE_RECENT_JTI_ENTRIES).",
+      registers,
+      collect() {
+        this.set(sources.store.recentJtiEntries ?? 0);
+      },
+    });
+  }
   collectDefaultMetrics({ register: registry });
   return registry;
 }

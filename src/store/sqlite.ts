@@ -93,6 +93,10 @@ export class SqliteStore implements Store {
     audit: (events) => this.audit(events),
   };
 
+  get recentJtiEntries(): number {
+    return this.recentJtis.size;
+  }
+
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.db = openDatabase(path);
     this.recentJtis = new RecentJtis(options.recentJtiEntries ?? DEFAULT_MEMORY_BOUNDS.recentJtiEntries);

@@ -110,6 +110,11 @@ export class StoreUnavailableError extends CodedError {
  */
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
+  /**
+   * Recent replay-ledger bindings this process indexes in memory (the embedded store's; see
+   * sqlite-jti.ts), for /metrics; undefined for a store that keeps none.
+   */
+  readonly recentJtiEntries?: number;
   /** Records org.created. */
   createOrg(
     input: { name: string; singleUseTokens?: boolean },

@@ -113,6 +113,8 @@ test('GET /metrics counts each decision, cache answer, login and refusal exactly
     'keygate_store_call_seconds_count{method="getUserByEmail"}': 2,
     'keygate_key_directory_entries{map="entries"}': 1,
     keygate_token_cache_entries: 1,
+    // The fresh token's binding, in the embedded store's memory of recent ones.
+    keygate_replay_ledger_memory_entries: 1,
   };
   for (const [sample, value] of Object.entries(expected)) assert.equal(values.get(sample), value, sample);
   // Only the two codes a token of unknown kind can get are listed for it.

@@ -29,7 +29,7 @@ const mb = (bytes: number) => `${(bytes / MB).toFixed(2)} MB`;
 
 test("10,000 distinct valid tokens: the verified-token cache and the replay ledger's recent bindings stay at 200 entries and the heap does not grow", async () => {
   // Bounded: +0.05 MB. Unbounded: +3.3 MB for the 9,000 tokens after the baseline (about 360 bytes
-  // each) in the cache, and +2.4 MB (about 260 bytes each) in the ledger's memory.
+  // each) in the cache, and about 160 bytes each in the ledger's memory.
   const report = await flood('tokens', 200, 10_000);
   assert.equal(report.maxSize, 200);
   assert.ok(report.growth < 1.5 * MB, `heap grew by ${mb(report.growth)}`);
