@@ -156,7 +156,7 @@ test('memory bounds: documented defaults, set from the environment, at least one
     unknownKidEntries: 1_000,
     sessionTouchEntries: 100_000,
     rateLimitEntries: 5_000,
-    recentJtiEntries: 100_000,
+    recentJtiEntries: 250_000,
   });
   assert.deepEqual(
     loadConfig({

@@ -29,7 +29,7 @@ export interface MemoryBounds {
   rateLimitEntries: number;
   /**
    * The embedded store's recent replay-ledger bindings, indexed in memory rather than on disk
-   * (KEYGATE_RECENT_JTI_ENTRIES, about 160 bytes each); past it the oldest move to the index on
+   * (KEYGATE_RECENT_JTI_ENTRIES, about 64 bytes each); past it the oldest move to the index on
    * disk, where each binding costs about four times as much to write.
    */
   recentJtiEntries: number;
@@ -45,6 +45,6 @@ export const DEFAULT_MEMORY_BOUNDS: MemoryBounds = {
   sessionTouchEntries: 100_000,
   // @fastify/rate-limit's own default.
   rateLimitEntries: 5_000,
-  // 16 MB at most: a hundred seconds of fresh tokens at a thousand a second.
-  recentJtiEntries: 100_000,
+  // 16 MB at most: four minutes of fresh tokens at a thousand a second.
+  recentJtiEntries: 250_000,
 };

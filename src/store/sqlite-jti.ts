@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
-import type { RecentJti, RecentJtis } from './sqlite-recent-jtis.ts';
+import type { RecentJtis } from './sqlite-recent-jtis.ts';
 import type { JtiBinding, JtiClaim } from './store.ts';
 
 /**
@@ -50,11 +50,17 @@ function digest(text: string): Buffer {
 
 /**
  * 16 bytes as the memory keeps them, a latin1 string, one character a byte. Made from the bytes
- * rather than kept from the digest's text: a slice of that text holds the whole of it, and the
- * memory took 263 bytes a binding that way against 167 (measured over 200,000).
+ * rather than kept from the digest's text: a slice of that text holds the whole of it (measured
+ * when the memory kept both digests of each binding: 263 bytes a binding against 167).
  */
 function text(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
+
+/** A binding as a lookup finds it: its token's digest and when it expires. */
+interface Held {
+  token: string;
+  expiresAt: number;
 }
 
 export async function bindJtis(
@@ -67,18 +73,18 @@ export async function bindJtis(
   const answers = await db.write(() => {
     // The memory learns this batch's rows only once they are committed: a unit that meets a
     // lock or a failed COMMIT runs again from BEGIN, or fails every claim.
-    const appended: RecentJti[] = [];
+    const appended: [id: number, pair: string][] = [];
     const answers = db.transaction(() => {
       readAppended(db, recent);
       const olderHeld = db.sql('SELECT EXISTS (SELECT 1 FROM jti_bindings) AS held').get() as Row;
       // A claim earlier in the batch counts.
-      const thisBatch = new Map<string, RecentJti>();
+      const thisBatch = new Map<string, Held>();
       return claims.map(({ iss, jti, tokenHash, expiresAt }): JtiBinding => {
         const pairBytes = jtiPair(iss, jti);
         const tokenBytes = boundToken(tokenHash);
         const pair = text(pairBytes);
         const token = text(tokenBytes);
-        const held = thisBatch.get(pair) ?? recent.find(pair);
+        const held = thisBatch.get(pair) ?? heldRecently(db, recent, pair);
         // A recent row is newer than any older one of the same pair: that one had expired (or
         // was not there) when the recent one was bound.
         if (held) {
@@ -90,13 +96,12 @@ export async function bindJtis(
         const { lastInsertRowid } = db
           .sql('INSERT INTO jti_recent (pair, token, expires_at) VALUES (?, ?, ?)')
           .run(pairBytes, tokenBytes, expiresAt);
-        const row = { id: Number(lastInsertRowid), pair, token, expiresAt };
-        thisBatch.set(pair, row);
-        appended.push(row);
+        thisBatch.set(pair, { token, expiresAt });
+        appended.push([Number(lastInsertRowid), pair]);
         return 'bound';
       });
     });
-    for (const row of appended) recent.add(row);
+    for (const [id, pair] of appended) recent.add(id, pair);
     return answers;
   });
   await keepBound(db, recent, now);
@@ -115,11 +120,19 @@ export function peekJti(
     readAppended(db, recent);
     const pairBytes = jtiPair(iss, jti);
     const token = text(boundToken(tokenHash));
-    const held = recent.find(text(pairBytes));
+    const held = heldRecently(db, recent, text(pairBytes));
     if (!held) return peekOlder(db, pairBytes, token, now);
     if (held.expiresAt <= now) return 'bound';
     return held.token === token ? 'same-token' : 'reused';
   });
+}
+
+/** The pair's recent binding, read from its row; none if the memory has no row for it (or it was pruned). */
+function heldRecently(db: SqliteDatabase, recent: RecentJtis, pair: string): Held | undefined {
+  const id = recent.idOf(pair);
+  if (id === undefined) return undefined;
+  const row = db.sql('SELECT token, expires_at FROM jti_recent WHERE id = ?').get(id) as Row | undefined;
+  return row && { token: text(row.token as Uint8Array), expiresAt: Number(row.expires_at) };
 }
 
 /**
@@ -129,17 +142,8 @@ export function peekJti(
 function readAppended(db: SqliteDatabase, recent: RecentJtis): void {
   const { first } = db.sql('SELECT min(id) AS first FROM jti_recent').get() as Row;
   recent.forgetBefore(first === null ? Number.POSITIVE_INFINITY : Number(first));
-  const rows = db
-    .sql('SELECT id, pair, token, expires_at FROM jti_recent WHERE id > ? ORDER BY id')
-    .all(recent.lastId);
-  for (const row of rows) {
-    recent.add({
-      id: Number(row.id),
-      pair: text(row.pair as Uint8Array),
-      token: text(row.token as Uint8Array),
-      expiresAt: Number(row.expires_at),
-    });
-  }
+  const rows = db.sql('SELECT id, pair FROM jti_recent WHERE id > ? ORDER BY id').all(recent.lastId);
+  for (const row of rows) recent.add(Number(row.id), text(row.pair as Uint8Array));
 }
 
 function peekOlder(db: SqliteDatabase, pair: Buffer, token: string, now: number): JtiBinding {

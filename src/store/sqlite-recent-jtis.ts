@@ -1,71 +1,58 @@
-/** One row of jti_recent, as this process indexes it; pair and token are 16-byte latin1 strings. */
-export interface RecentJti {
-  id: number;
-  pair: string;
-  token: string;
-  expiresAt: number;
-}
-
 /**
  * This connection's index of the replay ledger's recent bindings (the jti_recent table, which has
- * none on disk: see sqlite-jti.ts). It mirrors the table's rows in id order: rows other
- * connections appended are read in before each use (`lastId` says how far it has read), and
- * rows that left the table, pruned or moved to jti_bindings, are forgotten from the front.
+ * none on disk: see sqlite-jti.ts): each pair's row id, nothing more, the row itself read when a
+ * pair is met again (a token used again, or a jti reused), which fresh tokens never are. It
+ * mirrors the table in id order: rows other connections appended are read in before each use
+ * (`lastId` says how far it has read), and rows that left the table, pruned or moved to
+ * jti_bindings, are forgotten from the front.
  *
- * A pair bound again after its binding expired has two rows; the index answers with the newer.
+ * The Map's own insertion order is the id order: a pair bound again after its binding expired
+ * is deleted and set again, so it moves to the end with its newer id. A pair's id and its 16-byte
+ * key take about 100 bytes.
  */
 export class RecentJtis {
-  /** Rows indexed at most before the oldest move to jti_bindings (KEYGATE_RECENT_JTI_ENTRIES). */
+  /** Pairs indexed at most before the oldest move to jti_bindings (KEYGATE_RECENT_JTI_ENTRIES). */
   readonly capacity: number;
   /** The highest id indexed: every row of jti_recent up to it is here, unless it left the table. */
   lastId = 0;
   /** True while a move of the oldest rows to jti_bindings waits for the loop's next turn. */
   moveScheduled = false;
-  private readonly byPair = new Map<string, RecentJti>();
-  /** The rows in id order, from `head` on; the slots before it are forgotten. */
-  private rows: RecentJti[] = [];
-  private head = 0;
+  private readonly idByPair = new Map<string, number>();
 
   constructor(capacity: number) {
     this.capacity = capacity;
   }
 
-  /** Rows indexed: the table's rows, and those it lost from the front since the last `forgetBefore`. */
+  /** Pairs indexed. */
   get size(): number {
-    return this.rows.length - this.head;
+    return this.idByPair.size;
   }
 
-  find(pair: string): RecentJti | undefined {
-    return this.byPair.get(pair);
-  }
-
-  /** The id of the row `offset` places from the oldest, or of the newest when there are fewer. */
-  idAt(offset: number): number {
-    const row = this.rows[Math.min(this.head + offset, this.rows.length - 1)];
-    return row ? row.id : this.lastId;
+  /** The id of the pair's newest row, if it has one here. */
+  idOf(pair: string): number | undefined {
+    return this.idByPair.get(pair);
   }
 
   /** Rows must come in id order, as the table hands them out. */
-  add(row: RecentJti): void {
-    if (row.id <= this.lastId) throw new Error(`RecentJtis: row ${row.id} is not after ${this.lastId}`);
-    this.byPair.set(row.pair, row);
-    this.rows.push(row);
-    this.lastId = row.id;
+  add(id: number, pair: string): void {
+    if (id <= this.lastId) throw new Error(`RecentJtis: row ${id} is not after ${this.lastId}`);
+    this.idByPair.delete(pair);
+    this.idByPair.set(pair, id);
+    this.lastId = id;
   }
 
-  /** Forgets every row before `firstId`, the oldest id the table still holds. */
+  /** The id of the pair `offset` places from the oldest, or of the newest when there are fewer. */
+  idAt(offset: number): number {
+    let place = 0;
+    for (const id of this.idByPair.values()) if (place++ >= offset) return id;
+    return this.lastId;
+  }
+
+  /** Forgets every pair whose row is before `firstId`, the oldest id the table still holds. */
   forgetBefore(firstId: number): void {
-    while (this.head < this.rows.length) {
-      const row = this.rows[this.head] as RecentJti;
-      if (row.id >= firstId) break;
-      if (this.byPair.get(row.pair) === row) this.byPair.delete(row.pair);
-      this.head++;
-    }
-    // Dropping the forgotten slots copies the live ones: done once they are half the array, it
-    // costs each row one copy at most.
-    if (this.head > 1024 && this.head * 2 > this.rows.length) {
-      this.rows = this.rows.slice(this.head);
-      this.head = 0;
+    for (const [pair, id] of this.idByPair) {
+      if (id >= firstId) return;
+      this.idByPair.delete(pair);
     }
   }
 }

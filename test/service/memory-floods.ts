@@ -18,9 +18,10 @@ import { buildApp } from '../../src/http/app.ts';
 import { Authenticator } from '../../src/service/authenticator.ts';
 import { KeyDirectory } from '../../src/service/key-directory.ts';
 import { type Keygate, startKeygate } from '../../src/service/keygate.ts';
+import { SqliteStore } from '../../src/store/sqlite.ts';
 import { AUD, b64, ecPair, NOW, POLICY, signJwt } from '../helpers.ts';
 
-export type Flood = 'tokens' | 'kids' | 'logins' | 'sessions';
+export type Flood = 'tokens' | 'kids' | 'logins' | 'sessions' | 'bindings';
 
 export interface FloodReport {
   flood: Flood;
@@ -239,7 +240,33 @@ function expectCode(error: Error & { rejection?: { code: string } }, code: strin
   if (error.rejection?.code !== code) throw error;
 }
 
-const FLOODS: Record<Flood, (bound: number) => Promise<FloodRun>> = { tokens, kids, logins, sessions };
+/**
+ * Distinct jti claims bound in the embedded store's replay ledger, whose recent bindings it
+ * indexes in memory: the store alone, as the service hands it each turn's batch.
+ */
+async function bindings(bound: number): Promise<FloodRun> {
+  const store = new SqliteStore(':memory:', { recentJtiEntries: bound });
+  return {
+    batch: 500,
+    async run(from, to) {
+      const claims = [];
+      for (let i = from; i < to; i++)
+        claims.push({ iss: 'flood-org', jti: `j${i}`, tokenHash: `token-${i}`, expiresAt: NOW + 3600 });
+      const answers = await store.bindJtis(claims, NOW);
+      if (answers.some((answer) => answer !== 'bound')) throw new Error('a fresh claim was not bound');
+      return store.recentJtiEntries;
+    },
+    close: () => store.close(),
+  };
+}
+
+const FLOODS: Record<Flood, (bound: number) => Promise<FloodRun>> = {
+  tokens,
+  kids,
+  logins,
+  sessions,
+  bindings,
+};
 
 /** Runs `count` requests of a flood against a structure bounded to `bound` entries. */
 export async function runFlood(flood: Flood, bound: number, count: number): Promise<FloodReport> {
