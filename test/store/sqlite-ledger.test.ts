@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { after, test } from 'node:test';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { JtiClaim } from '../../src/store/store.ts';
 import { NOW } from '../helpers.ts';
+import { linesBeforeKill } from './killed-writer.ts';
 
 // The embedded store's replay ledger in its two tables (sqlite-jti.ts): recent bindings appended
 // and indexed in memory, older ones moved to the index on disk once the memory is full. What it
@@ -138,25 +138,7 @@ test('kill -9 while binding: every binding acknowledged before it is still bound
       // Synchronous, so that a reported binding is one the store has acknowledged.
       for (let k = 0; k < 4; k++) if (answers[k] === 'bound') writeSync(1, 'k' + (i + k) + '\\n');
     }`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', writer], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const acknowledged: string[] = [];
-  let buffer = '';
-  await new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const lines = buffer.split('\n');
-      buffer = lines.pop() ?? '';
-      acknowledged.push(...lines);
-      if (acknowledged.length >= 2000) {
-        child.kill('SIGKILL');
-        resolve();
-      }
-    });
-  });
-  await new Promise((resolve) => child.once('exit', resolve));
+  const acknowledged = await linesBeforeKill(writer, 2000);
   assert.ok(acknowledged.length >= 2000, `the writer acknowledged ${acknowledged.length} bindings`);
   assert.ok(rows(path, 'jti_bindings') > 0, 'some bindings had moved to disk');
   const store = new SqliteStore(path);

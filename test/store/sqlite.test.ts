@@ -11,6 +11,7 @@ import { boundToken, jtiPair } from '../../src/store/sqlite-jti.ts';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-migrations.ts';
 import { openDatabase } from '../../src/store/sqlite-open.ts';
 import { NOW, rsaPair } from '../helpers.ts';
+import { linesBeforeKill } from './killed-writer.ts';
 import { storeContract } from './store-contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-sqlite-'));
@@ -251,25 +252,7 @@ test('kill -9 in the middle of writing loses no committed write and corrupts not
       // Synchronous, so that a reported id is one the store has committed before the next write.
       writeSync(1, org.id + '\\n');
     }`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', writer], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const committed: string[] = [];
-  let buffer = '';
-  await new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const lines = buffer.split('\n');
-      buffer = lines.pop() ?? '';
-      committed.push(...lines);
-      if (committed.length >= 300) {
-        child.kill('SIGKILL');
-        resolve();
-      }
-    });
-  });
-  await new Promise((resolve) => child.once('exit', resolve));
+  const committed = await linesBeforeKill(writer, 300);
   assert.ok(committed.length >= 300, `the writer reported ${committed.length} commits before it was killed`);
   const store = new SqliteStore(path);
   const ids = new Set((await store.listOrgs()).map((o) => o.id));
