@@ -45,6 +45,10 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   process.exitCode = report(error);
+  // A worker of `serve --workers` holds an IPC channel to its primary, which keeps the process
+  // alive after a failed start (an unreadable secret file, a port taken), and letting go of it
+  // makes node:cluster exit 0: end it here, with the failure's code, for the primary to see.
+  if (process.connected) process.exit(process.exitCode);
 }
 
 function report(error: unknown): number {

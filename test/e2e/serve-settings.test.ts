@@ -241,6 +241,56 @@ describe('node bin/keygate.js serve', { skip: linux }, () => {
   });
 });
 
+describe('serve --workers, a start that fails', () => {
+  test('every worker failing to start stops the primary with the error and its code, and nothing is left running or said to listen', async () => {
+    const port = await freePort();
+    const server = spawn(process.execPath, [BIN, 'serve', '--workers', '2', '--port', String(port)], {
+      env: {
+        ...process.env,
+        KEYGATE_DATABASE: join(dir, 'failed-start.db'),
+        KEYGATE_SECRET_FILE: join(dir, 'no-such-secret'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, workers included, so that a failing test can still stop them all.
+      detached: true,
+    });
+    after(() => {
+      try {
+        process.kill(-(server.pid as number), 'SIGKILL');
+      } catch {
+        // All gone already.
+      }
+    });
+    let stdout = '';
+    let stderr = '';
+    server.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    server.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const code = await Promise.race([
+      new Promise((resolve) => server.once('exit', resolve)),
+      new Promise((resolve) => setTimeout(resolve, 20_000, 'still running after 20 s')),
+    ]);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /KEYGATE_SECRET_FILE=.*no-such-secret cannot be read/);
+    assert.match(stderr, /worker \d+ could not start \(2\); stopping/);
+    assert.doesNotMatch(stdout, /listening/);
+    // The workers run the primary's own command line, port and all.
+    const left = readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry) && running(Number(entry)))
+      .filter((pid) => {
+        try {
+          return commandOf(Number(pid)).join(' ').includes(`serve --workers 2 --port ${port}`);
+        } catch {
+          return false; // gone while read
+        }
+      });
+    assert.deepEqual(left, []);
+  });
+});
+
 describe('npm start', { skip: linux }, () => {
   test('serves under the fixed threshold, and SIGTERM to npm stops the server with it', async () => {
     const port = await freePort();

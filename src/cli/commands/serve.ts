@@ -49,13 +49,28 @@ export function serveCommand(program: Command): void {
 function runPrimary(cluster: Cluster, config: Config, workers: number): void {
   for (let i = 0; i < workers; i++) cluster.fork();
   let stopping = false;
-  cluster.on('exit', (worker, code, signal) => {
-    if (!stopping && signal !== 'SIGTERM' && signal !== 'SIGINT' && code !== 0) {
-      process.stderr.write(`worker ${worker.process.pid} stopped (${signal ?? code}); starting another\n`);
-      cluster.fork();
-    }
+  // Until a worker listens, a worker that stops is a start that fails (the settings, the store,
+  // the port), which every other worker meets too: the primary stops with it instead of starting
+  // another worker after another, and says it is listening only once a worker does.
+  let listening = false;
+  cluster.once('listening', () => {
+    listening = true;
+    printBanner(config, workers);
   });
-  printBanner(config, workers);
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping || signal === 'SIGTERM' || signal === 'SIGINT' || code === 0) return;
+    if (!listening) {
+      stopping = true;
+      process.stderr.write(
+        `error: worker ${worker.process.pid} could not start (${signal ?? code}); stopping\n`,
+      );
+      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
+      process.exitCode = typeof code === 'number' && code > 0 ? code : EXIT.failure;
+      return;
+    }
+    process.stderr.write(`worker ${worker.process.pid} stopped (${signal ?? code}); starting another\n`);
+    cluster.fork();
+  });
   // Each worker stops as a single server does (finishing its requests); the primary waits for
   // them all. The signal goes to each worker's process directly: cluster's own worker.kill()
   // first disconnects, which closes the worker's listener behind its back.
