@@ -49,9 +49,9 @@ function digest(text: string): Buffer {
 }
 
 /**
- * 16 bytes as the memory keeps them, a latin1 string, one character a byte. Made from the bytes
- * rather than kept from the digest's text: a slice of that text holds the whole of it (measured
- * when the memory kept both digests of each binding: 263 bytes a binding against 167).
+ * A pair's 16 bytes as the memory's key, a latin1 string, one character a byte. Made from the
+ * bytes rather than kept from the digest's text: a slice of that text holds the whole of it
+ * (measured when the memory kept two digests a binding: 263 bytes a binding against 167).
  */
 function text(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
@@ -59,8 +59,14 @@ function text(bytes: Uint8Array): string {
 
 /** A binding as a lookup finds it: its token's digest and when it expires. */
 interface Held {
-  token: string;
+  token: Uint8Array;
   expiresAt: number;
+}
+
+/** What a claim with `token` gets from a binding found for its pair: 'bound' once that one expired. */
+function answerHeld(held: Held, token: Buffer, now: number): JtiBinding {
+  if (held.expiresAt <= now) return 'bound';
+  return token.equals(held.token) ? 'same-token' : 'reused';
 }
 
 export async function bindJtis(
@@ -81,21 +87,20 @@ export async function bindJtis(
       const thisBatch = new Map<string, Held>();
       return claims.map(({ iss, jti, tokenHash, expiresAt }): JtiBinding => {
         const pairBytes = jtiPair(iss, jti);
-        const tokenBytes = boundToken(tokenHash);
+        const token = boundToken(tokenHash);
         const pair = text(pairBytes);
-        const token = text(tokenBytes);
-        const held = thisBatch.get(pair) ?? heldRecently(db, recent, pair);
         // A recent row is newer than any older one of the same pair: that one had expired (or
         // was not there) when the recent one was bound.
-        if (held) {
-          if (held.expiresAt > now) return held.token === token ? 'same-token' : 'reused';
-        } else if (olderHeld.held === 1) {
-          const older = peekOlder(db, pairBytes, token, now);
-          if (older !== 'bound') return older;
-        }
+        const held = thisBatch.get(pair) ?? heldRecently(db, recent, pair);
+        const answer = held
+          ? answerHeld(held, token, now)
+          : olderHeld.held === 1
+            ? peekOlder(db, pairBytes, token, now)
+            : 'bound';
+        if (answer !== 'bound') return answer;
         const { lastInsertRowid } = db
           .sql('INSERT INTO jti_recent (pair, token, expires_at) VALUES (?, ?, ?)')
-          .run(pairBytes, tokenBytes, expiresAt);
+          .run(pairBytes, token, expiresAt);
         thisBatch.set(pair, { token, expiresAt });
         appended.push([Number(lastInsertRowid), pair]);
         return 'bound';
@@ -119,11 +124,10 @@ export function peekJti(
   return db.read(() => {
     readAppended(db, recent);
     const pairBytes = jtiPair(iss, jti);
-    const token = text(boundToken(tokenHash));
+    const token = boundToken(tokenHash);
     const held = heldRecently(db, recent, text(pairBytes));
     if (!held) return peekOlder(db, pairBytes, token, now);
-    if (held.expiresAt <= now) return 'bound';
-    return held.token === token ? 'same-token' : 'reused';
+    return answerHeld(held, token, now);
   });
 }
 
@@ -132,7 +136,7 @@ function heldRecently(db: SqliteDatabase, recent: RecentJtis, pair: string): Hel
   const id = recent.idOf(pair);
   if (id === undefined) return undefined;
   const row = db.sql('SELECT token, expires_at FROM jti_recent WHERE id = ?').get(id) as Row | undefined;
-  return row && { token: text(row.token as Uint8Array), expiresAt: Number(row.expires_at) };
+  return row && { token: row.token as Uint8Array, expiresAt: Number(row.expires_at) };
 }
 
 /**
@@ -146,12 +150,13 @@ function readAppended(db: SqliteDatabase, recent: RecentJtis): void {
   for (const row of rows) recent.add(Number(row.id), text(row.pair as Uint8Array));
 }
 
-function peekOlder(db: SqliteDatabase, pair: Buffer, token: string, now: number): JtiBinding {
+function peekOlder(db: SqliteDatabase, pair: Buffer, token: Buffer, now: number): JtiBinding {
   const row = db.sql('SELECT token, expires_at FROM jti_bindings WHERE pair = ?').get(pair) as
     | Row
     | undefined;
-  if (!row || Number(row.expires_at) <= now) return 'bound';
-  return text(row.token as Uint8Array) === token ? 'same-token' : 'reused';
+  return row
+    ? answerHeld({ token: row.token as Uint8Array, expiresAt: Number(row.expires_at) }, token, now)
+    : 'bound';
 }
 
 /**
