@@ -202,8 +202,8 @@ async function freshRows(
         baseline: `reference ${perSecond(r.rate)}`,
         ratio: pastBound / r.rate,
       });
+      rows.push(...(await halfRateRows(keygate, reference, sets, k.rate, r.rate)));
     }
-    if (kind === 'RS256-2048') rows.push(...(await halfRateRows(keygate, reference, sets, k.rate, r.rate)));
   }
   return { rows, series };
 }

@@ -30,7 +30,7 @@ export interface MemoryBounds {
   /**
    * The embedded store's recent replay-ledger bindings, indexed in memory rather than on disk
    * (KEYGATE_RECENT_JTI_ENTRIES, about 64 bytes each); past it the oldest move to the index on
-   * disk, where each binding costs about four times as much to write.
+   * disk, where each binding costs about twice as much to write.
    */
   recentJtiEntries: number;
 }

@@ -13,9 +13,10 @@ const PRUNE_BATCH_MS = 4;
 const PRUNE_BATCH_ROWS = { first: 100, least: 10, most: 5000 };
 
 /**
- * Neither table of the ledger has an index on expiry (migrations 10 and 11): their rows are in insertion order, so the oldest
- * come first and expire first. Walks them from the front in rowid order, deleting the expired ones
- * of each batch, and stops at the first batch in which none has expired. Expired rows behind a
+ * Neither table of the ledger has an index on expiry (migrations 10 and 11): their rows are in
+ * insertion order, so the oldest come first and expire first. Walks each from the front in rowid
+ * order, deleting the expired ones of each batch, and stops at the first batch in which none has
+ * expired. Expired rows behind a
  * batch of longer-lived bindings wait for those to expire (at most the longest token lifetime);
  * meanwhile they bind nothing (bindJtis takes an expired binding over, peekJti ignores it).
  */

@@ -69,6 +69,20 @@ interface Started {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/**
+ * Stops the process group `child` leads (started with `detached: true`) after the test, whatever
+ * it left running: a failing test must not leave servers behind.
+ */
+function killGroupAfter(child: ChildProcess): void {
+  after(() => {
+    try {
+      process.kill(-(child.pid as number), 'SIGKILL');
+    } catch {
+      // Nothing of the group is left: what the tests expect.
+    }
+  });
+}
+
 async function serve(name: string, args: string[] = [], extra: NodeJS.ProcessEnv = {}): Promise<Started> {
   const port = await freePort();
   const server = spawn(process.execPath, [BIN, 'serve', '--port', String(port), ...args], {
@@ -254,13 +268,7 @@ describe('serve --workers, a start that fails', () => {
       // Its own process group, workers included, so that a failing test can still stop them all.
       detached: true,
     });
-    after(() => {
-      try {
-        process.kill(-(server.pid as number), 'SIGKILL');
-      } catch {
-        // All gone already.
-      }
-    });
+    killGroupAfter(server);
     let stdout = '';
     let stderr = '';
     server.stdout.on('data', (chunk: Buffer) => {
@@ -307,13 +315,7 @@ describe('npm start', { skip: linux }, () => {
       // Its own process group, so that a failing test can still stop everything it started.
       detached: true,
     });
-    after(() => {
-      try {
-        process.kill(-(npm.pid as number), 'SIGKILL');
-      } catch {
-        // Nothing of the group is left: what the test expects.
-      }
-    });
+    killGroupAfter(npm);
     const exited = new Promise((resolve) => npm.once('exit', resolve));
     let output = '';
     npm.stdout.on('data', (chunk: Buffer) => {

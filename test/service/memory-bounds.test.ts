@@ -27,9 +27,9 @@ const mb = (bytes: number) => `${(bytes / MB).toFixed(2)} MB`;
 // 2-core machine with that bound and with a bound as large as the flood (nothing evicted), which
 // is what the threshold must tell apart. The figures repeat to within 0.1 MB from run to run.
 
-test("10,000 distinct valid tokens: the verified-token cache and the replay ledger's recent bindings stay at 200 entries and the heap does not grow", async () => {
+test('10,000 distinct valid tokens: the verified-token cache stays at 200 entries and the heap does not grow', async () => {
   // Bounded: +0.05 MB. Unbounded: +3.3 MB for the 9,000 tokens after the baseline (about 360 bytes
-  // each) in the cache; the ledger's memory is the next test's.
+  // each). The ledger's memory of recent bindings is bounded alike in this flood and has its own below.
   const report = await flood('tokens', 200, 10_000);
   assert.equal(report.maxSize, 200);
   assert.ok(report.growth < 1.5 * MB, `heap grew by ${mb(report.growth)}`);

@@ -67,6 +67,7 @@ async function memoryKeygate(memory: Partial<MemoryBounds>): Promise<Keygate> {
  * the cache on its second use (TokenCache).
  */
 async function tokens(bound: number): Promise<FloodRun> {
+  // The ledger's memory bounded alike, so that the heap measures the cache (its own flood: bindings).
   const keygate = await memoryKeygate({ tokenCacheEntries: bound, recentJtiEntries: bound });
   const pair = ecPair();
   const org = await keygate.keys.createOrg('Flood Org');
