@@ -57,6 +57,9 @@ test('reads the names tokens carry like any other name, near misses and escapes 
 
 test('reads numbers exactly as JSON.parse does, and refuses what it refuses', () => {
   const numbers = ['0', '-0', '7', '-12', '1.5', '-0.25', '1e5', '1E+5', '2e-3', '-0.0e0', '1796365064'];
+  // Integers of up to 15 digits are summed digit by digit; longer ones are converted.
+  // (Summed, the 18-digit one would come out 100 too low.)
+  numbers.push('999999999999999', '-999999999999999', '9007199254740993', '730829410720078157');
   const notNumbers = ['01', '-01', '1.', '.5', '-', '+1', '1e', '1e+', '--1', '0x1', '1.e5', '1ee5', '-.5'];
   for (const text of [...numbers, ...notNumbers]) {
     const json = `{"n":${text},"m":[${text}]}`;
@@ -70,6 +73,14 @@ test('reads numbers exactly as JSON.parse does, and refuses what it refuses', ()
     assert.ok(numbers.includes(text), `${text} is listed as a number`);
     assert.deepEqual(parse(json), expected, json);
   }
+});
+
+test('reads every integer as JSON.parse does, whatever its length', () => {
+  const digits = fc.stringMatching(/^-?(0|[1-9][0-9]{0,24})$/);
+  fc.assert(
+    fc.property(digits, (text) => Object.is(parse(text), JSON.parse(text))),
+    { numRuns: 5_000 },
+  );
 });
 
 test('refuses invalid UTF-8', () => {
