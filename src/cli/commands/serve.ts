@@ -8,6 +8,7 @@ import { startKeygate } from '../../service/keygate.ts';
 import { PACKAGE_VERSION } from '../../version.ts';
 import { CliError, cliName, EXIT } from '../output.ts';
 import { onStopSignal } from '../stop-signal.ts';
+import { collectYoungOnLoopThread } from '../young-collection.ts';
 
 interface ServeOptions {
   port?: string;
@@ -90,6 +91,8 @@ function runPrimary(cluster: Cluster, config: Config, workers: number): void {
 }
 
 async function runWorker(config: Config, alone: boolean): Promise<void> {
+  // The process that answers requests: see young-collection.ts.
+  collectYoungOnLoopThread();
   const pepper = readPepper(config.pepperFile);
   const secret = readSessionSecret(config);
   const keygate = await startKeygate({
