@@ -187,8 +187,8 @@ class Parser {
   }
 
   /**
-   * The member name at `pos` when it is one of the names tokens carry, written plainly: the
-   * constant itself, so that the object takes a name V8 has already made a property key. A name
+   * The member name at `pos` when it is one of the names tokens carry, written plainly, with its
+   * bit: the constant itself, so that the object takes a name V8 has already made a property key. A name
    * sliced out of the text must be made one on first use, which was a quarter of the parser's
    * time (measured). Undefined for any other name, which `string` reads.
    */

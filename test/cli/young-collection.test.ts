@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { helperMsOfScavenges } from '../scavenge-trace.ts';
 
 const MODULE = new URL('../../src/cli/young-collection.ts', import.meta.url).href;
 const MARK = 'young-collection: set';
@@ -31,10 +32,7 @@ function scavengesAfterMark(call: boolean, nodeFlags: string[] = []): { helperMs
   const lines = child.stdout.split('\n');
   const mark = lines.findIndex((line) => line.startsWith(MARK));
   assert.ok(mark >= 0, child.stdout.slice(0, 500));
-  const helperMs = lines
-    .slice(mark + 1)
-    .filter((line) => line.includes(' gc=s '))
-    .map((line) => Number(/background\.scavenge\.parallel=([\d.]+)/.exec(line)?.[1]));
+  const helperMs = helperMsOfScavenges(lines.slice(mark + 1).join('\n'));
   return { helperMs, set: (lines[mark] as string).slice(MARK.length + 1) };
 }
 

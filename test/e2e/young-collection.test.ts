@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { helperMsOfScavenges } from '../scavenge-trace.ts';
 import { freePort, waitForHealth } from './server-process.ts';
 
 // `keygate serve` collects its young generation on the event loop's thread alone
@@ -48,11 +49,7 @@ async function helperMsWhileServing(name: string, nodeFlags: string[]): Promise<
     }
     server.kill('SIGTERM');
     await exited;
-    return stdout
-      .slice(serving)
-      .split('\n')
-      .filter((line) => line.includes(' gc=s '))
-      .map((line) => Number(/background\.scavenge\.parallel=([\d.]+)/.exec(line)?.[1]));
+    return helperMsOfScavenges(stdout.slice(serving));
   } finally {
     server.kill('SIGKILL');
   }
