@@ -29,9 +29,8 @@ export function verifyCpuUs(key: BenchKey, authorizations: readonly string[]): n
 
 /**
  * The rate of a server measured at `rate` with `addedUs` more of its event loop's time per
- * request: what a server as fast as the signature-only one would reach with Keygate's replay
- * ledger, whose SQLite writes run on the loop (node:sqlite is synchronous). An upper bound: it
- * counts the binding alone, none of the checks.
+ * request: what the ledger server would reach if each binding cost it that much more, as one does
+ * once the ledger's memory is full (its SQLite writes run on the loop: node:sqlite is synchronous).
  */
 export function withLoopWork(rate: number, addedUs: number): number {
   return 1 / (1 / rate + addedUs / 1e6);

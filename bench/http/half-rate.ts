@@ -43,27 +43,35 @@ function row(label: string, paced: Paced): Row {
  * Right after the maximum was measured, on the same warm server: latency at half of it, evenly
  * paced (open loop), which is what a service sees at a comfortable load. The reference runs the
  * same at half its own maximum, round for round with Keygate: what this machine allows a server
- * that does less per token. It keeps no ledger, so the same tokens are fresh to it.
+ * that does less per token; and so does the signature-only server (`floor`), the least work a
+ * server can do per token: whether any server here answers within the ceiling at half of what it
+ * can do. Neither keeps a ledger, so the same tokens are fresh to them. `maxima` are the rates
+ * each reached on the closed-loop rows.
  */
 export async function halfRateRows(
-  keygate: Server,
-  reference: Server,
+  servers: Record<'keygate' | 'reference' | 'floor', Server>,
   sets: TokenSets,
-  maximum: number,
-  referenceMaximum: number,
+  maxima: Record<'keygate' | 'reference' | 'floor', number>,
 ): Promise<Row[]> {
-  const ours: Paced = { series: new Series(keygate), p99s: [] };
-  const theirs: Paced = { series: new Series(reference), p99s: [] };
+  const ours: Paced = { series: new Series(servers.keygate), p99s: [] };
+  const theirs: Paced = { series: new Series(servers.reference), p99s: [] };
+  const floor: Paced = { series: new Series(servers.floor), p99s: [] };
   for (let round = 0; round < PACED_ROUNDS; round++) {
     const tokens = sets.paced[round] ?? [];
-    const both = [
-      () => pacedRound(ours, tokens, maximum / 2),
-      () => pacedRound(theirs, tokens, referenceMaximum / 2),
+    const all = [
+      () => pacedRound(ours, tokens, maxima.keygate / 2),
+      () => pacedRound(theirs, tokens, maxima.reference / 2),
+      () => pacedRound(floor, tokens, maxima.floor / 2),
     ];
-    for (const run of round % 2 === 0 ? both : both.reverse()) await run();
+    for (const run of round % 2 === 0 ? all : all.reverse()) await run();
   }
+  const outOfReach = P99_CEILING_MS / median(floor.p99s) < 1 ? ' (so the ceiling is out of reach here)' : '';
   return [
     { ...row('fresh RS256-2048 at half the maximum rate, evenly paced: p99', ours), target: 1 },
     row('fresh RS256-2048 at half the maximum rate, evenly paced: p99 of the reference (jose)', theirs),
+    row(
+      `fresh RS256-2048 at half the maximum rate, evenly paced: p99 of the signature-only server${outOfReach}`,
+      floor,
+    ),
   ];
 }

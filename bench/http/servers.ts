@@ -94,13 +94,17 @@ export async function startReference(keysFile: string, port: number): Promise<Se
   return started('reference', child, port);
 }
 
-/** bench/reference/signature-only.ts on the reference's keys: a token's signature checked, nothing else. */
-export async function startSignatureOnly(keysFile: string, port: number): Promise<Server> {
-  const child = spawn(process.execPath, [SIGNATURE_ONLY, String(port), keysFile], {
+/**
+ * bench/reference/signature-only.ts on the reference's keys: a token's signature checked, nothing
+ * else; with `ledgerDb`, each token's jti also bound in Keygate's replay ledger, in that database.
+ */
+export async function startSignatureOnly(keysFile: string, port: number, ledgerDb?: string): Promise<Server> {
+  const args = [SIGNATURE_ONLY, String(port), keysFile, ...(ledgerDb === undefined ? [] : [ledgerDb])];
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, ...DEPLOYED_ENV },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  return started('signature only', child, port);
+  return started(ledgerDb === undefined ? 'signature only' : 'signature and ledger', child, port);
 }
 
 /**

@@ -3,16 +3,24 @@
  * signature and nothing else, the fastest way found here, which is Keygate's own: Fastify, each
  * kid's public key imported once, and every signature handed to TurnSignatures (verified with the
  * turn's others at its end, a costly kind split with libuv's pool; P-256 re-encoded as DER by
- * ecdsaDer). No claim is checked, no jti remembered, no security header set: what any Fastify
- * server that verifies each token's signature pays at the least.
- * Run: node signature-only.ts PORT KEYS_JSON.
+ * ecdsaDer). No claim is checked, no security header set: what any Fastify server that verifies
+ * each token's signature pays at the least.
+ *
+ * With a database path as its third argument it also binds each token's jti in Keygate's own
+ * replay ledger (ReplayLedger over the embedded store, with its checkpoint thread, as `keygate
+ * serve` runs them) before answering, and refuses a jti bound before: the least a server that
+ * accepts each token once, durably, pays.
+ * Run: node signature-only.ts PORT KEYS_JSON [LEDGER_DB].
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import type { Algorithm } from '../../src/core/algorithms.ts';
 import { ecdsaDer, type SignatureWork } from '../../src/core/signature-work.ts';
+import { tokenHash } from '../../src/service/bearer-text.ts';
+import { ReplayLedger } from '../../src/service/replay-ledger.ts';
 import { TurnSignatures } from '../../src/service/turn-signatures.ts';
+import { SqliteStore } from '../../src/store/sqlite.ts';
 
 interface Key {
   org: string;
@@ -20,7 +28,15 @@ interface Key {
   algorithm: Algorithm;
 }
 
-const [port, keysFile] = process.argv.slice(2) as [string, string];
+interface Claims {
+  iss?: unknown;
+  jti?: unknown;
+  exp?: unknown;
+  sub?: unknown;
+  kid?: unknown;
+}
+
+const [port, keysFile, ledgerDb] = process.argv.slice(2) as [string, string, string?];
 const keys = new Map<string, Key>();
 for (const entry of JSON.parse(readFileSync(keysFile, 'utf8')) as {
   kid: string;
@@ -35,6 +51,22 @@ for (const entry of JSON.parse(readFileSync(keysFile, 'utf8')) as {
   });
 }
 const signatures = new TurnSignatures();
+const ledger =
+  ledgerDb === undefined
+    ? undefined
+    : new ReplayLedger(new SqliteStore(ledgerDb, { backgroundCheckpoints: true }), () =>
+        Math.floor(Date.now() / 1000),
+      );
+
+/** Whether the token's jti is new to the ledger (always, without one). */
+function once(token: string, claims: Claims): Promise<boolean> | boolean {
+  if (!ledger) return true;
+  const { iss, jti, exp } = claims;
+  if (typeof iss !== 'string' || typeof jti !== 'string' || typeof exp !== 'number') return false;
+  return ledger
+    .bind({ iss, jti, tokenHash: tokenHash(token), expiresAt: exp })
+    .then((binding) => binding === 'bound');
+}
 
 const app = Fastify();
 app.get('/healthz', async () => ({ ok: true }));
@@ -43,12 +75,11 @@ app.get('/v1/whoami', (request, reply) => {
   const first = token.indexOf('.');
   const last = token.lastIndexOf('.');
   let kid: string | undefined;
-  let sub: unknown;
+  let claims: Claims;
   try {
     const header = JSON.parse(Buffer.from(token.slice(0, first), 'base64url').toString());
-    const payload = JSON.parse(Buffer.from(token.slice(first + 1, last), 'base64url').toString());
-    kid = header.kid ?? payload.kid;
-    sub = payload.sub;
+    claims = JSON.parse(Buffer.from(token.slice(first + 1, last), 'base64url').toString());
+    kid = header.kid ?? claims.kid;
   } catch {
     return reply.code(401).send({ error: 'invalid_token' });
   }
@@ -64,11 +95,16 @@ app.get('/v1/whoami', (request, reply) => {
     data: Buffer.from(signingInput, 'latin1'),
     signature: key.algorithm === 'ES256' ? ecdsaDer(signature) : signature,
   };
-  signatures.verify(work).then(
-    ({ valid }) =>
-      valid ? reply.send({ org_id: key.org, sub, kid }) : reply.code(401).send({ error: 'invalid_token' }),
-    () => reply.code(401).send({ error: 'invalid_token' }),
-  );
+  signatures
+    .verify(work)
+    .then(({ valid }) => valid && once(token, claims))
+    .then(
+      (accepted) =>
+        accepted
+          ? reply.send({ org_id: key.org, sub: claims.sub, kid })
+          : reply.code(401).send({ error: 'invalid_token' }),
+      () => reply.code(503).send({ error: 'unavailable' }),
+    );
   return reply;
 });
 await app.listen({ port: Number(port), host: '127.0.0.1' });
