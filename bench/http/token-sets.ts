@@ -55,8 +55,8 @@ function split(all: string[], perRound: number, rounds = ROUNDS): string[][] {
 }
 
 /**
- * Authorization values of fresh tokens, `perRound` for each of `rounds` rounds. Each set serves
- * one server only: Keygate accepts a token's jti once.
+ * Authorization values of fresh tokens, `perRound` for each of `rounds` rounds. A set is fresh
+ * to a replay ledger once: each ledger (Keygate's database, the ledger server's) is sent it once.
  */
 export async function freshRounds(
   { orgId, keys }: Fixture,
