@@ -2,9 +2,9 @@
  * The floor under the fresh-token rows of `npm run bench -- http`: a server that checks a token's
  * signature and nothing else, the fastest way found here, which is Keygate's own: Fastify, each
  * kid's public key imported once, and every signature handed to TurnSignatures (verified with the
- * turn's others at its end, a costly kind split with libuv's pool; P-256 re-encoded as DER by
- * ecdsaDer). No claim is checked, no security header set: what any Fastify server that verifies
- * each token's signature pays at the least.
+ * turn's others at its end, a costly kind split with libuv's pool), prepared by Keygate's
+ * signatureWork (P-256 re-encoded as DER). No claim is checked, no security header set: what any
+ * Fastify server that verifies each token's signature pays at the least.
  *
  * With a database path as its third argument it also binds each token's jti in Keygate's own
  * replay ledger (ReplayLedger over the embedded store, with its checkpoint thread, as `keygate
@@ -12,19 +12,21 @@
  * accepts each token once, durably, pays.
  * Run: node signature-only.ts PORT KEYS_JSON [LEDGER_DB].
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import type { Algorithm } from '../../src/core/algorithms.ts';
-import { ecdsaDer, type SignatureWork } from '../../src/core/signature-work.ts';
+import { signatureLength } from '../../src/core/key-checks.ts';
+import { signatureWork } from '../../src/core/signature-work.ts';
+import type { VerifyingKey } from '../../src/core/verifying-key.ts';
 import { tokenHash } from '../../src/service/bearer-text.ts';
+import { systemClock } from '../../src/service/clock.ts';
 import { ReplayLedger } from '../../src/service/replay-ledger.ts';
 import { TurnSignatures } from '../../src/service/turn-signatures.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 
-interface Key {
+interface Key extends VerifyingKey {
   org: string;
-  keyObject: KeyObject;
   algorithm: Algorithm;
 }
 
@@ -47,6 +49,7 @@ for (const entry of JSON.parse(readFileSync(keysFile, 'utf8')) as {
   keys.set(entry.kid, {
     org: entry.org,
     keyObject,
+    signatureBytes: signatureLength(keyObject),
     algorithm: keyObject.asymmetricKeyType === 'ec' ? 'ES256' : 'RS256',
   });
 }
@@ -54,9 +57,7 @@ const signatures = new TurnSignatures();
 const ledger =
   ledgerDb === undefined
     ? undefined
-    : new ReplayLedger(new SqliteStore(ledgerDb, { backgroundCheckpoints: true }), () =>
-        Math.floor(Date.now() / 1000),
-      );
+    : new ReplayLedger(new SqliteStore(ledgerDb, { backgroundCheckpoints: true }), systemClock);
 
 /** Whether the token's jti is new to the ledger (always, without one). */
 function once(token: string, claims: Claims): Promise<boolean> | boolean {
@@ -85,18 +86,12 @@ app.get('/v1/whoami', (request, reply) => {
   }
   const key = kid === undefined ? undefined : keys.get(kid);
   if (!key) return reply.code(401).send({ error: 'invalid_token' });
-  const signingInput = token.slice(0, last);
-  const signature = Buffer.from(token.slice(last + 1), 'base64url');
-  const work: SignatureWork = {
-    jws: { signingInput, signature },
-    algorithm: key.algorithm,
-    keyObject: key.keyObject,
-    hash: 'sha256',
-    data: Buffer.from(signingInput, 'latin1'),
-    signature: key.algorithm === 'ES256' ? ecdsaDer(signature) : signature,
+  const jws = {
+    signingInput: token.slice(0, last),
+    signature: Buffer.from(token.slice(last + 1), 'base64url'),
   };
   signatures
-    .verify(work)
+    .verify(signatureWork(key.algorithm, key, jws))
     .then(({ valid }) => valid && once(token, claims))
     .then(
       (accepted) =>

@@ -61,7 +61,7 @@ test("with a ledger, each token's jti is bound in Keygate's replay ledger: a tok
   const first = token();
   assert.equal(await status(url, first), 200);
   assert.equal(await status(url, first), 401);
-  // Tokens of one turn are bound together, each with its own answer.
+  // Sent at once, tokens are bound in batches of the turns they arrive in, each with its own answer.
   const batch = Array.from({ length: 20 }, token);
   const answers = await Promise.all([...batch, batch[0] as string].map((each) => status(url, each)));
   assert.equal(answers.filter((answer) => answer === 200).length, 20);
