@@ -276,4 +276,21 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     expires_at INTEGER NOT NULL
   );
   `,
+  `
+  -- The replay ledger's recent bindings a commit's batch to a row (sqlite-jti.ts): one insert and
+  -- one B-tree cell for a turn's fresh tokens instead of one each. entries holds the bindings end
+  -- to end (keygate_jti_entry's layout), expires_at the latest of their expiries, which pruning
+  -- reads. Every binding still in force is carried over, a row each, in the same order; the ids
+  -- start again, and each connection reads the table afresh when it opens.
+  CREATE TABLE jti_recent_rows (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    entries BLOB NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  INSERT INTO jti_recent_rows (entries, expires_at)
+    SELECT keygate_jti_entry(pair, token, expires_at), expires_at FROM jti_recent
+      WHERE expires_at > unixepoch() ORDER BY id;
+  DROP TABLE jti_recent;
+  ALTER TABLE jti_recent_rows RENAME TO jti_recent;
+  `,
 ];

@@ -2,7 +2,8 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { normalizeUserName } from '../core/user-name.ts';
-import { boundToken, jtiPair } from './sqlite-jti.ts';
+import { jtiPair, olderBoundToken } from './sqlite-jti.ts';
+import { jtiEntry } from './sqlite-jti-entries.ts';
 
 /**
  * Opens (or makes) the database file for SqliteStore, which then migrates it. Its settings hold
@@ -27,9 +28,15 @@ export function openDatabase(path: string): DatabaseSync {
   db.exec('PRAGMA secure_delete = ON');
   // Migration 4 stores user names normalised; SQL cannot do NFKC, so the rule is lent to it.
   db.function('keygate_user_name', { deterministic: true }, (value) => normalizeUserName(String(value)));
-  // Migration 6 compacts the replay ledger with the digests the store writes it with.
+  // Migration 6 compacts the replay ledger with the digests the store then wrote it with.
   db.function('keygate_jti_pair', { deterministic: true }, (iss, jti) => jtiPair(String(iss), String(jti)));
-  db.function('keygate_bound_token', { deterministic: true }, (tokenHash) => boundToken(String(tokenHash)));
+  db.function('keygate_bound_token', { deterministic: true }, (tokenHash) =>
+    olderBoundToken(String(tokenHash)),
+  );
+  // Migration 12 writes each recent binding in the layout of a row's entries.
+  db.function('keygate_jti_entry', { deterministic: true }, (pair, token, expiresAt) =>
+    jtiEntry(pair as Uint8Array, token as Uint8Array, Number(expiresAt)),
+  );
   return db;
 }
 

@@ -1,5 +1,6 @@
 import { deleteEventsBefore } from './sqlite-audit.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
+import { JTI_ENTRY_BYTES } from './sqlite-jti-entries.ts';
 
 // The prunes of the embedded store (Store's pruneJti, pruneSessions, pruneLoginAttempts,
 // pruneAudit).
@@ -18,10 +19,15 @@ const PRUNE_BATCH_ROWS = { first: 100, least: 10, most: 5000 };
  * order, deleting the expired ones of each batch, and stops at the first batch in which none has
  * expired. Expired rows behind a
  * batch of longer-lived bindings wait for those to expire (at most the longest token lifetime);
- * meanwhile they bind nothing (bindJtis takes an expired binding over, peekJti ignores it).
+ * meanwhile they bind nothing (bindJtis takes an expired binding over, peekJti ignores it). A row
+ * of jti_recent holds a commit's bindings (migration 12) and goes once the last of them expires.
+ * Returns the bindings deleted.
  */
 export async function pruneJti(db: SqliteDatabase, now: number): Promise<number> {
-  const recent = await inRowidOrder(db, 'jti_recent', now, { untilNoneExpired: true });
+  const recent = await inRowidOrder(db, 'jti_recent', now, {
+    untilNoneExpired: true,
+    weight: `length(entries) / ${JTI_ENTRY_BYTES}`,
+  });
   return recent + (await inRowidOrder(db, 'jti_bindings', now, { untilNoneExpired: true }));
 }
 
@@ -32,13 +38,14 @@ export function pruneSessions(db: SqliteDatabase, now: number): Promise<number> 
 
 /**
  * Deletes the rows of `table` whose expires_at has passed, `limit` rows in rowid order at a time,
- * so that no step scans more than that however many rows are live.
+ * so that no step scans more than that however many rows are live. Counts each row deleted as
+ * one, or as its `weight` (an SQL expression) where a row holds several.
  */
 function inRowidOrder(
   db: SqliteDatabase,
   table: 'jti_recent' | 'jti_bindings' | 'sessions',
   now: number,
-  { untilNoneExpired }: { untilNoneExpired: boolean },
+  { untilNoneExpired, weight }: { untilNoneExpired: boolean; weight?: string },
 ): Promise<number> {
   let after = Number.MIN_SAFE_INTEGER;
   return inBatches(db, (limit) => {
@@ -48,12 +55,24 @@ function inRowidOrder(
       )
       .get(after, limit) as Row;
     if (last === null || last === undefined) return { deleted: 0, done: true };
-    const deleted = Number(
+    const weighed =
+      weight === undefined
+        ? undefined
+        : Number(
+            (
+              db
+                .sql(
+                  `SELECT coalesce(sum(${weight}), 0) AS n FROM ${table} WHERE rowid > ? AND rowid <= ? AND expires_at <= ?`,
+                )
+                .get(after, last, now) as Row
+            ).n,
+          );
+    const rows = Number(
       db.sql(`DELETE FROM ${table} WHERE rowid > ? AND rowid <= ? AND expires_at <= ?`).run(after, last, now)
         .changes,
     );
     after = Number(last);
-    return { deleted, done: untilNoneExpired && deleted === 0 };
+    return { deleted: weighed ?? rows, done: untilNoneExpired && rows === 0 };
   });
 }
 

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import { SqliteStore } from '../../src/store/sqlite.ts';
+import { jtiPair, olderBoundToken } from '../../src/store/sqlite-jti.ts';
+import { JTI_ENTRY_BYTES, jtiEntry } from '../../src/store/sqlite-jti-entries.ts';
 import type { JtiClaim } from '../../src/store/store.ts';
 import { NOW } from '../helpers.ts';
 import { linesBeforeKill } from './killed-writer.ts';
@@ -24,10 +27,13 @@ const claim = (jti: string, tokenHash = `token-${jti}`, expiresAt = NOW + 3600):
   expiresAt,
 });
 
+/** Bindings held in `table`: a row each in jti_bindings, a commit's to a row in jti_recent. */
 function rows(path: string, table: 'jti_recent' | 'jti_bindings'): number {
   const db = new DatabaseSync(path, { readOnly: true });
+  const bindings =
+    table === 'jti_recent' ? `coalesce(sum(length(entries)), 0) / ${JTI_ENTRY_BYTES}` : 'count(*)';
   try {
-    return Number((db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n);
+    return Number((db.prepare(`SELECT ${bindings} AS n FROM ${table}`).get() as { n: number }).n);
   } finally {
     db.close();
   }
@@ -147,5 +153,60 @@ test('kill -9 while binding: every binding acknowledged before it is still bound
     assert.equal(await store.peekJti('org', jti, `t${jti.slice(1)}`, NOW), 'same-token', jti);
     assert.equal(await store.peekJti('org', jti, 'another token', NOW), 'reused', jti);
   }
+  await store.close();
+});
+
+test('a token is bound by its SHA-256; bindings made before, of its digest, still know the same token', async () => {
+  const path = join(dir, 'older-form.db');
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
+  const store = new SqliteStore(path);
+  await store.bindJtis([claim('warm')], NOW);
+  // As the store wrote them before migration 12: one recent, one moved to the index on disk.
+  const db = new DatabaseSync(path);
+  db.prepare('INSERT INTO jti_recent (entries, expires_at) VALUES (?, ?)').run(
+    jtiEntry(jtiPair('org', 'recent'), olderBoundToken(sha256('token r')), NOW + 60),
+    NOW + 60,
+  );
+  db.prepare('INSERT INTO jti_bindings (pair, token, expires_at) VALUES (?, ?, ?)').run(
+    jtiPair('org', 'older'),
+    olderBoundToken(sha256('token o')),
+    NOW + 60,
+  );
+  db.close();
+  for (const jti of ['recent', 'older']) {
+    const token = sha256(`token ${jti[0]}`);
+    assert.equal(await store.peekJti('org', jti, token, NOW), 'same-token', jti);
+    assert.equal(await store.peekJti('org', jti, sha256('another token'), NOW), 'reused', jti);
+    assert.deepEqual(await store.bindJtis([claim(jti, token), claim(jti, sha256('another'))], NOW), [
+      'same-token',
+      'reused',
+    ]);
+  }
+  const fresh = sha256('token f');
+  assert.deepEqual(await store.bindJtis([claim('fresh', fresh)], NOW), ['bound']);
+  assert.equal(await store.peekJti('org', 'fresh', fresh, NOW), 'same-token');
+  assert.equal(await store.peekJti('org', 'fresh', sha256('token g'), NOW), 'reused');
+  await store.close();
+});
+
+test("a row's bindings are found at their own place, not where a pair's bytes recur inside another's", async () => {
+  const path = join(dir, 'recurring.db');
+  await new SqliteStore(path).close();
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
+  const [a, b] = [jtiPair('org', 'a'), jtiPair('org', 'b')];
+  const tokenOfB = sha256('token b');
+  // a's token is b's pair, byte for byte: a plain search for b's pair meets it first.
+  const db = new DatabaseSync(path);
+  db.prepare('INSERT INTO jti_recent (entries, expires_at) VALUES (?, ?)').run(
+    Buffer.concat([
+      jtiEntry(a, b, NOW + 60),
+      jtiEntry(b, Buffer.from(tokenOfB.slice(0, 22), 'base64url'), NOW + 60),
+    ]),
+    NOW + 60,
+  );
+  db.close();
+  const store = new SqliteStore(path);
+  assert.equal(await store.peekJti('org', 'b', tokenOfB, NOW), 'same-token');
+  assert.equal(await store.peekJti('org', 'b', sha256('another'), NOW), 'reused');
   await store.close();
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import { intakePublicKey } from '../../src/core/key-intake.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
-import { boundToken, jtiPair } from '../../src/store/sqlite-jti.ts';
+import { jtiPair, olderBoundToken } from '../../src/store/sqlite-jti.ts';
+import { JTI_ENTRY_BYTES } from '../../src/store/sqlite-jti-entries.ts';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-migrations.ts';
 import { openDatabase } from '../../src/store/sqlite-open.ts';
 import { NOW, rsaPair } from '../helpers.ts';
@@ -117,11 +119,11 @@ test('migration 10 keeps every jti binding still in force, in order of expiry, w
   const { path, old } = databaseAt('v9-ledger.db', 9);
   const insert = old.prepare('INSERT INTO jti_bindings (pair, token, expires_at) VALUES (?, ?, ?)');
   // Inserted latest expiry first: the old table kept them in pair order, whatever their expiry.
-  insert.run(jtiPair('org-a', 'late'), boundToken('token-late'), NOW + 300);
-  insert.run(jtiPair('org-a', 'soon'), boundToken('token-soon'), NOW + 60);
-  insert.run(jtiPair('org-a', 'gone'), boundToken('token-gone'), NOW - 1);
+  insert.run(jtiPair('org-a', 'late'), olderBoundToken('token-late'), NOW + 300);
+  insert.run(jtiPair('org-a', 'soon'), olderBoundToken('token-soon'), NOW + 60);
+  insert.run(jtiPair('org-a', 'gone'), olderBoundToken('token-gone'), NOW - 1);
   // Expired by the clock the migration reads: not carried over.
-  insert.run(jtiPair('org-a', 'past'), boundToken('token-past'), Math.floor(Date.now() / 1000) - 1);
+  insert.run(jtiPair('org-a', 'past'), olderBoundToken('token-past'), Math.floor(Date.now() / 1000) - 1);
   old.close();
   const store = new SqliteStore(path);
   assert.equal(await store.peekJti('org-a', 'late', 'token-late', NOW), 'same-token');
@@ -155,11 +157,13 @@ test('migration 10 keeps every jti binding still in force, in order of expiry, w
   );
   assert.deepEqual(
     db
-      .prepare('SELECT expires_at FROM jti_recent ORDER BY id')
+      .prepare(
+        `SELECT length(entries) / ${JTI_ENTRY_BYTES} AS bindings, expires_at FROM jti_recent ORDER BY id`,
+      )
       .all()
-      .map((row) => row.expires_at),
-    [NOW + 60, NOW + 60],
-    'the bindings made since, the taken-over pair and the new one, appended to the recent rows',
+      .map((row) => [row.bindings, row.expires_at]),
+    [[2, NOW + 60]],
+    'the bindings made since, the taken-over pair and the new one, appended to the recent rows as one',
   );
   assert.deepEqual(
     db
@@ -174,25 +178,91 @@ test('migration 10 keeps every jti binding still in force, in order of expiry, w
 test('pruning the ledger walks it from its oldest rows and removes every expired one it reaches', async () => {
   const store = new SqliteStore(join(dir, 'prune-order.db'));
   const claim = (jti: string, expiresAt: number) => ({ iss: 'org-p', jti, tokenHash: jti, expiresAt });
-  // Long- and short-lived tokens mixed, as from two clients: every batch of the walk holds both.
-  await store.bindJtis(
-    Array.from({ length: 3000 }, (_, i) => claim(`mixed-${i}`, i % 2 === 0 ? NOW + 5 : NOW + 3600)),
+  // Long- and short-lived tokens from two clients, a commit each at a time: every batch of the
+  // walk holds rows of both.
+  for (let commit = 0; commit < 300; commit++) {
+    const expiresAt = commit % 2 === 0 ? NOW + 5 : NOW + 3600;
+    await store.bindJtis(
+      Array.from({ length: 10 }, (_, i) => claim(`c${commit}-${i}`, expiresAt)),
+      NOW,
+    );
+  }
+  assert.equal(await store.pruneJti(NOW + 5), 1500, 'bindings are counted, not rows');
+  assert.equal(await store.peekJti('org-p', 'c1-0', 'x', NOW + 5), 'reused', 'the long-lived stay');
+  assert.equal(await store.peekJti('org-p', 'c0-0', 'x', NOW + 5), 'bound');
+  // A commit's row goes once its last binding expires; its others bind nothing meanwhile.
+  await store.bindJtis([claim('mixed-short', NOW + 10), claim('mixed-long', NOW + 60)], NOW);
+  assert.equal(await store.pruneJti(NOW + 10), 0);
+  assert.equal(await store.peekJti('org-p', 'mixed-short', 'x', NOW + 10), 'bound');
+  assert.equal(await store.peekJti('org-p', 'mixed-long', 'x', NOW + 10), 'reused');
+  // A stretch of live rows longer than the walk's first batch, then expired ones: those wait
+  // until the front expires.
+  const fresh = new SqliteStore(join(dir, 'prune-front.db'));
+  for (let i = 0; i < 200; i++) await fresh.bindJtis([claim(`front-${i}`, NOW + 60)], NOW);
+  await fresh.bindJtis(
+    Array.from({ length: 500 }, (_, i) => claim(`behind-${i}`, NOW + 10)),
     NOW,
   );
-  assert.equal(await store.pruneJti(NOW + 5), 1500);
-  assert.equal(await store.peekJti('org-p', 'mixed-1', 'x', NOW + 5), 'reused', 'the long-lived stay');
-  // A stretch of live bindings longer than the walk's first batch, then expired ones: those
-  // wait until the front expires (an expired binding binds nothing meanwhile).
-  const front = Array.from({ length: 200 }, (_, i) => claim(`front-${i}`, NOW + 60));
-  const behind = Array.from({ length: 500 }, (_, i) => claim(`behind-${i}`, NOW + 10));
-  const fresh = new SqliteStore(join(dir, 'prune-front.db'));
-  await fresh.bindJtis([...front, ...behind], NOW);
   assert.equal(await fresh.pruneJti(NOW + 10), 0);
   assert.equal(await fresh.peekJti('org-p', 'behind-0', 'x', NOW + 10), 'bound');
   assert.equal(await fresh.pruneJti(NOW + 60), 700);
   assert.equal(await fresh.pruneJti(NOW + 60), 0);
   await fresh.close();
   await store.close();
+});
+
+test('migration 12 carries every recent binding still in force over, a row each, and binds after them', async () => {
+  const { path, old } = databaseAt('v11-ledger.db', 11);
+  const insert = old.prepare('INSERT INTO jti_recent (pair, token, expires_at) VALUES (?, ?, ?)');
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
+  // As version 11 bound them: the token's hash digested again.
+  insert.run(jtiPair('org-a', 'first'), olderBoundToken(sha256('token-first')), NOW + 300);
+  insert.run(
+    jtiPair('org-a', 'gone'),
+    olderBoundToken(sha256('token-gone')),
+    Math.floor(Date.now() / 1000) - 1,
+  );
+  insert.run(jtiPair('org-a', 'second'), olderBoundToken(sha256('token-second')), NOW + 60);
+  old.close();
+  const store = new SqliteStore(path);
+  assert.equal(await store.peekJti('org-a', 'first', sha256('token-first'), NOW), 'same-token');
+  assert.equal(await store.peekJti('org-a', 'second', sha256('another token'), NOW), 'reused');
+  assert.equal(
+    await store.peekJti('org-a', 'gone', sha256('another token'), NOW),
+    'bound',
+    'expired: not carried',
+  );
+  assert.deepEqual(
+    await store.bindJtis(
+      [
+        { iss: 'org-a', jti: 'second', tokenHash: sha256('token-second'), expiresAt: NOW + 60 },
+        { iss: 'org-a', jti: 'new', tokenHash: sha256('token-new'), expiresAt: NOW + 90 },
+      ],
+      NOW,
+    ),
+    ['same-token', 'bound'],
+  );
+  await store.close();
+  const db = new DatabaseSync(path);
+  assert.deepEqual(
+    db
+      .prepare(
+        `SELECT id, length(entries) / ${JTI_ENTRY_BYTES} AS bindings, expires_at FROM jti_recent ORDER BY id`,
+      )
+      .all()
+      .map((row) => [row.id, row.bindings, row.expires_at]),
+    [
+      [1, 1, NOW + 300],
+      [2, 1, NOW + 60],
+      [3, 1, NOW + 90],
+    ],
+  );
+  db.close();
+  // Opened again, a new connection reads the carried rows and the new one in.
+  const reopened = new SqliteStore(path);
+  assert.equal(await reopened.peekJti('org-a', 'first', sha256('token-first'), NOW), 'same-token');
+  assert.equal(await reopened.peekJti('org-a', 'new', sha256('token-other'), NOW), 'reused');
+  await reopened.close();
 });
 
 test('login attempts reserved by several processes at once on one file: exactly the allowed number pass', async () => {
