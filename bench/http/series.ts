@@ -22,7 +22,16 @@ export class Series {
   /** Runs one round and records it. */
   async round(run: () => Promise<Shot>): Promise<void> {
     const cpuBefore = this.server.cpuMs();
-    const shot = await run();
+    let shot: Shot;
+    try {
+      shot = await run();
+    } catch (error) {
+      // An answer of the wrong status: what the server logged says why (Keygate logs at warn).
+      const said = this.server.stderrTail().trim();
+      throw new Error(
+        `${this.server.name}: ${(error as Error).message}${said ? `\nits stderr, last lines:\n${said}` : ''}`,
+      );
+    }
     this.cpuMs += this.server.cpuMs() - cpuBefore;
     this.generatorCpuMs += shot.generatorCpuMs ?? Number.NaN;
     this.rps.push(shot.rps);

@@ -29,6 +29,8 @@ export interface Server {
   rssMb(): number;
   /** CPU time the process has used so far, all threads, in ms. */
   cpuMs(): number;
+  /** The last few KB the process wrote to stderr: what a round that met errors reports. */
+  stderrTail(): string;
   stop(): Promise<void>;
 }
 
@@ -150,6 +152,7 @@ async function started(name: string, child: ChildProcess, port: number): Promise
     pid,
     rssMb: () => withChildren(pid).reduce((sum, each) => sum + rssMb(each), 0),
     cpuMs: () => withChildren(pid).reduce((sum, each) => sum + cpuMs(each), 0),
+    stderrTail: () => stderr,
     stop: async () => {
       child.kill('SIGTERM');
       await exited;

@@ -98,7 +98,11 @@ app.get('/v1/whoami', (request, reply) => {
         accepted
           ? reply.send({ org_id: key.org, sub: claims.sub, kid })
           : reply.code(401).send({ error: 'invalid_token' }),
-      () => reply.code(503).send({ error: 'unavailable' }),
+      (error: unknown) => {
+        // The ledger failed: fail closed, and say why (no token is in the message).
+        process.stderr.write(`signature-only: ${(error as Error).message}\n`);
+        return reply.code(503).send({ error: 'unavailable' });
+      },
     );
   return reply;
 });

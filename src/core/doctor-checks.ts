@@ -78,7 +78,7 @@ export function schemaCheck(store: StoreReading): CheckResult {
     return {
       check,
       status: 'problem',
-      detail: `Ahead: the database was migrated by a newer Keygate (version ${version}; this one knows ${latest}). Run that version, or this one may misread what it wrote.`,
+      detail: `Ahead: the database was migrated by a newer Keygate (version ${version}; this one knows ${latest}). Run that version or a later one: this one refuses to open it.`,
     };
   if (version === 0)
     return {

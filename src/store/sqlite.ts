@@ -101,7 +101,7 @@ export class SqliteStore implements Store {
     this.db = openDatabase(path);
     this.recentJtis = new RecentJtis(options.recentJtiEntries ?? DEFAULT_MEMORY_BOUNDS.recentJtiEntries);
     // Opening waits for locks the blocking way: nothing is served yet, and migrations must run.
-    this.migrate();
+    this.migrate(path);
     this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     if (options.backgroundCheckpoints && path !== ':memory:') {
       this.db.exec(`PRAGMA wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
@@ -145,7 +145,17 @@ export class SqliteStore implements Store {
   }
 
   /** Each step re-reads the version inside its own write transaction: concurrent openers migrate once. */
-  private migrate(): void {
+  private migrate(path: string): void {
+    const found = Number((this.db.prepare('PRAGMA user_version').get() as Row).user_version);
+    if (found > SQLITE_MIGRATIONS.length) {
+      // A file a newer Keygate has upgraded: this one's statements would fail on tables it does
+      // not know, request by request. Refused at start instead, before anything is served.
+      this.db.close();
+      throw new Error(
+        `${path}: the database's schema is at version ${found}, newer than this Keygate's ` +
+          `(${SQLITE_MIGRATIONS.length}); run the Keygate version that upgraded it, or a later one`,
+      );
+    }
     for (let target = 1; target <= SQLITE_MIGRATIONS.length; target++) {
       this.transaction(() => {
         const current = Number((this.db.prepare('PRAGMA user_version').get() as Row).user_version);

@@ -47,7 +47,7 @@ test('schema: current ok, behind and empty a warning (serve migrates), ahead a p
     [
       read(8),
       'problem',
-      'Ahead: the database was migrated by a newer Keygate (version 8; this one knows 7). Run that version, or this one may misread what it wrote.',
+      'Ahead: the database was migrated by a newer Keygate (version 8; this one knows 7). Run that version or a later one: this one refuses to open it.',
     ],
     [{ state: 'missing' }, 'warn', 'Not checked: the store cannot be read.'],
     [{ state: 'unreadable', reason: 'x' }, 'warn', 'Not checked: the store cannot be read.'],

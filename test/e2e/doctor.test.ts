@@ -199,7 +199,7 @@ test('a database of an older Keygate is behind; one a newer Keygate migrated is 
   assert.deepEqual(byName(ahead.checks).schema, {
     check: 'schema',
     status: 'problem',
-    detail: `Ahead: the database was migrated by a newer Keygate (version ${latest + 1}; this one knows ${latest}). Run that version, or this one may misread what it wrote.`,
+    detail: `Ahead: the database was migrated by a newer Keygate (version ${latest + 1}; this one knows ${latest}). Run that version or a later one: this one refuses to open it.`,
   });
   // No -wal or -shm left behind: a reader's files could belong to another user than the server's.
   assert.deepEqual(readdirSync(join(dir, 'versions')).sort(), ['keygate.db', 'keygate.db.secret']);

@@ -474,3 +474,16 @@ test('migration 7 (the key change feed) carries every key over; their later chan
   ]);
   await store.close();
 });
+
+test('a database a newer Keygate upgraded is refused at open, and left as it was', () => {
+  const newer = SQLITE_MIGRATIONS.length + 1;
+  const { path, old } = databaseAt('newer.db', SQLITE_MIGRATIONS.length);
+  old.exec(`PRAGMA user_version = ${newer}`);
+  old.close();
+  assert.throws(() => new SqliteStore(path), {
+    message: new RegExp(`schema is at version ${newer}, newer than this Keygate's \\(${newer - 1}\\)`),
+  });
+  const db = new DatabaseSync(path);
+  assert.equal((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, newer);
+  db.close();
+});
