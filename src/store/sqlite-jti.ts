@@ -93,13 +93,16 @@ function answerHeld(held: Held, claim: Claimed, now: number): JtiBinding {
   return olderBoundToken(claim.hash).equals(held.token) ? 'same-token' : 'reused';
 }
 
-/** A transaction's new bindings, written to jti_recent as one row. */
+/**
+ * A transaction's new bindings, written to jti_recent as one row; until then, what a later claim
+ * of the same batch on the same pair finds. The Map's order is the row's slot order.
+ */
 class NewRows {
   /** The row written, with its pairs: the memory takes them once committed. */
   written: [id: number, pairs: string[]] | undefined;
   private readonly db: SqliteDatabase;
   private readonly entries: Buffer;
-  private readonly pairs: string[] = [];
+  private readonly held = new Map<string, Held>();
   private latest = Number.NEGATIVE_INFINITY;
 
   constructor(db: SqliteDatabase, claims: number) {
@@ -107,22 +110,27 @@ class NewRows {
     this.entries = Buffer.allocUnsafe(claims * JTI_ENTRY_BYTES);
   }
 
+  /** The binding this batch made for the pair, if it made one. */
+  heldFor(pair: string): Held | undefined {
+    return this.held.get(pair);
+  }
+
   add(pair: string, pairBytes: Buffer, token: Buffer, expiresAt: number): void {
     // A NaN would bind the pair for ever and escape the row's latest expiry: the batch fails whole.
     if (!Number.isFinite(expiresAt))
       throw new RangeError(`jti claim: expiresAt ${expiresAt} is not a finite number`);
-    putEntry(this.entries, this.pairs.length, pairBytes, token, expiresAt);
-    this.pairs.push(pair);
+    putEntry(this.entries, this.held.size, pairBytes, token, expiresAt);
+    this.held.set(pair, { token, expiresAt });
     if (expiresAt > this.latest) this.latest = expiresAt;
   }
 
   /** Appends the row, if any binding was added. */
   write(): void {
-    if (this.pairs.length === 0) return;
+    if (this.held.size === 0) return;
     const { lastInsertRowid } = this.db
       .sql('INSERT INTO jti_recent (entries, expires_at) VALUES (?, ?)')
-      .run(this.entries.subarray(0, this.pairs.length * JTI_ENTRY_BYTES), this.latest);
-    this.written = [Number(lastInsertRowid), this.pairs];
+      .run(this.entries.subarray(0, this.held.size * JTI_ENTRY_BYTES), this.latest);
+    this.written = [Number(lastInsertRowid), [...this.held.keys()]];
   }
 }
 
@@ -140,15 +148,14 @@ export async function bindJtis(
     const answers = db.transaction(() => {
       readAppended(db, recent);
       const olderHeld = db.sql('SELECT EXISTS (SELECT 1 FROM jti_bindings) AS held').get() as Row;
-      // A claim earlier in the batch counts.
-      const thisBatch = new Map<string, Held>();
       const answers = claims.map(({ iss, jti, tokenHash, expiresAt }): JtiBinding => {
         const pairBytes = jtiPair(iss, jti);
         const claim = claimed(tokenHash);
         const pair = pairKey(pairBytes);
         // A recent binding is newer than any older one of the same pair: that one had expired (or
         // was not there) when the recent one was bound.
-        const held = thisBatch.get(pair) ?? heldRecently(db, recent, pair, pairBytes);
+        // A claim earlier in the batch counts.
+        const held = rows.heldFor(pair) ?? heldRecently(db, recent, pair, pairBytes);
         const answer = held
           ? answerHeld(held, claim, now)
           : olderHeld.held === 1
@@ -156,7 +163,6 @@ export async function bindJtis(
             : 'bound';
         if (answer !== 'bound') return answer;
         rows.add(pair, pairBytes, claim.token, expiresAt);
-        thisBatch.set(pair, { token: claim.token, expiresAt });
         return 'bound';
       });
       rows.write();

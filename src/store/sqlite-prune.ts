@@ -45,7 +45,7 @@ function inRowidOrder(
   db: SqliteDatabase,
   table: 'jti_recent' | 'jti_bindings' | 'sessions',
   now: number,
-  { untilNoneExpired, weight }: { untilNoneExpired: boolean; weight?: string },
+  { untilNoneExpired, weight = '1' }: { untilNoneExpired: boolean; weight?: string },
 ): Promise<number> {
   let after = Number.MIN_SAFE_INTEGER;
   return inBatches(db, (limit) => {
@@ -55,24 +55,13 @@ function inRowidOrder(
       )
       .get(after, limit) as Row;
     if (last === null || last === undefined) return { deleted: 0, done: true };
-    const weighed =
-      weight === undefined
-        ? undefined
-        : Number(
-            (
-              db
-                .sql(
-                  `SELECT coalesce(sum(${weight}), 0) AS n FROM ${table} WHERE rowid > ? AND rowid <= ? AND expires_at <= ?`,
-                )
-                .get(after, last, now) as Row
-            ).n,
-          );
-    const rows = Number(
-      db.sql(`DELETE FROM ${table} WHERE rowid > ? AND rowid <= ? AND expires_at <= ?`).run(after, last, now)
-        .changes,
-    );
+    // Each row weighed as it is deleted, in the one statement: no second walk over the same rows.
+    const weights = db
+      .sql(`DELETE FROM ${table} WHERE rowid > ? AND rowid <= ? AND expires_at <= ? RETURNING ${weight} AS n`)
+      .all(after, last, now);
     after = Number(last);
-    return { deleted: weighed ?? rows, done: untilNoneExpired && rows === 0 };
+    const deleted = weights.reduce((sum, row) => sum + Number(row.n), 0);
+    return { deleted, done: untilNoneExpired && weights.length === 0 };
   });
 }
 
