@@ -78,6 +78,9 @@ test('distinct registered kids: at most the key-cache bound are held parsed, and
     policy: POLICY,
     clock: () => NOW,
     memory: { keyCacheEntries: 3 },
+    // The feed is read only by the refresh below: a poll between the registrations and the
+    // tokens would apply the 8 changes first, and the loads after it would leave nothing noted.
+    pollMs: 600_000,
   });
   t.after(() => keygate.close());
   const org = await keygate.keys.createOrg('Many Keys');
