@@ -1,5 +1,6 @@
 import { verify } from 'node:crypto';
 import { type SignatureVerdict, type SignatureWork, verifyNow } from '../core/signature-work.ts';
+import { PoolSplit, type SplitFrom } from './pool-split.ts';
 import { TurnBatch } from './turn-end.ts';
 
 interface Waiting {
@@ -21,13 +22,11 @@ interface Waiting {
  * per request in all against 72 us. In Keygate, 82-85 us per fresh RS256-2048 token against
  * 98-122 us with the signature checked in each request and, under load, on libuv's thread pool.
  *
- * A costly kind of signature (RS256-4096 and ES256 take 65-80 us each here, RS256-2048 20 us) is
- * split: every second one of the turn goes to libuv's thread pool, so that its threads use
- * another core while the loop verifies the rest. The pool's hand-off and wake-ups cost more CPU
- * than a cheap verification (sent there too, RS256-2048 tokens went at 0.84x the rate, 105 us of
- * CPU each against 82), but less than a costly one keeps the loop busy: split, fresh ES256 and
- * RS256-4096 tokens went at 1.26x and 1.20x the rate of verifying all on the loop. What a kind
- * costs is measured as it is verified on the loop.
+ * In a turn with more than one, every second signature of the kinds PoolSplit chooses goes to
+ * libuv's thread pool, so that its threads use another core while the loop verifies the rest.
+ * Which kinds pays depends on the machine (see PoolSplit), so it is measured, not assumed: what
+ * each kind costs the loop is measured as the loop verifies it, and PoolSplit measures whether
+ * splitting every kind, the costly ones only, or none keeps the loop least busy.
  *
  * A lone request waits no longer than before: its turn ends right after it, and its signature is
  * verified on the loop. The replay ledger commits after this stage (turn-end.ts), so the tokens
@@ -41,12 +40,12 @@ export class TurnSignatures {
    * mean. The kinds are few: an algorithm a key allows and a signature length its size gives.
    */
   private readonly cost = new Map<string, number>();
-  /** A kind costlier than this many microseconds is split with the pool. */
-  private readonly poolFromUs: number;
+  /** Which kinds a busy turn splits with the pool: measured, or fixed by the caller (tests). */
+  private readonly split: Pick<PoolSplit, 'from' | 'turnVerified'>;
 
-  /** `poolFromUs`: the CPU a trip to the pool costs beyond the verification itself. */
-  constructor(poolFromUs = 40) {
-    this.poolFromUs = poolFromUs;
+  /** `splitFrom`: split the kinds costlier than this many microseconds, always; by default PoolSplit chooses. */
+  constructor(splitFrom?: SplitFrom) {
+    this.split = splitFrom === undefined ? new PoolSplit() : { from: splitFrom, turnVerified: () => {} };
   }
 
   verify(work: SignatureWork): Promise<SignatureVerdict> {
@@ -54,20 +53,21 @@ export class TurnSignatures {
   }
 
   private run(due: Waiting[]): void {
-    // Every second signature of a costly kind goes to the pool first, so that its threads are
-    // already verifying while the loop verifies the rest.
+    // Every second signature of a kind the split names goes to the pool first, so that its
+    // threads are already verifying while the loop verifies the rest.
+    if (due.length === 1) {
+      this.onLoop(due[0] as Waiting);
+      return;
+    }
+    const from = this.split.from;
     const onLoop: Waiting[] = [];
-    let costly = 0;
+    let named = 0;
     for (const waiting of due) {
-      if (due.length > 1 && this.costly(waiting.kind) && costly++ % 2 === 1) onPool(waiting);
+      if ((this.cost.get(waiting.kind) ?? 0) > from && named++ % 2 === 1) onPool(waiting);
       else onLoop.push(waiting);
     }
     for (const waiting of onLoop) this.onLoop(waiting);
-  }
-
-  /** Whether a signature of this kind costs the loop more than a trip to the pool costs in all. */
-  private costly(kind: string): boolean {
-    return (this.cost.get(kind) ?? 0) > this.poolFromUs;
+    this.split.turnVerified(due.length);
   }
 
   private onLoop({ work, kind, resolve, reject }: Waiting): void {

@@ -27,7 +27,7 @@ const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
 const signed = (text: string) => work(text, sign('sha256', Buffer.from(text, 'latin1'), privateKey));
 
 test("a turn's signatures are verified at its end, each with its own verdict, before the turn's commit", async () => {
-  const signatures = new TurnSignatures();
+  const signatures = new TurnSignatures(Number.POSITIVE_INFINITY);
   const log: string[] = [];
   const good = signed('a.b');
   const bad = work('a.c', good.signature);
@@ -46,7 +46,7 @@ test("a turn's signatures are verified at its end, each with its own verdict, be
 });
 
 test('a verification that throws fails its own request only', async () => {
-  const signatures = new TurnSignatures();
+  const signatures = new TurnSignatures(Number.POSITIVE_INFINITY);
   const broken = work('a.b', Buffer.alloc(8), 'no-such-hash' as SignatureWork['hash']);
   const [thrown, fine] = await Promise.allSettled([
     signatures.verify(broken),
@@ -57,7 +57,7 @@ test('a verification that throws fails its own request only', async () => {
 });
 
 test('a signature asked for after the stage ran is verified at the next turn end', async () => {
-  const signatures = new TurnSignatures();
+  const signatures = new TurnSignatures(Number.POSITIVE_INFINITY);
   const first = signatures.verify(signed('one.1'));
   const late = first.then(() => signatures.verify(signed('two.2')));
   assert.equal((await late).valid, true);
