@@ -121,11 +121,12 @@ describe('keygate CLI end to end', () => {
       assert.equal(((await whoami.json()) as { results: { kid: string } }).results.kid, key.key_id);
     }
     const listed = json(['key', 'list', '--org', org.org_id]);
+    // Listed by creation time, to the second; two keys made within one second come in id order.
     assert.deepEqual(
-      listed.map((k: { label: string; status: string }) => [k.label, k.status]),
+      listed.map((k: { label: string; status: string }) => [k.label, k.status]).sort(),
       [
-        ['rsa', 'active'],
         ['ec', 'active'],
+        ['rsa', 'active'],
       ],
     );
   });
