@@ -8,11 +8,21 @@ import { performance } from 'node:perf_hooks';
 export type SplitFrom = number;
 
 /**
- * The splits tried, in this order: every kind; only the costly kinds (above 40 us on the loop,
- * RS256-4096 and ES256 on the machines measured, where a trip to the pool costs less than the
- * check it takes off the loop); none.
+ * A kind whose check takes the loop more than this many microseconds is costly: RS256-4096 and
+ * ES256 on the machines measured, where a trip to the pool costs less than the check it takes off
+ * the loop.
  */
-export const SPLITS: readonly SplitFrom[] = [0, 40, Number.POSITIVE_INFINITY];
+export const COSTLY_FROM_US = 40;
+
+/**
+ * The splits measured: every kind, or only the costly kinds. A costly kind is always split on a
+ * machine with more than one core (TurnSignatures; on one core nothing is): fresh ES256 and
+ * RS256-4096 tokens went at 1.26x and 1.20x the rate of verifying all on the loop on one 2-core
+ * machine, and ES256 at 1.23x against 0.99x on another; what is measured is whether cheap kinds
+ * pay for the trip too.
+ */
+export const SPLITS: readonly SplitFrom[] = [0, COSTLY_FROM_US];
+const [ALL, COSTLY] = [0, 1];
 
 /** What a window reads at its start and end: all in ms, each a running total. */
 export interface Meters {
@@ -26,13 +36,13 @@ export interface Meters {
 }
 
 export interface PoolSplitOptions {
-  /** The meters now; by default Node's event-loop utilisation and process.cpuUsage. */
+  /** The meters now; by default Node's event-loop utilisation, process.cpuUsage and the clock. */
   meters?: () => Meters;
   /** Signatures of busy turns one window takes. */
   window?: number;
   /** Windows the best split is kept for before the splits are measured again. */
   hold?: number;
-  /** Whether the first windows after start try each split once, measuring nothing. */
+  /** Whether the first window after start splits every kind, measuring nothing. */
   warmUp?: boolean;
 }
 
@@ -52,56 +62,63 @@ function processMeters(): Meters {
   return { loopBusy: active, loopIdle: idle, cpu: (user + system) / 1000, wall: performance.now() };
 }
 
+interface Used {
+  meters: Meters;
+  signatures: number;
+}
+
 /**
  * Chooses the split by measuring it, because whether a trip to the pool pays depends on the
  * machine and the load more than on the signature. The pool's thread gains only where another
  * core is free to run it, and a hand-off and its wake-up cost CPU that a cheap check may not
  * repay: on one 2-core machine, RS256-2048 tokens split with the pool went at 0.84x the rate of
- * keeping them on the loop; on another, faster one, at 1.16x (fresh tokens over HTTP, 50
+ * keeping them on the loop; on another, faster one, at 1.10x (fresh tokens over HTTP, 50
  * connections). And below the loop's capacity a split buys no rate at all: paced at half the
- * maximum, every RS256-2048 signature split cost 77 us of the process's CPU a request against 57
- * (a pool thread woken for each), and the p99 was no better.
+ * maximum, every RS256-2048 signature split cost 69 us of the process's CPU a token against 54
+ * (a pool thread woken for each).
  *
- * Each split is measured in turn, twice, over windows of busy turns (those with more than one
- * signature: a lone one is never split). Where the loop, verifying every signature itself, was
- * busy 90% of the time or more, it is the bottleneck, and the split that keeps it least busy per
- * signature is kept: that is what the rate depends on, and a pool thread that takes the loop's
- * core shows there too. Otherwise the split that costs the process the least CPU per signature is
- * kept. Either is kept for `hold` windows, then all are measured again, so that a change in the
- * load (another kind of key, a busier machine) is followed; sooner when a window of the hold
- * comes at a rate 1.4 times off that split's measured windows' (a burst ends, or begins). After start, each
- * split first runs a window unmeasured: the first windows of a path measure the JIT compiling it
- * and libuv starting its threads.
+ * While the turns bring cheap kinds, both splits are measured in turn, twice, over windows of busy
+ * turns (those with more than one signature: a lone one is never split). Where the loop, with the
+ * cheap kinds on it, was busy 90% of the time or more, it is the bottleneck, and the split that
+ * keeps it least busy per signature is kept: that is what the rate depends on, and a pool thread
+ * that takes the loop's core shows there too. Otherwise the split that costs the process the
+ * least CPU per signature is kept. Either is kept for `hold` windows, then the splits are
+ * measured again, so that a change in the load (another kind of key, a busier machine) is
+ * followed; sooner when a window of the hold comes at a rate 1.4 times off that split's measured
+ * windows' (a burst ends, or begins). After start, one window splits every kind unmeasured: the
+ * first window of the pool's path measures libuv starting its threads and the JIT compiling it.
  */
 export class PoolSplit {
   private readonly meters: () => Meters;
   private readonly window: number;
-  /** What each window does, by index into SPLITS: the measured passes, then the hold. */
-  private readonly cycle: { split: number; measured: boolean }[];
-  private position = 0;
+  private readonly hold: number;
+  /** The windows to come: each a split (by index into SPLITS) and whether it is measured. */
   private plan: { split: number; measured: boolean }[];
+  /** Which windows of the hold are left; the hold's split is `current`. */
+  private holdLeft = 0;
   /** The split in force, by index into SPLITS. */
   private current: number;
   /** Per split: what its measured windows used, summed, and how many signatures they took. */
-  private used: { meters: Meters; signatures: number }[] = [];
+  private used: (Used | undefined)[] = [];
   /** Signatures a ms in the measured windows of the split the hold keeps. */
   private measuredRate = 0;
+  /** Whether the turns since the splits were last measured brought a cheap kind. */
+  private seenCheap = false;
   private counted = 0;
   private startedAt: Meters;
 
   constructor(options: PoolSplitOptions = {}) {
     this.meters = options.meters ?? processMeters;
     this.window = options.window ?? 4000;
-    const each = SPLITS.map((_, split) => split);
-    const measuring = Array.from({ length: MEASURED_PASSES }, () =>
-      each.map((split) => ({ split, measured: true })),
-    );
-    // The hold's split is chosen when the measured windows are done; -1 until then.
-    const holding = Array.from({ length: options.hold ?? 24 }, () => ({ split: -1, measured: false }));
-    this.cycle = [...measuring.flat(), ...holding];
-    const warmUp = options.warmUp === false ? [] : each.map((split) => ({ split, measured: false }));
-    this.plan = [...warmUp, ...this.cycle];
-    this.current = this.plan[0]?.split ?? 0;
+    this.hold = options.hold ?? 24;
+    this.current = ALL;
+    if (options.warmUp === false) {
+      // Nothing seen yet: measure both.
+      this.seenCheap = true;
+      this.plan = this.measuring();
+    } else {
+      this.plan = [{ split: ALL, measured: false }];
+    }
     this.startedAt = this.meters();
   }
 
@@ -110,23 +127,48 @@ export class PoolSplit {
     return SPLITS[this.current] as SplitFrom;
   }
 
-  /** A busy turn verified `signatures` signatures under the split `from` gave. */
-  turnVerified(signatures: number): void {
+  /** A busy turn verified `signatures` signatures under the split `from` gave, `costly` of them of a costly kind. */
+  turnVerified(signatures: number, costly: number): void {
+    if (costly < signatures) this.seenCheap = true;
     this.counted += signatures;
     if (this.counted < this.window) return;
     const now = this.meters();
-    const step = this.plan[this.position];
-    if (step?.measured) this.note(step.split, now);
-    this.position++;
-    if (this.position === this.plan.length || (step?.split === -1 && this.loadChanged(now))) {
-      this.plan = this.cycle;
-      this.position = 0;
-      this.used = [];
-    }
-    const next = (this.plan[this.position] as { split: number }).split;
-    this.current = next >= 0 ? next : this.best();
+    this.next(now);
     this.counted = 0;
     this.startedAt = this.meters();
+  }
+
+  private next(now: Meters): void {
+    const done = this.plan.shift();
+    if (done?.measured) this.note(done.split, now);
+    // Not planned: a window of the hold.
+    if (done === undefined) this.holdLeft = this.loadChanged(now) ? 0 : this.holdLeft - 1;
+    if (this.plan.length === 0) {
+      if (done?.measured) {
+        this.current = this.best();
+        this.holdLeft = this.hold;
+        return;
+      }
+      // The warm-up, or the hold, is over.
+      if (done !== undefined || this.holdLeft <= 0) this.plan = this.measuring();
+    }
+    if (this.plan.length > 0) this.current = (this.plan[0] as { split: number }).split;
+  }
+
+  /** The measured windows of one round: both splits, twice, in turn; none without cheap kinds to split. */
+  private measuring(): { split: number; measured: boolean }[] {
+    const cheap = this.seenCheap;
+    this.seenCheap = false;
+    this.used = [];
+    if (!cheap) {
+      this.current = COSTLY;
+      this.holdLeft = this.hold;
+      this.measuredRate = Number.NaN;
+      return [];
+    }
+    return Array.from({ length: MEASURED_PASSES }, () =>
+      [ALL, COSTLY].map((split) => ({ split, measured: true })),
+    ).flat();
   }
 
   private note(split: number, now: Meters): void {
@@ -147,17 +189,18 @@ export class PoolSplit {
 
   /** The split to keep: the loop's least busy where it is the bottleneck, the least CPU otherwise. */
   private best(): number {
-    const none = this.used[SPLITS.length - 1]?.meters;
-    const saturated = none !== undefined && none.loopBusy >= SATURATED * (none.loopBusy + none.loopIdle);
+    const costly = this.used[COSTLY]?.meters;
+    const saturated =
+      costly !== undefined && costly.loopBusy >= SATURATED * (costly.loopBusy + costly.loopIdle);
     const cost = (split: number) => {
       const used = this.used[split];
       if (!used) return Number.POSITIVE_INFINITY;
       return (saturated ? used.meters.loopBusy : used.meters.cpu) / used.signatures;
     };
-    let best = 0;
-    for (let split = 1; split < SPLITS.length; split++) if (cost(split) < cost(best)) best = split;
+    // Of equals, the costly kinds only: a trip to the pool that buys nothing is not taken.
+    const best = cost(ALL) < cost(COSTLY) ? ALL : COSTLY;
     const chosen = this.used[best];
-    this.measuredRate = chosen ? chosen.signatures / chosen.meters.wall : 0;
+    this.measuredRate = chosen ? chosen.signatures / chosen.meters.wall : Number.NaN;
     return best;
   }
 }

@@ -1,6 +1,7 @@
 import { verify } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { type SignatureVerdict, type SignatureWork, verifyNow } from '../core/signature-work.ts';
-import { PoolSplit, type SplitFrom } from './pool-split.ts';
+import { COSTLY_FROM_US, PoolSplit, type SplitFrom } from './pool-split.ts';
 import { TurnBatch } from './turn-end.ts';
 
 interface Waiting {
@@ -22,11 +23,11 @@ interface Waiting {
  * per request in all against 72 us. In Keygate, 82-85 us per fresh RS256-2048 token against
  * 98-122 us with the signature checked in each request and, under load, on libuv's thread pool.
  *
- * In a turn with more than one, every second signature of the kinds PoolSplit chooses goes to
- * libuv's thread pool, so that its threads use another core while the loop verifies the rest.
- * Which kinds pays depends on the machine (see PoolSplit), so it is measured, not assumed: what
- * each kind costs the loop is measured as the loop verifies it, and PoolSplit measures whether
- * splitting every kind, the costly ones only, or none keeps the loop least busy.
+ * In a turn with more than one, every second signature of the kinds the split names goes to
+ * libuv's thread pool, so that its threads use another core while the loop verifies the rest:
+ * always the costly kinds (above 40 us on the loop), and the cheap ones too where PoolSplit
+ * measures that it pays, which depends on the machine and the load. What each kind costs the loop
+ * is measured as the loop verifies it. On a single core nothing is split.
  *
  * A lone request waits no longer than before: its turn ends right after it, and its signature is
  * verified on the loop. The replay ledger commits after this stage (turn-end.ts), so the tokens
@@ -43,9 +44,14 @@ export class TurnSignatures {
   /** Which kinds a busy turn splits with the pool: measured, or fixed by the caller (tests). */
   private readonly split: Pick<PoolSplit, 'from' | 'turnVerified'>;
 
-  /** `splitFrom`: split the kinds costlier than this many microseconds, always; by default PoolSplit chooses. */
+  /**
+   * `splitFrom`: split the kinds costlier than this many microseconds, always. By default
+   * PoolSplit chooses, on a machine with more than one core; on one, the pool's threads would
+   * only take the loop's time, and nothing is split.
+   */
   constructor(splitFrom?: SplitFrom) {
-    this.split = splitFrom === undefined ? new PoolSplit() : { from: splitFrom, turnVerified: () => {} };
+    const fixed = splitFrom ?? (availableParallelism() > 1 ? undefined : Number.POSITIVE_INFINITY);
+    this.split = fixed === undefined ? new PoolSplit() : { from: fixed, turnVerified: () => {} };
   }
 
   verify(work: SignatureWork): Promise<SignatureVerdict> {
@@ -62,12 +68,15 @@ export class TurnSignatures {
     const from = this.split.from;
     const onLoop: Waiting[] = [];
     let named = 0;
+    let costly = 0;
     for (const waiting of due) {
-      if ((this.cost.get(waiting.kind) ?? 0) > from && named++ % 2 === 1) onPool(waiting);
+      const cost = this.cost.get(waiting.kind) ?? 0;
+      if (cost > COSTLY_FROM_US) costly++;
+      if (cost > from && named++ % 2 === 1) onPool(waiting);
       else onLoop.push(waiting);
     }
     for (const waiting of onLoop) this.onLoop(waiting);
-    this.split.turnVerified(due.length);
+    this.split.turnVerified(due.length, costly);
   }
 
   private onLoop({ work, kind, resolve, reject }: Waiting): void {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PoolSplit, SPLITS } from '../../src/service/pool-split.ts';
 
-const [ALL, COSTLY, NONE] = SPLITS as [number, number, number];
+const [ALL, COSTLY] = SPLITS as [number, number];
 
 /** What a signature costs, in microseconds, by the split in force and the window (from 0) it falls in. */
 interface Costs {
@@ -14,8 +14,11 @@ interface Costs {
   cpu?: (from: number, window: number) => number;
 }
 
-/** A PoolSplit on made-up meters; returns the split in force for each of the next `count` windows. */
-function simulated(costs: Costs, { window = 100, hold = 4, warmUp = false } = {}) {
+/**
+ * A PoolSplit on made-up meters, fed turns of 10 signatures, half of them of a costly kind (all
+ * of them with `costlyOnly`); returns the split in force for each of the next `count` windows.
+ */
+function simulated(costs: Costs, { window = 100, hold = 4, warmUp = true, costlyOnly = false } = {}) {
   const meters = { loopBusy: 0, loopIdle: 0, cpu: 0, wall: 0 };
   let windows = 0;
   const split = new PoolSplit({ meters: () => ({ ...meters }), window, hold, warmUp });
@@ -23,54 +26,73 @@ function simulated(costs: Costs, { window = 100, hold = 4, warmUp = false } = {}
     Array.from({ length: count }, () => {
       const from = split.from;
       for (let i = 0; i < window / 10; i++) {
-        meters.loopBusy += (10 * costs.loop(from, windows)) / 1000;
-        meters.loopIdle += (10 * (costs.idle?.(from, windows) ?? 0)) / 1000;
-        meters.cpu += (10 * (costs.cpu ?? costs.loop)(from, windows)) / 1000;
+        const loop = costs.loop(from, windows);
+        const idle = costs.idle?.(from, windows) ?? 0;
+        meters.loopBusy += (10 * loop) / 1000;
+        meters.loopIdle += (10 * idle) / 1000;
+        meters.cpu += (10 * (costs.cpu?.(from, windows) ?? loop)) / 1000;
         // One thread: the clock moves by the loop's busy and idle time.
-        meters.wall += (10 * (costs.loop(from, windows) + (costs.idle?.(from, windows) ?? 0))) / 1000;
-        split.turnVerified(10);
+        meters.wall += (10 * (loop + idle)) / 1000;
+        split.turnVerified(10, costlyOnly ? 10 : 5);
       }
       windows++;
       return from;
     });
 }
 
-const MEASURED = [ALL, COSTLY, NONE, ALL, COSTLY, NONE];
+/** The window after start, unmeasured. */
+const WARM_UP = [ALL];
+/** The measured windows: each split twice, in turn. */
+const MEASURED = [ALL, COSTLY, ALL, COSTLY];
 const by = (table: Record<number, number>) => (from: number) => table[from] as number;
 
-test('a saturated loop: each split is measured twice, in turn, the one that kept the loop least busy is kept, then all are measured again', () => {
+test('a saturated loop: each split is measured twice, in turn, the one that kept the loop least busy is kept, then both are measured again', () => {
   for (const [best, loop] of [
-    [ALL, { [ALL]: 30, [COSTLY]: 40, [NONE]: 45 }],
-    [COSTLY, { [ALL]: 50, [COSTLY]: 40, [NONE]: 45 }],
-    [NONE, { [ALL]: 50, [COSTLY]: 42, [NONE]: 40 }],
+    [ALL, { [ALL]: 30, [COSTLY]: 40 }],
+    [COSTLY, { [ALL]: 50, [COSTLY]: 40 }],
   ] as const) {
-    // Splitting costs the process more CPU in all, which a saturated loop does not weigh.
-    const splits = simulated({ loop: by(loop), cpu: (from) => (from === NONE ? 40 : 60) });
+    // Splitting every kind costs the process more CPU in all, which a saturated loop does not weigh.
+    const splits = simulated({ loop: by(loop), cpu: (from) => (from === ALL ? 60 : 40) });
     assert.deepEqual(
-      splits(6 + 4 + 6 + 1),
-      [...MEASURED, best, best, best, best, ...MEASURED, best],
+      splits(1 + 4 + 4 + 4 + 1),
+      [...WARM_UP, ...MEASURED, best, best, best, best, ...MEASURED, best],
       `best ${best}`,
     );
   }
 });
 
+test('without a cheap kind to split, nothing is measured: the costly kinds are split', () => {
+  const splits = simulated({ loop: by({ [ALL]: 30, [COSTLY]: 40 }) }, { costlyOnly: true });
+  assert.deepEqual(splits(1 + 4 + 4), [
+    ...WARM_UP,
+    COSTLY,
+    COSTLY,
+    COSTLY,
+    COSTLY,
+    COSTLY,
+    COSTLY,
+    COSTLY,
+    COSTLY,
+  ]);
+});
+
 test('a loop with time to spare keeps the split that costs the process the least CPU, whatever it saves the loop', () => {
   // Paced below the maximum: every kind split spares the loop, and wakes a pool thread for each.
   const splits = simulated({
-    loop: by({ [ALL]: 30, [COSTLY]: 40, [NONE]: 40 }),
+    loop: by({ [ALL]: 30, [COSTLY]: 40 }),
     idle: () => 40,
-    cpu: by({ [ALL]: 60, [COSTLY]: 45, [NONE]: 40 }),
+    cpu: by({ [ALL]: 60, [COSTLY]: 45 }),
   });
-  assert.deepEqual(splits(7), [...MEASURED, NONE]);
+  assert.deepEqual(splits(6), [...WARM_UP, ...MEASURED, COSTLY]);
 });
 
-test('whether the loop is the bottleneck is read from the split that keeps every signature on it: busy 90% of the time', () => {
-  const keep = (idleWithNone: number) =>
+test('whether the loop is the bottleneck is read with the cheap kinds on it: busy 90% of the time', () => {
+  const keep = (idleWithCheapOnLoop: number) =>
     simulated({
-      loop: by({ [ALL]: 30, [COSTLY]: 45, [NONE]: 45 }),
-      idle: (from) => (from === NONE ? idleWithNone : 20),
-      cpu: by({ [ALL]: 60, [COSTLY]: 44, [NONE]: 45 }),
-    })(7)[6];
+      loop: by({ [ALL]: 30, [COSTLY]: 45 }),
+      idle: (from) => (from === COSTLY ? idleWithCheapOnLoop : 20),
+      cpu: by({ [ALL]: 60, [COSTLY]: 45 }),
+    })(6)[5];
   assert.equal(keep(4), ALL, '45 us busy and 4 idle: 92% busy');
   assert.equal(keep(6), COSTLY, '45 us busy and 6 idle: 88% busy; the least CPU');
 });
@@ -78,28 +100,25 @@ test('whether the loop is the bottleneck is read from the split that keeps every
 test('the two measurements of a split count together: one slow window does not decide', () => {
   // Every kind split is the cheapest but for one disturbed window (a collection, another process).
   const splits = simulated({ loop: (from, window) => (from === ALL ? (window === 3 ? 45 : 30) : 40) });
-  assert.deepEqual(splits(7), [...MEASURED, ALL]);
-  // The same of the CPU, on a loop with time to spare: keeping all on the loop read cheapest last.
+  assert.deepEqual(splits(6), [...WARM_UP, ...MEASURED, ALL]);
+  // The same of the CPU, on a loop with time to spare: the cheap kinds on the loop read cheapest last.
   const spare = simulated({
     loop: () => 40,
     idle: () => 20,
-    cpu: (from, window) => (from === NONE ? (window === 2 ? 70 : 30) : from === COSTLY ? 44 : 60),
+    cpu: (from, window) => (from === COSTLY ? (window === 2 ? 70 : 30) : 44),
   });
-  assert.deepEqual(spare(7), [...MEASURED, COSTLY]);
+  assert.deepEqual(spare(6), [...WARM_UP, ...MEASURED, ALL]);
 });
 
 test('a change in what pays is followed at the next measurement', () => {
   let poolPays = true;
-  const splits = simulated({
-    loop: (from) => (from === ALL ? (poolPays ? 20 : 60) : from === COSTLY ? 40 : 41),
-  });
-  assert.deepEqual(splits(10), [...MEASURED, ALL, ALL, ALL, ALL]);
+  const splits = simulated({ loop: (from) => (from === ALL ? (poolPays ? 20 : 60) : 40) });
+  assert.deepEqual(splits(9), [...WARM_UP, ...MEASURED, ALL, ALL, ALL, ALL]);
   poolPays = false;
-  // Measured again, every kind split is now the slowest.
-  assert.deepEqual(splits(7), [...MEASURED, COSTLY]);
+  assert.deepEqual(splits(5), [...MEASURED, COSTLY]);
 });
 
-test('a window of the hold at a rate far off the measured ones ends the hold, and all are measured again', () => {
+test('a window of the hold at a rate far off the measured ones ends the hold, and both are measured again', () => {
   // Saturated while measured; then the load drops to a third, and every kind split no longer pays.
   let drop = false;
   const splits = simulated({
@@ -107,44 +126,48 @@ test('a window of the hold at a rate far off the measured ones ends the hold, an
     idle: (from) => (drop ? 80 : 0) + (from === ALL ? 10 : 0),
     cpu: (from) => (drop && from === ALL ? 70 : 40),
   });
-  assert.deepEqual(splits(8), [...MEASURED, ALL, ALL]);
+  assert.deepEqual(splits(7), [...WARM_UP, ...MEASURED, ALL, ALL]);
   drop = true;
   assert.deepEqual(
-    splits(1 + 6 + 1),
+    splits(1 + 4 + 1),
     [ALL, ...MEASURED, COSTLY],
     'the first window at the new rate ends the hold',
   );
   // Within 1.4 times either way, the hold runs its course.
   const steady = simulated({
     loop: (from) => (from === ALL ? 30 : 40),
-    idle: (_, window) => (window > 6 ? 9 : 0),
+    idle: (_, window) => (window > 5 ? 9 : 0),
   });
-  assert.deepEqual(steady(6 + 4 + 1), [...MEASURED, ALL, ALL, ALL, ALL, ALL]);
+  assert.deepEqual(steady(1 + 4 + 4 + 1), [...WARM_UP, ...MEASURED, ALL, ALL, ALL, ALL, ALL]);
 });
 
 test('a window is counted in signatures of busy turns, however they come', () => {
-  const split = new PoolSplit({ window: 100, warmUp: false });
-  split.turnVerified(99);
+  const split = new PoolSplit({ window: 100 });
+  split.turnVerified(99, 0);
   assert.equal(split.from, ALL, 'one signature short of the window');
-  split.turnVerified(2);
-  assert.equal(split.from, COSTLY, 'the window is done and the next split tried');
+  split.turnVerified(2, 0);
+  assert.equal(split.from, ALL, 'the warm-up is done, and the first split measured is every kind');
+  split.turnVerified(100, 0);
+  assert.equal(split.from, COSTLY, 'then the cheap kinds on the loop');
 });
 
-test('after start each split runs a window unmeasured, so that its warm-up does not decide', () => {
+test('after start a window splits every kind unmeasured, so that the pool starting up does not decide', () => {
   // Splitting every kind is the cheapest once warm, and would measure the costliest cold.
-  const splits = simulated(
-    { loop: (from, window) => (from === ALL ? (window < 3 ? 500 : 30) : 40) },
-    { warmUp: true },
+  const costs = { loop: (from: number, window: number) => (from === ALL ? (window === 0 ? 500 : 30) : 40) };
+  assert.deepEqual(simulated(costs)(6), [...WARM_UP, ...MEASURED, ALL]);
+  assert.deepEqual(
+    simulated(costs, { warmUp: false })(5),
+    [...MEASURED, COSTLY],
+    'measured cold, every kind split reads the costliest',
   );
-  assert.deepEqual(splits(10), [ALL, COSTLY, NONE, ...MEASURED, ALL]);
 });
 
 test('by default a window is 4,000 signatures, and the warm-up comes first', () => {
   const split = new PoolSplit();
-  for (const from of [ALL, COSTLY, NONE, ALL]) {
+  for (const from of [ALL, ALL, COSTLY]) {
     assert.equal(split.from, from);
-    split.turnVerified(3999);
+    split.turnVerified(3999, 1);
     assert.equal(split.from, from);
-    split.turnVerified(1);
+    split.turnVerified(1, 0);
   }
 });
