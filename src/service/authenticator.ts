@@ -38,6 +38,8 @@ export interface AuthenticatorDeps {
   keyExpiryWarningSeconds?: number;
   /** Where decisions are counted for /metrics; a private one by default. */
   metrics?: Metrics;
+  /** Server processes sharing this machine's cores: how many libuv's pool may count on (TurnSignatures). */
+  serverProcesses?: number;
 }
 
 /**
@@ -73,6 +75,7 @@ export class Authenticator {
       cache: this.cache,
       metrics: this.metrics,
       ledgerStore,
+      serverProcesses: deps.serverProcesses ?? 1,
     });
     this.sessionTokens = new SessionAuth({
       sessions: deps.sessions,

@@ -30,6 +30,8 @@ export interface KeyPairAuthDeps {
   metrics: Metrics;
   /** Where the replay ledger binds jtis: Redis when configured, else the store. */
   ledgerStore: Pick<Store, 'bindJtis'>;
+  /** Server processes sharing this machine's cores (TurnSignatures). */
+  serverProcesses: number;
 }
 
 /**
@@ -39,10 +41,11 @@ export interface KeyPairAuthDeps {
 export class KeyPairAuth {
   private readonly deps: KeyPairAuthDeps;
   private readonly ledger: ReplayLedger;
-  private readonly signatures = new TurnSignatures();
+  private readonly signatures: TurnSignatures;
 
   constructor(deps: KeyPairAuthDeps) {
     this.deps = deps;
+    this.signatures = new TurnSignatures({ serverProcesses: deps.serverProcesses });
     this.ledger = new ReplayLedger(deps.ledgerStore, deps.clock);
   }
 

@@ -76,6 +76,8 @@ export interface KeygateOptions {
   auditRetentionDays?: number;
   /** How soon before its expiry a key is flagged and /auth/hello warns (KEYGATE_KEY_EXPIRY_WARNING_DAYS). */
   keyExpiryWarningSeconds?: number;
+  /** Server processes sharing this machine's cores (`serve --workers`); 1 by default. */
+  serverProcesses?: number;
   /** Entries each cache may hold (KEYGATE_*_ENTRIES); the rate limiter's is buildApp's. */
   memory?: Partial<MemoryBounds>;
   /** KEYGATE_REDIS_URL and its settings; unset, the replay ledger is in the store and the rate limits in memory. */
@@ -154,6 +156,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   const authenticator = new Authenticator({
     store,
     directory,
+    ...(options.serverProcesses !== undefined && { serverProcesses: options.serverProcesses }),
     policy: options.policy,
     clock,
     cache: new TokenCache(memory.tokenCacheEntries),

@@ -122,13 +122,10 @@ describe('keygate CLI end to end', () => {
     }
     const listed = json(['key', 'list', '--org', org.org_id]);
     // Listed by creation time, to the second; two keys made within one second come in id order.
-    assert.deepEqual(
-      listed.map((k: { label: string; status: string }) => [k.label, k.status]).sort(),
-      [
-        ['ec', 'active'],
-        ['rsa', 'active'],
-      ],
-    );
+    assert.deepEqual(listed.map((k: { label: string; status: string }) => [k.label, k.status]).sort(), [
+      ['ec', 'active'],
+      ['rsa', 'active'],
+    ]);
   });
 
   test('revoking a key through the CLI stops its tokens on the running server', async () => {

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { test } from 'node:test';
 import type { SignatureWork } from '../../src/core/signature-work.ts';
+import { COSTLY_FROM_US } from '../../src/service/pool-split.ts';
 import { atTurnEnd } from '../../src/service/turn-end.ts';
-import { TurnSignatures } from '../../src/service/turn-signatures.ts';
+import { fixedSplit, TurnSignatures } from '../../src/service/turn-signatures.ts';
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
@@ -27,7 +28,7 @@ const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
 const signed = (text: string) => work(text, sign('sha256', Buffer.from(text, 'latin1'), privateKey));
 
 test("a turn's signatures are verified at its end, each with its own verdict, before the turn's commit", async () => {
-  const signatures = new TurnSignatures(Number.POSITIVE_INFINITY);
+  const signatures = new TurnSignatures({ splitFrom: Number.POSITIVE_INFINITY });
   const log: string[] = [];
   const good = signed('a.b');
   const bad = work('a.c', good.signature);
@@ -46,7 +47,7 @@ test("a turn's signatures are verified at its end, each with its own verdict, be
 });
 
 test('a verification that throws fails its own request only', async () => {
-  const signatures = new TurnSignatures(Number.POSITIVE_INFINITY);
+  const signatures = new TurnSignatures({ splitFrom: Number.POSITIVE_INFINITY });
   const broken = work('a.b', Buffer.alloc(8), 'no-such-hash' as SignatureWork['hash']);
   const [thrown, fine] = await Promise.allSettled([
     signatures.verify(broken),
@@ -57,7 +58,7 @@ test('a verification that throws fails its own request only', async () => {
 });
 
 test('a signature asked for after the stage ran is verified at the next turn end', async () => {
-  const signatures = new TurnSignatures(Number.POSITIVE_INFINITY);
+  const signatures = new TurnSignatures({ splitFrom: Number.POSITIVE_INFINITY });
   const first = signatures.verify(signed('one.1'));
   const late = first.then(() => signatures.verify(signed('two.2')));
   assert.equal((await late).valid, true);
@@ -65,7 +66,7 @@ test('a signature asked for after the stage ran is verified at the next turn end
 
 test('a costly kind is split: every second signature of the turn goes to the pool, with the same verdicts', async () => {
   // Every kind is costly at 0 us; the first verification of a kind, on the loop, measures it.
-  const signatures = new TurnSignatures(0);
+  const signatures = new TurnSignatures({ splitFrom: 0 });
   assert.equal((await signatures.verify(signed('first.0'))).valid, true);
   await nextTurn();
   const log: string[] = [];
@@ -84,7 +85,7 @@ test('a costly kind is split: every second signature of the turn goes to the poo
 });
 
 test('a lone costly signature stays on the loop: it is answered in its own turn', async () => {
-  const signatures = new TurnSignatures(0);
+  const signatures = new TurnSignatures({ splitFrom: 0 });
   await signatures.verify(signed('first.0'));
   await nextTurn();
   const log: string[] = [];
@@ -93,4 +94,12 @@ test('a lone costly signature stays on the loop: it is answered in its own turn'
   await verdict;
   await nextTurn();
   assert.deepEqual(log, ['verdict', 'commit']);
+});
+
+test('nothing is measured on one core (nothing split), nor with fewer than two cores a server process (the costly kinds split)', () => {
+  assert.equal(fixedSplit(1, 1), Number.POSITIVE_INFINITY);
+  assert.equal(fixedSplit(2, 1), undefined, 'measured');
+  assert.equal(fixedSplit(2, 2), COSTLY_FROM_US);
+  assert.equal(fixedSplit(4, 2), undefined, 'measured');
+  assert.equal(fixedSplit(4, 3), COSTLY_FROM_US);
 });

@@ -43,7 +43,7 @@ export function serveCommand(program: Command): void {
         const { default: cluster } = await import('node:cluster');
         if (cluster.isPrimary) return runPrimary(cluster, config, workers);
       }
-      await runWorker(config, workers === 1);
+      await runWorker(config, workers);
     });
 }
 
@@ -90,7 +90,8 @@ function runPrimary(cluster: Cluster, config: Config, workers: number): void {
   });
 }
 
-async function runWorker(config: Config, alone: boolean): Promise<void> {
+async function runWorker(config: Config, workers: number): Promise<void> {
+  const alone = workers === 1;
   // The process that answers requests: see young-collection.ts.
   collectYoungOnLoopThread();
   const pepper = readPepper(config.pepperFile);
@@ -106,6 +107,7 @@ async function runWorker(config: Config, alone: boolean): Promise<void> {
     auditRetentionDays: config.auditRetentionDays,
     keyExpiryWarningSeconds: config.keyExpiryWarningDays * 86400,
     memory: config.memory,
+    serverProcesses: workers,
     ...(config.redisUrl && {
       redis: { url: config.redisUrl, prefix: config.redisPrefix, timeoutMs: config.redisTimeoutMs },
     }),
