@@ -109,8 +109,8 @@ export class PoolSplit {
 
   constructor(options: PoolSplitOptions = {}) {
     this.meters = options.meters ?? processMeters;
-    this.window = options.window ?? 4000;
-    this.hold = options.hold ?? 24;
+    this.window = options.window ?? 2000;
+    this.hold = options.hold ?? 48;
     this.current = ALL;
     if (options.warmUp === false) {
       // Nothing seen yet: measure both.

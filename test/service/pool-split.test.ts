@@ -162,11 +162,11 @@ test('after start a window splits every kind unmeasured, so that the pool starti
   );
 });
 
-test('by default a window is 4,000 signatures, and the warm-up comes first', () => {
+test('by default a window is 2,000 signatures, and the warm-up comes first', () => {
   const split = new PoolSplit();
   for (const from of [ALL, ALL, COSTLY]) {
     assert.equal(split.from, from);
-    split.turnVerified(3999, 1);
+    split.turnVerified(1999, 1);
     assert.equal(split.from, from);
     split.turnVerified(1, 0);
   }
