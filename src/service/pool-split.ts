@@ -48,7 +48,7 @@ export interface PoolSplitOptions {
 
 /** Each split is measured over this many windows, taken in turn with the others'. */
 const MEASURED_PASSES = 2;
-/** The event loop is the bottleneck when, verifying every signature itself, it is busy this much of the time. */
+/** The event loop is the bottleneck when, with the cheap kinds on it, it is busy this much of the time. */
 const SATURATED = 0.9;
 /**
  * A window of the hold whose rate of signatures is off the measured windows' by more than this
