@@ -149,6 +149,8 @@ async function serverReadings(port: number): Promise<{ caches: Record<string, nu
   for (const line of text.split('\n')) {
     const found = /^keygate_(token_cache_entries|key_directory_entries\{map="(\w+)"\}) (\d+)/.exec(line);
     if (found) caches[found[2] ? `directory ${found[2]}` : 'token cache'] = Number(found[3]);
+    const session = /^keygate_session_memory_entries\{map="(\w+)"\} (\d+)/.exec(line);
+    if (session) caches[`session ${session[1]}`] = Number(session[2]);
     const ledger = /^keygate_replay_ledger_memory_entries (\d+)/.exec(line);
     if (ledger) caches['ledger recent jtis'] = Number(ledger[1]);
     const heap = /^nodejs_heap_size_total_bytes (\d+)/.exec(line);
@@ -436,6 +438,8 @@ function configuredBounds(): Record<string, number> {
     'directory unknownKids': bounds.unknownKidEntries,
     'token cache': bounds.tokenCacheEntries,
     'ledger recent jtis': bounds.recentJtiEntries,
+    'session verified': bounds.tokenCacheEntries,
+    'session touched': bounds.sessionTouchEntries,
   };
 }
 

@@ -120,6 +120,11 @@ export class Authenticator {
     return cached;
   }
 
+  /** What the session memories hold: tokens remembered as verified, and sessions whose last-seen write is remembered. */
+  get sessionSizes(): Record<'verified' | 'touched', number> {
+    return { verified: this.sessionTokens.rememberedSize, touched: this.deps.sessions.touchedSize };
+  }
+
   private answeredFromCache(principal: Principal): Principal {
     this.metrics.tokenCacheAnswers++;
     return principal;

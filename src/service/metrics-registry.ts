@@ -15,6 +15,8 @@ export interface MetricSources {
   directory: { readonly sizes: Readonly<Record<string, number>> };
   /** The verified-token cache. */
   tokenCache: { readonly size: number };
+  /** The session memories (Authenticator.sessionSizes). */
+  authenticator: { readonly sessionSizes: Readonly<Record<string, number>> };
   /** The store, for what it holds in memory (Store.recentJtiEntries). */
   store: { readonly recentJtiEntries?: number | undefined };
 }
@@ -153,6 +155,15 @@ export function metricsRegistry(sources: MetricSources): Registry {
     registers,
     collect() {
       this.set(sources.tokenCache.size);
+    },
+  });
+  new Gauge({
+    name: 'keygate_session_memory_entries',
+    help: 'Session tokens remembered as verified (bound: KEYGATE_TOKEN_CACHE_ENTRIES), and sessions whose last-seen write is remembered (KEYGATE_SESSION_TOUCH_ENTRIES).',
+    labelNames: ['map'],
+    registers,
+    collect() {
+      for (const [map, size] of Object.entries(sources.authenticator.sessionSizes)) this.set({ map }, size);
     },
   });
   if (sources.store.recentJtiEntries !== undefined) {

@@ -43,6 +43,11 @@ export class SessionAuth {
   }
 
   /** The principal of a session token whose signature verified before; undefined when there is none. */
+  /** Session tokens remembered as verified; at most KEYGATE_TOKEN_CACHE_ENTRIES. */
+  get rememberedSize(): number {
+    return this.signedSessions.size;
+  }
+
   remembered(token: BearerText, now: UnixSeconds): Promise<Principal> | undefined {
     const session = this.signedSessions.get(token);
     if (!session) return undefined;

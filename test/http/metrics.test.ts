@@ -113,6 +113,9 @@ test('GET /metrics counts each decision, cache answer, login and refusal exactly
     'keygate_store_call_seconds_count{method="getUserByEmail"}': 2,
     'keygate_key_directory_entries{map="entries"}': 1,
     keygate_token_cache_entries: 1,
+    // The session token whoami accepted; its session was seen at login, so no last-seen write yet.
+    'keygate_session_memory_entries{map="verified"}': 1,
+    'keygate_session_memory_entries{map="touched"}': 0,
     // The fresh token's binding, in the embedded store's memory of recent ones.
     keygate_replay_ledger_memory_entries: 1,
   };
