@@ -137,7 +137,6 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     {
       metrics: keygate.metrics,
       directory: keygate.directory,
-      tokenCache: authenticator.cache,
       authenticator,
       store: keygate.store,
     },

@@ -13,10 +13,11 @@ export interface MetricSources {
   metrics: Metrics;
   /** The key directory's maps (KeyDirectory.sizes). */
   directory: { readonly sizes: Readonly<Record<string, number>> };
-  /** The verified-token cache. */
-  tokenCache: { readonly size: number };
-  /** The session memories (Authenticator.sessionSizes). */
-  authenticator: { readonly sessionSizes: Readonly<Record<string, number>> };
+  /** The verified-token cache, and the session memories (Authenticator.sessionSizes). */
+  authenticator: {
+    readonly cache: { readonly size: number };
+    readonly sessionSizes: Readonly<Record<string, number>>;
+  };
   /** The store, for what it holds in memory (Store.recentJtiEntries). */
   store: { readonly recentJtiEntries?: number | undefined };
 }
@@ -154,7 +155,7 @@ export function metricsRegistry(sources: MetricSources): Registry {
     help: 'Tokens in the verified-token cache.',
     registers,
     collect() {
-      this.set(sources.tokenCache.size);
+      this.set(sources.authenticator.cache.size);
     },
   });
   new Gauge({

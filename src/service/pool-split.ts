@@ -22,7 +22,7 @@ export const COSTLY_FROM_US = 40;
  * pay for the trip too.
  */
 export const SPLITS: readonly SplitFrom[] = [0, COSTLY_FROM_US];
-const [ALL, COSTLY] = [0, 1];
+const [ALL, COSTLY] = [0, COSTLY_FROM_US];
 
 /** What a window reads at its start and end: all in ms, each a running total. */
 export interface Meters {
@@ -92,16 +92,18 @@ export class PoolSplit {
   private readonly meters: () => Meters;
   private readonly window: number;
   private readonly hold: number;
-  /** The windows to come: each a split (by index into SPLITS) and whether it is measured. */
-  private plan: { split: number; measured: boolean }[];
-  /** Which windows of the hold are left; the hold's split is `current`. */
+  /** The split in force. */
+  private current: SplitFrom = ALL;
+  /** Whether the window under way is the one after start, which measures nothing. */
+  private warmingUp: boolean;
+  /** The measured windows still to come, the one under way first; empty while a split is kept. */
+  private toMeasure: SplitFrom[] = [];
+  /** Windows left of the hold of the split kept. */
   private holdLeft = 0;
-  /** The split in force, by index into SPLITS. */
-  private current: number;
   /** Per split: what its measured windows used, summed, and how many signatures they took. */
-  private used: (Used | undefined)[] = [];
-  /** Signatures a ms in the measured windows of the split the hold keeps. */
-  private measuredRate = 0;
+  private readonly used = new Map<SplitFrom, Used>();
+  /** Signatures a ms in the measured windows of the split kept; NaN when it was kept unmeasured. */
+  private measuredRate = Number.NaN;
   /** Whether the turns since the splits were last measured brought a cheap kind. */
   private seenCheap = false;
   private counted = 0;
@@ -111,20 +113,18 @@ export class PoolSplit {
     this.meters = options.meters ?? processMeters;
     this.window = options.window ?? 2000;
     this.hold = options.hold ?? 48;
-    this.current = ALL;
-    if (options.warmUp === false) {
+    this.warmingUp = options.warmUp !== false;
+    if (!this.warmingUp) {
       // Nothing seen yet: measure both.
       this.seenCheap = true;
-      this.plan = this.measuring();
-    } else {
-      this.plan = [{ split: ALL, measured: false }];
+      this.startMeasuring();
     }
     this.startedAt = this.meters();
   }
 
   /** The split for a busy turn now. */
   get from(): SplitFrom {
-    return SPLITS[this.current] as SplitFrom;
+    return this.current;
   }
 
   /** A busy turn verified `signatures` signatures under the split `from` gave, `costly` of them of a costly kind. */
@@ -133,52 +133,57 @@ export class PoolSplit {
     this.counted += signatures;
     if (this.counted < this.window) return;
     const now = this.meters();
-    this.next(now);
+    this.windowDone(now);
     this.counted = 0;
-    this.startedAt = this.meters();
+    this.startedAt = now;
   }
 
-  private next(now: Meters): void {
-    const done = this.plan.shift();
-    if (done?.measured) this.note(done.split, now);
-    // Not planned: a window of the hold.
-    if (done === undefined) this.holdLeft = this.loadChanged(now) ? 0 : this.holdLeft - 1;
-    if (this.plan.length === 0) {
-      if (done?.measured) {
-        this.current = this.best();
-        this.holdLeft = this.hold;
-        return;
-      }
-      // The warm-up, or the hold, is over.
-      if (done !== undefined || this.holdLeft <= 0) this.plan = this.measuring();
+  private windowDone(now: Meters): void {
+    if (this.warmingUp) {
+      this.warmingUp = false;
+      this.startMeasuring();
+    } else if (this.toMeasure.length > 0) {
+      this.note(this.current, now);
+      this.toMeasure.shift();
+      if (this.toMeasure.length > 0) this.current = this.toMeasure[0] as SplitFrom;
+      else this.keepBest();
+    } else {
+      // A window of the hold.
+      this.holdLeft = this.loadChanged(now) ? 0 : this.holdLeft - 1;
+      if (this.holdLeft <= 0) this.startMeasuring();
     }
-    if (this.plan.length > 0) this.current = (this.plan[0] as { split: number }).split;
   }
 
-  /** The measured windows of one round: both splits, twice, in turn; none without cheap kinds to split. */
-  private measuring(): { split: number; measured: boolean }[] {
+  /** Both splits, twice, in turn; without cheap kinds to split there is nothing to measure. */
+  private startMeasuring(): void {
     const cheap = this.seenCheap;
     this.seenCheap = false;
-    this.used = [];
+    this.used.clear();
     if (!cheap) {
-      this.current = COSTLY;
-      this.holdLeft = this.hold;
-      this.measuredRate = Number.NaN;
-      return [];
+      this.keep(COSTLY, Number.NaN);
+      return;
     }
-    return Array.from({ length: MEASURED_PASSES }, () =>
-      [ALL, COSTLY].map((split) => ({ split, measured: true })),
-    ).flat();
+    this.toMeasure = Array.from({ length: MEASURED_PASSES }, () => [ALL, COSTLY]).flat();
+    this.current = ALL;
   }
 
-  private note(split: number, now: Meters): void {
-    this.used[split] ??= { meters: { loopBusy: 0, loopIdle: 0, cpu: 0, wall: 0 }, signatures: 0 };
-    const used = this.used[split];
+  private keep(split: SplitFrom, measuredRate: number): void {
+    this.current = split;
+    this.holdLeft = this.hold;
+    this.measuredRate = measuredRate;
+  }
+
+  private note(split: SplitFrom, now: Meters): void {
+    const used = this.used.get(split) ?? {
+      meters: { loopBusy: 0, loopIdle: 0, cpu: 0, wall: 0 },
+      signatures: 0,
+    };
     used.meters.loopBusy += now.loopBusy - this.startedAt.loopBusy;
     used.meters.loopIdle += now.loopIdle - this.startedAt.loopIdle;
     used.meters.cpu += now.cpu - this.startedAt.cpu;
     used.meters.wall += now.wall - this.startedAt.wall;
     used.signatures += this.counted;
+    this.used.set(split, used);
   }
 
   /** Whether the window of the hold just done came at a rate the measured windows did not. */
@@ -187,20 +192,19 @@ export class PoolSplit {
     return rate > this.measuredRate * LOAD_CHANGE || rate * LOAD_CHANGE < this.measuredRate;
   }
 
-  /** The split to keep: the loop's least busy where it is the bottleneck, the least CPU otherwise. */
-  private best(): number {
-    const costly = this.used[COSTLY]?.meters;
+  /** Keeps the loop's least busy where it is the bottleneck, the least CPU otherwise. */
+  private keepBest(): void {
+    const costly = this.used.get(COSTLY)?.meters;
     const saturated =
       costly !== undefined && costly.loopBusy >= SATURATED * (costly.loopBusy + costly.loopIdle);
-    const cost = (split: number) => {
-      const used = this.used[split];
+    const cost = (split: SplitFrom) => {
+      const used = this.used.get(split);
       if (!used) return Number.POSITIVE_INFINITY;
       return (saturated ? used.meters.loopBusy : used.meters.cpu) / used.signatures;
     };
     // Of equals, the costly kinds only: a trip to the pool that buys nothing is not taken.
     const best = cost(ALL) < cost(COSTLY) ? ALL : COSTLY;
-    const chosen = this.used[best];
-    this.measuredRate = chosen ? chosen.signatures / chosen.meters.wall : Number.NaN;
-    return best;
+    const chosen = this.used.get(best);
+    this.keep(best, chosen ? chosen.signatures / chosen.meters.wall : Number.NaN);
   }
 }

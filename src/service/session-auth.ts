@@ -42,12 +42,12 @@ export class SessionAuth {
     this.signedSessions = new TokenMap(deps.signedSessionEntries);
   }
 
-  /** The principal of a session token whose signature verified before; undefined when there is none. */
   /** Session tokens remembered as verified; at most KEYGATE_TOKEN_CACHE_ENTRIES. */
   get rememberedSize(): number {
     return this.signedSessions.size;
   }
 
+  /** The principal of a session token whose signature verified before; undefined when there is none. */
   remembered(token: BearerText, now: UnixSeconds): Promise<Principal> | undefined {
     const session = this.signedSessions.get(token);
     if (!session) return undefined;

@@ -12,6 +12,25 @@ interface Waiting {
   reject(error: unknown): void;
 }
 
+export interface TurnSignaturesOptions {
+  /** Split the kinds costlier than this many microseconds, always, instead of as PoolSplit measures. */
+  splitFrom?: SplitFrom;
+  /** Server processes sharing this machine's cores (`serve --workers`); 1 by default. */
+  serverProcesses?: number;
+}
+
+/**
+ * The split where there is nothing to measure. On one core, none: the pool's threads would only
+ * take the loop's time (pinned to one core, fresh ES256 tokens went at 14.6k a second with none
+ * split, 13.0k with every second one). With fewer than two cores a server process, the costly
+ * kinds only: the other processes keep the cores busy (two workers on two cores, fresh RS256-2048
+ * tokens: 22.0k a second with the costly kinds split, 19.4k with the cheap ones measured).
+ */
+export function fixedSplit(cores: number, serverProcesses: number): SplitFrom | undefined {
+  if (cores === 1) return Number.POSITIVE_INFINITY;
+  return cores / serverProcesses < 2 ? COSTLY_FROM_US : undefined;
+}
+
 /**
  * Signature checks held to the end of the event loop's turn and run there back to back, the
  * turn's fresh tokens one after another. Why: OpenSSL's verification reaches through several
@@ -34,25 +53,6 @@ interface Waiting {
  * verified here are bound in the same turn; those sent to the pool, in the turn their verdict
  * comes back in.
  */
-export interface TurnSignaturesOptions {
-  /** Split the kinds costlier than this many microseconds, always, instead of as PoolSplit measures. */
-  splitFrom?: SplitFrom;
-  /** Server processes sharing this machine's cores (`serve --workers`); 1 by default. */
-  serverProcesses?: number;
-}
-
-/**
- * The split where there is nothing to measure. On one core, none: the pool's threads would only
- * take the loop's time (pinned to one core, fresh ES256 tokens went at 14.6k a second with none
- * split, 13.0k with every second one). With fewer than two cores a server process, the costly
- * kinds only: the other processes keep the cores busy (two workers on two cores, fresh RS256-2048
- * tokens: 22.0k a second with the costly kinds split, 19.4k with the cheap ones measured).
- */
-export function fixedSplit(cores: number, serverProcesses: number): SplitFrom | undefined {
-  if (cores === 1) return Number.POSITIVE_INFINITY;
-  return cores / serverProcesses < 2 ? COSTLY_FROM_US : undefined;
-}
-
 export class TurnSignatures {
   private readonly due = new TurnBatch<Waiting>('verify', (due) => this.run(due));
   /**
@@ -73,12 +73,12 @@ export class TurnSignatures {
   }
 
   private run(due: Waiting[]): void {
-    // Every second signature of a kind the split names goes to the pool first, so that its
-    // threads are already verifying while the loop verifies the rest.
     if (due.length === 1) {
       this.onLoop(due[0] as Waiting);
       return;
     }
+    // Every second signature of a kind the split names goes to the pool first, so that its
+    // threads are already verifying while the loop verifies the rest.
     const from = this.split.from;
     const onLoop: Waiting[] = [];
     let named = 0;
