@@ -85,7 +85,7 @@ interface Used {
  * least CPU per signature is kept. Either is kept for `hold` windows, then the splits are
  * measured again, so that a change in the load (another kind of key, a busier machine) is
  * followed; sooner when a window of the hold comes at a rate 1.4 times off that split's measured
- * windows' (a burst ends, or begins). After start, one window splits every kind unmeasured: the
+ * windows' (a burst ends, or begins), or brings the first cheap kind to costly kinds kept unmeasured. After start, one window splits every kind unmeasured: the
  * first window of the pool's path measures libuv starting its threads and the JIT compiling it.
  */
 export class PoolSplit {
@@ -148,8 +148,11 @@ export class PoolSplit {
       if (this.toMeasure.length > 0) this.current = this.toMeasure[0] as SplitFrom;
       else this.keepBest();
     } else {
-      // A window of the hold.
-      this.holdLeft = this.loadChanged(now) ? 0 : this.holdLeft - 1;
+      // A window of the hold. Costly kinds kept because no cheap kind came are measured against
+      // splitting every kind as soon as one comes: a server whose first tokens were all ES256
+      // would otherwise keep the RS256-2048 tokens that follow on the loop for the whole hold.
+      const cheapCame = Number.isNaN(this.measuredRate) && this.seenCheap;
+      this.holdLeft = cheapCame || this.loadChanged(now) ? 0 : this.holdLeft - 1;
       if (this.holdLeft <= 0) this.startMeasuring();
     }
   }

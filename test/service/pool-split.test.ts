@@ -16,9 +16,18 @@ interface Costs {
 
 /**
  * A PoolSplit on made-up meters, fed turns of 10 signatures, half of them of a costly kind (all
- * of them with `costlyOnly`); returns the split in force for each of the next `count` windows.
+ * of them with `costlyOnly`, or in the windows it returns true for); returns the split in force
+ * for each of the next `count` windows.
  */
-function simulated(costs: Costs, { window = 100, hold = 4, warmUp = true, costlyOnly = false } = {}) {
+function simulated(
+  costs: Costs,
+  {
+    window = 100,
+    hold = 4,
+    warmUp = true,
+    costlyOnly = false as boolean | ((window: number) => boolean),
+  } = {},
+) {
   const meters = { loopBusy: 0, loopIdle: 0, cpu: 0, wall: 0 };
   let windows = 0;
   const split = new PoolSplit({ meters: () => ({ ...meters }), window, hold, warmUp });
@@ -33,7 +42,8 @@ function simulated(costs: Costs, { window = 100, hold = 4, warmUp = true, costly
         meters.cpu += (10 * (costs.cpu?.(from, windows) ?? loop)) / 1000;
         // One thread: the clock moves by the loop's busy and idle time.
         meters.wall += (10 * (loop + idle)) / 1000;
-        split.turnVerified(10, costlyOnly ? 10 : 5);
+        const allCostly = typeof costlyOnly === 'function' ? costlyOnly(windows) : costlyOnly;
+        split.turnVerified(10, allCostly ? 10 : 5);
       }
       windows++;
       return from;
@@ -74,6 +84,12 @@ test('without a cheap kind to split, nothing is measured: the costly kinds are s
     COSTLY,
     COSTLY,
   ]);
+});
+
+test('the first cheap kind to come while the costly kinds are kept unmeasured ends the hold', () => {
+  // ES256 tokens alone for the warm-up and two windows, then RS256-2048 tokens among them.
+  const splits = simulated({ loop: by({ [ALL]: 30, [COSTLY]: 40 }) }, { costlyOnly: (window) => window < 3 });
+  assert.deepEqual(splits(1 + 2 + 1 + 4 + 1), [...WARM_UP, COSTLY, COSTLY, COSTLY, ...MEASURED, ALL]);
 });
 
 test('a loop with time to spare keeps the split that costs the process the least CPU, whatever it saves the loop', () => {
