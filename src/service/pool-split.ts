@@ -44,6 +44,8 @@ export interface PoolSplitOptions {
   hold?: number;
   /** Whether the first window after start splits every kind, measuring nothing. */
   warmUp?: boolean;
+  /** The time in ms, read at every busy turn; by default performance.now. */
+  clock?: () => number;
 }
 
 /** Each split is measured over this many windows, taken in turn with the others'. */
@@ -55,6 +57,14 @@ const SATURATED = 0.9;
  * factor, either way, ends the hold: the load changed, and with it what pays.
  */
 const LOAD_CHANGE = 1.4;
+/**
+ * Busy turns this far apart (ms) have a lull between them: no load, or none with two signatures
+ * in a turn. A window's figures leave a lull's idle time out. Measured across a lull, a loop
+ * that was saturated whenever it had work read as one with time to spare: fed in rounds with
+ * pauses between them (the HTTP benchmark's, a client's bursts), the windows of fresh RS256-2048
+ * tokens that spanned a pause chose by CPU, not by the loop's time.
+ */
+export const LULL_MS = 50;
 
 function processMeters(): Meters {
   const { active, idle } = performance.eventLoopUtilization();
@@ -85,7 +95,8 @@ interface Used {
  * least CPU per signature is kept. Either is kept for `hold` windows, then the splits are
  * measured again, so that a change in the load (another kind of key, a busier machine) is
  * followed; sooner when a window of the hold comes at a rate 1.4 times off that split's measured
- * windows' (a burst ends, or begins), or brings the first cheap kind to costly kinds kept unmeasured. After start, one window splits every kind unmeasured: the
+ * windows' (a burst ends, or begins), or brings the first cheap kind to costly kinds kept unmeasured.
+ * A lull between busy turns is left out of the window it falls in (LULL_MS). After start, one window splits every kind unmeasured: the
  * first window of the pool's path measures libuv starting its threads and the JIT compiling it.
  */
 export class PoolSplit {
@@ -108,6 +119,9 @@ export class PoolSplit {
   private seenCheap = false;
   private counted = 0;
   private startedAt: Meters;
+  private readonly clock: () => number;
+  /** When the last busy turn was counted. */
+  private lastTurnAt: number;
 
   constructor(options: PoolSplitOptions = {}) {
     this.meters = options.meters ?? processMeters;
@@ -120,6 +134,8 @@ export class PoolSplit {
       this.startMeasuring();
     }
     this.startedAt = this.meters();
+    this.clock = options.clock ?? (() => performance.now());
+    this.lastTurnAt = this.clock();
   }
 
   /** The split for a busy turn now. */
@@ -129,6 +145,9 @@ export class PoolSplit {
 
   /** A busy turn verified `signatures` signatures under the split `from` gave, `costly` of them of a costly kind. */
   turnVerified(signatures: number, costly: number): void {
+    const at = this.clock();
+    if (at - this.lastTurnAt > LULL_MS) this.leaveOut(at - this.lastTurnAt);
+    this.lastTurnAt = at;
     if (costly < signatures) this.seenCheap = true;
     this.counted += signatures;
     if (this.counted < this.window) return;
@@ -136,6 +155,22 @@ export class PoolSplit {
     this.windowDone(now);
     this.counted = 0;
     this.startedAt = now;
+  }
+
+  /**
+   * Takes a lull of `ms` out of the window under way, as idle time it did not have. Only the clock
+   * is read at every busy turn (the meters cost 2 us), so the lull is known at its end: what of
+   * it was idle is what the window's idle time grew by, up to the lull's length. The little work
+   * of its lone signatures stays counted, the same for every split.
+   */
+  private leaveOut(ms: number): void {
+    const now = this.meters();
+    const idle = Math.min(ms, now.loopIdle - this.startedAt.loopIdle);
+    this.startedAt = {
+      ...this.startedAt,
+      loopIdle: this.startedAt.loopIdle + idle,
+      wall: this.startedAt.wall + idle,
+    };
   }
 
   private windowDone(now: Meters): void {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PoolSplit, SPLITS } from '../../src/service/pool-split.ts';
+import { LULL_MS, PoolSplit, SPLITS } from '../../src/service/pool-split.ts';
 
 const [ALL, COSTLY] = SPLITS as [number, number];
 
@@ -16,8 +16,8 @@ interface Costs {
 
 /**
  * A PoolSplit on made-up meters, fed turns of 10 signatures, half of them of a costly kind (all
- * of them with `costlyOnly`, or in the windows it returns true for); returns the split in force
- * for each of the next `count` windows.
+ * of them with `costlyOnly`, or in the windows it returns true for), with a pause of `lullMs`
+ * halfway through each window; returns the split in force for each of the next `count` windows.
  */
 function simulated(
   costs: Costs,
@@ -26,15 +26,28 @@ function simulated(
     hold = 4,
     warmUp = true,
     costlyOnly = false as boolean | ((window: number) => boolean),
+    lullMs = 0 as number | ((window: number) => number),
   } = {},
 ) {
   const meters = { loopBusy: 0, loopIdle: 0, cpu: 0, wall: 0 };
   let windows = 0;
-  const split = new PoolSplit({ meters: () => ({ ...meters }), window, hold, warmUp });
+  const split = new PoolSplit({
+    meters: () => ({ ...meters }),
+    clock: () => meters.wall,
+    window,
+    hold,
+    warmUp,
+  });
   return (count: number) =>
     Array.from({ length: count }, () => {
       const from = split.from;
       for (let i = 0; i < window / 10; i++) {
+        // A pause in the load halfway through the window: the loop idle, nothing verified.
+        if (i === window / 20) {
+          const lull = typeof lullMs === 'function' ? lullMs(windows) : lullMs;
+          meters.loopIdle += lull;
+          meters.wall += lull;
+        }
         const loop = costs.loop(from, windows);
         const idle = costs.idle?.(from, windows) ?? 0;
         meters.loopBusy += (10 * loop) / 1000;
@@ -84,6 +97,29 @@ test('without a cheap kind to split, nothing is measured: the costly kinds are s
     COSTLY,
     COSTLY,
   ]);
+});
+
+test('a saturated loop fed in bursts is read as saturated: the pauses between them are left out', () => {
+  // Splitting every kind keeps the loop least busy and costs the most CPU.
+  const costs = { loop: by({ [ALL]: 30, [COSTLY]: 40 }), cpu: by({ [ALL]: 60, [COSTLY]: 40 }) };
+  for (const lullMs of [LULL_MS + 1, 2000]) {
+    assert.deepEqual(
+      simulated(costs, { lullMs })(6),
+      [...WARM_UP, ...MEASURED, ALL],
+      `pauses of ${lullMs} ms`,
+    );
+  }
+  // A pause shorter than a lull is the load's own: with it, the loop had time to spare.
+  assert.deepEqual(simulated(costs, { lullMs: LULL_MS - 10 })(6), [...WARM_UP, ...MEASURED, COSTLY]);
+});
+
+test('a window of the hold that spans a pause in the load is no change in the load', () => {
+  // Measured without pauses; the hold's windows each with one.
+  const splits = simulated(
+    { loop: by({ [ALL]: 30, [COSTLY]: 40 }) },
+    { lullMs: (window) => (window > 4 ? 5000 : 0) },
+  );
+  assert.deepEqual(splits(1 + 4 + 4 + 1), [...WARM_UP, ...MEASURED, ALL, ALL, ALL, ALL, ALL]);
 });
 
 test('the first cheap kind to come while the costly kinds are kept unmeasured ends the hold', () => {
