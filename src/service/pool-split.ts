@@ -58,8 +58,8 @@ const SATURATED = 0.9;
  */
 const LOAD_CHANGE = 1.4;
 /**
- * Busy turns this far apart (ms) have a lull between them: no load, or none with two signatures
- * in a turn. A window's figures leave a lull's idle time out. Measured across a lull, a loop
+ * Busy turns further apart than this (ms) have a lull between them: no load, or none with two
+ * signatures in a turn. A window's figures leave a lull's idle time out. Measured across a lull, a loop
  * that was saturated whenever it had work read as one with time to spare: fed in rounds with
  * pauses between them (the HTTP benchmark's, a client's bursts), the windows of fresh RS256-2048
  * tokens that spanned a pause chose by CPU, not by the loop's time.
