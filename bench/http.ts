@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fmt, jsonFromProcess, median, perSecond, printTable, type Row } from './harness.ts';
+import { fmt, jsonFromProcess, median, perSecond, printTable, type Row, ratioText } from './harness.ts';
 import { distributedRows } from './http/distributed.ts';
 import { type Fixture, makeFixture, WHOAMI } from './http/fixture.ts';
 import { ledgerCpuUs, verifyCpuUs, withLoopWork } from './http/floor.ts';
@@ -38,11 +38,14 @@ const FORWARD_AUTH = '/auth/verify';
 const VERIFIER_PROCESS = new URL('./http/verifier-process.ts', import.meta.url).pathname;
 
 function vs(label: string, series: Series, base: Series, baseLabel: string, target?: number): Row {
+  const spread = series.roundRatios(base);
   return {
     case: label,
     value: perSecond(series.rate),
     extra: series.cells(),
-    baseline: `${baseLabel} ${perSecond(base.rate)}`,
+    baseline: `${baseLabel} ${perSecond(base.rate)}${
+      spread ? ` (round by round ${ratioText(spread[0])}-${ratioText(spread[1])})` : ''
+    }`,
     ratio: series.rate / base.rate,
     ...(target !== undefined && { target }),
   };

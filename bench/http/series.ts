@@ -10,6 +10,8 @@ export class Series {
   readonly latencies: number[] = [];
   /** The server's resident memory after this row's latest round. */
   rss = Number.NaN;
+  /** Which interleave() ran its rounds: rounds of one run are compared round by round. */
+  run: number | undefined;
   /** Server CPU time over the rounds, all its threads: less sensitive to a busy machine than a rate. */
   private cpuMs = 0;
   /** The load generator's CPU time over the rounds (its own process): its cost of the same requests. */
@@ -42,6 +44,19 @@ export class Series {
   /** Median of the rounds' rates. */
   get rate(): number {
     return median(this.rps);
+  }
+
+  /**
+   * The lowest and highest ratio of this row's rounds to `base`'s, each round to the one run
+   * beside it; undefined unless both ran in the same interleave(). On a shared machine whose
+   * speed drifts from one minute to the next, rounds run a second apart share their conditions,
+   * and the spread of their ratios shows how far one run's ratio can be trusted.
+   */
+  roundRatios(base: Series): [low: number, high: number] | undefined {
+    if (base === this || this.run === undefined || base.run !== this.run) return undefined;
+    if (this.rps.length !== base.rps.length || this.rps.length < 2) return undefined;
+    const ratios = this.rps.map((rate, i) => rate / (base.rps[i] as number)).sort((a, b) => a - b);
+    return [ratios[0] as number, ratios[ratios.length - 1] as number];
   }
 
   /** Over every request of every round. */
@@ -78,11 +93,15 @@ export interface Load {
   expect: number;
 }
 
+let runs = 0;
+
 /**
  * Runs every load once per round, in reverse order on odd rounds, so that noise from the shared
  * machine and drift over the run fall on all of them alike.
  */
 export async function interleave(loads: Load[], rounds: number): Promise<void> {
+  const run = ++runs;
+  for (const load of loads) load.series.run = run;
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? loads : [...loads].reverse();
     for (const load of order) {
