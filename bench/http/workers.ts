@@ -4,14 +4,16 @@ import { eachOnce, perConnection } from './load.ts';
 import { interleave, Series } from './series.ts';
 import { type Launch, type Server, startKeygate } from './servers.ts';
 import { freshRounds, ROUNDS } from './token-sets.ts';
+import { FRESH_WARM_UP_TOKENS, warmUp } from './warm-up.ts';
 
 /** Fresh tokens per round of each server: about a second at the rate of one worker. */
 const FRESH_PER_ROUND = 5000;
 
 /**
- * `serve --workers 2` against the one-worker server already running, on the same database: warm
- * tokens (each connection reusing its own) and fresh RS256-2048 tokens (each sent once; every
- * server gets its own set, as a jti binds once), interleaved round by round.
+ * `serve --workers 2`, warmed up first, against the one-worker server already running and warm,
+ * on the same database: warm tokens (each connection reusing its own) and fresh RS256-2048
+ * tokens (each sent once; every server gets its own set, as a jti binds once), interleaved round
+ * by round.
  */
 export async function workerRows(
   one: Server,
@@ -25,8 +27,12 @@ export async function workerRows(
     one: await freshRounds(fixture, FRESH_PER_ROUND),
     two: await freshRounds(fixture, FRESH_PER_ROUND),
   };
+  const [warmUpSet = []] = await freshRounds(fixture, FRESH_WARM_UP_TOKENS, 'ES256', 1);
   const two = await startKeygate(launch, port, ['--workers', '2']);
   try {
+    // New, warmed up as the one-worker server was before its own rows (unwarmed, its first round
+    // of warm tokens read 0.16x of the one worker's, its others 0.68-1.22x).
+    await warmUp(two, { warm, fresh: [warmUpSet] });
     const s = {
       warmOne: new Series(one),
       warmTwo: new Series(two),
