@@ -59,10 +59,10 @@ const SATURATED = 0.9;
 const LOAD_CHANGE = 1.4;
 /**
  * Busy turns further apart than this (ms) have a lull between them: no load, or none with two
- * signatures in a turn. A window's figures leave a lull's idle time out. Measured across a lull, a loop
- * that was saturated whenever it had work read as one with time to spare: fed in rounds with
- * pauses between them (the HTTP benchmark's, a client's bursts), the windows of fresh RS256-2048
- * tokens that spanned a pause chose by CPU, not by the loop's time.
+ * signatures in a turn. A window's figures leave a lull's idle time out. Measured across a lull,
+ * a loop that was saturated whenever it had work read as one with time to spare: fed in rounds
+ * with pauses between them (the HTTP benchmark's, a client's bursts), the windows of fresh
+ * RS256-2048 tokens that spanned a pause chose by CPU, not by the loop's time.
  */
 export const LULL_MS = 50;
 
@@ -95,9 +95,10 @@ interface Used {
  * least CPU per signature is kept. Either is kept for `hold` windows, then the splits are
  * measured again, so that a change in the load (another kind of key, a busier machine) is
  * followed; sooner when a window of the hold comes at a rate 1.4 times off that split's measured
- * windows' (a burst ends, or begins), or brings the first cheap kind to costly kinds kept unmeasured.
- * A lull between busy turns is left out of the window it falls in (LULL_MS). After start, one window splits every kind unmeasured: the
- * first window of the pool's path measures libuv starting its threads and the JIT compiling it.
+ * windows' (a burst ends, or begins), or brings the first cheap kind to costly kinds kept
+ * unmeasured. A lull between busy turns is left out of the window it falls in (LULL_MS). After
+ * start, one window splits every kind unmeasured: the first window of the pool's path measures
+ * libuv starting its threads and the JIT compiling it.
  */
 export class PoolSplit {
   private readonly meters: () => Meters;
