@@ -8,9 +8,9 @@ import { type Fixture, makeFixture, WHOAMI } from './fixture.ts';
 import { eachOnce, perConnection } from './load.ts';
 import { interleave, type Load, Series } from './series.ts';
 import { type Launch, type Server, startKeygate } from './servers.ts';
-import { bearer, freshRounds, ROUNDS } from './token-sets.ts';
+import { bearer, freshRounds, ROUNDS, signFreshWarmUp } from './token-sets.ts';
 import { signTokens } from './tokens.ts';
-import { FRESH_WARM_UP_TOKENS, warmUp } from './warm-up.ts';
+import { warmUp } from './warm-up.ts';
 
 /** Fresh tokens per round of each server: about a second at the rate of one node. */
 const FRESH_PER_ROUND = 4000;
@@ -72,10 +72,8 @@ export async function distributedRows(
       });
     }
     // Each node new, warmed up as the SQLite node was before its own rows (its warm-up holds).
-    for (const { server } of nodes.slice(1)) {
-      const [fresh = []] = await freshRounds(fixture, FRESH_WARM_UP_TOKENS, 'ES256', 1);
-      await warmUp(server, { warm, fresh: [fresh] });
-    }
+    for (const { server } of nodes.slice(1))
+      await warmUp(server, { warm, fresh: [await signFreshWarmUp(fixture)] });
     const series = nodes.map((node) => ({
       ...node,
       warm: new Series(node.server),

@@ -15,17 +15,6 @@ import type { Server } from './servers.ts';
  */
 export const WARM_UP_SECONDS = 5;
 
-/**
- * Fresh tokens sent before the timed part, so that the fresh-token path is compiled before it is
- * measured. Sent 300 of each kind only, a new Keygate server took 230-360 us of CPU a token over
- * its first 6,000 fresh RS256-2048 tokens, 140-170 over the next 6,000 and 65-80 from 18,000 on,
- * V8's compiler threads taking 60-70 us a token of that at first (rounds of 6,000 on a 2-core
- * machine, each thread read from /proc); after 15,000 fresh ES256 tokens, its first round of
- * RS256-2048 read 80 us and 13.2k a second against 63-87 us and 11.6-15.6k for the next four.
- * ES256 because it is the cheapest kind to sign: the path is the same but for the signature.
- */
-export const FRESH_WARM_UP_TOKENS = 15_000;
-
 /** What a server is sent before it is measured; each set of fresh tokens goes to it once. */
 export interface WarmUp {
   /** One token per connection, reused (warm tokens), for /v1/whoami and whatever `forwardAuth` names. */
@@ -33,7 +22,7 @@ export interface WarmUp {
   forwardAuth?: string;
   /** Tokens whose kid no key has, answered 401. */
   unknownKids?: readonly string[];
-  /** Sets of fresh tokens, sent in order. */
+  /** Sets of fresh tokens, sent in order (token-sets.ts signFreshWarmUp's first). */
   fresh: readonly (readonly string[])[];
 }
 

@@ -3,8 +3,8 @@ import { type Fixture, WHOAMI } from './fixture.ts';
 import { eachOnce, perConnection } from './load.ts';
 import { interleave, Series } from './series.ts';
 import { type Launch, type Server, startKeygate } from './servers.ts';
-import { freshRounds, ROUNDS } from './token-sets.ts';
-import { FRESH_WARM_UP_TOKENS, warmUp } from './warm-up.ts';
+import { freshRounds, ROUNDS, signFreshWarmUp } from './token-sets.ts';
+import { warmUp } from './warm-up.ts';
 
 /** Fresh tokens per round of each server: about a second at the rate of one worker. */
 const FRESH_PER_ROUND = 5000;
@@ -27,7 +27,7 @@ export async function workerRows(
     one: await freshRounds(fixture, FRESH_PER_ROUND),
     two: await freshRounds(fixture, FRESH_PER_ROUND),
   };
-  const [warmUpSet = []] = await freshRounds(fixture, FRESH_WARM_UP_TOKENS, 'ES256', 1);
+  const warmUpSet = await signFreshWarmUp(fixture);
   const two = await startKeygate(launch, port, ['--workers', '2']);
   try {
     // New, warmed up as the one-worker server was before its own rows (unwarmed, its first round
