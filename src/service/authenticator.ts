@@ -75,7 +75,7 @@ export class Authenticator {
       cache: this.cache,
       metrics: this.metrics,
       ledgerStore,
-      serverProcesses: deps.serverProcesses ?? 1,
+      serverProcesses: deps.serverProcesses,
     });
     this.sessionTokens = new SessionAuth({
       sessions: deps.sessions,

@@ -30,8 +30,8 @@ export interface KeyPairAuthDeps {
   metrics: Metrics;
   /** Where the replay ledger binds jtis: Redis when configured, else the store. */
   ledgerStore: Pick<Store, 'bindJtis'>;
-  /** Server processes sharing this machine's cores (TurnSignatures). */
-  serverProcesses: number;
+  /** Server processes sharing this machine's cores (TurnSignatures, which takes 1 if unset). */
+  serverProcesses?: number;
 }
 
 /**

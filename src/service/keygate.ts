@@ -156,7 +156,7 @@ export async function startKeygate(options: KeygateOptions): Promise<Keygate> {
   const authenticator = new Authenticator({
     store,
     directory,
-    ...(options.serverProcesses !== undefined && { serverProcesses: options.serverProcesses }),
+    serverProcesses: options.serverProcesses,
     policy: options.policy,
     clock,
     cache: new TokenCache(memory.tokenCacheEntries),
