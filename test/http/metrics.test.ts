@@ -69,6 +69,10 @@ before(async () => {
   assert.equal(good.statusCode, 202, good.body);
   sessionToken = good.json().results.token.HY_APP_AUTH_v1;
   assert.equal((await whoami(sessionToken)).statusCode, 200);
+  // A minute later the session is seen again: its last-seen time is written, and remembered.
+  f.now.value = NOW + 61;
+  assert.equal((await whoami(sessionToken)).statusCode, 200);
+  f.now.value = NOW;
   assert.equal((await login(sha256('wrong password'))).statusCode, 401);
 });
 after(async () => {
@@ -87,7 +91,7 @@ test('GET /metrics counts each decision, cache answer, login and refusal exactly
     'keygate_decisions_total{method="key",outcome="token_expired"}': 1,
     'keygate_decisions_total{method="key",outcome="kid_unknown"}': 1,
     'keygate_decisions_total{method="key",outcome="signature_invalid"}': 0,
-    'keygate_decisions_total{method="session",outcome="accepted"}': 1,
+    'keygate_decisions_total{method="session",outcome="accepted"}': 2,
     'keygate_decisions_total{method="session",outcome="session_revoked"}': 0,
     'keygate_decisions_total{method="unknown",outcome="token_missing"}': 1,
     'keygate_decisions_total{method="unknown",outcome="token_malformed"}': 0,
@@ -98,7 +102,7 @@ test('GET /metrics counts each decision, cache answer, login and refusal exactly
     'keygate_cache_requests_total{cache="key_directory",result="hit"}': 2,
     'keygate_cache_requests_total{cache="key_directory",result="miss"}': 2,
     'keygate_verification_seconds_count{method="key"}': 4,
-    'keygate_verification_seconds_count{method="session"}': 1,
+    'keygate_verification_seconds_count{method="session"}': 2,
     'keygate_logins_total{outcome="accepted"}': 1,
     'keygate_logins_total{outcome="invalid_credentials"}': 1,
     'keygate_logins_total{outcome="throttled"}': 0,
@@ -113,9 +117,9 @@ test('GET /metrics counts each decision, cache answer, login and refusal exactly
     'keygate_store_call_seconds_count{method="getUserByEmail"}': 2,
     'keygate_key_directory_entries{map="entries"}': 1,
     keygate_token_cache_entries: 1,
-    // The session token whoami accepted; its session was seen at login, so no last-seen write yet.
+    // The session token whoami accepted, and its session, whose last-seen time was written once.
     'keygate_session_memory_entries{map="verified"}': 1,
-    'keygate_session_memory_entries{map="touched"}': 0,
+    'keygate_session_memory_entries{map="touched"}': 1,
     // The fresh token's binding, in the embedded store's memory of recent ones.
     keygate_replay_ledger_memory_entries: 1,
   };
