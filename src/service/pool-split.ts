@@ -49,21 +49,35 @@ export interface PoolSplitOptions {
   clock?: () => number;
 }
 
+/**
+ * Every kind is split only where that costs less than this share of what the costly kinds alone
+ * cost: a trip to the pool that saves less is within what two measurements of the same split
+ * drift apart, and it costs CPU. On one 2-core machine, in one benchmark run, fresh RS256-2048
+ * tokens with every kind split cost the loop 1.02-1.26x what they did on it in nine measurements
+ * of ten.
+ */
+const PAYS_BELOW = 0.95;
 /** Each split is measured over this many windows, taken in turn with the others'. */
 const MEASURED_PASSES = 2;
 /** The event loop is the bottleneck when, with the cheap kinds on it, it is busy this much of the time. */
 const SATURATED = 0.9;
 /**
- * A window of the hold whose rate of signatures is off the measured windows' by more than this
- * factor, either way, ends the hold: the load changed, and with it what pays.
+ * Two windows of the hold in a row whose rate of signatures is off the measured windows' by more
+ * than this factor, the same way, end the hold: the load changed, and with it what pays. One such
+ * window is not enough: on a shared 2-core machine the rate of one window drifts by that much
+ * with no change in the load (in the HTTP benchmark, a fresh-token row's rounds of 6,000 ended the
+ * hold every 5-7 seconds, and were spent mostly measuring, half of it on the split that cost more).
  */
 const LOAD_CHANGE = 1.4;
 /**
- * Busy turns further apart than this (ms) have a lull between them: no load, or none with two
- * signatures in a turn. A window's figures leave a lull's idle time out. Measured across a lull,
- * a loop that was saturated whenever it had work read as one with time to spare: fed in rounds
- * with pauses between them (the HTTP benchmark's, a client's bursts), the windows of fresh
- * RS256-2048 tokens that spanned a pause chose by CPU, not by the loop's time.
+ * Busy turns further apart than this (ms) have a lull between them: no load of fresh tokens, or
+ * none with two signatures in a turn. A window's figures leave a lull out, its idle time and what
+ * the loop did in it. Measured across a lull, a loop that was saturated whenever it had work read
+ * as one with time to spare: fed in rounds with pauses between them (the HTTP benchmark's, a
+ * client's bursts), the windows of fresh RS256-2048 tokens that spanned a pause chose by CPU, not
+ * by the loop's time. And other requests answered in a lull (warm tokens, refusals) were counted
+ * as the cost of the signatures of whichever split's window was under way: in the benchmark, one
+ * split read 224 us of the loop per signature against the other's 66.
  */
 export const LULL_MS = 50;
 
@@ -93,13 +107,14 @@ interface Used {
  * cheap kinds on it, was busy 90% of the time or more, it is the bottleneck, and the split that
  * keeps it least busy per signature is kept: that is what the rate depends on, and a pool thread
  * that takes the loop's core shows there too. Otherwise the split that costs the process the
- * least CPU per signature is kept. Either is kept for `hold` windows, then the splits are
- * measured again, so that a change in the load (another kind of key, a busier machine) is
- * followed; sooner when a window of the hold comes at a rate 1.4 times off that split's measured
- * windows' (a burst ends, or begins), or brings the first cheap kind to costly kinds kept
- * unmeasured. A lull between busy turns is left out of the window it falls in (LULL_MS). After
- * start, one window splits every kind unmeasured: the first window of the pool's path measures
- * libuv starting its threads and the JIT compiling it.
+ * least CPU per signature is kept. Every kind is split only where it costs at least 5% less
+ * (PAYS_BELOW). Either is kept for `hold` windows, then the splits are measured again, so that a
+ * change in the load (another kind of key, a busier machine) is followed; sooner when two windows
+ * of the hold in a row come at a rate 1.4 times off that split's measured windows' (a burst ends,
+ * or begins), or one brings the first cheap kind to costly kinds kept unmeasured. A lull between
+ * busy turns is left out of the window it falls in (LULL_MS). After start, one window splits every
+ * kind unmeasured: the first window of the pool's path measures libuv starting its threads and the
+ * JIT compiling it.
  */
 export class PoolSplit {
   private readonly meters: () => Meters;
@@ -117,6 +132,8 @@ export class PoolSplit {
   private readonly used = new Map<SplitFrom, Used>();
   /** Signatures a ms in the measured windows of the split kept; NaN when it was kept unmeasured. */
   private measuredRate = Number.NaN;
+  /** The way the last window of the hold was off the measured rate: 1 faster, -1 slower, 0 neither. */
+  private lastOff = 0;
   /** Whether the turns since the splits were last measured brought a cheap kind. */
   private seenCheap = false;
   private counted = 0;
@@ -160,18 +177,21 @@ export class PoolSplit {
   }
 
   /**
-   * Takes a lull of `ms` out of the window under way, as idle time it did not have. Only the clock
-   * is read at every busy turn (the meters cost 2 us), so the lull is known at its end: what of
-   * it was idle is what the window's idle time grew by, up to the lull's length. The little work
-   * of its lone signatures stays counted, the same for every split.
+   * Takes a lull of `ms` out of the window under way. Only the clock is read at every busy turn
+   * (the meters cost 2 us), so the lull is known at its end: its idle time is what the window's
+   * idle time grew by, up to the lull's length, and the rest of it the loop was busy with other
+   * work, taken out of the loop's busy time and the process's CPU alike.
    */
   private leaveOut(ms: number): void {
     const now = this.meters();
-    const idle = Math.min(ms, now.loopIdle - this.startedAt.loopIdle);
+    const from = this.startedAt;
+    const idle = Math.min(ms, now.loopIdle - from.loopIdle);
+    const busy = Math.min(ms - idle, now.loopBusy - from.loopBusy, now.cpu - from.cpu);
     this.startedAt = {
-      ...this.startedAt,
-      loopIdle: this.startedAt.loopIdle + idle,
-      wall: this.startedAt.wall + idle,
+      loopBusy: from.loopBusy + busy,
+      loopIdle: from.loopIdle + idle,
+      cpu: from.cpu + busy,
+      wall: from.wall + idle + busy,
     };
   }
 
@@ -211,6 +231,7 @@ export class PoolSplit {
     this.current = split;
     this.holdLeft = this.hold;
     this.measuredRate = measuredRate;
+    this.lastOff = 0;
   }
 
   private note(split: SplitFrom, now: Meters): void {
@@ -226,10 +247,13 @@ export class PoolSplit {
     this.used.set(split, used);
   }
 
-  /** Whether the window of the hold just done came at a rate the measured windows did not. */
+  /** Whether this window of the hold and the one before it came at a rate the measured windows did not. */
   private loadChanged(now: Meters): boolean {
     const rate = this.counted / (now.wall - this.startedAt.wall);
-    return rate > this.measuredRate * LOAD_CHANGE || rate * LOAD_CHANGE < this.measuredRate;
+    const off = rate > this.measuredRate * LOAD_CHANGE ? 1 : rate * LOAD_CHANGE < this.measuredRate ? -1 : 0;
+    const twice = off !== 0 && off === this.lastOff;
+    this.lastOff = off;
+    return twice;
   }
 
   /** Keeps the loop's least busy where it is the bottleneck, the least CPU otherwise. */
@@ -242,8 +266,7 @@ export class PoolSplit {
       if (!used) return Number.POSITIVE_INFINITY;
       return (saturated ? used.meters.loopBusy : used.meters.cpu) / used.signatures;
     };
-    // Of equals, the costly kinds only: a trip to the pool that buys nothing is not taken.
-    const best = cost(ALL) < cost(COSTLY) ? ALL : COSTLY;
+    const best = cost(ALL) < PAYS_BELOW * cost(COSTLY) ? ALL : COSTLY;
     const chosen = this.used.get(best);
     this.keep(best, chosen ? chosen.signatures / chosen.meters.wall : Number.NaN);
   }
