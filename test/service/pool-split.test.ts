@@ -224,6 +224,26 @@ test('one window of the hold far off the measured rate, or two off in opposite w
   assert.deepEqual(swinging(1 + 4 + 4 + 1), [...WARM_UP, ...MEASURED, ALL, ALL, ALL, ALL, ALL]);
 });
 
+test('a window off the rate before a measurement does not count toward ending the next hold', () => {
+  // The last window of one hold and the first of the next are both slow: two holds, one each.
+  const splits = simulated({
+    loop: (from) => (from === ALL ? 30 : 40),
+    idle: (_, window) => (window === 8 || window === 13 ? 200 : 0),
+  });
+  assert.deepEqual(splits(1 + 4 + 4 + 4 + 3), [
+    ...WARM_UP,
+    ...MEASURED,
+    ALL,
+    ALL,
+    ALL,
+    ALL,
+    ...MEASURED,
+    ALL,
+    ALL,
+    ALL,
+  ]);
+});
+
 test('every kind is split only where it costs at least 5% less than the costly kinds alone', () => {
   const keep = (all: number) => simulated({ loop: by({ [ALL]: all, [COSTLY]: 40 }) })(6)[5];
   assert.equal(keep(37.9), ALL, '37.9 against 40 us of the loop a signature');
