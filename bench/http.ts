@@ -423,7 +423,7 @@ export async function benchHttp(): Promise<boolean> {
     );
     return printTable('HTTP throughput (server in its own process)', rows, {
       measured: 'measured',
-      extra: ['p50', 'p99', 'server CPU/req', 'server RSS after'],
+      extra: ['p50', 'p99', 'server CPU/req', 'event loop CPU/req', 'server RSS after'],
     });
   } finally {
     await stopGenerator();

@@ -14,6 +14,8 @@ export class Series {
   run: number | undefined;
   /** Server CPU time over the rounds, all its threads: less sensitive to a busy machine than a rate. */
   private cpuMs = 0;
+  /** The event loop's CPU time over the rounds: what the rate waits on once the loop is saturated. */
+  private loopCpuMs = 0;
   /** The load generator's CPU time over the rounds (its own process): its cost of the same requests. */
   private generatorCpuMs = 0;
 
@@ -24,6 +26,7 @@ export class Series {
   /** Runs one round and records it. */
   async round(run: () => Promise<Shot>): Promise<void> {
     const cpuBefore = this.server.cpuMs();
+    const loopBefore = this.server.loopCpuMs();
     let shot: Shot;
     try {
       shot = await run();
@@ -35,6 +38,7 @@ export class Series {
       );
     }
     this.cpuMs += this.server.cpuMs() - cpuBefore;
+    this.loopCpuMs += this.server.loopCpuMs() - loopBefore;
     this.generatorCpuMs += shot.generatorCpuMs ?? Number.NaN;
     this.rps.push(shot.rps);
     for (const ms of shot.latencies) this.latencies.push(ms);
@@ -69,17 +73,23 @@ export class Series {
     return (this.cpuMs * 1000) / this.latencies.length;
   }
 
+  /** Microseconds of the event loop's CPU (each server process's main thread) per request. */
+  get loopCpuUs(): number {
+    return (this.loopCpuMs * 1000) / this.latencies.length;
+  }
+
   /** Microseconds of the load generator's CPU per request. */
   get generatorCpuUs(): number {
     return (this.generatorCpuMs * 1000) / this.latencies.length;
   }
 
-  /** The p50, p99, server CPU and RSS columns; a row that takes its p99 otherwise gives it. */
+  /** The p50, p99, server CPU, event loop CPU and RSS columns; a row that takes its p99 otherwise gives it. */
   cells(p99 = this.p(99)): string[] {
     return [
       `${this.p(50).toFixed(2)} ms`,
       `${p99.toFixed(2)} ms`,
       `${this.serverCpuUs.toFixed(0)} us`,
+      `${this.loopCpuUs.toFixed(0)} us`,
       `${this.rss.toFixed(0)} MB`,
     ];
   }

@@ -29,6 +29,8 @@ export interface Server {
   rssMb(): number;
   /** CPU time the process has used so far, all threads, in ms. */
   cpuMs(): number;
+  /** CPU time its event loop has used so far (each process's main thread), in ms. */
+  loopCpuMs(): number;
   /** The last few KB the process wrote to stderr: what a round that met errors reports. */
   stderrTail(): string;
   stop(): Promise<void>;
@@ -152,6 +154,7 @@ async function started(name: string, child: ChildProcess, port: number): Promise
     pid,
     rssMb: () => withChildren(pid).reduce((sum, each) => sum + rssMb(each), 0),
     cpuMs: () => withChildren(pid).reduce((sum, each) => sum + cpuMs(each), 0),
+    loopCpuMs: () => withChildren(pid).reduce((sum, each) => sum + cpuMs(each, 'main thread'), 0),
     stderrTail: () => stderr,
     stop: async () => {
       child.kill('SIGTERM');
@@ -256,9 +259,12 @@ export function rssMb(pid: number): number {
   return Number(line?.[1] ?? Number.NaN) / 1024;
 }
 
-/** utime + stime from /proc/<pid>/stat, which counts in USER_HZ ticks (100 a second on Linux). */
-export function cpuMs(pid: number): number {
-  const fields = statFields(pid);
+/**
+ * utime + stime from /proc/<pid>/stat, which counts in USER_HZ ticks (100 a second on Linux); of
+ * its main thread alone (the event loop's, whose id is the process's) from its task's stat.
+ */
+export function cpuMs(pid: number, of?: 'main thread'): number {
+  const fields = statFields(of ? `${pid}/task/${pid}` : pid);
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
@@ -278,7 +284,7 @@ function withChildren(pid: number): number[] {
 }
 
 /** The fields of /proc/<pid>/stat after the parenthesised command name, which may hold spaces. */
-function statFields(pid: number): string[] {
+function statFields(pid: number | string): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
