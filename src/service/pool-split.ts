@@ -209,7 +209,10 @@ export class PoolSplit {
       // splitting every kind as soon as one comes: a server whose first tokens were all ES256
       // would otherwise keep the RS256-2048 tokens that follow on the loop for the whole hold.
       const cheapCame = Number.isNaN(this.measuredRate) && this.seenCheap;
-      this.holdLeft = cheapCame || this.loadChanged(now) ? 0 : this.holdLeft - 1;
+      const off = this.rateOff(now);
+      const loadChanged = off !== 0 && off === this.lastOff;
+      this.lastOff = off;
+      this.holdLeft = cheapCame || loadChanged ? 0 : this.holdLeft - 1;
       if (this.holdLeft <= 0) this.startMeasuring();
     }
   }
@@ -247,13 +250,10 @@ export class PoolSplit {
     this.used.set(split, used);
   }
 
-  /** Whether this window of the hold and the one before it came at a rate the measured windows did not. */
-  private loadChanged(now: Meters): boolean {
+  /** Which way the window just done was off the measured windows' rate: 1 faster, -1 slower, 0 neither. */
+  private rateOff(now: Meters): number {
     const rate = this.counted / (now.wall - this.startedAt.wall);
-    const off = rate > this.measuredRate * LOAD_CHANGE ? 1 : rate * LOAD_CHANGE < this.measuredRate ? -1 : 0;
-    const twice = off !== 0 && off === this.lastOff;
-    this.lastOff = off;
-    return twice;
+    return rate > this.measuredRate * LOAD_CHANGE ? 1 : rate * LOAD_CHANGE < this.measuredRate ? -1 : 0;
   }
 
   /** Keeps the loop's least busy where it is the bottleneck, the least CPU otherwise. */
