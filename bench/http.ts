@@ -119,18 +119,19 @@ async function requestRows(keygate: Server, reference: Server, sets: TokenSets, 
 }
 
 /**
- * Fresh tokens on Keygate, on the reference, on the signature-only server and on the same with
- * Keygate's replay ledger, key kind by key kind, the four interleaved. The signature-only server
- * keeps no ledger, so the reference's tokens are fresh to it too; the ledger server binds in a
- * database of its own, so Keygate's are fresh to it.
+ * Fresh tokens on Keygate, on the reference, on the signature-only server, on the same with
+ * Keygate's replay ledger and on the spec floor (the ledger server also checking every claim and
+ * answering in the spec's envelope), key kind by key kind, the five interleaved. The
+ * signature-only server keeps no ledger, so the reference's tokens are fresh to it too; the ledger
+ * server and the spec floor bind in databases of their own, so Keygate's are fresh to them.
  */
 async function freshRows(
-  servers: Record<'keygate' | 'reference' | 'signatureOnly' | 'signatureLedger', Server>,
+  servers: Record<'keygate' | 'reference' | 'signatureOnly' | 'signatureLedger' | 'specFloor', Server>,
   sets: TokenSets,
   fixture: Fixture,
   ledger: { us: number; pastBoundUs: number },
 ) {
-  const { keygate, reference, signatureOnly, signatureLedger } = servers;
+  const { keygate, reference, signatureOnly, signatureLedger, specFloor } = servers;
   const rows: Row[] = [];
   const series = {} as Record<(typeof FRESH)[number]['kind'], Series>;
   for (const { kind, target } of FRESH) {
@@ -138,6 +139,7 @@ async function freshRows(
     const r = new Series(reference);
     const floor = new Series(signatureOnly);
     const ledgered = new Series(signatureLedger);
+    const spec = new Series(specFloor);
     const set = sets.fresh[kind];
     await interleave(
       [
@@ -145,6 +147,7 @@ async function freshRows(
         { series: r, path: WHOAMI, source: (i) => eachOnce(set.reference[i] ?? []), expect: 200 },
         { series: floor, path: WHOAMI, source: (i) => eachOnce(set.reference[i] ?? []), expect: 200 },
         { series: ledgered, path: WHOAMI, source: (i) => eachOnce(set.keygate[i] ?? []), expect: 200 },
+        { series: spec, path: WHOAMI, source: (i) => eachOnce(set.keygate[i] ?? []), expect: 200 },
       ],
       FRESH_ROUNDS,
     );
@@ -172,6 +175,18 @@ async function freshRows(
         r,
         'reference',
       ),
+      // What the spec itself asks beyond the signature and the ledger, with Keygate's own code:
+      // Keygate's rate above it is what its own additions cost (security headers, request ids,
+      // the verified-token cache, the counters, the key directory).
+      vs(
+        `GET ${WHOAMI}, fresh ${kind} tokens: the spec floor, the ledger server also checking ` +
+          "every claim as Keygate does (strict parse, the key-pair check table) and answering in the spec's " +
+          `envelope with debug_info; no security headers, caches or counters${outOfReach(spec.rate / r.rate)}`,
+        spec,
+        r,
+        'reference',
+      ),
+      { ...vs(`fresh ${kind}: Keygate against the spec floor`, k, spec, 'the spec floor'), extra: [] },
     );
     if (kind === 'RS256-2048') {
       // The rows above bind within the memory's bound (KEYGATE_RECENT_JTI_ENTRIES); a server
@@ -312,9 +327,17 @@ export async function benchHttp(): Promise<boolean> {
     const signatureLedger = await startSignatureOnly(fixture.referenceKeys, port + 6, join(dir, 'ledger.db'));
     servers.push(signatureLedger);
     await warmUp(signatureLedger, { fresh: warmUpSets(sets) });
+    const specFloor = await startSignatureOnly(
+      fixture.referenceKeys,
+      port + 7,
+      join(dir, 'spec.db'),
+      'checks',
+    );
+    servers.push(specFloor);
+    await warmUp(specFloor, { fresh: warmUpSets(sets) });
     const s = await requestRows(keygate, reference, sets, sessions);
     const fresh = await freshRows(
-      { keygate, reference, signatureOnly, signatureLedger },
+      { keygate, reference, signatureOnly, signatureLedger, specFloor },
       sets,
       fixture,
       ledger,

@@ -100,15 +100,23 @@ export async function startReference(keysFile: string, port: number): Promise<Se
 
 /**
  * bench/reference/signature-only.ts on the reference's keys: a token's signature checked, nothing
- * else; with `ledgerDb`, each token's jti also bound in Keygate's replay ledger, in that database.
+ * else; with `ledgerDb`, each token's jti also bound in Keygate's replay ledger, in that database;
+ * with `checks` too, every claim checked and the answer in the spec's envelope, as Keygate does.
  */
-export async function startSignatureOnly(keysFile: string, port: number, ledgerDb?: string): Promise<Server> {
+export async function startSignatureOnly(
+  keysFile: string,
+  port: number,
+  ledgerDb?: string,
+  checks?: 'checks',
+): Promise<Server> {
   const args = [SIGNATURE_ONLY, String(port), keysFile, ...(ledgerDb === undefined ? [] : [ledgerDb])];
+  if (ledgerDb !== undefined && checks) args.push(checks);
   const child = spawn(process.execPath, args, {
     env: { ...process.env, ...DEPLOYED_ENV },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  return started(ledgerDb === undefined ? 'signature only' : 'signature and ledger', child, port);
+  const name = ledgerDb === undefined ? 'signature only' : checks ? 'the spec floor' : 'signature and ledger';
+  return started(name, child, port);
 }
 
 /**

@@ -10,7 +10,14 @@
  * replay ledger (ReplayLedger over the embedded store, with its checkpoint thread, as `keygate
  * serve` runs them) before answering, and refuses a jti bound before: the least a server that
  * accepts each token once, durably, pays.
- * Run: node signature-only.ts PORT KEYS_JSON [LEDGER_DB].
+ *
+ * With `checks` after the database it also does the rest of what spec 001 and DESIGN.md require
+ * of a token and its answer, with Keygate's own code: the strict parse (parseCompactJws), every
+ * check of the key-pair table (verifyKeyPairToken: header, kid, algorithm, iss, sub, jti, exp,
+ * iat, nbf, lifetime, aud, role) and the answer in the spec's envelope with `debug_info`, through
+ * the same response schema. What it leaves out is what Keygate adds of its own: security
+ * headers, request ids, the verified-token cache, the counters and the key directory.
+ * Run: node signature-only.ts PORT KEYS_JSON [LEDGER_DB [checks]].
  */
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -18,14 +25,15 @@ import Fastify from 'fastify';
 import type { Algorithm } from '../../src/core/algorithms.ts';
 import { signatureLength } from '../../src/core/key-checks.ts';
 import { signatureWork } from '../../src/core/signature-work.ts';
-import type { VerifyingKey } from '../../src/core/verifying-key.ts';
+import type { ResolvedKey } from '../../src/core/verifying-key.ts';
 import { tokenHash } from '../../src/service/bearer-text.ts';
 import { systemClock } from '../../src/service/clock.ts';
 import { ReplayLedger } from '../../src/service/replay-ledger.ts';
 import { TurnSignatures } from '../../src/service/turn-signatures.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
+import { checkedWhoami, keyRecord } from './checked-whoami.ts';
 
-interface Key extends VerifyingKey {
+interface Key extends ResolvedKey {
   org: string;
   algorithm: Algorithm;
 }
@@ -38,7 +46,7 @@ interface Claims {
   kid?: unknown;
 }
 
-const [port, keysFile, ledgerDb] = process.argv.slice(2) as [string, string, string?];
+const [port, keysFile, ledgerDb, mode] = process.argv.slice(2) as [string, string, string?, 'checks'?];
 const keys = new Map<string, Key>();
 for (const entry of JSON.parse(readFileSync(keysFile, 'utf8')) as {
   kid: string;
@@ -46,11 +54,13 @@ for (const entry of JSON.parse(readFileSync(keysFile, 'utf8')) as {
   spki: string;
 }[]) {
   const keyObject = createPublicKey(entry.spki);
+  const family = keyObject.asymmetricKeyType === 'ec' ? 'ec-p256' : 'rsa';
   keys.set(entry.kid, {
     org: entry.org,
     keyObject,
     signatureBytes: signatureLength(keyObject),
-    algorithm: keyObject.asymmetricKeyType === 'ec' ? 'ES256' : 'RS256',
+    algorithm: family === 'rsa' ? 'RS256' : 'ES256',
+    record: keyRecord(entry.kid, entry.org, entry.spki, family),
   });
 }
 const signatures = new TurnSignatures();
@@ -71,39 +81,41 @@ function once(token: string, claims: Claims): Promise<boolean> | boolean {
 
 const app = Fastify();
 app.get('/healthz', async () => ({ ok: true }));
-app.get('/v1/whoami', (request, reply) => {
-  const token = (request.headers.authorization ?? '').slice('Bearer '.length);
-  const first = token.indexOf('.');
-  const last = token.lastIndexOf('.');
-  let kid: string | undefined;
-  let claims: Claims;
-  try {
-    const header = JSON.parse(Buffer.from(token.slice(0, first), 'base64url').toString());
-    claims = JSON.parse(Buffer.from(token.slice(first + 1, last), 'base64url').toString());
-    kid = header.kid ?? claims.kid;
-  } catch {
-    return reply.code(401).send({ error: 'invalid_token' });
-  }
-  const key = kid === undefined ? undefined : keys.get(kid);
-  if (!key) return reply.code(401).send({ error: 'invalid_token' });
-  const jws = {
-    signingInput: token.slice(0, last),
-    signature: Buffer.from(token.slice(last + 1), 'base64url'),
-  };
-  signatures
-    .verify(signatureWork(key.algorithm, key, jws))
-    .then(({ valid }) => valid && once(token, claims))
-    .then(
-      (accepted) =>
-        accepted
-          ? reply.send({ org_id: key.org, sub: claims.sub, kid })
-          : reply.code(401).send({ error: 'invalid_token' }),
-      (error: unknown) => {
-        // The ledger failed: fail closed, and say why (no token is in the message).
-        process.stderr.write(`signature-only: ${(error as Error).message}\n`);
-        return reply.code(503).send({ error: 'unavailable' });
-      },
-    );
-  return reply;
-});
+if (mode === 'checks' && ledger) checkedWhoami(app, keys, signatures, ledger);
+else
+  app.get('/v1/whoami', (request, reply) => {
+    const token = (request.headers.authorization ?? '').slice('Bearer '.length);
+    const first = token.indexOf('.');
+    const last = token.lastIndexOf('.');
+    let kid: string | undefined;
+    let claims: Claims;
+    try {
+      const header = JSON.parse(Buffer.from(token.slice(0, first), 'base64url').toString());
+      claims = JSON.parse(Buffer.from(token.slice(first + 1, last), 'base64url').toString());
+      kid = header.kid ?? claims.kid;
+    } catch {
+      return reply.code(401).send({ error: 'invalid_token' });
+    }
+    const key = kid === undefined ? undefined : keys.get(kid);
+    if (!key) return reply.code(401).send({ error: 'invalid_token' });
+    const jws = {
+      signingInput: token.slice(0, last),
+      signature: Buffer.from(token.slice(last + 1), 'base64url'),
+    };
+    signatures
+      .verify(signatureWork(key.algorithm, key, jws))
+      .then(({ valid }) => valid && once(token, claims))
+      .then(
+        (accepted) =>
+          accepted
+            ? reply.send({ org_id: key.org, sub: claims.sub, kid })
+            : reply.code(401).send({ error: 'invalid_token' }),
+        (error: unknown) => {
+          // The ledger failed: fail closed, and say why (no token is in the message).
+          process.stderr.write(`signature-only: ${(error as Error).message}\n`);
+          return reply.code(503).send({ error: 'unavailable' });
+        },
+      );
+    return reply;
+  });
 await app.listen({ port: Number(port), host: '127.0.0.1' });

@@ -29,9 +29,10 @@ writeFileSync(
 );
 const token = () => signToken({ privateKey, orgId: ORG, kid: KID, sub: 'floor', aud: 'api.example.com' });
 
-async function start(ledgerDb?: string): Promise<string> {
+async function start(ledgerDb?: string, checks?: 'checks'): Promise<string> {
   const port = await freePort();
   const args = [SERVER, String(port), keysFile, ...(ledgerDb === undefined ? [] : [ledgerDb])];
+  if (checks) args.push(checks);
   const child = spawn(process.execPath, args, { stdio: 'ignore' });
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
@@ -40,9 +41,15 @@ async function start(ledgerDb?: string): Promise<string> {
 }
 
 async function status(url: string, bearer: string): Promise<number> {
+  return (await answer(url, bearer)).status;
+}
+
+async function answer(
+  url: string,
+  bearer: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${url}/v1/whoami`, { headers: { authorization: `Bearer ${bearer}` } });
-  await response.arrayBuffer();
-  return response.status;
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
 test('the signature-only server accepts a valid token every time and refuses a bad signature', async () => {
@@ -67,4 +74,35 @@ test("with a ledger, each token's jti is bound in Keygate's replay ledger: a tok
   assert.equal(answers.filter((answer) => answer === 200).length, 20);
   assert.equal(answers.filter((answer) => answer === 401).length, 1);
   assert.ok(existsSync(ledgerDb), 'the ledger is the database named on the command line');
+});
+
+test("the spec floor checks every claim, binds each jti and answers in the spec's envelope", async () => {
+  const url = await start(join(dir, 'spec.db'), 'checks');
+  const sign = (extra: { aud?: string; ttlSeconds?: number; role?: string } = {}) =>
+    signToken({ privateKey, orgId: ORG, kid: KID, sub: 'floor', aud: 'api.happypathology.com', ...extra });
+  const first = sign({ role: 'service' });
+  const accepted = await answer(url, first);
+  assert.equal(accepted.status, 200);
+  const { results, debug_info } = accepted.body as {
+    results: Record<string, string>;
+    debug_info: { delta: string; version: string };
+  };
+  assert.deepEqual(
+    { ...results, expires_at: undefined },
+    { org_id: ORG, sub: 'floor', role: 'service', kid: KID, method: 'key', expires_at: undefined },
+  );
+  assert.match(results.expires_at as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.match(debug_info.delta, /^\d+\.\d{6}ms$/);
+  assert.match(debug_info.version, /^keygate\./);
+  const code = async (bearer: string) => {
+    const refused = await answer(url, bearer);
+    assert.equal(refused.status, 401);
+    return (refused.body as { error: { code: string } }).error.code;
+  };
+  assert.equal(await code(first), 'jti_reused');
+  // Claims the signature-only and ledger servers never read.
+  assert.equal(await code(sign({ aud: 'api.example.com' })), 'aud_mismatch');
+  assert.equal(await code(sign({ ttlSeconds: 7200 })), 'lifetime_too_long');
+  assert.equal(await code(sign({ role: 'root' })), 'role_invalid');
+  assert.equal(await code('not.a.token'), 'token_malformed');
 });
