@@ -324,15 +324,15 @@ export async function benchHttp(): Promise<boolean> {
     const signatureOnly = await startSignatureOnly(fixture.referenceKeys, port + 5);
     servers.push(signatureOnly);
     await warmUp(signatureOnly, { fresh: warmUpSets(sets) });
-    const signatureLedger = await startSignatureOnly(fixture.referenceKeys, port + 6, join(dir, 'ledger.db'));
+    const signatureLedger = await startSignatureOnly(fixture.referenceKeys, port + 6, {
+      db: join(dir, 'ledger.db'),
+    });
     servers.push(signatureLedger);
     await warmUp(signatureLedger, { fresh: warmUpSets(sets) });
-    const specFloor = await startSignatureOnly(
-      fixture.referenceKeys,
-      port + 7,
-      join(dir, 'spec.db'),
-      'checks',
-    );
+    const specFloor = await startSignatureOnly(fixture.referenceKeys, port + 7, {
+      db: join(dir, 'spec.db'),
+      checks: true,
+    });
     servers.push(specFloor);
     await warmUp(specFloor, { fresh: warmUpSets(sets) });
     const s = await requestRows(keygate, reference, sets, sessions);

@@ -100,22 +100,21 @@ export async function startReference(keysFile: string, port: number): Promise<Se
 
 /**
  * bench/reference/signature-only.ts on the reference's keys: a token's signature checked, nothing
- * else; with `ledgerDb`, each token's jti also bound in Keygate's replay ledger, in that database;
- * with `checks` too, every claim checked and the answer in the spec's envelope, as Keygate does.
+ * else; with a `ledger`, each token's jti also bound in Keygate's replay ledger, in its database,
+ * and with `checks` every claim checked too and the answer in the spec's envelope (the spec floor).
  */
 export async function startSignatureOnly(
   keysFile: string,
   port: number,
-  ledgerDb?: string,
-  checks?: 'checks',
+  ledger?: { db: string; checks?: boolean },
 ): Promise<Server> {
-  const args = [SIGNATURE_ONLY, String(port), keysFile, ...(ledgerDb === undefined ? [] : [ledgerDb])];
-  if (ledgerDb !== undefined && checks) args.push(checks);
+  const args = [SIGNATURE_ONLY, String(port), keysFile];
+  if (ledger) args.push(ledger.db, ...(ledger.checks ? ['checks'] : []));
   const child = spawn(process.execPath, args, {
     env: { ...process.env, ...DEPLOYED_ENV },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const name = ledgerDb === undefined ? 'signature only' : checks ? 'the spec floor' : 'signature and ledger';
+  const name = !ledger ? 'signature only' : ledger.checks ? 'the spec floor' : 'signature and ledger';
   return started(name, child, port);
 }
 

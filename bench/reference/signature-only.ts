@@ -19,22 +19,24 @@
  * headers, request ids, the verified-token cache, the counters and the key directory.
  * Run: node signature-only.ts PORT KEYS_JSON [LEDGER_DB [checks]].
  */
-import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import type { Algorithm } from '../../src/core/algorithms.ts';
 import { signatureLength } from '../../src/core/key-checks.ts';
+import { intakePublicKey } from '../../src/core/key-intake.ts';
+import { DEFAULT_POLICY } from '../../src/core/policy.ts';
+import { ROLES } from '../../src/core/roles.ts';
 import { signatureWork } from '../../src/core/signature-work.ts';
 import type { ResolvedKey } from '../../src/core/verifying-key.ts';
 import { tokenHash } from '../../src/service/bearer-text.ts';
 import { systemClock } from '../../src/service/clock.ts';
 import { ReplayLedger } from '../../src/service/replay-ledger.ts';
 import { TurnSignatures } from '../../src/service/turn-signatures.ts';
+import { newKeyRecord } from '../../src/store/key-rows.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
-import { checkedWhoami, keyRecord } from './checked-whoami.ts';
+import { checkedWhoami } from './checked-whoami.ts';
 
 interface Key extends ResolvedKey {
-  org: string;
   algorithm: Algorithm;
 }
 
@@ -53,14 +55,30 @@ for (const entry of JSON.parse(readFileSync(keysFile, 'utf8')) as {
   org: string;
   spki: string;
 }[]) {
-  const keyObject = createPublicKey(entry.spki);
-  const family = keyObject.asymmetricKeyType === 'ec' ? 'ec-p256' : 'rsa';
+  // As Keygate registers a key: canonical SPKI, its family, size and algorithms; a record of an
+  // organization's key under the kid the fixture gave it, active, any role.
+  const canonical = intakePublicKey(entry.spki);
+  const { keyObject, algorithms } = canonical;
+  const record = newKeyRecord(
+    {
+      orgId: entry.org,
+      spkiPem: canonical.spkiPem,
+      thumbprint: canonical.thumbprint,
+      family: canonical.family,
+      bits: canonical.bits,
+      expiresAt: null,
+      roles: [...ROLES],
+      defaultRole: 'user',
+      label: null,
+      ownerUserId: null,
+    },
+    0,
+  );
   keys.set(entry.kid, {
-    org: entry.org,
     keyObject,
     signatureBytes: signatureLength(keyObject),
-    algorithm: family === 'rsa' ? 'RS256' : 'ES256',
-    record: keyRecord(entry.kid, entry.org, entry.spki, family),
+    algorithm: algorithms[0] as Algorithm,
+    record: { ...record, id: entry.kid },
   });
 }
 const signatures = new TurnSignatures();
@@ -75,12 +93,15 @@ function once(token: string, claims: Claims): Promise<boolean> | boolean {
   const { iss, jti, exp } = claims;
   if (typeof iss !== 'string' || typeof jti !== 'string' || typeof exp !== 'number') return false;
   return ledger
-    .bind({ iss, jti, tokenHash: tokenHash(token), expiresAt: exp })
+    .bind({ iss, jti, tokenHash: tokenHash(token), expiresAt: exp + DEFAULT_POLICY.leewaySeconds })
     .then((binding) => binding === 'bound');
 }
 
 const app = Fastify();
 app.get('/healthz', async () => ({ ok: true }));
+if (mode !== undefined && mode !== 'checks') {
+  throw new Error(`unknown argument "${mode}": the fourth argument may only be "checks", after a database`);
+}
 if (mode === 'checks' && ledger) checkedWhoami(app, keys, signatures, ledger);
 else
   app.get('/v1/whoami', (request, reply) => {
@@ -108,7 +129,7 @@ else
       .then(
         (accepted) =>
           accepted
-            ? reply.send({ org_id: key.org, sub: claims.sub, kid })
+            ? reply.send({ org_id: key.record.orgId, sub: claims.sub, kid })
             : reply.code(401).send({ error: 'invalid_token' }),
         (error: unknown) => {
           // The ledger failed: fail closed, and say why (no token is in the message).

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,10 +29,10 @@ writeFileSync(
 );
 const token = () => signToken({ privateKey, orgId: ORG, kid: KID, sub: 'floor', aud: 'api.example.com' });
 
-async function start(ledgerDb?: string, checks?: 'checks'): Promise<string> {
+async function start(ledgerDb?: string, mode?: string): Promise<string> {
   const port = await freePort();
   const args = [SERVER, String(port), keysFile, ...(ledgerDb === undefined ? [] : [ledgerDb])];
-  if (checks) args.push(checks);
+  if (mode) args.push(mode);
   const child = spawn(process.execPath, args, { stdio: 'ignore' });
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
@@ -97,7 +97,10 @@ test("the spec floor checks every claim, binds each jti and answers in the spec'
   const code = async (bearer: string) => {
     const refused = await answer(url, bearer);
     assert.equal(refused.status, 401);
-    return (refused.body as { error: { code: string } }).error.code;
+    // Keygate's own refusal: the check's reason with what to change.
+    const { error } = refused.body as { error: { code: string; message: string; hint: string } };
+    assert.ok(error.message.length > 0 && error.hint.length > 0, JSON.stringify(error));
+    return error.code;
   };
   assert.equal(await code(first), 'jti_reused');
   // Claims the signature-only and ledger servers never read.
@@ -105,4 +108,15 @@ test("the spec floor checks every claim, binds each jti and answers in the spec'
   assert.equal(await code(sign({ ttlSeconds: 7200 })), 'lifetime_too_long');
   assert.equal(await code(sign({ role: 'root' })), 'role_invalid');
   assert.equal(await code('not.a.token'), 'token_malformed');
+  const stranger = randomUUID();
+  assert.equal(
+    await code(
+      signToken({ privateKey, orgId: ORG, kid: stranger, sub: 'floor', aud: 'api.happypathology.com' }),
+    ),
+    'kid_unknown',
+  );
+});
+
+test('the floor server refuses to start on a mode it does not know, rather than measuring another server', async () => {
+  await assert.rejects(start(join(dir, 'typo.db'), 'chekcs'), /exited/);
 });
